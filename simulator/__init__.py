@@ -1,0 +1,1 @@
+"""The household simulator: realistic residents, devices, noise and incidents."""

@@ -1,0 +1,146 @@
+"""Session fixtures: real Mosquitto, Tansu and InfluxDB on free ports, and settings for them.
+
+Fixtures any test may use:
+    mosquitto, kafka, influxdb: the running services (``.port``; ``.stop()``/``.restart()``).
+    settings: :class:`config.Settings` pointing at all three, with a fresh data directory.
+    make_settings(**overrides): the same, with dotted overrides (``{"web.port": 1234}``).
+    unique: a function returning a fresh suffix, for topic or database names per test.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from config import Settings, load_settings
+from tests.services import (
+    SERVICE_USER,
+    RunningService,
+    running,
+    start_influxdb,
+    start_mosquitto,
+    start_tansu,
+)
+
+
+@pytest.fixture(scope="session")
+def services_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("services")
+
+
+@pytest.fixture(scope="session")
+def mosquitto(services_dir: Path) -> Iterator[RunningService]:
+    spec, log = start_mosquitto(services_dir / "mosquitto")
+    with running(spec, log) as service:
+        yield service
+
+
+@pytest.fixture(scope="session")
+def kafka(services_dir: Path) -> Iterator[RunningService]:
+    spec, log = start_tansu(services_dir / "tansu")
+    with running(spec, log) as service:
+        yield service
+
+
+@pytest.fixture(scope="session")
+def influxdb(services_dir: Path) -> Iterator[RunningService]:
+    spec, log = start_influxdb(services_dir / "influxdb")
+    with running(spec, log) as service:
+        yield service
+
+
+_counter = itertools.count()
+
+
+@pytest.fixture
+def unique() -> Callable[[], str]:
+    """Return a function giving a short suffix unique in this test session."""
+    return lambda: f"{next(_counter)}{uuid.uuid4().hex[:6]}"
+
+
+def settings_for(
+    data_dir: Path,
+    mosquitto: RunningService | None,
+    kafka: RunningService | None,
+    influxdb: RunningService | None,
+    overrides: dict[str, Any] | None = None,
+) -> Settings:
+    """Settings pointing at the given services, with a per-test data directory.
+
+    Topic names get a unique suffix so tests sharing the session's broker do not see
+    each other's records.
+    """
+    suffix = uuid.uuid4().hex[:8]
+    base: dict[str, Any] = {
+        "stack.data_dir": str(data_dir),
+        "mqtt.username": SERVICE_USER[0],
+        "mqtt.password": SERVICE_USER[1],
+        "influx.database": f"anbu_{suffix}",
+        "kafka.topics.events": f"anbu.events.{suffix}",
+        "kafka.topics.sos": f"anbu.sos.{suffix}",
+        "kafka.topics.deadletter": f"anbu.deadletter.{suffix}",
+        "kafka.topics.registry": f"anbu.registry.{suffix}",
+        "kafka.topics.alerts": f"anbu.alerts.{suffix}",
+        "detectors.app_id": f"anbu-detectors-{suffix}",
+    }
+    if mosquitto is not None:
+        base["mqtt.port"] = mosquitto.port
+    if kafka is not None:
+        base["kafka.bootstrap_servers"] = f"127.0.0.1:{kafka.port}"
+    if influxdb is not None:
+        base["influx.url"] = f"http://127.0.0.1:{influxdb.port}"
+    base.update(overrides or {})
+    return load_settings(None, base)
+
+
+@pytest.fixture
+def make_settings(
+    tmp_path: Path,
+    mosquitto: RunningService,
+    kafka: RunningService,
+    influxdb: RunningService,
+) -> Callable[..., Settings]:
+    """Build settings for the session's services; keyword overrides use ``__`` for dots."""
+
+    def make(overrides: dict[str, Any] | None = None) -> Settings:
+        return settings_for(tmp_path / "var", mosquitto, kafka, influxdb, overrides)
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+class _ErrorCollector(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def fail_on_logged_errors() -> Iterator[_ErrorCollector]:
+    """Turn any ERROR logged by anbu during the test into a failure (opt in)."""
+    collector = _ErrorCollector()
+    root = logging.getLogger()
+    root.addHandler(collector)
+    yield collector
+    root.removeHandler(collector)
+    ours = [
+        r
+        for r in collector.records
+        if r.name.split(".")[0]
+        in {"anbu", "ingest", "detectors", "alerts", "devices", "web", "simulator", "bench"}
+    ]
+    if ours:
+        pytest.fail("errors were logged: " + "; ".join(r.getMessage() for r in ours))

@@ -1,0 +1,1 @@
+"""The web server: installer API, care-center inbox, operator dashboards."""
