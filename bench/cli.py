@@ -1,11 +1,15 @@
 """``anbu bench``: benchmarks that print a table and write JSON.
 
-Each benchmark lives in its own module ``bench/<name>.py`` with
-``run(settings, **options) -> dict`` returning its figures, and registers a subcommand
-here. ``anbu bench`` with no subcommand runs them all (see issue 8).
+Each benchmark lives in ``bench/<name>.py`` with a ``run(...)`` returning its figures, and a
+``bench/<name>_cli.py`` with ``register(bench_app)`` adding its subcommand. ``anbu bench``
+with no subcommand runs them all (``bench/all_cli.py``, issue 8).
 """
 
 from __future__ import annotations
+
+import importlib
+import pkgutil
+from pathlib import Path
 
 import typer
 
@@ -13,12 +17,9 @@ bench_app = typer.Typer(help="Benchmarks: numbers measured in one run on this ma
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``bench`` and its subcommands to the ``anbu`` command."""
-    import importlib
-    import importlib.util
-
-    for name in ("ingest", "worker", "detectors", "sos", "web", "pipeline", "quality", "all"):
-        module = f"bench.{name}_cli"
-        if importlib.util.find_spec(module) is not None:
-            importlib.import_module(module).register(bench_app)
+    """Add ``bench`` and every ``bench/*_cli.py`` subcommand to the ``anbu`` command."""
+    here = str(Path(__file__).parent)
+    for info in sorted(pkgutil.iter_modules([here]), key=lambda m: m.name):
+        if info.name.endswith("_cli"):
+            importlib.import_module(f"bench.{info.name}").register(bench_app)
     app.add_typer(bench_app, name="bench")
