@@ -22,6 +22,7 @@ from config import ConfigError, load_settings
 PLUGINS: dict[str, str] = {
     "up": "anbu.stack.cli",
     "status": "anbu.stack.cli",
+    "init": "anbu.stack.cli",
     "bridge": "ingest.cli",
     "devices": "devices.cli",
     "worker": "detectors.cli",

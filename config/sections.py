@@ -56,8 +56,37 @@ class AlertSettings(_Section):
     smtp_from: str = "anbu@localhost"
     sms_gateway_url: HttpUrl | None = None
     sms_api_key: SecretStr | None = None
-    escalation_delay: Duration = timedelta(minutes=15)
-    checkin_timeout: Duration = timedelta(minutes=2)
+    escalation_delay: Duration = Field(
+        default=timedelta(minutes=15),
+        description="Delay per tier for households the registry has not published yet.",
+    )
+    checkin_timeout: Duration = Field(
+        default=timedelta(minutes=2),
+        description="How long an inactivity alert waits for the robot check-in's answer "
+        "before escalating.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the alert store shared by `anbu alerts` and `anbu web`; "
+        "unset: SQLite file alerts.sqlite3 under the data directory.",
+    )
+    group_id: str = "anbu-alerts"
+    sms_api_key_header: str = "X-Api-Key"
+    inbox_url: str | None = Field(
+        default=None, description="Public URL of the inbox, linked from notifications."
+    )
+    notify_attempts: int = Field(default=5, ge=1, description="Tries per notification.")
+    notify_backoff_max: Duration = Field(
+        default=timedelta(seconds=30), description="Longest wait between notification tries."
+    )
+    notify_timeout: Duration = timedelta(seconds=10)
+    tick_interval: Duration = Field(
+        default=timedelta(milliseconds=250),
+        description="How often escalation deadlines and the InfluxDB outbox are checked.",
+    )
+    metrics_port: Port | None = Field(
+        default=9110, description="Prometheus metrics of `anbu alerts`; unset: not served."
+    )
 
 
 class RegistrySettings(_Section):
@@ -76,3 +105,31 @@ class WebSettings(_Section):
 
     host: str = "127.0.0.1"
     port: Port = 8080
+
+
+class SeriesSettings(_Section):
+    """The series writer (``anbu series``) and the dashboards that read its series."""
+
+    group_id: str = "anbu-series"
+    flush_interval: Duration = Field(
+        default=timedelta(seconds=5),
+        description="How often counted activity and device health are written to InfluxDB.",
+    )
+    health_snapshot_interval: Duration = Field(
+        default=timedelta(minutes=1),
+        description="How often every registered device's health is written, reported or not, "
+        "so silent devices show up with how long they have been silent.",
+    )
+    recent_retention: Duration = Field(
+        default=timedelta(days=35),
+        description="How long 5-minute activity, device health and metrics are kept "
+        "(the default retention policy).",
+    )
+    rollup_retention: Duration = Field(
+        default=timedelta(days=400),
+        description="How long the hourly and daily rollups are kept (retention policy 'rollup').",
+    )
+    low_battery_percent: float = Field(default=20.0, ge=0, le=100)
+    dedupe_keys: int = Field(
+        default=200_000, gt=0, description="Recent idempotency keys remembered to drop replays."
+    )

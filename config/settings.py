@@ -28,6 +28,7 @@ from config.sections import (
     DetectorSettings,
     IngestSettings,
     RegistrySettings,
+    SeriesSettings,
     WebSettings,
 )
 
@@ -42,6 +43,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ANBU_",
         env_nested_delimiter="__",
+        # docker-compose passes unset optional secrets as empty strings: treat them as unset.
+        env_ignore_empty=True,
         frozen=True,
         extra="forbid",
     )
@@ -55,6 +58,7 @@ class Settings(BaseSettings):
     alerts: AlertSettings = AlertSettings()
     registry: RegistrySettings = RegistrySettings()
     web: WebSettings = WebSettings()
+    series: SeriesSettings = SeriesSettings()
 
     @classmethod
     def settings_customise_sources(

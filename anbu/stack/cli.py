@@ -63,10 +63,8 @@ def up(
         for program in infra:
             wait_ready(program.spec, timeout)
             _say(f"{program.spec.name} ready on port {program.spec.port}")
-        created = ensure_topics(settings, timeout)
-        if created:
-            _say(f"created Kafka topics: {', '.join(created)}")
-        InfluxClient.from_settings(settings).create_database()
+        for line in prepare(settings, timeout):
+            _say(line)
         for program in apps:
             proxy.supervisor.startProcess(program.spec.name, False)
             _say(f"started {program.spec.name}")
@@ -82,6 +80,32 @@ def up(
     finally:
         _shutdown(data, supervisord)
     raise typer.Exit(0 if stopping else 1)
+
+
+def prepare(settings: Any, timeout_s: float) -> list[str]:
+    """Create what the services expect to exist: Kafka topics and the InfluxDB database."""
+    said = []
+    created = ensure_topics(settings, timeout_s)
+    if created:
+        said.append(f"created Kafka topics: {', '.join(created)}")
+    influx = InfluxClient.from_settings(settings)
+    try:
+        influx.create_database()
+    finally:
+        influx.close()
+    said.append(f"InfluxDB database {settings.influx.database!r} ready")
+    return said
+
+
+def init(ctx: typer.Context) -> None:
+    """Create Kafka topics and the InfluxDB database (for a stack anbu did not start)."""
+    settings = settings_of(ctx)
+    try:
+        for line in prepare(settings, settings.stack.start_timeout.total_seconds()):
+            typer.echo(line)
+    except AnbuError as exc:
+        typer.echo(f"anbu: {exc}", err=True)
+        raise typer.Exit(1) from None
 
 
 def _watch(data: Any, done: Any) -> None:
@@ -160,6 +184,7 @@ def _short(delta: Any) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``up`` and ``status`` to the ``anbu`` command."""
+    """Add ``up``, ``status`` and ``init`` to the ``anbu`` command."""
     app.command("up")(up)
     app.command("status")(status)
+    app.command("init")(init)
