@@ -6,6 +6,7 @@ Each section belongs to the package named after it; extend your package's sectio
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -32,6 +33,25 @@ class IngestSettings(_Section):
     log_every: Duration = Field(
         default=timedelta(seconds=10), description="Rate limit for repeated warnings."
     )
+    client_id: str | None = Field(
+        default=None,
+        description="MQTT client id of this bridge instance; fixed, so its persistent session "
+        "survives restarts. Unset: anbu-bridge-<hostname>. Give each bridge its own.",
+    )
+    session_expiry: Duration = Field(
+        default=timedelta(days=7),
+        description="How long the broker keeps queueing for a bridge that is down.",
+    )
+    receive_maximum: int = Field(
+        default=5000,
+        ge=1,
+        le=65535,
+        description="Messages the broker may have in flight to the bridge unacknowledged.",
+    )
+    metrics_host: str = Field(default="127.0.0.1", description="Address of /metrics.")
+    unregistered_labels: int = Field(
+        default=1000, gt=0, description="Distinct gateways/prefixes counted as unregistered."
+    )
 
 
 class DetectorSettings(_Section):
@@ -42,6 +62,65 @@ class DetectorSettings(_Section):
     tick_interval: Duration = timedelta(seconds=1)
     store: str = "rocksdb://"
     web_port: Port = 6066
+    # Routine-aware inactivity (see docs/detectors.md).
+    routine_threshold: float = Field(
+        default=1e-5,
+        gt=0,
+        lt=1,
+        description="Alert when the current silence is less probable than this under the "
+        "resident's learned routine (Poisson: exp(-expected active slots)).",
+    )
+    routine_min_silence: Duration = Field(
+        default=timedelta(hours=2), description="No routine alert for a shorter silence."
+    )
+    routine_slot: Duration = Field(
+        default=timedelta(minutes=5),
+        description="Activity is counted as active slots of this length, so bursts and "
+        "duplicates do not inflate the learned rate.",
+    )
+    routine_min_observations: int = Field(
+        default=2, ge=1, description="Observations of an hour-of-week bin before it is trusted."
+    )
+    routine_min_days: float = Field(
+        default=7.0, gt=0, description="Days of history before the routine model is used."
+    )
+    routine_half_life_weeks: float = Field(
+        default=4.0, gt=0, description="How fast an old routine is forgotten."
+    )
+    out_grace: Duration = Field(
+        default=timedelta(minutes=10),
+        description="Silence inside this long after the entrance door means the resident went out.",
+    )
+    not_back_floor: Duration = timedelta(hours=3)
+    not_back_factor: float = Field(default=3.0, gt=1)
+    not_back_max: Duration = timedelta(hours=24)
+    away_grace: Duration = Field(
+        default=timedelta(hours=1), description="Wait this long after an away period ends."
+    )
+    recovery_grace: Duration = Field(
+        default=timedelta(minutes=30),
+        description="After a blind household is seen again, wait this long for activity "
+        "before an inactivity alert that the outage held back.",
+    )
+    gateway_missed_heartbeats: float = Field(default=3.0, gt=1)
+    default_heartbeat_interval: Duration = timedelta(seconds=60)
+    device_silent_factor: float = Field(default=2.0, gt=1)
+    battery_low_percent: float = 15.0
+    battery_ok_percent: float = 25.0
+    sos_merge: Duration = Field(
+        default=timedelta(minutes=5), description="Presses this close are one SOS episode."
+    )
+    plug_on_watts: float = 10.0
+    plug_step_watts: float = 40.0
+    plug_step_ratio: float = 0.5
+    plug_warmup: Duration = Field(
+        default=timedelta(hours=72),
+        description="A plug counts as activity only after it has been watched this long and "
+        "did not cycle on by itself at night (a fridge is not a person).",
+    )
+    broker_session_timeout: float = 6.0
+    broker_heartbeat_interval: float = 1.0
+    broker_rebalance_timeout: float = 5.0
 
 
 class AlertSettings(_Section):
@@ -97,6 +176,23 @@ class RegistrySettings(_Section):
     )
     admin_token: SecretStr | None = Field(
         default=None, description="Bootstrap admin API token; unset: generated under data dir."
+    )
+    mosquitto_dir: Path | None = Field(
+        default=None,
+        description="Where Mosquitto's passwd, acl and mosquitto.pid are; unset: "
+        "<data dir>/mosquitto (the embedded stack's).",
+    )
+    snapshot_interval: Duration = Field(
+        default=timedelta(minutes=15),
+        description="How often the web process republishes the whole registry to Kafka "
+        "(besides at start-up), so a change that could not be published is not lost.",
+    )
+    consumer_group: str = Field(
+        default="anbu-registry",
+        description="Kafka consumer group that reads events to learn each device's last report.",
+    )
+    last_seen_flush: Duration = Field(
+        default=timedelta(seconds=1), description="How often last-seen times are written."
     )
 
 

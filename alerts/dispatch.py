@@ -1,0 +1,168 @@
+"""Delivering queued notifications: each on its own, with retries and backoff.
+
+Every notification runs in its own task, so a slow SMTP server never delays a webhook and
+a failing SMS gateway never blocks an e-mail. Each attempt's outcome is written to the
+store (the inbox shows failures) and counted in the metrics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from alerts import metrics
+from alerts.exceptions import AlertNotFound, NotifyError
+from alerts.model import NotificationStatus
+from alerts.notifiers import Notifier
+from alerts.store import AlertStore
+from anbu.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, NotifyError) and exc.retryable
+
+
+class Dispatcher:
+    """Sends pending notifications from the store through the configured notifiers.
+
+    Args:
+        store: the alert store.
+        notifiers: by channel name.
+        attempts: tries per notification before giving up.
+        backoff_max_s: longest wait between tries (exponential from 0.5 s).
+    """
+
+    def __init__(
+        self,
+        store: AlertStore,
+        notifiers: Mapping[str, Notifier],
+        *,
+        attempts: int = 5,
+        backoff_max_s: float = 30.0,
+    ) -> None:
+        self.store = store
+        self.notifiers = dict(notifiers)
+        self.attempts = attempts
+        self.backoff_max_s = backoff_max_s
+        self._in_flight: dict[str, asyncio.Task[None]] = {}
+
+    def kick(self) -> int:
+        """Start a task for every pending notification not already being sent."""
+        started = 0
+        for notification in self.store.pending_notifications():
+            if notification.id in self._in_flight:
+                continue
+            task = asyncio.create_task(self._deliver(notification.id))
+            self._in_flight[notification.id] = task
+            task.add_done_callback(self._forget(notification.id))
+            started += 1
+        return started
+
+    def _forget(self, notification_id: str) -> Callable[[asyncio.Task[None]], None]:
+        def done(_task: asyncio.Task[None]) -> None:
+            self._in_flight.pop(notification_id, None)
+
+        return done
+
+    @property
+    def in_flight(self) -> int:
+        """Notifications being sent or waiting for a retry."""
+        return len(self._in_flight)
+
+    async def drain(self) -> None:
+        """Wait for the notifications in flight."""
+        while self._in_flight:
+            await asyncio.gather(*list(self._in_flight.values()), return_exceptions=True)
+
+    async def cancel(self) -> None:
+        """Stop sending (pending ones stay pending in the store for the next start)."""
+        for task in list(self._in_flight.values()):
+            task.cancel()
+        await asyncio.gather(*list(self._in_flight.values()), return_exceptions=True)
+
+    async def _deliver(self, notification_id: str) -> None:
+        try:
+            await self._deliver_once(notification_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - one broken notifier must not stop the service
+            log.exception("notification %s crashed", notification_id)
+            self.store.record_attempt(
+                notification_id, utcnow(), status=NotificationStatus.FAILED, error="crashed"
+            )
+
+    async def _deliver_once(self, notification_id: str) -> None:
+        notification = self.store.get_notification(notification_id)
+        if notification is None or notification.status is not NotificationStatus.PENDING:
+            return
+        try:
+            alert = self.store.get(notification.alert_id)
+        except AlertNotFound:
+            return
+        notifier = self.notifiers.get(notification.channel)
+        if notifier is None:
+            self.store.record_attempt(
+                notification.id,
+                utcnow(),
+                status=NotificationStatus.FAILED,
+                error=f"no {notification.channel} notifier configured",
+            )
+            metrics.NOTIFICATIONS.labels(notification.channel, "failed").inc()
+            return
+
+        def _after_failure(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            metrics.NOTIFY_ATTEMPT_FAILURES.labels(notification.channel).inc()
+            log.warning(
+                "%s for alert %s (attempt %d): %s",
+                notification.target,
+                alert.id,
+                state.attempt_number,
+                exc,
+            )
+            self.store.record_attempt(
+                notification.id, utcnow(), status=NotificationStatus.PENDING, error=str(exc)
+            )
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.attempts),
+            wait=wait_exponential(multiplier=0.5, min=0.5, max=self.backoff_max_s),
+            retry=retry_if_exception(_retryable),
+            before_sleep=_after_failure,
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    await notifier.send(alert, notification)
+        except NotifyError as exc:
+            log.error(
+                "gave up on %s for alert %s (%s, household %s): %s",
+                notification.target,
+                alert.id,
+                alert.kind,
+                alert.household_id,
+                exc,
+            )
+            self.store.record_attempt(
+                notification.id, utcnow(), status=NotificationStatus.FAILED, error=str(exc)
+            )
+            metrics.NOTIFICATIONS.labels(notification.channel, "failed").inc()
+            return
+        now = utcnow()
+        self.store.record_attempt(notification.id, now, status=NotificationStatus.SENT, error=None)
+        metrics.NOTIFICATIONS.labels(notification.channel, "sent").inc()
+        metrics.NOTIFY_LATENCY.labels(notification.channel).observe(
+            max(0.0, (now - notification.created_at).total_seconds())
+        )

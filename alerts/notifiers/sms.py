@@ -1,0 +1,67 @@
+"""SMS notifier: a JSON POST to a configurable SMS gateway's HTTP API."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+
+from alerts.directory import Directory, recipients
+from alerts.exceptions import NotifyError
+from alerts.model import Alert, Notification
+from alerts.notifiers.http import post
+from alerts.notifiers.templates import render
+
+
+class SmsNotifier:
+    """Sends ``{"to": [...], "text": ..., "idempotency_key": ...}`` to the gateway.
+
+    Args:
+        directory: for the tier's phone numbers (looked up at send time).
+        url: ``alerts.sms_gateway_url``.
+        api_key: ``alerts.sms_api_key``, sent in ``api_key_header``.
+        api_key_header: header name for the key.
+        inbox_url: link in the message.
+        timeout_s: per-request timeout.
+    """
+
+    channel = "sms"
+
+    def __init__(
+        self,
+        directory: Directory,
+        url: str,
+        api_key: str | None,
+        api_key_header: str = "X-Api-Key",
+        inbox_url: str | None = None,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self.directory = directory
+        self.url = url
+        self.api_key = api_key
+        self.api_key_header = api_key_header
+        self.inbox_url = inbox_url
+        self.client = httpx.AsyncClient(timeout=timeout_s)
+
+    async def send(self, alert: Alert, notification: Notification) -> None:
+        """See :class:`alerts.notifiers.Notifier`."""
+        _, phones = recipients(
+            self.directory, alert.household_id, alert.care_center_id, notification.tier
+        )
+        if not phones:
+            raise NotifyError(
+                f"no phone numbers at tier {notification.tier} any more", retryable=False
+            )
+        text = render("sms_ko.txt", alert, notification.tier, self.inbox_url).strip()
+        body = json.dumps(
+            {"to": phones, "text": text, "idempotency_key": notification.id},
+            ensure_ascii=False,
+        ).encode()
+        headers = {"Content-Type": "application/json; charset=utf-8"}
+        if self.api_key:
+            headers[self.api_key_header] = self.api_key
+        await post(self.client, self.url, body, headers)
+
+    async def close(self) -> None:
+        """See :class:`alerts.notifiers.Notifier`."""
+        await self.client.aclose()

@@ -1,0 +1,416 @@
+"""``anbu alerts``: the service that turns detector events into acted-on alerts.
+
+It consumes ``anbu.alerts`` (aiokafka group consumer; kafka-python's group consumer gets
+nothing from Tansu) and ``anbu.registry`` (read whole, for each household's settings), keeps
+the lifecycle in the alert store, escalates what nobody acknowledged, sends notifications,
+and writes every change to InfluxDB.
+
+Embedding it (tests, benchmarks)::
+
+    service = AlertService(settings)
+    await service.start()          # returns once it consumes anbu.alerts
+    ...
+    await service.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.errors import KafkaError
+from pydantic import ValidationError
+
+from alerts import metrics
+from alerts.directory import Directory, RegistryDirectory
+from alerts.dispatch import Dispatcher
+from alerts.influx_sink import InfluxSink
+from alerts.lifecycle import Lifecycle, Outcome
+from alerts.notifiers import Notifier
+from alerts.notifiers.checkin import CheckinNotifier
+from alerts.notifiers.email import EmailNotifier
+from alerts.notifiers.sms import SmsNotifier
+from alerts.notifiers.webhook import WebhookNotifier
+from alerts.store import AlertStore
+from anbu.events import AlertEvent, DeadLetter
+from anbu.influx import InfluxClient
+from anbu.kafka_topics import ensure_topics
+from anbu.registry_records import parse_registry_record
+from anbu.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+# Found on Tansu: with the defaults a group join takes ~30 s; these make it ~3 s.
+GROUP_TIMEOUTS: dict[str, int] = {
+    "session_timeout_ms": 6000,
+    "heartbeat_interval_ms": 1000,
+    "rebalance_timeout_ms": 5000,
+}
+
+
+def _secret(value: Any) -> str | None:
+    return value.get_secret_value() if value is not None else None
+
+
+def build_notifiers(settings: Any, directory: Directory) -> dict[str, Notifier]:
+    """The notifiers ``settings`` configure, by channel."""
+    section = settings.alerts
+    timeout = section.notify_timeout.total_seconds()
+    notifiers: dict[str, Notifier] = {
+        "webhook": WebhookNotifier(
+            directory,
+            section.webhook_url,
+            _secret(section.webhook_secret),
+            section.inbox_url,
+            timeout,
+        ),
+        "robot": CheckinNotifier(
+            directory,
+            settings.mqtt.host,
+            settings.mqtt.port,
+            settings.mqtt.username,
+            settings.mqtt_password(),
+            timeout,
+        ),
+    }
+    if section.smtp_host:
+        notifiers["email"] = EmailNotifier(
+            directory,
+            section.smtp_host,
+            section.smtp_port,
+            section.smtp_from,
+            section.smtp_username,
+            _secret(section.smtp_password),
+            section.inbox_url,
+            timeout,
+        )
+    if section.sms_gateway_url:
+        notifiers["sms"] = SmsNotifier(
+            directory,
+            section.sms_gateway_url,
+            _secret(section.sms_api_key),
+            section.sms_api_key_header,
+            section.inbox_url,
+            timeout,
+        )
+    return notifiers
+
+
+class AlertService:
+    """The alerts service.
+
+    Args:
+        settings: anbu settings.
+        directory: the registry view; default: ``anbu.registry`` plus the registry database.
+        serve_metrics: serve Prometheus metrics on ``alerts.metrics_port``.
+    """
+
+    def __init__(
+        self,
+        settings: Any,
+        directory: Directory | None = None,
+        *,
+        serve_metrics: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.directory: Directory = directory or RegistryDirectory.from_settings(settings)
+        self.store = AlertStore.from_settings(settings)
+        self.lifecycle = Lifecycle.from_settings(settings, self.store, self.directory)
+        self.notifiers = build_notifiers(settings, self.directory)
+        self.dispatcher = Dispatcher(
+            self.store,
+            self.notifiers,
+            attempts=settings.alerts.notify_attempts,
+            backoff_max_s=settings.alerts.notify_backoff_max.total_seconds(),
+        )
+        self.sink = InfluxSink(self.store, InfluxClient.from_settings(settings))
+        self.serve_metrics = serve_metrics
+        self.tick_s = settings.alerts.tick_interval.total_seconds()
+        self.consuming = asyncio.Event()
+        self.registry_loaded = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self._stopping = False
+
+    # --- running ----------------------------------------------------------------------
+
+    async def start(self, timeout_s: float = 60.0) -> None:
+        """Start every loop; return once ``anbu.alerts`` is being consumed.
+
+        Raises:
+            TimeoutError: Kafka did not let the consumer join within ``timeout_s``.
+        """
+        await asyncio.to_thread(ensure_topics, self.settings)
+        if self.serve_metrics and self.settings.alerts.metrics_port:
+            from prometheus_client import start_http_server
+
+            start_http_server(self.settings.alerts.metrics_port, registry=metrics.REGISTRY)
+        kafka = self.settings.kafka
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=kafka.bootstrap_servers, client_id=f"{kafka.client_id}-alerts"
+        )
+        await self._producer.start()
+        if isinstance(self.directory, RegistryDirectory):
+            self._spawn(self._read_registry, "registry")
+            with contextlib.suppress(TimeoutError):
+                # Households' settings first, so the first alerts escalate on their delays;
+                # never wait long: an SOS must not wait for the registry.
+                await asyncio.wait_for(self.registry_loaded.wait(), 10)
+        self._spawn(self._consume_alerts, "alerts consumer")
+        self._spawn(self._tick, "escalation")
+        self._spawn(self._write_influx, "influx writer")
+        self.dispatcher.kick()
+        await asyncio.wait_for(self.consuming.wait(), timeout_s)
+        log.info("alerts service consuming %s", kafka.topics.alerts)
+
+    async def stop(self) -> None:
+        """Stop consuming, let notifications in flight finish briefly, flush InfluxDB."""
+        self._stopping = True
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.dispatcher.drain(), 5)
+        await self.dispatcher.cancel()
+        await asyncio.to_thread(self.sink.pump)
+        for notifier in self.notifiers.values():
+            with contextlib.suppress(Exception):
+                await notifier.close()
+        if self._producer is not None:
+            await self._producer.stop()
+        self.store.close()
+
+    async def run_forever(self) -> None:
+        """Start, then run until cancelled."""
+        await self.start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await self.stop()
+
+    def _spawn(self, loop: Callable[[], Awaitable[None]], name: str) -> None:
+        async def guarded() -> None:
+            while not self._stopping:
+                try:
+                    await loop()
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # noqa: BLE001 - a loop restarts rather than dies silently
+                    log.exception("alerts %s loop failed; restarting in 1 s", name)
+                    await asyncio.sleep(1)
+
+        self._tasks.append(asyncio.create_task(guarded(), name=f"alerts-{name}"))
+
+    # --- loops ------------------------------------------------------------------------
+
+    async def _read_registry(self) -> None:
+        assert isinstance(self.directory, RegistryDirectory)
+        kafka = self.settings.kafka
+        topic = kafka.topics.registry
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=kafka.bootstrap_servers,
+            client_id=f"{kafka.client_id}-alerts-registry",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        try:
+            partitions: set[int] = set()
+            for _ in range(50):
+                await consumer.topics()  # fetches fresh metadata
+                partitions = consumer.partitions_for_topic(topic) or set()
+                if partitions:
+                    break
+                await asyncio.sleep(0.2)
+            assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
+            consumer.assign(assigned)
+            await consumer.seek_to_beginning(*assigned)
+            end = await consumer.end_offsets(assigned) if assigned else {}
+            if all(v == 0 for v in end.values()):
+                self.registry_loaded.set()
+            while True:
+                batches = await consumer.getmany(timeout_ms=500, max_records=1000)
+                for records in batches.values():
+                    for record in records:
+                        if record.value is None:
+                            continue
+                        try:
+                            self.directory.apply_record(parse_registry_record(record.value))
+                        except ValidationError as exc:
+                            log.warning("unreadable registry record %r: %s", record.key, exc)
+                if not self.registry_loaded.is_set():
+                    positions = {tp: await consumer.position(tp) for tp in assigned}
+                    if all(positions[tp] >= end.get(tp, 0) for tp in assigned):
+                        self.registry_loaded.set()
+        finally:
+            await consumer.stop()
+
+    async def _consume_alerts(self) -> None:
+        kafka = self.settings.kafka
+        consumer = AIOKafkaConsumer(
+            kafka.topics.alerts,
+            bootstrap_servers=kafka.bootstrap_servers,
+            client_id=f"{kafka.client_id}-alerts",
+            group_id=self.settings.alerts.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            **GROUP_TIMEOUTS,
+        )
+        self._consumer = consumer
+        await consumer.start()
+        try:
+            while True:
+                batches = await consumer.getmany(timeout_ms=200, max_records=500)
+                if consumer.assignment():
+                    self.consuming.set()
+                if not batches:
+                    continue
+                for records in batches.values():
+                    for record in records:
+                        await self._handle(record.value, record.offset, record.partition)
+                try:
+                    await consumer.commit()
+                except KafkaError as exc:
+                    # Safe: events are deduplicated, a redelivery after a rebalance is a no-op.
+                    log.warning("offset commit failed (will be redelivered): %s", exc)
+        finally:
+            await consumer.stop()
+
+    async def _handle(self, value: bytes | None, offset: int, partition: int) -> None:
+        if value is None:
+            return
+        try:
+            event = AlertEvent.from_json(value)
+        except ValidationError as exc:
+            metrics.EVENTS.labels("unknown", "invalid").inc()
+            await self._dead_letter(value, f"not an AlertEvent: {exc.errors()[0]['msg']}")
+            return
+        outcome = self.lifecycle.apply(event, utcnow())
+        metrics.EVENTS.labels(event.action.value, _outcome_name(outcome)).inc()
+        if outcome.notifications:
+            self.dispatcher.kick()
+        if outcome.created:
+            log.info(
+                "alert %s opened: %s %s household %s",
+                event.alert_id,
+                event.severity.value,
+                event.kind.value,
+                event.household_id,
+            )
+
+    async def _dead_letter(self, value: bytes, reason: str) -> None:
+        topic = self.settings.kafka.topics.alerts
+        log.warning("dead-lettering a record from %s: %s", topic, reason)
+        letter = DeadLetter(
+            reason="invalid_alert_event",
+            detail=reason[:500],
+            topic=self.settings.kafka.topics.alerts,
+            payload=value.decode("utf-8", errors="replace"),
+            receive_time=utcnow(),
+        )
+        if self._producer is not None:
+            try:
+                await self._producer.send_and_wait(
+                    self.settings.kafka.topics.deadletter, letter.to_json()
+                )
+            except KafkaError as exc:
+                log.error("could not dead-letter an invalid alert event: %s", exc)
+
+    async def _tick(self) -> None:
+        beat = 0
+        while True:
+            await asyncio.sleep(self.tick_s)
+            queued = self.lifecycle.escalate_due(utcnow())
+            if queued:
+                metrics.ESCALATIONS.labels("tier").inc(len(queued))
+            beat += 1
+            if queued or beat % 8 == 0:
+                # Also picks up notifications left pending by a previous run.
+                self.dispatcher.kick()
+            if beat % 20 == 0:
+                counts = self.store.counts()
+                for state in ("open", "acknowledged"):
+                    metrics.ACTIVE.labels(state).set(counts.get(state, 0))
+
+    async def _write_influx(self) -> None:
+        while True:
+            done = await asyncio.to_thread(self.sink.pump)
+            await asyncio.sleep(self.tick_s if done else max(self.tick_s, 1.0))
+
+
+def _outcome_name(outcome: Outcome) -> str:
+    if outcome.duplicate:
+        return "duplicate"
+    if outcome.created:
+        return "created"
+    if outcome.closed:
+        return "closed"
+    if outcome.updated:
+        return "updated"
+    return "ignored"
+
+
+class BackgroundService:
+    """The alerts service on its own event loop in a thread, for tests and benchmarks.
+
+    Example::
+
+        with BackgroundService(settings) as svc:
+            ...  # produce AlertEvents; svc.service.store holds the state
+
+    Args:
+        settings: anbu settings.
+        directory: optional registry view (e.g. a :class:`alerts.directory.StaticDirectory`).
+    """
+
+    def __init__(self, settings: Any, directory: Directory | None = None) -> None:
+        self.settings = settings
+        self.directory = directory
+        self.loop = asyncio.new_event_loop()
+        self.service: AlertService | None = None
+        self._thread: Any = None
+
+    def start(self, timeout_s: float = 60.0) -> AlertService:
+        """Start the service; return it once it consumes ``anbu.alerts``."""
+        import threading
+
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+
+        async def create() -> AlertService:
+            service = AlertService(self.settings, self.directory)
+            await service.start(timeout_s)
+            return service
+
+        self.service = asyncio.run_coroutine_threadsafe(create(), self.loop).result(timeout_s + 30)
+        return self.service
+
+    def call(self, fn: Callable[[], Any]) -> Any:
+        """Run ``fn`` on the service's loop and return its result."""
+
+        async def wrapped() -> Any:
+            return fn()
+
+        return asyncio.run_coroutine_threadsafe(wrapped(), self.loop).result(30)
+
+    def stop(self) -> None:
+        """Stop the service and its thread."""
+        if self.service is not None:
+            asyncio.run_coroutine_threadsafe(self.service.stop(), self.loop).result(60)
+            self.service = None
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        if self._thread is not None:
+            self._thread.join(10)
+        self.loop.close()
+
+    def __enter__(self) -> AlertService:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
