@@ -1,0 +1,642 @@
+"""One household's detector state: fed events and clock ticks, it returns alert events.
+
+Pure: no I/O, no wall clock. Time is event time in epoch seconds (floats, for speed); the
+caller (the engine) decides when to wake a household and passes the current time.
+
+Every deadline is derived from the state alone (last activity, last heartbeat, the end of an
+away period...), never from when the household happened to be woken, so a worker that
+restarts and replays its input raises the same alerts with the same ids and times.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from anbu.events import AlertAction, AlertEvent, AlertKind, Severity, alert_id
+from anbu.timeutil import from_epoch
+from detectors.params import DetectorParams, HouseholdConfig
+from detectors.routine import Routine, local_minute
+from detectors.text import local_clock, routine_reason, span_en, span_ko
+
+INF = math.inf
+_DEFAULT_CONFIG = HouseholdConfig()
+
+# Event kinds (EventKind values) as plain strings: compared millions of times a second.
+_INSIDE_ALWAYS = frozenset({"motion", "robot", "checkin_answer", "button"})
+_ON_CHANGE = frozenset({"contact", "presence", "door"})
+_ACTIVITY_SENSORS = frozenset({"motion", "door", "contact", "presence"})
+_INACTIVITY_KINDS = (
+    AlertKind.INACTIVITY,
+    AlertKind.INACTIVITY_ROUTINE,
+    AlertKind.NOT_BACK,
+    AlertKind.AWAY_OVERRUN,
+)
+
+_SEVERITY = {
+    AlertKind.SOS: Severity.CRITICAL,
+    AlertKind.INACTIVITY: Severity.HIGH,
+    AlertKind.INACTIVITY_ROUTINE: Severity.HIGH,
+    AlertKind.NOT_BACK: Severity.HIGH,
+    AlertKind.AWAY_OVERRUN: Severity.HIGH,
+    AlertKind.DEVICE_SILENT: Severity.WARNING,
+    AlertKind.BATTERY_LOW: Severity.INFO,
+    AlertKind.GATEWAY_OFFLINE: Severity.WARNING,
+}
+
+
+class Device:
+    """What the core remembers of one device (only devices that need remembering).
+
+    Attributes:
+        kind: the registry's device kind, or the event kind for unregistered devices.
+        interval: the longest healthy silence in seconds (0: unknown, never "silent").
+        last_seen: the latest event time heard from it.
+        value: the last value (for on-change kinds and plugs' watts).
+        first_seen: when it was first heard (a plug's warm-up).
+        night_score: decayed count of nights on which it switched on by itself.
+        night_day: the local day of the last such night.
+    """
+
+    __slots__ = ("first_seen", "interval", "kind", "last_seen", "night_day", "night_score", "value")
+
+    def __init__(self, kind: str, interval: float = 0.0) -> None:
+        self.kind = kind
+        self.interval = interval
+        self.last_seen = 0.0
+        self.value = math.nan
+        self.first_seen = 0.0
+        self.night_score = 0.0
+        self.night_day = -1
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, s) for s in self.__slots__)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        for name, value in zip(self.__slots__, state, strict=True):
+            setattr(self, name, value)
+
+
+class Household:
+    """The detector state of one household."""
+
+    __slots__ = (
+        "cfg",
+        "deferred",
+        "devices",
+        "due",
+        "hb_interval",
+        "hb_registered",
+        "hid",
+        "last_activity",
+        "last_door",
+        "last_hb",
+        "last_heard",
+        "last_inside",
+        "last_sos",
+        "mean_out",
+        "open",
+        "routine",
+        "unblind_at",
+        "watch_start",
+    )
+
+    def __init__(self, hid: str, cfg: HouseholdConfig = _DEFAULT_CONFIG) -> None:
+        self.hid = hid
+        self.cfg = cfg
+        self.last_activity = 0.0
+        self.last_inside = 0.0
+        self.last_door = 0.0
+        self.last_heard = 0.0
+        self.last_hb = 0.0
+        self.watch_start = 0.0
+        self.hb_interval = 0.0
+        self.hb_registered = False
+        self.unblind_at = 0.0
+        self.routine: Routine | None = None
+        self.devices: dict[str, Device] | None = None
+        # open alerts: key (kind, or kind:device) -> [alert_id, episode_start, flags]
+        self.open: dict[str, list[Any]] | None = None
+        self.mean_out = 0.0
+        self.last_sos = 0.0
+        self.deferred = False
+        self.due = INF
+
+    # -- persistence (the Faust table keeps pickled state; config comes from the registry)
+
+    _PERSISTED = tuple(s for s in __slots__ if s not in ("cfg", "due"))
+
+    def __getstate__(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, s) for s in self._PERSISTED)
+
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        for name, value in zip(self._PERSISTED, state, strict=True):
+            setattr(self, name, value)
+        self.cfg = _DEFAULT_CONFIG
+        self.due = INF
+
+    # -- inputs
+
+    def register_device(
+        self, device_id: str, kind: str, interval: float, retired: bool, now: float
+    ) -> None:
+        """Apply a registry device record (its kind and expected reporting interval)."""
+        if self.devices is None:
+            self.devices = {}
+        if retired:
+            self.devices.pop(device_id, None)
+            if self.open is not None:
+                self.open.pop(f"{AlertKind.DEVICE_SILENT.value}:{device_id}", None)
+            return
+        dev = self.devices.get(device_id)
+        if dev is None:
+            dev = self.devices[device_id] = Device(kind, interval)
+            dev.last_seen = now  # silent is measured from registration until first heard
+            dev.first_seen = now
+            if self.watch_start == 0.0:
+                self.watch_start = now
+        dev.kind = kind
+        dev.interval = interval
+
+    def observe(
+        self,
+        kind: str,
+        value: float,
+        t: float,
+        device_id: str,
+        detail: str | None,
+        p: DetectorParams,
+    ) -> tuple[list[AlertEvent] | None, float]:
+        """Take one device event.
+
+        Returns:
+            Alerts it caused (or None), and the earliest moment the household must be woken
+            because of it (``INF`` if its scheduled wake-up still holds).
+        """
+        if self.cfg.retired:
+            return None, INF
+        out: list[AlertEvent] | None = None
+        hint = INF
+        if self.watch_start == 0.0:
+            self.watch_start = t
+            hint = t
+            for known in (self.devices or {}).values():
+                if known.last_seen == 0.0:
+                    known.last_seen = t  # registered before the first event: silent from now
+        if t > self.last_heard:
+            self.last_heard = t
+        if self.open is not None and AlertKind.GATEWAY_OFFLINE.value in self.open:
+            out = self._resolve(out, AlertKind.GATEWAY_OFFLINE, t, "heard again", "다시 연결됨", "")
+            self.unblind_at = t
+            hint = t
+        if self.deferred:
+            self.deferred = False
+            hint = t
+        if kind == "heartbeat":
+            if not self.hb_registered and self.last_hb > 0.0 and t > self.last_hb:
+                # unregistered gateway: learn its pace from the gaps (an outage's long gap
+                # is clipped so it cannot teach a slow pace), never below the default
+                gap = t - self.last_hb
+                if self.hb_interval == 0.0:
+                    self.hb_interval = max(p.default_heartbeat_s, gap)
+                    hint = min(hint, t)
+                else:
+                    gap = min(gap, 2 * self.hb_interval)
+                    self.hb_interval = max(
+                        p.default_heartbeat_s, 0.9 * self.hb_interval + 0.1 * gap
+                    )
+            if t > self.last_hb:
+                self.last_hb = t
+            return out, hint
+
+        dev: Device | None = None
+        if self.devices is not None:
+            dev = self.devices.get(device_id)
+        if dev is not None:
+            if t > dev.last_seen:
+                dev.last_seen = t
+            if dev.interval > 0.0 and self.open is not None:
+                key = f"{AlertKind.DEVICE_SILENT.value}:{device_id}"
+                if key in self.open:
+                    blind_before = self._sensors_blind()
+                    out = self._resolve(
+                        out, AlertKind.DEVICE_SILENT, t, "reporting again", "다시 보고함",
+                        device_id,
+                    )
+                    if blind_before:
+                        self.unblind_at = t
+                    hint = min(hint, t)
+
+        active = False
+        inside = True
+        if kind in _INSIDE_ALWAYS:
+            active = value >= 0.5 or kind != "motion"
+        elif kind in _ON_CHANGE:
+            if dev is None:
+                dev = self._device(device_id, kind, t)
+            if value != dev.value:
+                active = not math.isnan(dev.value) or kind != "presence"
+                dev.value = value
+            inside = kind != "door"
+        elif kind == "power":
+            if dev is None:
+                dev = self._device(device_id, "plug", t)
+            active = self._plug_activity(dev, value, t, p)
+        elif kind == "battery":
+            out = self._battery(out, device_id, value, t, p)
+            return out, hint
+        elif kind == "availability":
+            out = self._availability(out, device_id, value, t)
+            return out, min(hint, t)
+        else:
+            return out, hint
+
+        if not active:
+            return out, hint
+        if t > self.last_activity:
+            self.last_activity = t
+        if inside:
+            if self.last_door > self.last_inside and t - self.last_door >= p.out_grace_s:
+                outing = t - self.last_door
+                mean = self.mean_out
+                self.mean_out = outing if mean == 0.0 else 0.8 * mean + 0.2 * outing
+            if t > self.last_inside:
+                self.last_inside = t
+        elif t > self.last_door:
+            self.last_door = t
+            hint = min(hint, t + p.out_grace_s)
+        if self.cfg.routine_enabled and p.routine_allowed:
+            routine = self.routine
+            if routine is None:
+                routine = self.routine = Routine()
+            routine.learn(t, p)
+        if self.open is not None:
+            by = "checkin_answer" if kind == "checkin_answer" else "activity"
+            for ak in _INACTIVITY_KINDS:
+                if self.open is not None and ak.value in self.open:
+                    out = self._resolve_activity(out, ak, t, kind, by, detail)
+                    hint = min(hint, t)
+        if self.due == INF:
+            hint = min(hint, t)
+        return out, hint
+
+    def sos(
+        self, t: float, device_id: str, cause: str, detail: str | None, p: DetectorParams
+    ) -> list[AlertEvent] | None:
+        """Take an SOS: raise at once; presses close together are one episode."""
+        if self.cfg.retired or t <= self.last_sos:
+            return None  # a redelivered or replayed SOS changes nothing
+        key = AlertKind.SOS.value
+        entry = self.open.get(key) if self.open is not None else None
+        self.last_sos = t
+        if entry is not None and t - entry[2] <= p.sos_merge_s:
+            entry[2] = t
+            entry[3] += 1
+            en = f"SOS pressed again ({entry[3]} times) at {local_clock(t)}"
+            ko = f"{local_clock(t)} SOS 다시 누름 (총 {entry[3]}회)"
+            return [self._alert(entry[0], AlertKind.SOS, AlertAction.UPDATE, t, en, ko,
+                                device_id, {"cause": cause, "presses": entry[3]})]
+        aid = alert_id(self.hid, AlertKind.SOS, from_epoch(t), device_id)
+        self._opened()[key] = [aid, t, t, 1]
+        what_en = {"button": "emergency button pressed", "robot_emergency":
+                   "care robot heard an emergency call", "fall": "fall detected"}.get(
+            cause, f"SOS ({cause})")
+        what_ko = {"button": "비상 버튼이 눌렸습니다", "robot_emergency":
+                   "돌봄 로봇이 긴급 호출을 들었습니다", "fall": "낙상이 감지되었습니다"}.get(
+            cause, f"SOS ({cause})")
+        en = f"{what_en} at {local_clock(t)}" + (f" ({detail})" if detail else "")
+        ko = f"{local_clock(t)} {what_ko}" + (f" ({detail})" if detail else "")
+        return [self._alert(aid, AlertKind.SOS, AlertAction.RAISE, t, en, ko, device_id,
+                            {"cause": cause})]
+
+    # -- clock
+
+    def wake(self, now: float, p: DetectorParams) -> tuple[list[AlertEvent] | None, float]:
+        """Check every deadline at ``now``.
+
+        Returns:
+            The alerts due, and the next moment this household must be woken.
+        """
+        cfg = self.cfg
+        if cfg.retired or self.watch_start == 0.0:
+            return None, INF
+        out: list[AlertEvent] | None = None
+        nxt = INF
+        opened = self.open or {}
+
+        # gateway: heard nothing for several heartbeat intervals
+        if self.hb_interval > 0.0:
+            off_at = self.last_heard + p.gateway_missed * self.hb_interval
+            if now >= off_at:
+                if AlertKind.GATEWAY_OFFLINE.value not in opened:
+                    out = self._raise(
+                        out, AlertKind.GATEWAY_OFFLINE, self.last_heard, off_at,
+                        f"gateway silent since {local_clock(self.last_heard)}: no heartbeat for "
+                        f"{span_en(off_at - self.last_heard)}; inactivity alerts are held back "
+                        "until it is heard again",
+                        f"{local_clock(self.last_heard)} 이후 게이트웨이 신호 없음 "
+                        f"({span_ko(off_at - self.last_heard)}); 다시 연결될 때까지 무활동 "
+                        "경보를 보류합니다",
+                        "", {"silent_s": round(off_at - self.last_heard)},
+                    )
+                    opened = self.open or {}
+            else:
+                nxt = off_at
+
+        # devices silent past their reporting interval
+        if self.devices:
+            for dev_id, dev in self.devices.items():
+                if dev.interval <= 0.0 or dev.last_seen == 0.0:
+                    continue
+                silent_at = dev.last_seen + p.device_silent_factor * dev.interval
+                if now >= silent_at:
+                    if f"{AlertKind.DEVICE_SILENT.value}:{dev_id}" not in opened:
+                        out = self._raise(
+                            out, AlertKind.DEVICE_SILENT, dev.last_seen, silent_at,
+                            f"{dev.kind} sensor {dev_id} silent since "
+                            f"{local_clock(dev.last_seen)} (expected every "
+                            f"{span_en(dev.interval)})",
+                            f"{dev.kind} 센서 {dev_id}: {local_clock(dev.last_seen)} 이후 보고 "
+                            f"없음 (보고 주기 {span_ko(dev.interval)})",
+                            dev_id, {"interval_s": round(dev.interval)},
+                        )
+                        opened = self.open or {}
+                else:
+                    nxt = min(nxt, silent_at)
+
+        blind = AlertKind.GATEWAY_OFFLINE.value in opened or self._sensors_blind()
+        base = self.last_activity or self.watch_start
+        hold = self.unblind_at + p.recovery_grace_s if self.unblind_at > base else 0.0
+        evidence_from = max(base, self.unblind_at)
+
+        # away periods: muted inside, return expected by the end
+        muted = False
+        for start, end in cfg.away:
+            if start <= now < end:
+                muted = True
+                nxt = min(nxt, end + p.away_grace_s)
+            elif now < start:
+                nxt = min(nxt, start)
+            elif base < start and now >= end + p.away_grace_s:
+                if AlertKind.AWAY_OVERRUN.value not in opened:
+                    out = self._raise(
+                        out, AlertKind.AWAY_OVERRUN, start, end + p.away_grace_s,
+                        f"away period ended {local_clock(end)} and no activity since; last "
+                        f"activity {local_clock(base)}",
+                        f"외출·입원 기간이 {local_clock(end)}에 끝났으나 그 후 활동이 없습니다. "
+                        f"마지막 활동 {local_clock(base)}",
+                        "", {"away_start": from_epoch(start).isoformat(),
+                             "away_end": from_epoch(end).isoformat()},
+                    )
+                    opened = self.open or {}
+            elif now < end + p.away_grace_s:
+                muted = True
+                nxt = min(nxt, end + p.away_grace_s)
+            if end > base and end <= now:
+                evidence_from = max(evidence_from, end)
+                hold = max(hold, end + p.away_grace_s)
+        if AlertKind.AWAY_OVERRUN.value in opened:
+            muted = True
+        if muted or blind:
+            return out, nxt
+
+        # home or out: the entrance door was the last thing, then silence inside
+        if self.last_inside > 0.0 and self.last_door > self.last_inside:
+            out_at = self.last_door + p.out_grace_s
+            if now < out_at:
+                nxt = min(nxt, out_at)
+            else:
+                usual = p.not_back_factor * self.mean_out
+                allowed = min(max(p.not_back_floor_s, usual), p.not_back_max_s)
+                nb_at = max(self.last_door + allowed, hold)
+                usual_en = span_en(self.mean_out) if self.mean_out else "not learned yet"
+                usual_ko = span_ko(self.mean_out) if self.mean_out else "아직 모름"
+                if now >= nb_at:
+                    if AlertKind.NOT_BACK.value not in opened:
+                        out = self._raise(
+                            out, AlertKind.NOT_BACK, self.last_door, nb_at,
+                            f"went out at {local_clock(self.last_door)} (entrance door, then no "
+                            f"movement inside) and not back after {span_en(nb_at - self.last_door)}"
+                            f"; usual outing {usual_en}",
+                            f"{local_clock(self.last_door)}에 외출(현관문 후 실내 움직임 "
+                            "없음)한 뒤 "
+                            f"{span_ko(nb_at - self.last_door)}째 귀가하지 않았습니다. 평소 외출 "
+                            f"{usual_ko}",
+                            "", {"out_s": round(nb_at - self.last_door),
+                                 "usual_out_s": round(self.mean_out)},
+                        )
+                else:
+                    nxt = min(nxt, nb_at)
+                return out, nxt
+
+        # inactivity: routine-aware first, the fixed rule as the backstop
+        fixed_at = max(base + cfg.inactivity_s, hold)
+        routine_at = INF
+        routine = self.routine
+        if cfg.routine_enabled and p.routine_allowed and routine is not None and routine.ready(p):
+            crossing = routine.crossing(evidence_from, p, cfg, fixed_at)
+            if crossing is not None:
+                routine_at = max(crossing, base + p.routine_min_silence_s, hold)
+        first = min(fixed_at, routine_at)
+        if now < first:
+            return out, min(nxt, first)
+        if self.hb_interval > 0.0 and self.last_heard + 1.5 * self.hb_interval < first:
+            # a heartbeat was already overdue at the deadline: wait until the gateway is
+            # either heard (then alert) or declared offline (then hold back)
+            self.deferred = True
+            return out, min(nxt, self.last_heard + p.gateway_missed * self.hb_interval)
+        r_open = AlertKind.INACTIVITY_ROUTINE.value in opened
+        f_open = AlertKind.INACTIVITY.value in opened
+        if routine_at <= now and not r_open and not f_open and routine is not None:
+            expected = routine.expected(evidence_from, routine_at, p, cfg)
+            prob = math.exp(-expected)
+            rate = routine.mean_rate(evidence_from, routine_at, p)
+            en, ko = routine_reason(routine_at - base, routine_at, rate, prob)
+            out = self._raise(
+                out, AlertKind.INACTIVITY_ROUTINE, base, routine_at, en, ko, "",
+                {"silent_s": round(routine_at - base), "expected_events": round(expected, 2),
+                 "probability": prob, "threshold": p.routine_threshold,
+                 "usual_rate_per_hour": round(rate, 2),
+                 "last_activity": from_epoch(base).isoformat()},
+            )
+            r_open = True
+        if fixed_at <= now:
+            if r_open:
+                entry = (self.open or {})[AlertKind.INACTIVITY_ROUTINE.value]
+                if not entry[2]:
+                    entry[2] = 1
+                    out = self._emit(
+                        out, entry[0], AlertKind.INACTIVITY_ROUTINE, AlertAction.UPDATE, fixed_at,
+                        f"still no activity after {span_en(fixed_at - base)} (the fixed "
+                        f"{span_en(cfg.inactivity_s)} rule is now reached too)",
+                        f"{span_ko(fixed_at - base)}째 활동이 없습니다 (고정 기준 "
+                        f"{span_ko(cfg.inactivity_s)}에도 도달)",
+                        "", {"silent_s": round(fixed_at - base), "fixed_rule_reached": True},
+                    )
+            elif not f_open:
+                out = self._raise(
+                    out, AlertKind.INACTIVITY, base, fixed_at,
+                    f"no activity for {span_en(fixed_at - base)} since {local_clock(base)} "
+                    f"(rule: {span_en(cfg.inactivity_s)})",
+                    f"{local_clock(base)} 이후 {span_ko(fixed_at - base)} 동안 활동이 없습니다 "
+                    f"(기준 {span_ko(cfg.inactivity_s)})",
+                    "", {"silent_s": round(fixed_at - base),
+                         "rule_hours": round(cfg.inactivity_s / 3600, 2),
+                         "last_activity": from_epoch(base).isoformat()},
+                )
+        else:
+            nxt = min(nxt, fixed_at)
+        return out, nxt
+
+    # -- helpers
+
+    def _device(self, device_id: str, kind: str, t: float) -> Device:
+        if self.devices is None:
+            self.devices = {}
+        dev = self.devices[device_id] = Device(kind)
+        dev.first_seen = t
+        dev.last_seen = t
+        return dev
+
+    def _plug_activity(self, dev: Device, watts: float, t: float, p: DetectorParams) -> bool:
+        """A plug turning on or stepping by a meaningful amount, unless it is an appliance.
+
+        A fridge, freezer or thermostat heater switches on by itself, night after night; a
+        plug that does that on several recent nights (01:00-05:00 local) is not a person.
+        """
+        prev = dev.value
+        dev.value = watts
+        if math.isnan(prev):
+            return False
+        turned_on = prev < p.plug_on_w <= watts
+        switched = turned_on or watts < p.plug_on_w <= prev
+        step = abs(watts - prev) >= max(p.plug_step_w, p.plug_step_ratio * prev)
+        if not (switched or step):
+            return False
+        minute = local_minute(t)
+        if turned_on and 60 <= minute < 300:
+            day = int((t + 9 * 3600) // 86400)
+            if day != dev.night_day:
+                elapsed = day - dev.night_day if dev.night_day >= 0 else 0
+                dev.night_score = dev.night_score * (0.8**elapsed) + 1.0
+                dev.night_day = day
+        score = dev.night_score
+        if dev.night_day >= 0:
+            score *= 0.8 ** max(0, int((t + 9 * 3600) // 86400) - dev.night_day)
+        if score >= 2.0:
+            return False
+        return t - dev.first_seen >= p.plug_warmup_s
+
+    def _sensors_blind(self) -> bool:
+        """All registered activity sensors are silent or offline (nothing could be seen)."""
+        if not self.devices or self.open is None:
+            return False
+        sensors = [d for d, dev in self.devices.items()
+                   if dev.interval > 0.0 and dev.kind in _ACTIVITY_SENSORS]
+        if not sensors:
+            return False
+        prefix = AlertKind.DEVICE_SILENT.value + ":"
+        return all(prefix + d in self.open for d in sensors)
+
+    def _battery(
+        self, out: list[AlertEvent] | None, device_id: str, value: float, t: float,
+        p: DetectorParams,
+    ) -> list[AlertEvent] | None:
+        key = f"{AlertKind.BATTERY_LOW.value}:{device_id}"
+        is_open = self.open is not None and key in self.open
+        if value < p.battery_low and not is_open:
+            return self._raise(
+                out, AlertKind.BATTERY_LOW, t, t,
+                f"battery of {device_id} low: {value:.0f}%",
+                f"{device_id} 배터리 부족: {value:.0f}%",
+                device_id, {"battery_percent": value},
+            )
+        if value >= p.battery_ok and is_open:
+            return self._resolve(out, AlertKind.BATTERY_LOW, t, f"battery at {value:.0f}%",
+                                 f"배터리 {value:.0f}%", device_id)
+        return out
+
+    def _availability(
+        self, out: list[AlertEvent] | None, device_id: str, value: float, t: float
+    ) -> list[AlertEvent] | None:
+        key = f"{AlertKind.DEVICE_SILENT.value}:{device_id}"
+        is_open = self.open is not None and key in self.open
+        if value < 0.5 and not is_open:
+            return self._raise(
+                out, AlertKind.DEVICE_SILENT, t, t,
+                f"device {device_id} reports itself offline",
+                f"기기 {device_id} 오프라인",
+                device_id, {"offline": True},
+            )
+        if value >= 0.5 and is_open:
+            return self._resolve(out, AlertKind.DEVICE_SILENT, t, "online again",
+                                 "다시 온라인", device_id)
+        return out
+
+    def _opened(self) -> dict[str, list[Any]]:
+        if self.open is None:
+            self.open = {}
+        return self.open
+
+    def _raise(
+        self, out: list[AlertEvent] | None, kind: AlertKind, episode: float, at: float,
+        en: str, ko: str, device_id: str, details: dict[str, Any],
+    ) -> list[AlertEvent]:
+        aid = alert_id(self.hid, kind, from_epoch(episode), device_id)
+        key = f"{kind.value}:{device_id}" if device_id else kind.value
+        self._opened()[key] = [aid, episode, 0]
+        return self._emit(out, aid, kind, AlertAction.RAISE, at, en, ko, device_id, details)
+
+    def _resolve(
+        self, out: list[AlertEvent] | None, kind: AlertKind, t: float, en: str, ko: str,
+        device_id: str, details: dict[str, Any] | None = None,
+    ) -> list[AlertEvent] | None:
+        key = f"{kind.value}:{device_id}" if device_id else kind.value
+        entry = self.open.pop(key, None) if self.open is not None else None
+        if entry is None:
+            return out
+        if not self.open:
+            self.open = None
+        return self._emit(out, entry[0], kind, AlertAction.RESOLVE, t, en, ko, device_id,
+                          details or {})
+
+    def _resolve_activity(
+        self, out: list[AlertEvent] | None, kind: AlertKind, t: float, event_kind: str,
+        by: str, detail: str | None,
+    ) -> list[AlertEvent] | None:
+        details: dict[str, Any] = {"resolved_by": by, "activity_kind": event_kind}
+        if by == "checkin_answer":
+            details["request_id"] = detail or ""
+            en = f"the resident answered the check-in at {local_clock(t)}"
+            ko = f"{local_clock(t)}에 안부 확인에 응답했습니다"
+        else:
+            en = f"activity again at {local_clock(t)} ({event_kind})"
+            ko = f"{local_clock(t)}에 다시 활동 감지 ({event_kind})"
+        return self._resolve(out, kind, t, en, ko, "", details)
+
+    def _emit(
+        self, out: list[AlertEvent] | None, aid: str, kind: AlertKind, action: AlertAction,
+        at: float, en: str, ko: str, device_id: str, details: dict[str, Any],
+    ) -> list[AlertEvent]:
+        alert = self._alert(aid, kind, action, at, en, ko, device_id, details)
+        if out is None:
+            return [alert]
+        out.append(alert)
+        return out
+
+    def _alert(
+        self, aid: str, kind: AlertKind, action: AlertAction, at: float, en: str, ko: str,
+        device_id: str, details: dict[str, Any],
+    ) -> AlertEvent:
+        return AlertEvent(
+            alert_id=aid,
+            household_id=self.hid,
+            kind=kind,
+            severity=_SEVERITY[kind],
+            action=action,
+            raised_at=from_epoch(at),
+            reason=en,
+            reason_ko=ko,
+            device_id=device_id or None,
+            details=details,
+        )

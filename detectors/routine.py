@@ -1,0 +1,142 @@
+"""The routine model: how active one resident usually is at each hour of the week.
+
+168 bins (weekday × hour of day, Asia/Seoul) hold the mean number of *active slots* per hour
+(a slot is 5 minutes by default, so a burst of sensor messages counts once and a duplicate
+event counts nothing). Each bin is a running mean for its first observations, then an
+exponentially weighted mean (half-life of a few weeks), so a changed routine is learned.
+
+The current silence is judged with a Poisson model: with expected activity ``Λ`` over the
+silent span, ``P(no activity) = exp(-Λ)``. Bins observed too rarely and quiet hours give
+``λ = 0``: lack of knowledge never counts as evidence of danger.
+
+Memory: two compact arrays, 168 × uint16 (fixed point, 1/1000 slot an hour) and 168 × uint8
+(observation counts), about 0.6 KB per household.
+"""
+
+from __future__ import annotations
+
+from array import array
+
+from detectors.params import DetectorParams, HouseholdConfig
+
+BINS = 168
+SEOUL_OFFSET_S = 9 * 3600  # Korea has kept UTC+9 without daylight saving since 1988
+_SCALE = 1000.0
+_MAX_GAP_HOURS = 24  # a longer silence is not learned: an alert, a trip, or missing data
+
+
+def hour_bin(hour_index: int) -> int:
+    """The bin (weekday*24 + hour, Monday 0, Seoul time) of an absolute UTC hour index."""
+    local = hour_index + 9
+    return ((local // 24 + 3) % 7) * 24 + local % 24  # 1970-01-01 was a Thursday
+
+
+def local_minute(t: float) -> int:
+    """Minute of the day in Seoul for epoch seconds ``t``."""
+    return int((t + SEOUL_OFFSET_S) // 60) % 1440
+
+
+class Routine:
+    """One resident's learned activity rates by hour of the week."""
+
+    __slots__ = ("cur_count", "cur_hour", "last_slot", "learned_hours", "obs", "rates")
+
+    def __init__(self) -> None:
+        self.rates = array("H", bytes(2 * BINS))
+        self.obs = array("B", bytes(BINS))
+        self.cur_hour = -1
+        self.cur_count = 0
+        self.last_slot = -1
+        self.learned_hours = 0
+
+    def learn(self, t: float, p: DetectorParams) -> None:
+        """Record activity at ``t``; an event in an already counted slot changes nothing."""
+        hour = int(t // 3600)
+        if hour != self.cur_hour:
+            if hour < self.cur_hour:
+                return  # late event: its hour is already learned
+            self._close(hour, p)
+        slot = int(t // p.slot_s)
+        if slot > self.last_slot:
+            self.last_slot = slot
+            self.cur_count += 1
+
+    def _close(self, new_hour: int, p: DetectorParams) -> None:
+        if self.cur_hour >= 0:
+            self._update(hour_bin(self.cur_hour), self.cur_count, p)
+            gap = new_hour - self.cur_hour - 1
+            if gap <= _MAX_GAP_HOURS:
+                for h in range(self.cur_hour + 1, new_hour):
+                    self._update(hour_bin(h), 0, p)
+        self.cur_hour = new_hour
+        self.cur_count = 0
+
+    def _update(self, b: int, count: int, p: DetectorParams) -> None:
+        n = self.obs[b]
+        alpha = max(1.0 / (n + 1), p.routine_alpha_min)
+        old = self.rates[b] / _SCALE
+        value = old + alpha * (count - old)
+        self.rates[b] = min(65535, int(value * _SCALE + 0.5))
+        if n < 255:
+            self.obs[b] = n + 1
+        self.learned_hours += 1
+
+    def ready(self, p: DetectorParams) -> bool:
+        """Whether enough history exists to use the model (else the fixed rule applies)."""
+        return self.learned_hours >= p.routine_min_hours
+
+    def rate(self, b: int, p: DetectorParams) -> float:
+        """Expected active slots per hour in bin ``b`` (0 while the bin is barely known)."""
+        if self.obs[b] < p.routine_min_obs:
+            return 0.0
+        return self.rates[b] / _SCALE
+
+    def expected(self, start: float, end: float, p: DetectorParams, cfg: HouseholdConfig) -> float:
+        """Expected active slots in ``[start, end)``, quiet hours counting zero."""
+        total = 0.0
+        t = start
+        while t < end:
+            hour = int(t // 3600)
+            nxt = min(end, (hour + 1) * 3600.0)
+            lam = self.rate(hour_bin(hour), p)
+            if lam > 0.0 and not cfg.in_quiet(local_minute(t)):
+                total += lam * (nxt - t) / 3600.0
+            t = nxt
+        return total
+
+    def crossing(
+        self, start: float, p: DetectorParams, cfg: HouseholdConfig, limit: float
+    ) -> float | None:
+        """The moment expected activity since ``start`` reaches the alert target, or None.
+
+        Args:
+            start: where the counted silence begins.
+            p: thresholds (``routine_target``).
+            cfg: the household (quiet hours).
+            limit: give up at this moment (the fixed rule takes over there).
+        """
+        need = p.routine_target
+        t = start
+        while t < limit:
+            hour = int(t // 3600)
+            nxt = min(limit, (hour + 1) * 3600.0)
+            lam = self.rate(hour_bin(hour), p)
+            if lam > 0.0 and not cfg.in_quiet(local_minute(t)):
+                gain = lam * (nxt - t) / 3600.0
+                if gain >= need:
+                    return t + need / lam * 3600.0
+                need -= gain
+            t = nxt
+        return None
+
+    def mean_rate(self, start: float, end: float, p: DetectorParams) -> float:
+        """Mean expected slots per hour over the active hours of ``[start, end)``."""
+        rates = []
+        t = start
+        while t < end:
+            hour = int(t // 3600)
+            lam = self.rate(hour_bin(hour), p)
+            if lam > 0.0:
+                rates.append(lam)
+            t = (hour + 1) * 3600.0
+        return sum(rates) / len(rates) if rates else 0.0

@@ -1,0 +1,84 @@
+"""Plain-language alert reasons for care workers, in English and Korean."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from anbu.timeutil import from_epoch, in_seoul
+
+_WEEKDAYS_EN = ["Mondays", "Tuesdays", "Wednesdays", "Thursdays", "Fridays", "Saturdays", "Sundays"]
+_WEEKDAYS_KO = ["월요일", "화요일", "수요일", "목요일", "금요일", "토요일", "일요일"]
+
+
+def _parts(seconds: float) -> tuple[int, int, int]:
+    minutes = int(seconds // 60)
+    days, rem = divmod(minutes, 1440)
+    hours, mins = divmod(rem, 60)
+    return days, hours, mins
+
+
+def span_en(seconds: float) -> str:
+    """``2 h 40 min``, ``3 d 4 h``, ``12 min``."""
+    days, hours, mins = _parts(seconds)
+    if days:
+        return f"{days} d {hours} h"
+    return f"{hours} h {mins} min" if hours else f"{mins} min"
+
+
+def span_ko(seconds: float) -> str:
+    """``2시간 40분``, ``3일 4시간``, ``12분``."""
+    days, hours, mins = _parts(seconds)
+    if days:
+        return f"{days}일 {hours}시간"
+    return f"{hours}시간 {mins}분" if hours else f"{mins}분"
+
+
+def local_clock(t: float) -> str:
+    """``2026-11-22 10:00`` in Asia/Seoul."""
+    return in_seoul(from_epoch(t)).strftime("%Y-%m-%d %H:%M")
+
+
+def rarity_en(probability: float) -> str:
+    """``rarer than 1 in 100,000``."""
+    if probability <= 0:
+        return "practically never seen"
+    return f"rarer than 1 in {_round_odds(1 / probability):,}"
+
+
+def rarity_ko(probability: float) -> str:
+    """``10만 번에 1번보다 드뭅니다``."""
+    if probability <= 0:
+        return "거의 일어나지 않는 일입니다"
+    odds = _round_odds(1 / probability)
+    if odds >= 10000:
+        return f"{odds // 10000:,}만 번에 1번보다 드뭅니다"
+    return f"{odds:,}번에 1번보다 드뭅니다"
+
+
+def _round_odds(odds: float) -> int:
+    """Round down to one significant digit so the text does not claim false precision."""
+    if odds < 10:
+        return max(1, int(odds))
+    magnitude = 10 ** (len(str(int(odds))) - 1)
+    return int(odds // magnitude) * magnitude
+
+
+def weekday_of(t: float) -> int:
+    """Monday 0 ... Sunday 6, in Seoul."""
+    moment: datetime = in_seoul(from_epoch(t))
+    return moment.weekday()
+
+
+def routine_reason(silent_s: float, at: float, rate: float, probability: float) -> tuple[str, str]:
+    """Reason of a routine-aware inactivity alert."""
+    wd = weekday_of(at)
+    en = (
+        f"no activity for {span_en(silent_s)}; at this time on {_WEEKDAYS_EN[wd]} this resident "
+        f"is usually active about {rate:.0f} times an hour; such a silence is "
+        f"{rarity_en(probability)}"
+    )
+    ko = (
+        f"{span_ko(silent_s)} 동안 활동이 없습니다. 평소 {_WEEKDAYS_KO[wd]} 이 시간대에는 "
+        f"시간당 약 {rate:.0f}회 활동이 있습니다. 이런 정적은 {rarity_ko(probability)}"
+    )
+    return en, ko

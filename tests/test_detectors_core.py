@@ -1,0 +1,267 @@
+"""The pure detector core over event sequences: no broker, event time only."""
+
+from __future__ import annotations
+
+import pickle
+from datetime import UTC, datetime, timedelta
+
+from anbu.events import (
+    AlertAction,
+    AlertEvent,
+    AlertKind,
+    DeviceEvent,
+    EventKind,
+    Severity,
+    SosCause,
+    SosEvent,
+    SourceFormat,
+)
+from anbu.registry_records import AwayPeriod, GatewayRecord, HouseholdRecord
+from anbu.timeutil import SEOUL
+from detectors.backtest import Row, make_engine, run_backtest, run_rows
+from detectors.engine import Engine
+from detectors.params import DetectorParams
+
+MONDAY = datetime(2026, 3, 2, tzinfo=SEOUL)
+HH = "hh-1"
+
+
+def at(day: int, hour: float) -> float:
+    """Epoch seconds of local (Seoul) ``hour`` on ``day`` days after the first Monday."""
+    return (MONDAY + timedelta(days=day, hours=hour)).timestamp()
+
+
+def routine_rows(
+    days: range,
+    *,
+    stop_at: float | None = None,
+    nap: bool = False,
+    heartbeat_until: float | None = None,
+    hh: str = HH,
+) -> list[Row]:
+    """A resident who moves every 10 minutes from 07:00 to 22:00.
+
+    Gateway heartbeats every 5 minutes until ``heartbeat_until`` (none by default: the
+    gateway is then unknown and the test's clock alone moves time).
+    """
+    rows: list[Row] = []
+    end = at(days.stop, 0)
+    t = at(days.start, 0)
+    hb_end = heartbeat_until if heartbeat_until is not None else t
+    while t < end:
+        local = datetime.fromtimestamp(t, SEOUL)
+        minute = local.hour * 60 + local.minute
+        if t < hb_end and minute % 5 == 0:
+            rows.append((t, hh, "gw-1", "heartbeat", 1.0))
+        napping = nap and 13 * 60 <= minute < 15 * 60
+        if 7 * 60 <= minute <= 22 * 60 and minute % 10 == 0 and not napping:
+            if stop_at is None or t < stop_at:
+                rows.append((t, hh, "motion-1", "motion", 1.0))
+        t += 60
+    return rows
+
+
+def run(engine: Engine, rows: list[Row], until: float | None = None) -> list[AlertEvent]:
+    alerts = list(run_rows(engine, sorted(rows, key=lambda r: r[0])))
+    if until is not None:
+        alerts += engine.advance(until)
+    return alerts
+
+
+def kinds(alerts: list[AlertEvent]) -> list[tuple[str, str]]:
+    return [(a.kind.value, a.action.value) for a in alerts]
+
+
+def test_a_normal_night_and_nap_raise_nothing() -> None:
+    engine = make_engine()
+    rows = routine_rows(range(0, 17), nap=True, heartbeat_until=at(17, 0))
+    assert run(engine, rows) == []
+
+
+def test_morning_silence_against_the_learned_routine_raises_within_the_promised_time() -> None:
+    p = DetectorParams()
+    engine = make_engine(params=p)
+    stop = at(14, 10)
+    alerts = run(engine, routine_rows(range(0, 15), stop_at=stop, heartbeat_until=at(15, 0)))
+    assert kinds(alerts) == [("inactivity_routine", "raise")]
+    alert = alerts[0]
+    last = at(14, 9 + 50 / 60)  # the last movement, 09:50
+    # the model's promise: 6 active 5-minute spans an hour, so exp(-Λ) < 1e-5 once
+    # Λ = 11.5, i.e. after 1.9 h, held to the 2 h minimum silence
+    assert alert.raised_at.timestamp() == last + p.routine_min_silence_s
+    assert float(alert.details["probability"]) <= 1e-5
+    assert alert.severity is Severity.HIGH
+    assert "no activity for 2 h 0 min" in alert.reason
+    assert "Mondays" in alert.reason and "1 in 100,000" in alert.reason
+    assert "2시간 0분 동안 활동이 없습니다" in alert.reason_ko
+
+    # the same data under the fixed 24 h rule alone: a whole day later
+    fixed = run(make_engine(routine=False),
+                routine_rows(range(0, 16), stop_at=stop, heartbeat_until=at(16, 0)))
+    assert kinds(fixed) == [("inactivity", "raise")]
+    assert fixed[0].raised_at.timestamp() == last + 24 * 3600
+
+
+def test_cold_start_uses_the_fixed_rule() -> None:
+    engine = make_engine()
+    stop = at(2, 10)  # only two days of history
+    alerts = run(engine, routine_rows(range(0, 4), stop_at=stop, heartbeat_until=at(4, 0)))
+    assert kinds(alerts) == [("inactivity", "raise")]
+    assert alerts[0].raised_at.timestamp() == at(2, 9 + 50 / 60) + 24 * 3600
+
+
+def test_activity_resolves_and_a_checkin_answer_is_recorded_as_such() -> None:
+    engine = make_engine()
+    stop = at(14, 10)
+    alerts = run(engine, routine_rows(range(0, 15), stop_at=stop), until=at(14, 12))
+    assert kinds(alerts) == [("inactivity_routine", "raise")]
+    answer = engine.observe(HH, "robot-1", "checkin_answer", 1.0, at(14, 12.5), "req-42")
+    assert answer is not None and kinds(answer) == [("inactivity_routine", "resolve")]
+    assert answer[0].alert_id == alerts[0].alert_id
+    assert answer[0].details["resolved_by"] == "checkin_answer"
+    assert answer[0].details["request_id"] == "req-42"
+
+    engine2 = make_engine()
+    run(engine2, routine_rows(range(0, 15), stop_at=stop), until=at(14, 12))
+    moved = engine2.observe(HH, "motion-1", "motion", 1.0, at(14, 12.5))
+    assert moved is not None and moved[0].details["resolved_by"] == "activity"
+
+
+def test_gateway_outage_raises_a_health_alert_and_no_inactivity_until_it_is_back() -> None:
+    engine = make_engine(gateways=[GatewayRecord(gateway_id="gw-1", household_id=HH,
+                                                 mqtt_username="gw-1", heartbeat_interval_s=300)])
+    outage = at(14, 10)
+    rows = routine_rows(range(0, 15), stop_at=outage, heartbeat_until=outage)
+    # another household keeps the clock moving for a day and a half
+    rows += [(at(14, 10) + i * 600.0, "hh-2", "m-2", "motion", 1.0) for i in range(6 * 36)]
+    alerts = [a for a in run(engine, rows) if a.household_id == HH]
+    assert kinds(alerts) == [("gateway_offline", "raise")]
+    assert alerts[0].raised_at.timestamp() == at(14, 9 + 55 / 60) + 3 * 300
+    assert alerts[0].severity is Severity.WARNING
+
+    # the gateway comes back and the home is still silent: alert promptly, not a day later
+    back = at(15, 22)
+    hb = [(back + i * 300.0, HH, "gw-1", "heartbeat", 1.0) for i in range(24)]
+    later = run(engine, hb)
+    assert kinds(later)[0] == ("gateway_offline", "resolve")
+    raised = [a for a in later if a.action is AlertAction.RAISE]
+    assert [a.kind for a in raised] == [AlertKind.INACTIVITY]  # over 24 h since 09:50
+    assert raised[0].raised_at.timestamp() == back + DetectorParams().recovery_grace_s
+
+
+def test_an_away_period_mutes_and_no_return_by_its_end_raises_one() -> None:
+    away = AwayPeriod(start=datetime.fromtimestamp(at(14, 10), UTC),
+                      end=datetime.fromtimestamp(at(17, 10), UTC))
+    record = HouseholdRecord(household_id=HH, care_center_id="cc", dong="d",
+                             away_periods=[away])
+    stop = at(14, 9.5)
+    rows = routine_rows(range(0, 18), stop_at=stop)
+    alerts = run(make_engine({HH: record}), rows, until=at(18, 0))
+    assert kinds(alerts) == [("away_overrun", "raise")]
+    grace = DetectorParams().away_grace_s
+    assert alerts[0].raised_at.timestamp() == at(17, 10) + grace
+
+    # back on time: nothing at all
+    returned = routine_rows(range(0, 14)) + routine_rows(range(17, 18))
+    assert run(make_engine({HH: record}), returned, until=at(18, 0)) == []
+
+
+def test_sos_raises_at_once_and_a_redelivery_changes_nothing() -> None:
+    moment = datetime(2026, 3, 5, 3, 0, tzinfo=UTC)
+    sos = SosEvent(household_id=HH, device_id="btn-1", cause=SosCause.BUTTON, event_time=moment,
+                   receive_time=moment, source_format=SourceFormat.ANBU, idempotency_key="k1")
+    alerts = run_backtest([sos, sos])
+    assert len(alerts) == 1
+    assert alerts[0].kind is AlertKind.SOS and alerts[0].severity is Severity.CRITICAL
+    assert alerts[0].raised_at == moment
+    assert "emergency button" in alerts[0].reason and "비상 버튼" in alerts[0].reason_ko
+
+
+def _device_events(rows: list[Row]) -> list[DeviceEvent]:
+    out = []
+    for t, hh, dev, kind, value in rows:
+        moment = datetime.fromtimestamp(t, UTC)
+        out.append(DeviceEvent(household_id=hh, device_id=dev, kind=EventKind(kind), value=value,
+                               event_time=moment, receive_time=moment,
+                               source_format=SourceFormat.SIMULATOR,
+                               idempotency_key=f"{hh}{dev}{t}"))
+    return out
+
+
+def test_duplicate_events_change_nothing() -> None:
+    rows = routine_rows(range(0, 15), stop_at=at(14, 10))
+    rows += [(at(3, 8), HH, "door-1", "door", 1.0), (at(3, 8.01), HH, "door-1", "door", 0.0)]
+    rows += [(at(5, 9), HH, "plug-1", "power", 0.0), (at(5, 19), HH, "plug-1", "power", 90.0)]
+    rows.sort(key=lambda r: r[0])
+    once = _device_events(rows)
+    twice = [e for e in once for _ in (0, 1)]
+    a1 = run_backtest(once, until=datetime.fromtimestamp(at(16, 0), UTC))
+    a2 = run_backtest(twice, until=datetime.fromtimestamp(at(16, 0), UTC))
+    assert [a.model_dump() for a in a1] == [a.model_dump() for a in a2]
+    assert kinds(a1) == [("inactivity_routine", "raise"), ("inactivity_routine", "update")]
+
+
+def test_going_out_is_not_inactivity_and_a_long_outing_raises_not_back() -> None:
+    rows = routine_rows(range(0, 15), stop_at=at(14, 10))
+    rows += [(at(14, 10) + 30, HH, "door-1", "door", 1.0), (at(14, 10) + 60, HH, "door-1",
+                                                            "door", 0.0)]
+    engine = make_engine()
+    alerts = run(engine, rows, until=at(14, 12.5))
+    assert alerts == []  # out for a walk: the routine detector stays quiet
+    later = engine.advance(at(15, 0))
+    assert kinds(later) == [("not_back", "raise")]
+    assert later[0].raised_at.timestamp() == at(14, 10) + 60 + DetectorParams().not_back_floor_s
+    home = engine.observe(HH, "motion-1", "motion", 1.0, at(15, 1))
+    assert home is not None and kinds(home) == [("not_back", "resolve")]
+
+
+def test_a_fridge_cycling_is_not_a_person() -> None:
+    rows = routine_rows(range(0, 6), stop_at=at(5, 10))
+    t = at(0, 0)
+    while t < at(7, 0):  # on 20 minutes, off 40, around the clock
+        rows += [(t, HH, "fridge", "power", 95.0), (t + 1200, HH, "fridge", "power", 2.0)]
+        t += 3600
+    alerts = run(make_engine(routine=False), rows)
+    assert kinds(alerts) == [("inactivity", "raise")]
+    assert alerts[0].raised_at.timestamp() == at(5, 9 + 50 / 60) + 24 * 3600
+
+
+def test_a_kettle_switched_on_is_a_person() -> None:
+    rows = routine_rows(range(0, 6), stop_at=at(5, 10))
+    rows += [(at(0, 0), HH, "kettle", "power", 0.0), (at(5, 18), HH, "kettle", "power", 1800.0)]
+    alerts = run(make_engine(routine=False), rows, until=at(6, 17))
+    assert alerts == []
+
+
+def test_state_survives_a_pickle_round_trip() -> None:
+    engine = make_engine()
+    rows = routine_rows(range(0, 15), stop_at=at(14, 10), heartbeat_until=at(15, 0))
+    run(engine, rows[: len(rows) // 2])
+    restored = make_engine()
+    restored.now = engine.now
+    for h in engine.households.values():
+        restored.adopt(pickle.loads(pickle.dumps(h)))
+    rest = rows[len(rows) // 2 :]
+    assert kinds(run(engine, rest)) == kinds(run(restored, rest)) == [
+        ("inactivity_routine", "raise")
+    ]
+
+
+def test_deadlines_only_wake_households_that_are_due() -> None:
+    engine = make_engine(routine=False)
+    for i in range(2000):
+        engine.observe(f"hh-{i}", "m", "motion", 1.0, at(0, 8) + i)
+    engine.advance(at(0, 9))
+    woken = []
+    original = engine.households["hh-0"].__class__.wake
+
+    def spy(self, now, p):
+        woken.append(self.hid)
+        return original(self, now, p)
+
+    engine.households["hh-0"].__class__.wake = spy  # type: ignore[method-assign]
+    try:
+        alerts = engine.advance(at(1, 8) + 10.5)
+    finally:
+        engine.households["hh-0"].__class__.wake = original  # type: ignore[method-assign]
+    assert len(alerts) == 11 and len(woken) == 11
