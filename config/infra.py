@@ -30,6 +30,7 @@ class MqttSettings(_Section):
         "zigbee2mqtt/#",
         "tele/+/SENSOR",
         "tele/+/LWT",
+        "tele/+/STATE",
         "shellies/#",
         "+/status/switch:0",
         "+/online",

@@ -1,0 +1,261 @@
+"""``anbu bridge``: MQTT (shared subscription, QoS 1, persistent session) to Kafka.
+
+At least once, end to end: the bridge subscribes with manual acknowledgements and acks an
+MQTT message only after Kafka has confirmed every record made from it. If the bridge dies,
+the broker keeps the unacknowledged and newly arriving messages in the bridge's persistent
+session (fixed client id, clean start off, session expiry) and delivers them when it is back.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import threading
+from types import FrameType
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from prometheus_client import CollectorRegistry, start_http_server
+
+from anbu.influx import BufferedWriter, InfluxClient, InfluxError
+from anbu.timeutil import utcnow
+from ingest.kafka_sink import Delivery, KafkaSink
+from ingest.metrics import IngestMetrics
+from ingest.normalise import Inbound, Normaliser, Result
+from ingest.ratelimit import RateLimitedLog
+from ingest.registry_cache import RegistryCache
+from ingest.registry_follower import RegistryFollower
+
+log = logging.getLogger(__name__)
+
+
+def default_client_id(settings: Any) -> str:
+    """Return the bridge's fixed MQTT client id (its persistent session's name)."""
+    configured: str | None = settings.ingest.client_id
+    return configured or f"anbu-bridge-{socket.gethostname()}"
+
+
+def shared_filters(settings: Any) -> list[str]:
+    """The shared-subscription filters: ``$share/<group>/<filter>`` for each topic filter."""
+    group = settings.mqtt.shared_group
+    return [f"$share/{group}/{topic_filter}" for topic_filter in settings.mqtt.topic_filters]
+
+
+class Bridge:
+    """The MQTT to Kafka bridge.
+
+    Args:
+        settings: anbu settings.
+        client_id: MQTT client id; default from the settings (see :func:`default_client_id`).
+        serve_metrics: serve ``/metrics`` on ``settings.ingest.metrics_port``.
+        write_influx: write the counters to InfluxDB every ``settings.ingest.metrics_flush``.
+    """
+
+    def __init__(
+        self,
+        settings: Any,
+        *,
+        client_id: str | None = None,
+        serve_metrics: bool = True,
+        write_influx: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.client_id = client_id or default_client_id(settings)
+        self.cache = RegistryCache()
+        self.metrics = IngestMetrics(self.client_id, settings.ingest.unregistered_labels)
+        self.normaliser = Normaliser(
+            self.cache,
+            device_time_window=settings.ingest.device_time_window,
+            max_payload_bytes=settings.ingest.max_payload_bytes,
+            log_every=settings.ingest.log_every,
+        )
+        self.follower = RegistryFollower(settings, self.cache, self._registry_changed)
+        self.sink = KafkaSink(settings, self._delivered, self.metrics.add_kafka_error)
+        self.serve_metrics = serve_metrics
+        self.write_influx = write_influx
+        self._log = RateLimitedLog(log, settings.ingest.log_every.total_seconds())
+        self._generation = 0
+        self._in_flight_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self.subscribed = threading.Event()
+        self._http: Any = None
+        self._influx_thread: threading.Thread | None = None
+        self.client = self._mqtt_client()
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    def _mqtt_client(self) -> mqtt.Client:
+        client = mqtt.Client(
+            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
+            client_id=self.client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        client.username_pw_set(self.settings.mqtt.username, self.settings.mqtt_password())
+        client.reconnect_delay_set(min_delay=1, max_delay=10)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
+        return client
+
+    def start(self, registry_timeout_s: float | None = None) -> None:
+        """Load the registry, then connect to MQTT and start forwarding.
+
+        Messages are not taken from the broker before the registry is loaded, so none is
+        dead-lettered as unregistered only because the bridge had just started.
+        """
+        if self.serve_metrics:
+            registry = CollectorRegistry()
+            registry.register(self.metrics)
+            port = self.settings.ingest.metrics_port
+            self._http, _ = start_http_server(port, self.settings.ingest.metrics_host, registry)
+            log.info("metrics on http://%s:%d/metrics", self.settings.ingest.metrics_host, port)
+        self.follower.start()
+        if not self.follower.wait_loaded(registry_timeout_s):
+            raise TimeoutError("the registry topic did not load in time")
+        self.sink.start()
+        if self.write_influx:
+            self._influx_thread = threading.Thread(
+                target=self._write_metrics, name="influx-metrics", daemon=True
+            )
+            self._influx_thread.start()
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = int(self.settings.ingest.session_expiry.total_seconds())
+        properties.ReceiveMaximum = self.settings.ingest.receive_maximum
+        mqtt_settings = self.settings.mqtt
+        log.info(
+            "connecting to MQTT %s:%d as %s", mqtt_settings.host, mqtt_settings.port, self.client_id
+        )
+        self.client.connect_async(
+            mqtt_settings.host,
+            mqtt_settings.port,
+            keepalive=mqtt_settings.keepalive_s,
+            clean_start=False,
+            properties=properties,
+        )
+        self.client.loop_start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop taking messages, let Kafka confirm what is in flight, ack it, disconnect."""
+        # No unsubscribe: the persistent session must keep queueing while the bridge is down.
+        # Messages arriving from now on are left unacknowledged; the broker redelivers them.
+        self._stopping.set()
+        self.sink.close(timeout_s)
+        self.client.disconnect()
+        self.client.loop_stop()
+        self.follower.stop()
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+        if self._influx_thread is not None:
+            self._influx_thread.join(timeout_s)
+
+    def run_forever(self) -> None:
+        """Run until SIGTERM or SIGINT, then stop cleanly."""
+        done = threading.Event()
+
+        def _signal(signum: int, _frame: FrameType | None) -> None:
+            log.info("signal %d: stopping", signum)
+            done.set()
+
+        signal.signal(signal.SIGTERM, _signal)
+        signal.signal(signal.SIGINT, _signal)
+        self.start()
+        done.wait()
+        self.stop()
+
+    # -- MQTT callbacks (paho's network thread) ------------------------------------------
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        _userdata: Any,
+        _flags: Any,
+        reason: Any,
+        _properties: Any,
+    ) -> None:
+        if reason.is_failure:
+            self._log.error("connect", "MQTT connection refused: %s", reason)
+            return
+        self._generation += 1
+        log.info("MQTT connected (session kept by broker: %s)", bool(_flags.session_present))
+        if not self._stopping.is_set():
+            client.subscribe([(topic, 1) for topic in shared_filters(self.settings)])
+
+    def _on_subscribe(self, _client: Any, _userdata: Any, _mid: int, codes: Any, _p: Any) -> None:
+        failed = [code for code in codes if code.is_failure]
+        if failed:
+            self._log.error("subscribe", "MQTT subscription refused: %s", failed)
+        else:
+            self.subscribed.set()
+
+    def _on_disconnect(
+        self, _client: Any, _userdata: Any, _flags: Any, reason: Any, _p: Any
+    ) -> None:
+        self.subscribed.clear()
+        if not self._stopping.is_set():
+            self._log.warning("disconnect", "MQTT disconnected (%s); reconnecting", reason)
+
+    def _on_message(self, _client: Any, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+        if self._stopping.is_set():
+            return
+        try:
+            payload = message.payload
+            self.handle(message.topic, bytes(payload), message.mid, message.qos)
+        except Exception as exc:  # never let one message stop paho's loop
+            self._log.error("handle", "message on %s not handled: %r", message.topic, exc)
+
+    # -- the work -----------------------------------------------------------------------
+
+    def handle(self, topic: str, payload: bytes, mid: int, qos: int) -> Result:
+        """Normalise one message, hand its records to Kafka, ack it once they are confirmed."""
+        result = self.normaliser.normalise(Inbound(topic, payload, utcnow()))
+        self.metrics.record(result)
+        delivery = Delivery(mid, qos, self._generation)
+        with self._in_flight_lock:
+            self.metrics.in_flight += 1
+        topics = self.sink.topics
+        key = (result.household_id or topic).encode()
+        for sos in result.sos:
+            # SOS first, at once, unbatched: it must not wait behind telemetry.
+            self.sink.send_now(topics.sos, key, sos.to_json(), delivery)
+        if result.dead_letter is not None:
+            self.sink.send_now(topics.deadletter, key, result.dead_letter.to_json(), delivery)
+        if result.events and result.household_id is not None:
+            self.sink.add_events(result.household_id, result.events, delivery)
+        self.sink.release(delivery)
+        return result
+
+    def _delivered(self, delivery: Delivery) -> None:
+        with self._in_flight_lock:
+            self.metrics.in_flight -= 1
+        self.metrics.add_acked()
+        if delivery.qos == 0 or delivery.generation != self._generation:
+            return  # an old connection's message: the broker redelivers it on the new one
+        code = self.client.ack(delivery.mid, delivery.qos)
+        if code != mqtt.MQTT_ERR_SUCCESS:
+            self._log.warning("ack", "MQTT ack of %d failed: %s", delivery.mid, code)
+
+    def _registry_changed(self, devices: int) -> None:
+        self.metrics.registry_devices = devices
+
+    def _write_metrics(self) -> None:
+        client = InfluxClient.from_settings(self.settings)
+        writer = BufferedWriter(client, max_points=100_000)
+        try:
+            client.create_database()
+        except InfluxError as exc:
+            self._log.warning("influx", "InfluxDB database not created: %s", exc)
+        interval = self.settings.ingest.metrics_flush.total_seconds()
+        while True:
+            stopping = self._stopping.wait(interval)
+            writer.add(self.metrics.points(utcnow()))
+            if not writer.flush() and writer.last_error:
+                self._log.warning("influx", "InfluxDB write failed: %s", writer.last_error)
+            if stopping:
+                break
+        client.close()

@@ -1,0 +1,29 @@
+"""The ``anbu bridge`` command."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from anbu.cli_support import settings_of
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``bridge`` to the ``anbu`` command."""
+
+    @app.command("bridge")
+    def bridge(
+        ctx: typer.Context,
+        client_id: Annotated[
+            str | None,
+            typer.Option(
+                "--client-id",
+                help="MQTT client id of this bridge (its persistent session); one per bridge.",
+            ),
+        ] = None,
+    ) -> None:
+        """Forward device messages from MQTT to Kafka (at least once), normalised."""
+        from ingest.bridge import Bridge
+
+        Bridge(settings_of(ctx), client_id=client_id).run_forever()

@@ -1,0 +1,220 @@
+"""Writing to Kafka, and acknowledging each MQTT message only once Kafka has its records.
+
+Telemetry is gathered per household into :class:`anbu.events.EventBatch` records (up to
+``batch_max_events`` events, or ``batch_linger`` old); SOS and dead letters are sent at once,
+one record each, so an SOS never waits behind telemetry. Every record lists the MQTT
+messages it carries; a message is acknowledged when all its records are confirmed
+(``acks=all``). A failed send is retried until it succeeds; meanwhile the message stays
+unacknowledged, so even a crash loses nothing (the broker redelivers).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kafka import KafkaProducer
+
+from anbu.events import DeviceEvent, EventBatch
+from ingest.ratelimit import RateLimitedLog
+
+log = logging.getLogger(__name__)
+
+
+class Delivery:
+    """One MQTT message waiting for Kafka to confirm all of its records.
+
+    Attributes:
+        mid: the MQTT message id to acknowledge.
+        qos: its QoS (0 needs no acknowledgement).
+        generation: the MQTT connection it arrived on; an acknowledgement for a connection
+            that has since been replaced is not sent (the broker redelivers it instead).
+        pending: records not yet confirmed, plus one while the message is being dispatched.
+    """
+
+    __slots__ = ("generation", "mid", "pending", "qos")
+
+    def __init__(self, mid: int, qos: int, generation: int) -> None:
+        self.mid = mid
+        self.qos = qos
+        self.generation = generation
+        self.pending = 1
+
+
+@dataclass(slots=True)
+class _Batch:
+    started: float
+    events: list[DeviceEvent] = field(default_factory=list)
+    deliveries: list[Delivery] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Retry:
+    due: float
+    topic: str
+    key: bytes
+    value: bytes
+    deliveries: list[Delivery]
+    attempt: int
+
+
+class KafkaSink:
+    """Sends records and reports each MQTT message whose records Kafka has confirmed.
+
+    Args:
+        settings: anbu settings.
+        on_delivered: called (from a Kafka I/O thread) with each fully confirmed message.
+        on_error: called for each failed send (before it is retried).
+        producer: an existing producer (tests); default: one built from the settings.
+    """
+
+    def __init__(
+        self,
+        settings: Any,
+        on_delivered: Callable[[Delivery], None],
+        on_error: Callable[[], None] | None = None,
+        producer: KafkaProducer | None = None,
+    ) -> None:
+        self.topics = settings.kafka.topics
+        self.max_events = settings.ingest.batch_max_events
+        self.linger_s = settings.ingest.batch_linger.total_seconds()
+        self._on_delivered = on_delivered
+        self._on_error = on_error
+        self.producer = producer or KafkaProducer(
+            bootstrap_servers=settings.kafka.bootstrap_servers,
+            client_id=f"{settings.kafka.client_id}-bridge",
+            acks="all",
+            linger_ms=0,  # telemetry is batched here; SOS must not wait
+            retries=5,
+            max_in_flight_requests_per_connection=5,
+            request_timeout_ms=15_000,
+            delivery_timeout_ms=30_000,
+            max_block_ms=30_000,
+        )
+        self._lock = threading.Lock()
+        self._batches: dict[str, _Batch] = {}
+        self._retries: list[_Retry] = []
+        self._stop = threading.Event()
+        self._log = RateLimitedLog(log, settings.ingest.log_every.total_seconds())
+        self._thread = threading.Thread(target=self._flusher, name="kafka-sink", daemon=True)
+
+    def start(self) -> None:
+        """Start the thread that flushes lingering batches and retries failed sends."""
+        self._thread.start()
+
+    # -- adding work (MQTT thread) ------------------------------------------------------
+
+    def add_events(self, household_id: str, events: list[DeviceEvent], delivery: Delivery) -> None:
+        """Queue telemetry of one household for the next batch."""
+        full: _Batch | None = None
+        with self._lock:
+            batch = self._batches.get(household_id)
+            if batch is None:
+                batch = self._batches[household_id] = _Batch(time.monotonic())
+            batch.events.extend(events)
+            batch.deliveries.append(delivery)
+            delivery.pending += 1
+            if len(batch.events) >= self.max_events:
+                full = self._batches.pop(household_id)
+        if full is not None:
+            self._send_batch(household_id, full)
+
+    def send_now(self, topic: str, key: bytes, value: bytes, delivery: Delivery) -> None:
+        """Send one record at once (SOS, dead letter)."""
+        with self._lock:
+            delivery.pending += 1
+        self._send(topic, key, value, [delivery], 0)
+
+    def release(self, delivery: Delivery) -> None:
+        """Drop the dispatch hold on a message; it is delivered when its records are."""
+        self._settle([delivery])
+
+    # -- Kafka ----------------------------------------------------------------------
+
+    def _send_batch(self, household_id: str, batch: _Batch) -> None:
+        record = EventBatch.model_construct(household_id=household_id, events=batch.events)
+        self._send(self.topics.events, household_id.encode(), record.to_json(), batch.deliveries, 0)
+
+    def _send(
+        self, topic: str, key: bytes, value: bytes, deliveries: list[Delivery], attempt: int
+    ) -> None:
+        try:
+            future = self.producer.send(topic, key=key, value=value)
+        except Exception as exc:  # buffer full or producer closed: retry later
+            self._failed(topic, key, value, deliveries, attempt, exc)
+            return
+        future.add_callback(lambda _meta: self._settle(deliveries))
+        future.add_errback(lambda exc: self._failed(topic, key, value, deliveries, attempt, exc))
+
+    def _failed(
+        self,
+        topic: str,
+        key: bytes,
+        value: bytes,
+        deliveries: list[Delivery],
+        attempt: int,
+        exc: BaseException,
+    ) -> None:
+        if self._on_error is not None:
+            self._on_error()
+        self._log.error("send", "Kafka send to %s failed (will retry): %r", topic, exc)
+        delay = min(10.0, 0.2 * 2**attempt)
+        with self._lock:
+            self._retries.append(
+                _Retry(time.monotonic() + delay, topic, key, value, deliveries, attempt + 1)
+            )
+
+    def _settle(self, deliveries: list[Delivery]) -> None:
+        done: list[Delivery] = []
+        with self._lock:
+            for delivery in deliveries:
+                delivery.pending -= 1
+                if delivery.pending == 0:
+                    done.append(delivery)
+        for delivery in done:
+            self._on_delivered(delivery)
+
+    # -- background -----------------------------------------------------------------
+
+    def flush_due(self, now: float | None = None, *, everything: bool = False) -> None:
+        """Send batches older than the linger time (all of them with ``everything``)."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            due = [
+                household
+                for household, batch in self._batches.items()
+                if everything or now - batch.started >= self.linger_s
+            ]
+            batches = [(household, self._batches.pop(household)) for household in due]
+            retries: list[_Retry] = []
+            keep: list[_Retry] = []
+            for retry in self._retries:
+                (retries if everything or retry.due <= now else keep).append(retry)
+            self._retries = keep
+        for household, batch in batches:
+            self._send_batch(household, batch)
+        for retry in retries:
+            self._send(retry.topic, retry.key, retry.value, retry.deliveries, retry.attempt)
+
+    def _flusher(self) -> None:
+        tick = max(0.001, self.linger_s / 2)
+        while not self._stop.wait(tick):
+            try:
+                self.flush_due()
+            except Exception as exc:  # never let the flusher die
+                self._log.error("flusher", "flushing batches failed: %r", exc)
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Send what is queued, wait for Kafka up to ``timeout_s``, and close."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+        self.flush_due(everything=True)
+        try:
+            self.producer.flush(timeout=timeout_s)
+        finally:
+            self.producer.close(timeout=timeout_s)
