@@ -1,0 +1,176 @@
+"""The simulator publishes over a real Mosquitto in the devices' native formats."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from anbu.events import SourceFormat
+from config import Settings
+from simulator.demo import device_index
+from simulator.model import SimDevice
+from simulator.plan import NO_INCIDENTS
+from simulator.publish import connect, publish
+from simulator.resident import SimOptions
+from simulator.world import Simulation, SimulationConfig
+from tests.services import SERVICE_USER, RunningService
+
+
+def _owner_of(topic: str, devices: list[SimDevice]) -> SimDevice:
+    """The device whose base topic is the longest prefix of ``topic`` on level boundaries."""
+    best = None
+    for device in devices:
+        base = device.mqtt_topic
+        if topic == base or topic.startswith(base + "/"):
+            if best is None or len(base) > len(best.mqtt_topic):
+                best = device
+    assert best is not None, topic
+    return best
+
+
+def _subscribe(port: int, prefix: str, received: list[tuple[str, bytes]]) -> mqtt.Client:
+    ready = threading.Event()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"sim-test-sub-{prefix}")
+    client.username_pw_set(*SERVICE_USER)
+
+    def on_connect(c: mqtt.Client, *_: Any) -> None:
+        for pattern in ("zigbee2mqtt/#", "tele/#", "shellies/#", "+/status/#", "anbu/#"):
+            c.subscribe(pattern, qos=1)
+        ready.set()
+
+    client.on_connect = on_connect
+    client.on_message = lambda _c, _u, msg: received.append((msg.topic, bytes(msg.payload)))
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    assert ready.wait(10)
+    time.sleep(0.3)  # let the SUBACKs arrive
+    return client
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not condition():
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def published(
+    mosquitto: RunningService, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Simulation, list[tuple[str, bytes]], int]:
+    from tests.conftest import settings_for
+
+    settings: Settings = settings_for(tmp_path_factory.mktemp("sim-mqtt"), mosquitto, None, None)
+    # Enough households that every plug vendor appears; one day, as fast as possible.
+    sim = Simulation(
+        SimulationConfig(
+            households=12, days=1, seed=21, rates=NO_INCIDENTS, options=SimOptions(heartbeat_s=600)
+        )
+    )
+    received: list[tuple[str, bytes]] = []
+    subscriber = _subscribe(mosquitto.port, "a", received)
+    client = connect(settings, "sim-test-pub")
+    try:
+        stats = publish(client, sim.events(), device_index(sim), sim_start=sim.start_epoch, speed=0)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    _wait_for(lambda: len(received) >= stats.messages)
+    subscriber.loop_stop()
+    subscriber.disconnect()
+    return sim, received, stats.messages
+
+
+def test_every_message_arrives(published: tuple[Simulation, list[tuple[str, bytes]], int]) -> None:
+    _sim, received, sent = published
+    assert sent > 1000
+    assert len(received) == sent
+
+
+def test_payloads_are_in_native_formats(
+    published: tuple[Simulation, list[tuple[str, bytes]], int],
+) -> None:
+    sim, received, _ = published
+    devices = [d for h in sim.households for d in h.devices]
+    seen: Counter[str] = Counter()
+    for topic, payload in received:
+        device = _owner_of(topic, devices)
+        suffix = topic[len(device.mqtt_topic) :].lstrip("/")
+        if device.source_format is SourceFormat.ZIGBEE2MQTT:
+            assert suffix == ""
+            body = json.loads(payload)
+            assert 0 <= body["linkquality"] <= 255
+            if device.kind == "motion":
+                assert isinstance(body.get("occupancy", False), bool)
+                assert 0 <= body["battery"] <= 100
+            if device.kind == "door" and "contact" in body:
+                assert isinstance(body["contact"], bool)
+            if device.kind == "plug":
+                assert body["state"] == "ON" and body["power"] >= 0 and body["energy"] >= 0
+            seen["zigbee2mqtt-" + device.kind] += 1
+        elif device.source_format is SourceFormat.TASMOTA:
+            assert suffix == "SENSOR"
+            body = json.loads(payload)
+            assert body["ENERGY"]["Power"] >= 0 and body["ENERGY"]["Total"] >= 0
+            assert datetime.fromisoformat(body["Time"]).tzinfo is None  # as Tasmota sends it
+            seen["tasmota"] += 1
+        elif device.source_format is SourceFormat.SHELLY and topic.startswith("shellies/"):
+            assert suffix in ("relay/0/power", "relay/0/energy")
+            float(payload.decode())
+            seen["shelly-gen1"] += 1
+        elif device.source_format is SourceFormat.SHELLY:
+            assert suffix == "status/switch:0"
+            body = json.loads(payload)
+            assert body["apower"] >= 0 and body["aenergy"]["total"] >= 0
+            seen["shelly-gen2"] += 1
+        else:
+            body = json.loads(payload)
+            assert body["type"] in ("heartbeat", "interaction", "sos", "checkin_answer")
+            assert datetime.fromisoformat(body["ts"]).tzinfo is not None
+            seen["anbu-" + body["type"]] += 1
+    for kind in (
+        "zigbee2mqtt-motion",
+        "zigbee2mqtt-door",
+        "zigbee2mqtt-presence",
+        "zigbee2mqtt-plug",
+        "tasmota",
+        "shelly-gen1",
+        "shelly-gen2",
+        "anbu-heartbeat",
+        "anbu-interaction",
+    ):
+        assert seen[kind] > 0, (kind, seen)
+
+
+def test_payloads_parse_with_the_bridges_adapters(
+    published: tuple[Simulation, list[tuple[str, bytes]], int],
+) -> None:
+    adapters = pytest.importorskip("ingest.adapters")
+    readings_mod = pytest.importorskip("ingest.readings")
+    sim, received, _ = published
+    devices = [d for h in sim.households for d in h.devices]
+    kinds: Counter[str] = Counter()
+    for topic, payload in received:
+        device = _owner_of(topic, devices)
+        owner = readings_mod.Owner(
+            device.device_id,
+            device.household_id,
+            None,
+            device.kind,
+            device.source_format,
+            device.mqtt_topic,
+        )
+        suffix = topic[len(device.mqtt_topic) :].lstrip("/")
+        parsed = adapters.ADAPTERS[device.source_format](suffix, payload, owner)
+        for item in parsed.items:
+            kinds[str(getattr(item, "kind", "sos"))] += 1
+    for kind in ("motion", "door", "presence", "power", "battery", "heartbeat", "robot"):
+        assert kinds[kind] > 0, kinds
