@@ -37,7 +37,7 @@ def subscribe(settings: Settings, topic: str) -> tuple[mqtt.Client, queue.Queue[
     subscribed = queue.Queue[int]()
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
     client.username_pw_set(settings.mqtt.username, settings.mqtt_password())
-    client.on_message = lambda _c, _u, msg: received.put(msg.payload)
+    client.on_message = lambda _c, _u, msg: received.put(bytes(msg.payload))
     client.on_subscribe = lambda *_a: subscribed.put(1)
     client.on_connect = lambda c, *_a: c.subscribe(topic, qos=1)
     client.connect(settings.mqtt.host, settings.mqtt.port)
