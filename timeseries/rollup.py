@@ -1,0 +1,282 @@
+"""Turn device events and registry records into InfluxDB points, with no I/O inside.
+
+:class:`SeriesRollup` counts activity per household, kind and 5-minute bucket, follows
+each device's health, and counts events per 10 seconds for the overview's rate. The
+consumer in :mod:`timeseries.writer` feeds it and writes what :meth:`SeriesRollup.drain`
+and :meth:`SeriesRollup.health_snapshot` return.
+
+A bucket's count is written whole (InfluxDB overwrites a point with the same series and
+time), so rewriting it as events arrive is idempotent, and a bucket first seen after a
+restart is seeded with what InfluxDB already holds (:meth:`SeriesRollup.seed`).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from anbu.events import DeviceEvent, EventKind
+from anbu.influx import Point
+from anbu.registry_records import DeviceRecord, HouseholdRecord, RegistryRecord
+from anbu.timeutil import from_epoch
+from timeseries.schema import (
+    ACTIVITY,
+    ACTIVITY_KINDS,
+    BUCKET,
+    DEVICE_HEALTH,
+    EVENTS_RATE,
+    RATE_BUCKET,
+)
+
+POWER_CHANGE_W = 5.0
+"""A plug's power must move by this many watts to count as someone using it."""
+
+LATE_WINDOW = timedelta(hours=2)
+"""Buckets this far behind the newest one are written and forgotten."""
+
+ActivityKey = tuple[str, str, int]  # household, kind, bucket start (epoch s)
+
+
+def bucket_start(moment: datetime, size: timedelta = BUCKET) -> int:
+    """The epoch second at which ``moment``'s bucket of ``size`` starts."""
+    step = int(size.total_seconds())
+    return int(moment.timestamp()) // step * step
+
+
+@dataclass(slots=True)
+class DeviceHealth:
+    """What is known of one device's health.
+
+    Attributes:
+        household_id: its household.
+        device_id: the device.
+        kind: the registry's device kind (``motion``, ``plug``, ...), or the first event
+            kind seen for an unregistered device.
+        last_seen: epoch seconds of its newest event, None if it never reported.
+        battery: newest battery percent.
+        linkquality: newest Zigbee link quality.
+        available: False after an explicit "offline" availability message.
+    """
+
+    household_id: str
+    device_id: str
+    kind: str
+    last_seen: float | None = None
+    battery: float | None = None
+    linkquality: float | None = None
+    available: bool = True
+
+
+class SeriesRollup:
+    """Counts and health kept in memory between flushes.
+
+    Args:
+        dedupe_keys: how many recent idempotency keys are remembered to drop replays.
+        low_battery_percent: at or below this a device counts as low on battery.
+    """
+
+    def __init__(self, dedupe_keys: int = 200_000, low_battery_percent: float = 20.0) -> None:
+        self.households: dict[str, HouseholdRecord] = {}
+        self.devices: dict[str, DeviceRecord] = {}
+        self.health: dict[str, DeviceHealth] = {}
+        self.activity: dict[ActivityKey, int] = {}
+        self._dirty: set[ActivityKey] = set()
+        self._unseeded: set[ActivityKey] = set()
+        self._rate: dict[tuple[int, str], int] = {}
+        self._last_level: dict[tuple[str, str], float] = {}
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._dedupe_keys = dedupe_keys
+        self.low_battery_percent = low_battery_percent
+        self.newest_bucket = 0
+        self.seed_before = 0
+        self.duplicates = 0
+        self.events = 0
+
+    # -- registry -----------------------------------------------------------------------
+
+    def apply_registry(self, record: RegistryRecord) -> None:
+        """Take in a household or device record (others are ignored)."""
+        if isinstance(record, HouseholdRecord):
+            if record.retired:
+                self.households.pop(record.household_id, None)
+            else:
+                self.households[record.household_id] = record
+        elif isinstance(record, DeviceRecord):
+            if record.retired or record.retired_at is not None:
+                self.devices.pop(record.device_id, None)
+                self.health.pop(record.device_id, None)
+            else:
+                self.devices[record.device_id] = record
+                known = self.health.get(record.device_id)
+                if known is None:
+                    self.health[record.device_id] = DeviceHealth(
+                        record.household_id, record.device_id, record.kind
+                    )
+                else:
+                    known.household_id = record.household_id
+                    known.kind = record.kind
+
+    def forget(self, key: str) -> None:
+        """Apply a tombstone (``"device:<id>"``, ``"household:<id>"``)."""
+        kind, _, ident = key.partition(":")
+        if kind == "household":
+            self.households.pop(ident, None)
+        elif kind == "device":
+            self.devices.pop(ident, None)
+            self.health.pop(ident, None)
+
+    # -- events -------------------------------------------------------------------------
+
+    def mark_restart(self, now: datetime) -> None:
+        """Buckets up to ``now``'s may already hold counts in InfluxDB: seed them first."""
+        self.seed_before = bucket_start(now) + int(BUCKET.total_seconds())
+
+    def add(self, event: DeviceEvent) -> bool:
+        """Count one event; return False if it is a replay already counted."""
+        if event.idempotency_key in self._seen:
+            self.duplicates += 1
+            return False
+        self._seen[event.idempotency_key] = None
+        if len(self._seen) > self._dedupe_keys:
+            self._seen.popitem(last=False)
+        self.events += 1
+        rate_key = (bucket_start(event.receive_time, RATE_BUCKET), event.kind.value)
+        self._rate[rate_key] = self._rate.get(rate_key, 0) + 1
+        self._follow_health(event)
+        if self._is_activity(event):
+            key = (event.household_id, event.kind.value, bucket_start(event.event_time))
+            if key not in self.activity:
+                self.activity[key] = 0
+                if key[2] < self.seed_before:
+                    self._unseeded.add(key)
+            self.activity[key] += 1
+            self._dirty.add(key)
+            self.newest_bucket = max(self.newest_bucket, key[2])
+        return True
+
+    def add_all(self, events: Iterable[DeviceEvent]) -> int:
+        """Count several events; return how many were new."""
+        return sum(1 for event in events if self.add(event))
+
+    def _is_activity(self, event: DeviceEvent) -> bool:
+        if event.kind not in ACTIVITY_KINDS:
+            return False
+        if event.kind in (EventKind.POWER, EventKind.SWITCH):
+            # Levels count only when they change: a plug repeating the same idle watts
+            # is not a person using it.
+            key = (event.device_id, event.kind.value)
+            previous = self._last_level.get(key)
+            self._last_level[key] = event.value
+            if previous is None:
+                return False
+            if event.kind is EventKind.SWITCH:
+                return event.value != previous
+            return abs(event.value - previous) >= POWER_CHANGE_W
+        return True
+
+    def _follow_health(self, event: DeviceEvent) -> None:
+        health = self.health.get(event.device_id)
+        if health is None:
+            registered = self.devices.get(event.device_id)
+            kind = registered.kind if registered else event.kind.value
+            health = DeviceHealth(event.household_id, event.device_id, kind)
+            self.health[event.device_id] = health
+        seen = event.event_time.timestamp()
+        if health.last_seen is None or seen >= health.last_seen:
+            health.last_seen = seen
+            if event.kind is EventKind.BATTERY:
+                health.battery = event.value
+            elif event.kind is EventKind.LINKQUALITY:
+                health.linkquality = event.value
+            elif event.kind is EventKind.AVAILABILITY:
+                health.available = event.value >= 0.5
+            else:
+                # Any message from the device shows it is reachable again.
+                health.available = True
+
+    # -- output -------------------------------------------------------------------------
+
+    def unseeded(self) -> list[ActivityKey]:
+        """Buckets that InfluxDB may already hold counts for (see :meth:`mark_restart`)."""
+        return sorted(self._unseeded)
+
+    def seed(self, keys: Iterable[ActivityKey], existing: dict[ActivityKey, int]) -> None:
+        """Add the counts InfluxDB already held for ``keys`` (from :meth:`unseeded`)."""
+        for key in keys:
+            if key in self._unseeded:
+                self._unseeded.discard(key)
+                self.activity[key] = self.activity.get(key, 0) + existing.get(key, 0)
+
+    def drain(self) -> list[Point]:
+        """Points for every activity bucket and rate bucket changed since the last drain.
+
+        Buckets older than :data:`LATE_WINDOW` behind the newest are forgotten after
+        this; an event for one of them later starts it again from InfluxDB's count.
+        """
+        points = [
+            Point(ACTIVITY, {"count": self.activity[key]}, from_epoch(key[2]),
+                  {"household": key[0], "kind": key[1]})
+            for key in sorted(self._dirty, key=lambda k: k[2])
+        ]
+        self._dirty.clear()
+        points.extend(
+            Point(EVENTS_RATE, {"count": count}, from_epoch(start), {"kind": kind})
+            for (start, kind), count in sorted(self._rate.items())
+        )
+        self._rate.clear()
+        horizon = self.newest_bucket - int(LATE_WINDOW.total_seconds())
+        stale = [key for key in self.activity if key[2] < horizon]
+        for key in stale:
+            del self.activity[key]
+        if stale:
+            # A forgotten bucket that comes back must be seeded from InfluxDB.
+            self.seed_before = max(self.seed_before, horizon)
+        return points
+
+    def health_snapshot(self, now: datetime) -> list[Point]:
+        """One ``device_health`` point per known device at ``now``, reported or not.
+
+        A device is online when it has reported within its reporting interval (from the
+        registry; an hour if unregistered) and did not say it went offline.
+        """
+        points = []
+        clock = now.timestamp()
+        for health in self.health.values():
+            device = self.devices.get(health.device_id)
+            household = self.households.get(health.household_id)
+            interval = device.reporting_interval_s if device else 3600
+            silent_s = (
+                max(0, int(clock - health.last_seen)) if health.last_seen is not None else None
+            )
+            online = health.available and silent_s is not None and silent_s <= interval
+            fields: dict[str, object] = {
+                "online": online,
+                "last_seen": int(health.last_seen) if health.last_seen is not None else None,
+                "silent_s": silent_s,
+                "battery": float(health.battery) if health.battery is not None else None,
+                "low_battery": (
+                    health.battery is not None and health.battery <= self.low_battery_percent
+                ),
+                "linkquality": (
+                    float(health.linkquality) if health.linkquality is not None else None
+                ),
+                "reporting_interval_s": interval,
+                "room": device.room if device else None,
+                "dong": household.dong if household else None,
+                "care_center": household.care_center_id if household else None,
+            }
+            points.append(
+                Point(
+                    DEVICE_HEALTH,
+                    fields,
+                    now,
+                    {
+                        "household": health.household_id,
+                        "device": health.device_id,
+                        "kind": health.kind,
+                    },
+                )
+            )
+        return points

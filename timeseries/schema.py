@@ -1,0 +1,185 @@
+"""The series anbu keeps in InfluxDB: names, retention policies and continuous queries.
+
+Two retention policies hold everything:
+
+- ``autogen`` (the database's default, shortened to ``series.recent_retention``, 35 days):
+  what the writers write: ``activity_5m``, ``device_health``, ``events_rate``, and the
+  other packages' ``ingest_metrics`` and ``alert_events``.
+- ``rollup`` (``series.rollup_retention``, 400 days): what continuous queries derive from
+  them: ``activity_1h``, ``events_rate_1h`` and ``alerts_1d``. Pages over long ranges read
+  these, so a year of a district stays small and its queries fast (docs/dashboards.md has
+  the sizing estimate).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from anbu.events import EventKind
+from anbu.influx import InfluxClient
+from anbu.timeutil import to_utc
+
+ACTIVITY = "activity_5m"
+ACTIVITY_1H = "activity_1h"
+DEVICE_HEALTH = "device_health"
+EVENTS_RATE = "events_rate"
+EVENTS_RATE_1H = "events_rate_1h"
+ALERT_EVENTS = "alert_events"
+ALERTS_1D = "alerts_1d"
+INGEST_METRICS = "ingest_metrics"
+
+ROLLUP_RP = "rollup"
+BUCKET = timedelta(minutes=5)
+RATE_BUCKET = timedelta(seconds=10)
+
+ACTIVITY_KINDS: frozenset[EventKind] = frozenset(
+    {
+        EventKind.MOTION,
+        EventKind.DOOR,
+        EventKind.CONTACT,
+        EventKind.PRESENCE,
+        EventKind.POWER,
+        EventKind.SWITCH,
+        EventKind.ROBOT,
+        EventKind.CHECKIN_ANSWER,
+    }
+)
+"""Event kinds that show a person is up and about (counted in ``activity_5m``).
+
+Power readings count only when they change (a plug reporting the same idle watts every
+minute is not a person); see :class:`timeseries.rollup.SeriesRollup`.
+"""
+
+ALERT_STATES = ("open", "acknowledged", "resolved", "auto_resolved", "false_alarm", "escalated")
+
+
+@dataclass(frozen=True, slots=True)
+class ContinuousQuery:
+    """A rollup kept up to date by InfluxDB and re-runnable by hand over a past range.
+
+    Attributes:
+        name: the CQ's name in InfluxDB.
+        select: the ``SELECT ... INTO ... FROM ...`` without WHERE or GROUP BY.
+        interval: the GROUP BY time() interval.
+        group_by: the tags kept.
+        resample_for: how far back each run recomputes, to take in late points.
+    """
+
+    name: str
+    select: str
+    interval: str
+    group_by: str
+    resample_for: str
+
+    def create_statement(self, database: str) -> str:
+        """``CREATE CONTINUOUS QUERY`` for ``database``."""
+        return (
+            f'CREATE CONTINUOUS QUERY "{self.name}" ON "{database}" '
+            f"RESAMPLE EVERY {self.interval} FOR {self.resample_for} BEGIN "
+            f"{self.select} GROUP BY time({self.interval}), {self.group_by} END"
+        )
+
+    def backfill_statement(self, start: datetime, end: datetime) -> str:
+        """The same query over ``[start, end)``, for data written before the CQ ran."""
+        return (
+            f"{self.select} WHERE time >= '{_rfc3339(start)}' AND time < '{_rfc3339(end)}' "
+            f"GROUP BY time({self.interval}), {self.group_by}"
+        )
+
+
+CONTINUOUS_QUERIES: tuple[ContinuousQuery, ...] = (
+    ContinuousQuery(
+        "cq_activity_1h",
+        f'SELECT sum("count") AS "count" INTO "{ROLLUP_RP}"."{ACTIVITY_1H}" FROM "{ACTIVITY}"',
+        "1h",
+        '"household", "kind"',
+        "3h",
+    ),
+    ContinuousQuery(
+        "cq_events_rate_1h",
+        f'SELECT sum("count") AS "count" INTO "{ROLLUP_RP}"."{EVENTS_RATE_1H}" '
+        f'FROM "{EVENTS_RATE}"',
+        "1h",
+        '"kind"',
+        "3h",
+    ),
+    ContinuousQuery(
+        "cq_alerts_1d",
+        f'SELECT count("value") AS "count" INTO "{ROLLUP_RP}"."{ALERTS_1D}" FROM "{ALERT_EVENTS}"',
+        "1d",
+        '"care_center", "dong", "kind", "severity", "state"',
+        "2d",
+    ),
+)
+
+
+def _rfc3339(moment: datetime) -> str:
+    return to_utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def influx_duration(duration: timedelta) -> str:
+    """Render a duration as InfluxQL (whole hours, at least one)."""
+    hours = max(1, int(duration.total_seconds() // 3600))
+    return f"{hours}h"
+
+
+def ensure_schema(
+    client: InfluxClient,
+    *,
+    recent_retention: timedelta = timedelta(days=35),
+    rollup_retention: timedelta = timedelta(days=400),
+) -> None:
+    """Create the database, its retention policies and continuous queries (idempotent).
+
+    Args:
+        client: a client for the database to set up.
+        recent_retention: how long the default policy keeps raw and 5-minute series.
+        rollup_retention: how long the rollups are kept.
+    """
+    db = client.database
+    client.create_database()
+    client.command(
+        f'ALTER RETENTION POLICY "autogen" ON "{db}" DURATION '
+        f"{influx_duration(recent_retention)} SHARD DURATION 1d DEFAULT"
+    )
+    existing = {row[0] for row in _rows(client, f'SHOW RETENTION POLICIES ON "{db}"')}
+    verb = "ALTER" if ROLLUP_RP in existing else "CREATE"
+    client.command(
+        f'{verb} RETENTION POLICY "{ROLLUP_RP}" ON "{db}" DURATION '
+        f"{influx_duration(rollup_retention)} {'' if verb == 'ALTER' else 'REPLICATION 1 '}"
+        "SHARD DURATION 7d"
+    )
+    have = {row[0] for row in _cq_rows(client, db)}
+    for cq in CONTINUOUS_QUERIES:
+        if cq.name not in have:
+            client.command(cq.create_statement(db))
+
+
+def backfill(client: InfluxClient, start: datetime, end: datetime) -> int:
+    """Run every rollup over ``[start, end)``: after a restore, or for data written late.
+
+    Returns:
+        The number of rollup points written.
+    """
+    written = 0
+    for cq in CONTINUOUS_QUERIES:
+        for result in client.command(cq.backfill_statement(start, end)):
+            for series in result.get("series", []):
+                for row in series.get("values", []):
+                    written += int(row[1])
+    return written
+
+
+def _rows(client: InfluxClient, statement: str) -> list[list[object]]:
+    rows: list[list[object]] = []
+    for series in client.query(statement):
+        rows.extend(series.get("values", []))
+    return rows
+
+
+def _cq_rows(client: InfluxClient, database: str) -> list[list[object]]:
+    for series in client.query("SHOW CONTINUOUS QUERIES"):
+        if series.get("name") == database:
+            return list(series.get("values", []) or [])
+    return []

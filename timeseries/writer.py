@@ -1,0 +1,308 @@
+"""``anbu series``: consume events and the registry, write activity and health to InfluxDB.
+
+Events come from ``anbu.events`` through an aiokafka group consumer (kafka-python's group
+consumer never receives records from Tansu); offsets are committed only after the points
+they produced were written, so a crash re-counts at most one flush interval. The registry's
+compacted topic is read whole by every instance, without a group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from contextlib import suppress
+from datetime import datetime, timedelta
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import KafkaError
+from pydantic import ValidationError
+
+from anbu.events import EventBatch
+from anbu.influx import BufferedWriter, InfluxClient, InfluxError
+from anbu.kafka_topics import ensure_topics
+from anbu.registry_records import parse_registry_record
+from anbu.timeutil import utcnow
+from config import Settings
+from timeseries.rollup import ActivityKey, SeriesRollup
+from timeseries.schema import ACTIVITY, BUCKET, ensure_schema
+
+log = logging.getLogger(__name__)
+
+
+class _Rebalance(ConsumerRebalanceListener):
+    """Partitions that move here may have buckets another instance already wrote."""
+
+    def __init__(self, rollup: SeriesRollup) -> None:
+        self.rollup = rollup
+
+    async def on_partitions_revoked(self, revoked: object) -> None:
+        return None
+
+    async def on_partitions_assigned(self, assigned: object) -> None:
+        self.rollup.mark_restart(utcnow())
+
+
+class SeriesWriter:
+    """The running ``anbu series`` process.
+
+    Args:
+        settings: the loaded settings.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.client = InfluxClient.from_settings(settings)
+        self.buffer = BufferedWriter(self.client, settings.influx.retry_buffer_points)
+        self.rollup = SeriesRollup(
+            settings.series.dedupe_keys, settings.series.low_battery_percent
+        )
+        self.rollup.mark_restart(utcnow())
+        self.bad_records = 0
+        self.flushes = 0
+        self._stopping = asyncio.Event()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._flush_lock = asyncio.Lock()
+        self._processed: dict[TopicPartition, int] = {}
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to flush and return."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Consume until :meth:`stop`; flush on the way out."""
+        await asyncio.to_thread(ensure_topics, self.settings)
+        await asyncio.to_thread(
+            ensure_schema,
+            self.client,
+            recent_retention=self.settings.series.recent_retention,
+            rollup_retention=self.settings.series.rollup_retention,
+        )
+        kafka = self.settings.kafka
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=kafka.bootstrap_servers,
+            client_id=f"{kafka.client_id}-series",
+            group_id=self.settings.series.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=6000,
+            heartbeat_interval_ms=1000,
+            rebalance_timeout_ms=5000,
+            max_poll_records=2000,
+        )
+        consumer.subscribe([kafka.topics.events], listener=_Rebalance(self.rollup))
+        self._consumer = consumer
+        registry = AIOKafkaConsumer(
+            bootstrap_servers=kafka.bootstrap_servers,
+            client_id=f"{kafka.client_id}-series-registry",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        await registry.start()
+        await consumer.start()
+        tasks = [
+            asyncio.create_task(self._follow_registry(registry), name="series-registry"),
+            asyncio.create_task(self._consume(consumer), name="series-events"),
+            asyncio.create_task(self._flush_loop(), name="series-flush"),
+            asyncio.create_task(self._snapshot_loop(), name="series-health"),
+        ]
+        try:
+            await self._stopping.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with suppress(asyncio.CancelledError):
+                    await task
+            with suppress(Exception):
+                await self.flush()
+            await consumer.stop()
+            await registry.stop()
+            self.client.close()
+
+    async def _follow_registry(self, registry: AIOKafkaConsumer) -> None:
+        topic = self.settings.kafka.topics.registry
+        partitions = None
+        while partitions is None:
+            partitions = registry.partitions_for_topic(topic)
+            if partitions is None:
+                await registry.topics()
+                await asyncio.sleep(0.5)
+        registry.assign([TopicPartition(topic, p) for p in sorted(partitions)])
+        await registry.seek_to_beginning()
+        while True:
+            batches = await registry.getmany(timeout_ms=1000, max_records=5000)
+            for records in batches.values():
+                for record in records:
+                    if record.value is None:
+                        if record.key:
+                            self.rollup.forget(record.key.decode(errors="replace"))
+                        continue
+                    try:
+                        self.rollup.apply_registry(parse_registry_record(record.value))
+                    except ValidationError as exc:
+                        self.bad_records += 1
+                        log.warning("registry record at offset %s unreadable: %s",
+                                    record.offset, exc.errors()[0]["msg"])
+
+    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+        while True:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
+            for tp, records in batches.items():
+                for record in records:
+                    self._processed[tp] = record.offset + 1
+                    if record.value is None:
+                        continue
+                    try:
+                        batch = EventBatch.from_json(record.value)
+                    except ValidationError as exc:
+                        # The bridge validated it; a record we cannot read is skipped and
+                        # counted, never allowed to stop the dashboards' series.
+                        self.bad_records += 1
+                        log.warning("event record at offset %s unreadable: %s",
+                                    record.offset, exc.errors()[0]["msg"])
+                        continue
+                    self.rollup.add_all(batch.events)
+
+    async def _flush_loop(self) -> None:
+        interval = self.settings.series.flush_interval.total_seconds()
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.flush()
+            except Exception:  # noqa: BLE001 - the loop must outlive one bad flush
+                log.exception("series flush failed; retrying next interval")
+
+    async def _snapshot_loop(self) -> None:
+        interval = self.settings.series.health_snapshot_interval.total_seconds()
+        # Let the registry load before the first snapshot names every device.
+        await asyncio.sleep(min(interval, 2.0))
+        while True:
+            self.buffer.add(self.rollup.health_snapshot(utcnow()))
+            await asyncio.sleep(interval)
+
+    async def flush(self) -> bool:
+        """Write what was counted, then commit the offsets it covers.
+
+        Returns:
+            True if everything pending reached InfluxDB.
+        """
+        async with self._flush_lock:
+            return await self._flush()
+
+    async def _flush(self) -> bool:
+        consumer = self._consumer
+        # Offsets of records already counted: everything below them is in the rollup now.
+        offsets = dict(self._processed)
+        unseeded = self.rollup.unseeded()
+        if unseeded:
+            try:
+                existing = await asyncio.to_thread(read_counts, self.client, unseeded)
+            except InfluxError as exc:
+                log.warning("cannot read existing counts yet: %s", exc)
+                return False
+            self.rollup.seed(unseeded, existing)
+        self.buffer.add(self.rollup.drain())
+        done = await asyncio.to_thread(self.buffer.flush)
+        self.flushes += 1
+        if done and consumer is not None and offsets:
+            assigned = consumer.assignment()
+            mine = {tp: offset for tp, offset in offsets.items() if tp in assigned}
+            if mine:
+                try:
+                    await consumer.commit(mine)
+                except KafkaError as exc:
+                    # A rebalance took the partitions: the next owner re-reads and seeds.
+                    log.warning("offset commit failed: %s", exc)
+        elif not done:
+            log.warning("InfluxDB unavailable, %d points kept: %s",
+                        self.buffer.pending, self.buffer.last_error)
+        return done
+
+
+def read_counts(client: InfluxClient, keys: list[ActivityKey]) -> dict[ActivityKey, int]:
+    """Counts InfluxDB holds for the given (household, kind, bucket) keys."""
+    wanted = set(keys)
+    found: dict[ActivityKey, int] = {}
+    households = sorted({k[0] for k in keys})
+    start = min(k[2] for k in keys)
+    end = max(k[2] for k in keys) + int(BUCKET.total_seconds())
+    for i in range(0, len(households), 200):
+        chunk = households[i : i + 200]
+        names = " OR ".join(f"\"household\" = '{_quote(h)}'" for h in chunk)
+        statement = (
+            f'SELECT "count" FROM "{ACTIVITY}" WHERE ({names}) '
+            f"AND time >= {start}s AND time < {end}s GROUP BY \"household\", \"kind\""
+        )
+        for series in client.query(statement + " tz('UTC')"):
+            tags = series.get("tags", {})
+            for stamp, count in series.get("values", []):
+                when = _parse_time(stamp)
+                key = (tags.get("household", ""), tags.get("kind", ""), when)
+                if key in wanted and count is not None:
+                    found[key] = int(count)
+    return found
+
+
+def _quote(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _parse_time(stamp: str) -> int:
+    return int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp())
+
+
+async def run_writer(settings: Settings, *, until: timedelta | None = None) -> SeriesWriter:
+    """Run a :class:`SeriesWriter`, for ``until`` if given (tests, benchmarks)."""
+    writer = SeriesWriter(settings)
+    if until is not None:
+        asyncio.get_running_loop().call_later(until.total_seconds(), writer.stop)
+    await writer.run()
+    return writer
+
+
+
+class BackgroundWriter:
+    """A :class:`SeriesWriter` on its own thread and event loop (tests, benchmarks, demos).
+
+    Use as a context manager; leaving it stops the writer after a last flush.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.writer = SeriesWriter(settings)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+
+    def __enter__(self) -> BackgroundWriter:
+        started = threading.Event()
+
+        def main() -> None:
+            async def run() -> None:
+                self._loop = asyncio.get_running_loop()
+                started.set()
+                await self.writer.run()
+
+            try:
+                asyncio.run(run())
+            except BaseException as exc:  # noqa: BLE001 - reported to the caller
+                self.error = exc
+                started.set()
+
+        self._thread = threading.Thread(target=main, name="series-writer", daemon=True)
+        self._thread.start()
+        started.wait(30)
+        return self
+
+    def flush(self, timeout_s: float = 30.0) -> bool:
+        """Flush now from the caller's thread; return whether everything was written."""
+        assert self._loop is not None
+        future = asyncio.run_coroutine_threadsafe(self.writer.flush(), self._loop)
+        return future.result(timeout_s)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.writer.stop)
+        if self._thread is not None:
+            self._thread.join(30)
