@@ -1,0 +1,137 @@
+"""Learning each device's and gateway's last report by consuming ``anbu.events`` and ``anbu.sos``.
+
+The commissioning check needs "has this device reported since it was installed?". The
+registry reads the bridge's own output (aiokafka group consumer: kafka-python's group
+consumer gets nothing from Tansu) and keeps the latest broker receive time per device.
+Receive times are used, not device clocks, so a device with a clock in the future cannot
+look healthy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime, timedelta
+
+from aiokafka import AIOKafkaConsumer
+from pydantic import ValidationError
+from sqlalchemy import Engine, or_, update
+from sqlalchemy.orm import Session
+
+from anbu.events import EventBatch, SosEvent
+from anbu.kafka_topics import ensure_topics
+from anbu.timeutil import utcnow
+from config import Settings
+from devices.models import Device, Gateway
+
+log = logging.getLogger(__name__)
+
+
+class LastSeenConsumer:
+    """Consumes events and writes last-seen times every ``registry.last_seen_flush``."""
+
+    def __init__(self, settings: Settings, engine: Engine) -> None:
+        """Prepare (nothing connects until :meth:`run`)."""
+        self.settings = settings
+        self.engine = engine
+        self.devices: dict[str, datetime] = {}
+        self.gateways: dict[str, datetime] = {}
+        self.records_seen = 0
+        self.bad_records = 0
+
+    def note(self, topic: str, value: bytes | None) -> None:
+        """Take one Kafka record's events into account (bad records are counted and skipped)."""
+        if value is None:
+            return
+        self.records_seen += 1
+        latest = utcnow() + timedelta(minutes=1)
+        try:
+            if topic == self.settings.kafka.topics.sos:
+                sos = SosEvent.from_json(value)
+                self._seen(self.devices, sos.device_id, min(sos.receive_time, latest))
+                return
+            batch = EventBatch.from_json(value)
+        except (ValidationError, ValueError):
+            self.bad_records += 1
+            return
+        for event in batch.events:
+            when = min(event.receive_time, latest)
+            self._seen(self.devices, event.device_id, when)
+            if event.gateway_id:
+                self._seen(self.gateways, event.gateway_id, when)
+            # Gateway heartbeats may name the gateway as the device.
+            self._seen(self.gateways, event.device_id, when)
+
+    @staticmethod
+    def _seen(table: dict[str, datetime], key: str, when: datetime) -> None:
+        if key not in table or table[key] < when:
+            table[key] = when
+
+    def flush(self) -> int:
+        """Write the collected times (only ever moving them forward); return rows touched."""
+        devices, self.devices = self.devices, {}
+        gateways, self.gateways = self.gateways, {}
+        touched = 0
+        with Session(self.engine) as session:
+            for model, seen in ((Device, devices), (Gateway, gateways)):
+                for ident, when in seen.items():
+                    result = session.execute(
+                        update(model)
+                        .where(model.id == ident)
+                        .where(or_(model.last_seen_at.is_(None), model.last_seen_at < when))
+                        .values(last_seen_at=when)
+                    )
+                    touched += getattr(result, "rowcount", 0) or 0
+            session.commit()
+        return touched
+
+    async def run(self) -> None:
+        """Consume until cancelled; reconnect after Kafka errors."""
+        topics = self.settings.kafka.topics
+        delay = 1.0
+        while True:
+            consumer: AIOKafkaConsumer | None = None
+            try:
+                await asyncio.to_thread(ensure_topics, self.settings, 15)
+                consumer = AIOKafkaConsumer(
+                    topics.events,
+                    topics.sos,
+                    bootstrap_servers=self.settings.kafka.bootstrap_servers,
+                    client_id=f"{self.settings.kafka.client_id}-registry",
+                    group_id=self.settings.registry.consumer_group,
+                    enable_auto_commit=False,
+                    auto_offset_reset="earliest",
+                    session_timeout_ms=6000,
+                    heartbeat_interval_ms=1000,
+                    rebalance_timeout_ms=5000,
+                )
+                await consumer.start()
+                delay = 1.0
+                await self._consume(consumer)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - keep learning once Kafka is back
+                log.warning("last-seen consumer stopped (%s); retrying in %.0fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 60.0)
+            finally:
+                if consumer is not None:
+                    try:
+                        await consumer.stop()
+                    except Exception:  # noqa: BLE001, S110 - already failing; nothing to add
+                        pass
+
+    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+        interval = self.settings.registry.last_seen_flush.total_seconds()
+        loop = asyncio.get_running_loop()
+        next_flush = loop.time() + interval
+        while True:
+            batches = await consumer.getmany(timeout_ms=int(interval * 1000), max_records=5000)
+            for tp, messages in batches.items():
+                for message in messages:
+                    self.note(tp.topic, message.value)
+            if loop.time() >= next_flush:
+                if self.devices or self.gateways:
+                    await asyncio.to_thread(self.flush)
+                    await consumer.commit()
+                next_flush = loop.time() + interval

@@ -1,0 +1,304 @@
+"""Request and response bodies of the registry's HTTP API."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from anbu.events import SourceFormat, UtcDatetime
+from anbu.registry_records import AwayPeriod, DeviceKindName, QuietHours
+from devices.auth import Role
+
+Ident = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", max_length=64)
+]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+OptText = Annotated[str, StringConstraints(max_length=200)] | None
+Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()-]{3,30}$")] | None
+Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+$", max_length=200)] | None
+Topic = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Delay = Annotated[int, Field(ge=0, le=604800)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+class CenterIn(_In):
+    """A new care center."""
+
+    care_center_id: Ident
+    name: Text
+    dongs: list[Text] = Field(default_factory=list, max_length=200)
+    duty_phone: Phone = None
+    email: Email = None
+    webhook_url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$")] | None = None
+
+
+class CenterPatch(_In):
+    """Changes to a care center (only the fields given)."""
+
+    name: Text | None = None
+    dongs: list[Text] | None = Field(default=None, max_length=200)
+    duty_phone: Phone = None
+    email: Email = None
+    webhook_url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$")] | None = None
+
+
+class CenterOut(_Out):
+    """A care center."""
+
+    id: str
+    name: str
+    dongs: list[str]
+    duty_phone: str | None
+    email: str | None
+    webhook_url: str | None
+    created_at: datetime
+    retired_at: datetime | None
+
+
+class HouseholdSettingsIn(_In):
+    """A household's settings (all optional on update)."""
+
+    inactivity_hours: float | None = Field(default=None, gt=0, le=336)
+    routine_enabled: bool | None = None
+    quiet_hours: QuietHours | None = None
+    away_periods: list[AwayPeriod] | None = Field(default=None, max_length=100)
+    escalation_delays_s: list[Delay] | None = Field(default=None, min_length=1, max_length=10)
+    checkin_enabled: bool | None = None
+
+
+class HouseholdIn(HouseholdSettingsIn):
+    """A new household. ``household_id`` unset: a random pseudonymous id is made."""
+
+    household_id: Ident | None = None
+    care_center_id: Ident
+    dong: Text
+    address: OptText = None
+    notes: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+class HouseholdPatch(HouseholdSettingsIn):
+    """Changes to a household (only the fields given)."""
+
+    care_center_id: Ident | None = None
+    dong: Text | None = None
+    address: OptText = None
+    notes: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+class HouseholdOut(_Out):
+    """A household and its settings (``address``/``notes`` hidden from operators)."""
+
+    id: str
+    care_center_id: str
+    dong: str
+    address: str | None = None
+    notes: str | None = None
+    inactivity_hours: float
+    routine_enabled: bool
+    quiet_hours: QuietHours | None = None
+    away_periods: list[AwayPeriod]
+    escalation_delays_s: list[int]
+    checkin_enabled: bool
+    created_at: datetime
+    retired_at: datetime | None
+
+
+class ResidentIn(_In):
+    """The person living in a household."""
+
+    name: Text
+    phone: Phone = None
+    birth_date: date | None = None
+    consent: bool = False
+
+
+class ResidentPatch(_In):
+    """Changes to a resident."""
+
+    name: Text | None = None
+    phone: Phone = None
+    birth_date: date | None = None
+    consent: bool | None = None
+
+
+class ResidentOut(_Out):
+    """A resident (personal data)."""
+
+    id: int
+    household_id: str
+    name: str
+    phone: str | None
+    birth_date: date | None
+    consent: bool
+    consent_at: datetime | None
+    retired_at: datetime | None
+
+
+class ContactIn(_In):
+    """An escalation contact; tier 1 is called first."""
+
+    tier: int = Field(ge=1, le=10)
+    name: Text
+    relation: OptText = None
+    phone: Phone = None
+    email: Email = None
+
+
+class ContactPatch(_In):
+    """Changes to a contact."""
+
+    tier: int | None = Field(default=None, ge=1, le=10)
+    name: Text | None = None
+    relation: OptText = None
+    phone: Phone = None
+    email: Email = None
+
+
+class ContactOut(_Out):
+    """An escalation contact (personal data)."""
+
+    id: int
+    household_id: str
+    tier: int
+    name: str
+    relation: str | None
+    phone: str | None
+    email: str | None
+    retired_at: datetime | None
+
+
+class GatewayIn(_In):
+    """A new gateway; ``gateway_id`` (also its MQTT username) unset: random."""
+
+    gateway_id: Ident | None = None
+    heartbeat_interval_s: int = Field(default=60, ge=1, le=86400)
+
+
+class GatewayPatch(_In):
+    """Changes to a gateway."""
+
+    heartbeat_interval_s: int | None = Field(default=None, ge=1, le=86400)
+
+
+class GatewayOut(_Out):
+    """A gateway."""
+
+    id: str
+    household_id: str
+    heartbeat_interval_s: int
+    created_at: datetime
+    retired_at: datetime | None
+    last_seen_at: datetime | None
+
+
+class GatewayCredentials(BaseModel):
+    """A gateway's MQTT login; the password is shown only in this answer."""
+
+    gateway: GatewayOut
+    mqtt_username: str
+    mqtt_password: str
+    mqtt_host: str
+    mqtt_port: int
+
+
+class DeviceIn(_In):
+    """A new device at its base MQTT topic."""
+
+    device_id: Ident | None = None
+    kind: DeviceKindName
+    source_format: SourceFormat
+    mqtt_topic: Topic
+    gateway_id: Ident | None = None
+    room: OptText = None
+    reporting_interval_s: int = Field(default=3600, ge=1, le=604800)
+    installed_at: UtcDatetime | None = None
+
+
+class DevicePatch(_In):
+    """Changes to a device (a different kind or format needs a replacement)."""
+
+    mqtt_topic: Topic | None = None
+    gateway_id: Ident | None = None
+    room: OptText = None
+    reporting_interval_s: int | None = Field(default=None, ge=1, le=604800)
+
+
+class DeviceReplace(_In):
+    """The new device; unset fields are taken over from the old one."""
+
+    device_id: Ident | None = None
+    kind: DeviceKindName | None = None
+    source_format: SourceFormat | None = None
+    mqtt_topic: Topic | None = None
+    gateway_id: Ident | None = None
+    room: OptText = None
+    reporting_interval_s: int | None = Field(default=None, ge=1, le=604800)
+
+
+class DeviceOut(_Out):
+    """A device."""
+
+    id: str
+    household_id: str
+    gateway_id: str | None
+    kind: str
+    source_format: str
+    mqtt_topic: str
+    room: str | None
+    reporting_interval_s: int
+    installed_at: datetime
+    retired_at: datetime | None
+    replaces: str | None
+    replaced_by: str | None
+    last_seen_at: datetime | None
+
+
+class TokenIn(_In):
+    """A new API token."""
+
+    role: Role
+    name: Text
+    care_center_id: Ident | None = None
+
+
+class TokenOut(_Out):
+    """A stored token (never the token itself)."""
+
+    id: str
+    role: str
+    care_center_id: str | None
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class TokenCreated(BaseModel):
+    """A new token: ``token`` is shown only in this answer."""
+
+    token: str
+    info: TokenOut
+
+
+class WhoAmI(BaseModel):
+    """The caller."""
+
+    token_id: str
+    role: Role
+    care_center_id: str | None
+    name: str
+
+
+class Problem(BaseModel):
+    """An error answer."""
+
+    detail: str
+    field: str | None = None
