@@ -523,18 +523,22 @@ class AlertStore:
         """Alerts, active first, then most recent; with history and notifications.
 
         Args:
-            centers: only these care centers (None: all).
-            households: only these households (None: all).
+            centers: alerts of these care centers (with ``households``: either matches;
+                both None: all).
+            households: alerts of these households.
             active_only: only open or acknowledged alerts.
             closed_since: also closed alerts updated since then (ignored if active_only).
             limit: most alerts returned.
         """
         query = select(alerts_table)
         conditions: list[ColumnElement[bool]] = []
+        scope: list[ColumnElement[bool]] = []
         if centers is not None:
-            conditions.append(alerts_table.c.care_center_id.in_(list(centers)))
+            scope.append(alerts_table.c.care_center_id.in_(list(centers)))
         if households is not None:
-            conditions.append(alerts_table.c.household_id.in_(list(households)))
+            scope.append(alerts_table.c.household_id.in_(list(households)))
+        if scope:
+            conditions.append(or_(*scope))
         if active_only:
             conditions.append(alerts_table.c.active == True)  # noqa: E712
         elif closed_since is not None:
