@@ -164,3 +164,49 @@ def wait_for(condition: Callable[[], Any], timeout_s: float = 30, step: float = 
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout_s}s")
         time.sleep(step)
+
+
+def read_registry(
+    settings: Settings, until: Callable[[dict[bytes, bytes]], bool], timeout_s: float = 30
+) -> dict[bytes, bytes]:
+    """Read ``anbu.registry`` from the start (latest value per key) until ``until`` holds."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    topic = settings.kafka.topics.registry
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka.bootstrap_servers,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    latest: dict[bytes, bytes] = {}
+    try:
+        deadline = time.monotonic() + timeout_s
+        partitions: set[int] | None = None
+        while not partitions:
+            partitions = consumer.partitions_for_topic(topic)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"topic {topic} does not exist")
+            time.sleep(0.2)
+        consumer.assign([TopicPartition(topic, p) for p in partitions])
+        consumer.seek_to_beginning()
+        while True:
+            for records in consumer.poll(timeout_ms=300).values():
+                for record in records:
+                    latest[record.key] = record.value
+            if until(latest):
+                return latest
+            if time.monotonic() > deadline:
+                raise AssertionError(f"registry records not as expected; got keys {sorted(latest)}")
+    finally:
+        consumer.close()
+
+
+def produce(settings: Settings, topic: str, key: bytes, value: bytes) -> None:
+    """Send one record and wait for the broker's ack."""
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, acks="all")
+    try:
+        producer.send(topic, key=key, value=value).get(timeout=30)
+    finally:
+        producer.close()
