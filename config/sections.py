@@ -212,7 +212,7 @@ class SeriesSettings(_Section):
         description="How often counted activity and device health are written to InfluxDB.",
     )
     health_snapshot_interval: Duration = Field(
-        default=timedelta(minutes=1),
+        default=timedelta(minutes=5),
         description="How often every registered device's health is written, reported or not, "
         "so silent devices show up with how long they have been silent.",
     )
@@ -224,6 +224,10 @@ class SeriesSettings(_Section):
     rollup_retention: Duration = Field(
         default=timedelta(days=400),
         description="How long the hourly and daily rollups are kept (retention policy 'rollup').",
+    )
+    health_retention: Duration = Field(
+        default=timedelta(days=7),
+        description="How long device-health snapshots are kept (retention policy 'health').",
     )
     low_battery_percent: float = Field(default=20.0, ge=0, le=100)
     dedupe_keys: int = Field(

@@ -73,11 +73,11 @@ def test_activity_counts_and_device_health_reach_influx(
         assert door_total[0]["values"][0][1] == doors
 
         def health_written() -> bool:
-            return bool(client.query("SELECT count(online) FROM device_health"))
+            return bool(client.query("SELECT count(online) FROM health.device_health"))
 
         wait_for(health_written)
         rows = client.query(
-            "SELECT * FROM device_health WHERE time > now() - 1m GROUP BY device "
+            "SELECT * FROM health.device_health WHERE time > now() - 1m GROUP BY device "
             "ORDER BY time DESC LIMIT 1"
         )
     health = {

@@ -150,14 +150,14 @@ def activity_lines(
 ) -> Iterator[str]:
     """Line protocol of ``activity_5m`` for ``households`` over ``days`` (benchmark history).
 
-    About 130 points per household and day at ``density`` 1 (motion most active 5-minute
-    buckets, door, power, presence and robot less), written with second precision.
+    About 100 points per household and day at ``density`` 1 (motion in a third of the
+    waking 5-minute buckets, power, presence, door and robot less), second precision.
     """
     rng = random.Random(seed)
     first = int(to_utc(start).timestamp()) // 300 * 300
     slots = days * 288
     weights = [_daytime_weight(from_epoch(first + s * 300)) for s in range(288)]
-    kinds = (("motion", 0.8), ("power", 0.25), ("door", 0.08), ("presence", 0.2), ("robot", 0.05))
+    kinds = (("motion", 0.5), ("power", 0.15), ("door", 0.06), ("presence", 0.15), ("robot", 0.04))
     for i in range(households):
         hh = household_id(i)
         for kind, share in kinds:

@@ -1,10 +1,12 @@
 """The series anbu keeps in InfluxDB: names, retention policies and continuous queries.
 
-Two retention policies hold everything:
+Three retention policies hold everything:
 
 - ``autogen`` (the database's default, shortened to ``series.recent_retention``, 35 days):
-  what the writers write: ``activity_5m``, ``device_health``, ``events_rate``, and the
-  other packages' ``ingest_metrics`` and ``alert_events``.
+  what the writers write: ``activity_5m``, ``events_rate``, and the other packages'
+  ``ingest_metrics`` and ``alert_events``.
+- ``health`` (``series.health_retention``, 7 days): ``device_health``, a snapshot of every
+  device every few minutes: the most voluminous series, and only its newest point matters.
 - ``rollup`` (``series.rollup_retention``, 400 days): what continuous queries derive from
   them: ``activity_1h``, ``events_rate_1h`` and ``alerts_1d``. Pages over long ranges read
   these, so a year of a district stays small and its queries fast (docs/dashboards.md has
@@ -30,6 +32,9 @@ ALERTS_1D = "alerts_1d"
 INGEST_METRICS = "ingest_metrics"
 
 ROLLUP_RP = "rollup"
+HEALTH_RP = "health"
+DEVICE_HEALTH_FROM = f'"{HEALTH_RP}"."{DEVICE_HEALTH}"'
+"""``FROM`` clause for device health (it lives in its own retention policy)."""
 BUCKET = timedelta(minutes=5)
 RATE_BUCKET = timedelta(seconds=10)
 
@@ -129,6 +134,7 @@ def ensure_schema(
     *,
     recent_retention: timedelta = timedelta(days=35),
     rollup_retention: timedelta = timedelta(days=400),
+    health_retention: timedelta = timedelta(days=7),
 ) -> None:
     """Create the database, its retention policies and continuous queries (idempotent).
 
@@ -136,20 +142,24 @@ def ensure_schema(
         client: a client for the database to set up.
         recent_retention: how long the default policy keeps raw and 5-minute series.
         rollup_retention: how long the rollups are kept.
+        health_retention: how long device-health snapshots are kept.
     """
     db = client.database
     client.create_database()
     client.command(
         f'ALTER RETENTION POLICY "autogen" ON "{db}" DURATION '
-        f"{influx_duration(recent_retention)} SHARD DURATION 1d DEFAULT"
+        f"{influx_duration(recent_retention)} SHARD DURATION 7d DEFAULT"
     )
     existing = {row[0] for row in _rows(client, f'SHOW RETENTION POLICIES ON "{db}"')}
-    verb = "ALTER" if ROLLUP_RP in existing else "CREATE"
-    client.command(
-        f'{verb} RETENTION POLICY "{ROLLUP_RP}" ON "{db}" DURATION '
-        f"{influx_duration(rollup_retention)} {'' if verb == 'ALTER' else 'REPLICATION 1 '}"
-        "SHARD DURATION 7d"
-    )
+    for name, keep, shard in (
+        (ROLLUP_RP, rollup_retention, "7d"),
+        (HEALTH_RP, health_retention, "1d"),
+    ):
+        verb = "ALTER" if name in existing else "CREATE"
+        client.command(
+            f'{verb} RETENTION POLICY "{name}" ON "{db}" DURATION {influx_duration(keep)} '
+            f"{'' if verb == 'ALTER' else 'REPLICATION 1 '}SHARD DURATION {shard}"
+        )
     have = {row[0] for row in _cq_rows(client, db)}
     for cq in CONTINUOUS_QUERIES:
         if cq.name not in have:

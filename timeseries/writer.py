@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Iterable
 from contextlib import suppress
 from datetime import datetime, timedelta
 
@@ -26,7 +27,7 @@ from anbu.registry_records import parse_registry_record
 from anbu.timeutil import utcnow
 from config import Settings
 from timeseries.rollup import ActivityKey, SeriesRollup
-from timeseries.schema import ACTIVITY, BUCKET, ensure_schema
+from timeseries.schema import ACTIVITY, BUCKET, HEALTH_RP, ensure_schema
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,14 @@ class _Rebalance(ConsumerRebalanceListener):
         self.rollup.mark_restart(utcnow())
 
 
+class _PolicyClient(InfluxClient):
+    """Writes into the ``health`` retention policy (device health is kept a short time)."""
+
+    def write_lines(self, lines: Iterable[str], *, retention_policy: str | None = None) -> None:
+        """Write line protocol into :data:`HEALTH_RP`."""
+        super().write_lines(lines, retention_policy=retention_policy or HEALTH_RP)
+
+
 class SeriesWriter:
     """The running ``anbu series`` process.
 
@@ -55,6 +64,9 @@ class SeriesWriter:
         self.settings = settings
         self.client = InfluxClient.from_settings(settings)
         self.buffer = BufferedWriter(self.client, settings.influx.retry_buffer_points)
+        self.health_buffer = BufferedWriter(
+            _PolicyClient.from_settings(settings), settings.influx.retry_buffer_points
+        )
         self.rollup = SeriesRollup(
             settings.series.dedupe_keys, settings.series.low_battery_percent
         )
@@ -78,6 +90,7 @@ class SeriesWriter:
             self.client,
             recent_retention=self.settings.series.recent_retention,
             rollup_retention=self.settings.series.rollup_retention,
+            health_retention=self.settings.series.health_retention,
         )
         kafka = self.settings.kafka
         consumer = AIOKafkaConsumer(
@@ -120,6 +133,7 @@ class SeriesWriter:
             await consumer.stop()
             await registry.stop()
             self.client.close()
+            self.health_buffer.client.close()
 
     async def _follow_registry(self, registry: AIOKafkaConsumer) -> None:
         topic = self.settings.kafka.topics.registry
@@ -179,7 +193,7 @@ class SeriesWriter:
         # Let the registry load before the first snapshot names every device.
         await asyncio.sleep(min(interval, 2.0))
         while True:
-            self.buffer.add(self.rollup.health_snapshot(utcnow()))
+            self.health_buffer.add(self.rollup.health_snapshot(utcnow()))
             await asyncio.sleep(interval)
 
     async def flush(self) -> bool:
@@ -205,6 +219,8 @@ class SeriesWriter:
             self.rollup.seed(unseeded, existing)
         self.buffer.add(self.rollup.drain())
         done = await asyncio.to_thread(self.buffer.flush)
+        # Health snapshots are rewritten whole every interval: they do not hold offsets back.
+        await asyncio.to_thread(self.health_buffer.flush)
         self.flushes += 1
         if done and consumer is not None and offsets:
             assigned = consumer.assignment()

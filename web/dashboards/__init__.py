@@ -1,0 +1,54 @@
+"""Operator dashboards: overview ``/``, household ``/households/{id}``, devices ``/devices``.
+
+JSON for the same pages is under ``/api/v1/dashboard/...``. ``web.app`` mounts
+:data:`router` and calls :func:`startup` / :func:`shutdown`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from anbu.influx import InfluxClient
+from config import Settings
+from web.dashboards.api import router as api_router
+from web.dashboards.api import unavailable
+from web.dashboards.exceptions import SeriesUnavailableError
+from web.dashboards.pages import router as pages_router
+from web.dashboards.queries import DashboardQueries
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+router = APIRouter()
+router.include_router(api_router)
+router.include_router(pages_router)
+
+
+def make_queries(settings: Settings) -> DashboardQueries:
+    """The dashboards' queries against the configured InfluxDB."""
+    series = settings.series
+    # Two snapshot intervals and some slack: the newest snapshot is always inside.
+    lookback = max(series.health_snapshot_interval * 2 + timedelta(minutes=1), timedelta(minutes=3))
+    return DashboardQueries(
+        InfluxClient.from_settings(settings),
+        health_lookback=lookback,
+        recent_retention=series.recent_retention,
+    )
+
+
+async def startup(app: FastAPI, settings: Settings) -> None:
+    """Open the InfluxDB client and serve the vendored chart library and styles."""
+    app.state.dashboard_queries = make_queries(settings)
+    app.add_exception_handler(SeriesUnavailableError, unavailable)
+    if not any(getattr(route, "path", None) == "/static" for route in app.routes):
+        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+
+async def shutdown(app: FastAPI) -> None:
+    """Close the InfluxDB client."""
+    queries = getattr(app.state, "dashboard_queries", None)
+    if queries is not None:
+        queries.client.close()

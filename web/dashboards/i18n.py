@@ -1,0 +1,120 @@
+"""Korean and English text of the dashboards (Korean first: the operators' language)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+LANGS = ("ko", "en")
+DEFAULT_LANG = "ko"
+LANG_COOKIE = "anbu_lang"
+
+TEXT: dict[str, tuple[str, str]] = {
+    # key: (Korean, English)
+    "app": ("안부 운영 대시보드", "anbu operator dashboards"),
+    "overview": ("개요", "Overview"),
+    "devices": ("기기", "Devices"),
+    "household": ("가구", "Household"),
+    "range": ("기간", "Range"),
+    "from": ("시작", "From"),
+    "to": ("끝", "To"),
+    "apply": ("적용", "Apply"),
+    "custom": ("직접 지정", "Custom"),
+    "last_1h": ("최근 1시간", "Last hour"),
+    "last_6h": ("최근 6시간", "Last 6 hours"),
+    "last_24h": ("최근 24시간", "Last 24 hours"),
+    "last_7d": ("최근 7일", "Last 7 days"),
+    "last_30d": ("최근 30일", "Last 30 days"),
+    "last_90d": ("최근 90일", "Last 90 days"),
+    "last_365d": ("최근 1년", "Last year"),
+    "events_per_s": ("초당 이벤트", "Events per second"),
+    "events_now": ("현재 초당 이벤트", "Events/s now"),
+    "ingest_outcomes": ("수신 메시지 처리 결과", "Ingested messages by outcome"),
+    "devices_online": ("정상 기기", "Devices online"),
+    "devices_offline": ("응답 없는 기기", "Devices offline or silent"),
+    "devices_low_battery": ("배터리 부족", "Low battery"),
+    "devices_never": ("한 번도 보고 안 함", "Never reported"),
+    "open_alerts": ("진행 중인 알림", "Open alerts"),
+    "open_by_dong": ("동별 진행 중 알림", "Open alerts by dong"),
+    "open_by_center": ("센터별 진행 중 알림", "Open alerts by care center"),
+    "alerts_per_day": ("일별 신규 알림", "New alerts per day"),
+    "dong": ("동", "Dong"),
+    "care_center": ("센터", "Care center"),
+    "count": ("건수", "Count"),
+    "activity": ("활동 (5분 단위 건수, 기기 종류별)", "Activity (counts per step, by kind)"),
+    "alerts": ("알림", "Alerts"),
+    "alert_marks": ("알림 기록", "Alert history"),
+    "time": ("시각", "Time"),
+    "kind": ("종류", "Kind"),
+    "severity": ("심각도", "Severity"),
+    "state": ("상태", "State"),
+    "actor": ("처리자", "By"),
+    "device": ("기기", "Device"),
+    "room": ("위치", "Room"),
+    "online": ("상태", "Status"),
+    "last_seen": ("마지막 보고", "Last seen"),
+    "silent_for": ("무응답 시간", "Silent for"),
+    "battery": ("배터리", "Battery"),
+    "linkquality": ("신호 품질", "Link quality"),
+    "status_ok": ("정상", "OK"),
+    "status_silent": ("무응답", "Silent"),
+    "status_never": ("보고 없음", "Never reported"),
+    "status_low": ("배터리 부족", "Low battery"),
+    "never": ("없음", "never"),
+    "no_activity": ("이 기간에 기록된 활동이 없습니다.", "No activity recorded in this range."),
+    "no_alerts": ("이 기간에 알림이 없습니다.", "No alerts in this range."),
+    "no_devices": ("기기 상태 기록이 없습니다.", "No device health recorded."),
+    "health_as_of": ("기기 상태 기준 시각", "Device health as of"),
+    "health_stale": (
+        "기기 상태가 오래되었습니다: 시계열 기록기(anbu series)가 멈췄을 수 있습니다.",
+        "Device health is stale: the series writer (anbu series) may have stopped.",
+    ),
+    "devices_hint": (
+        "무응답·보고 없음 기기가 먼저, 그다음 배터리 부족 순입니다 (설치 기사 순회용).",
+        "Silent and never-reported devices first, then low batteries (for installers' rounds).",
+    ),
+    "household_search": ("가구 ID", "Household id"),
+    "open": ("열기", "Open"),
+    "total_activity": ("기간 내 활동 건수", "Activity in range"),
+    "signin": ("로그인", "Sign in"),
+    "signout": ("로그아웃", "Sign out"),
+    "token": ("운영자 토큰", "Operator token"),
+    "signin_hint": (
+        "관리자에게 받은 API 토큰을 입력하세요.",
+        "Enter the API token your administrator gave you.",
+    ),
+    "bad_token": ("유효하지 않은 토큰입니다.", "That token is not valid."),
+    "signed_in_as": ("로그인:", "Signed in as"),
+    "unavailable": (
+        "시계열 데이터베이스에 연결할 수 없습니다. "
+        "잘못된 그림 대신 아무것도 표시하지 않습니다.",
+        "The time-series database cannot be reached; nothing is shown rather than a false "
+        "picture.",
+    ),
+    "not_yours": (
+        "이 가구는 소속 센터의 가구가 아닙니다.",
+        "This household does not belong to your care center.",
+    ),
+    "seoul_time": ("시각은 서울 기준", "Times in Asia/Seoul"),
+    "other_lang": ("English", "한국어"),
+}
+
+
+def translator(lang: str) -> Callable[[str], str]:
+    """Return ``t(key)`` for ``lang`` (unknown keys come back as themselves)."""
+    index = 0 if lang == "ko" else 1
+
+    def t(key: str) -> str:
+        pair = TEXT.get(key)
+        return pair[index] if pair else key
+
+    return t
+
+
+def pick_lang(query_lang: str | None, cookie_lang: str | None, accept: str | None) -> str:
+    """The page language: ``?lang=``, then the cookie, then Accept-Language, then Korean."""
+    for candidate in (query_lang, cookie_lang):
+        if candidate in LANGS:
+            return candidate
+    if accept and accept.lower().startswith("en"):
+        return "en"
+    return DEFAULT_LANG

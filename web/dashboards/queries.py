@@ -1,0 +1,395 @@
+"""The InfluxQL behind every dashboard, returning plain data the pages and the API share.
+
+Charts get one value per step of the range (``fill(0)`` where zero is the truth, as for
+counts), so the x axis never skips silent hours: a gap in a household's activity is the
+thing an operator is looking for, and must not be drawn over.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from anbu.influx import InfluxClient, InfluxError
+from anbu.timeutil import utcnow
+from timeseries.schema import (
+    ACTIVITY,
+    ACTIVITY_1H,
+    ALERT_EVENTS,
+    ALERTS_1D,
+    DEVICE_HEALTH_FROM,
+    EVENTS_RATE,
+    EVENTS_RATE_1H,
+    INGEST_METRICS,
+    ROLLUP_RP,
+)
+from web.dashboards.exceptions import SeriesUnavailableError
+from web.dashboards.timerange import TimeRange
+
+OPEN_STATES = frozenset({"open", "acknowledged", "escalated"})
+ACTIVITY_KIND_ORDER = (
+    "motion",
+    "door",
+    "contact",
+    "presence",
+    "power",
+    "switch",
+    "robot",
+    "checkin_answer",
+)
+_ID_RE = re.compile(r"^[A-Za-z0-9._:@-]{1,64}$")
+
+
+def valid_id(text: str) -> bool:
+    """Whether ``text`` looks like a pseudonymous id (and is safe to put in a query)."""
+    return bool(_ID_RE.match(text))
+
+
+def _lit(text: str) -> str:
+    """An InfluxQL string literal."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _epoch(stamp: Any) -> int:
+    if isinstance(stamp, int | float):
+        return int(stamp)
+    return int(datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp())
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRow:
+    """One device's newest health, as the pages show it."""
+
+    device_id: str
+    household_id: str
+    kind: str
+    room: str | None
+    dong: str | None
+    care_center: str | None
+    online: bool
+    last_seen: int | None
+    silent_s: int | None
+    battery: float | None
+    linkquality: float | None
+    low_battery: bool
+    reporting_interval_s: int
+    snapshot_time: int
+
+    @property
+    def overdue(self) -> bool:
+        """Silent past its reporting interval, or never reported."""
+        return self.silent_s is None or self.silent_s > self.reporting_interval_s
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "device_id": self.device_id,
+            "household_id": self.household_id,
+            "kind": self.kind,
+            "room": self.room,
+            "dong": self.dong,
+            "care_center": self.care_center,
+            "online": self.online,
+            "last_seen": self.last_seen,
+            "silent_s": self.silent_s,
+            "battery": self.battery,
+            "linkquality": self.linkquality,
+            "low_battery": self.low_battery,
+            "overdue": self.overdue,
+            "reporting_interval_s": self.reporting_interval_s,
+        }
+
+
+def attention_order(row: DeviceRow) -> tuple[int, float, str]:
+    """Sort key for installers' rounds.
+
+    Never-reported and silent devices first (longest silence first), then low batteries
+    (emptiest first), then the rest.
+    """
+    if row.silent_s is None:
+        return (0, 0.0, row.device_id)
+    if row.overdue or not row.online:
+        return (1, -float(row.silent_s), row.device_id)
+    if row.low_battery:
+        return (2, row.battery if row.battery is not None else 0.0, row.device_id)
+    return (3, 0.0, row.device_id)
+
+
+class DashboardQueries:
+    """Queries for the overview, household and devices pages.
+
+    Args:
+        client: InfluxDB client for the anbu database.
+        health_lookback: how far back the newest health snapshot is looked for.
+        recent_retention: how long 5-minute series are kept; older ranges read the rollups.
+    """
+
+    def __init__(
+        self,
+        client: InfluxClient,
+        *,
+        health_lookback: timedelta = timedelta(minutes=15),
+        recent_retention: timedelta = timedelta(days=35),
+    ) -> None:
+        self.client = client
+        self.health_lookback = health_lookback
+        self.recent_retention = recent_retention
+
+    def _query(self, statement: str) -> list[dict[str, Any]]:
+        try:
+            return self.client.query(statement)
+        except InfluxError as exc:
+            raise SeriesUnavailableError(f"InfluxDB could not answer: {exc}") from exc
+
+    def _uses_rollup(self, tr: TimeRange) -> bool:
+        return tr.start < utcnow() - self.recent_retention + timedelta(hours=1)
+
+    @staticmethod
+    def _align(tr: TimeRange, series: Iterable[dict[str, Any]], scale: float = 1.0) -> list[float]:
+        values: dict[int, float] = {}
+        for one in series:
+            for stamp, value in one.get("values", []):
+                if value is not None:
+                    key = _epoch(stamp)
+                    values[key] = values.get(key, 0.0) + float(value) * scale
+        return [round(values.get(t, 0.0), 4) for t in tr.ticks()]
+
+    # -- overview -----------------------------------------------------------------------
+
+    def events_rate(self, tr: TimeRange) -> dict[str, Any]:
+        """Events per second, averaged over each step, with the newest minute's rate."""
+        source = (
+            f'"{ROLLUP_RP}"."{EVENTS_RATE_1H}"' if self._uses_rollup(tr) else f'"{EVENTS_RATE}"'
+        )
+        step_s = tr.step.total_seconds()
+        series = self._query(
+            f'SELECT sum("count") FROM {source} WHERE {tr.influx_where()} '
+            f"GROUP BY {tr.group_by_time()} fill(0)"
+        )
+        latest = self._query(
+            f'SELECT sum("count") FROM "{EVENTS_RATE}" WHERE time > now() - 70s '
+            "AND time <= now() - 10s"
+        )
+        current = 0.0
+        for one in latest:
+            for _stamp, value in one.get("values", []):
+                current = float(value or 0) / 60.0
+        return {
+            "t": tr.ticks(),
+            "rate": self._align(tr, series, 1.0 / step_s),
+            "current": round(current, 2),
+        }
+
+    def ingest_outcomes(self, tr: TimeRange) -> dict[str, Any]:
+        """Messages the bridge handled per step, by outcome (``ingest_metrics``)."""
+        series = self._query(
+            f'SELECT sum("count") FROM "{INGEST_METRICS}" WHERE {tr.influx_where()} '
+            f'GROUP BY {tr.group_by_time()}, "outcome" fill(0)'
+        )
+        by_outcome: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for one in series:
+            by_outcome[one.get("tags", {}).get("outcome", "?")].append(one)
+        return {
+            "t": tr.ticks(),
+            "series": {name: self._align(tr, rows) for name, rows in sorted(by_outcome.items())},
+        }
+
+    def open_alerts(self, centers: set[str] | None = None) -> dict[str, Any]:
+        """Alerts whose newest state is open, acknowledged or escalated, by dong and center.
+
+        Alerts are kept open at most the recent retention; the newest state change of each
+        alert within it decides.
+        """
+        series = self._query(
+            f'SELECT "alert_id" FROM "{ALERT_EVENTS}" WHERE time > now() - '
+            f"{int(self.recent_retention.total_seconds())}s "
+            'GROUP BY "care_center", "dong", "kind", "severity", "state", "household"'
+        )
+        newest: dict[str, tuple[int, dict[str, str]]] = {}
+        for one in series:
+            tags = one.get("tags", {})
+            for stamp, alert_id in one.get("values", []):
+                when = _epoch(stamp)
+                if alert_id is None:
+                    continue
+                known = newest.get(alert_id)
+                if known is None or when >= known[0]:
+                    newest[alert_id] = (when, tags)
+        by_dong: dict[str, int] = defaultdict(int)
+        by_center: dict[str, int] = defaultdict(int)
+        by_kind: dict[str, int] = defaultdict(int)
+        for _when, tags in newest.values():
+            if tags.get("state") not in OPEN_STATES:
+                continue
+            if centers is not None and tags.get("care_center") not in centers:
+                continue
+            by_dong[tags.get("dong") or "?"] += 1
+            by_center[tags.get("care_center") or "?"] += 1
+            by_kind[tags.get("kind") or "?"] += 1
+
+        def rows(counts: dict[str, int], key: str) -> list[dict[str, Any]]:
+            ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+            return [{key: name, "count": count} for name, count in ordered]
+
+        return {
+            "total": sum(by_center.values()),
+            "by_dong": rows(by_dong, "dong"),
+            "by_center": rows(by_center, "care_center"),
+            "by_kind": rows(by_kind, "kind"),
+        }
+
+    def alerts_per_day(self, tr: TimeRange, centers: set[str] | None = None) -> dict[str, Any]:
+        """New alerts per Seoul calendar day, by severity."""
+        day = TimeRange(tr.start, tr.end, timedelta(days=1), tr.preset)
+        scope = ""
+        if centers is not None:
+            if not centers:
+                return {"t": [], "series": {}}
+            scope = " AND (" + " OR ".join(f'"care_center" = {_lit(c)}' for c in centers) + ")"
+        if self._uses_rollup(tr):
+            statement = (
+                f'SELECT sum("count") FROM "{ROLLUP_RP}"."{ALERTS_1D}" WHERE "state" = \'open\' '
+                f"AND {day.influx_where()}{scope} GROUP BY time(1d), \"severity\" fill(0) "
+                "tz('Asia/Seoul')"
+            )
+        else:
+            statement = (
+                f'SELECT count(distinct("alert_id")) FROM "{ALERT_EVENTS}" '
+                f"WHERE \"state\" = 'open' AND {day.influx_where()}{scope} "
+                "GROUP BY time(1d), \"severity\" fill(0) tz('Asia/Seoul')"
+            )
+        series = self._query(statement)
+        days: set[int] = set()
+        counts: dict[str, dict[int, float]] = defaultdict(dict)
+        for one in series:
+            severity = one.get("tags", {}).get("severity", "?")
+            for stamp, value in one.get("values", []):
+                when = _epoch(stamp)
+                days.add(when)
+                counts[severity][when] = float(value or 0)
+        ticks = sorted(days)
+        return {
+            "t": ticks,
+            "series": {
+                sev: [counts[sev].get(t, 0.0) for t in ticks]
+                for sev in ("critical", "high", "warning", "info")
+                if sev in counts
+            },
+        }
+
+    # -- devices ------------------------------------------------------------------------
+
+    def device_health(
+        self, *, household: str | None = None, centers: set[str] | None = None
+    ) -> list[DeviceRow]:
+        """Every device's newest health snapshot, silent and low-battery devices first."""
+        where = f"time > now() - {int(self.health_lookback.total_seconds())}s"
+        if household is not None:
+            where += f' AND "household" = {_lit(household)}'
+        series = self._query(f"SELECT * FROM {DEVICE_HEALTH_FROM} WHERE {where}")
+        newest: dict[str, dict[str, Any]] = {}
+        for one in series:
+            columns = one.get("columns", [])
+            for values in one.get("values", []):
+                row = dict(zip(columns, values, strict=False))
+                device = row.get("device")
+                if device is None:
+                    continue
+                row["time"] = _epoch(row["time"])
+                known = newest.get(device)
+                if known is None or row["time"] >= known["time"]:
+                    newest[device] = row
+        now = utcnow().timestamp()
+        rows = []
+        for device, row in newest.items():
+            if centers is not None and row.get("care_center") not in centers:
+                continue
+            last_seen = int(row["last_seen"]) if row.get("last_seen") is not None else None
+            rows.append(
+                DeviceRow(
+                    device_id=device,
+                    household_id=row.get("household") or "?",
+                    kind=row.get("kind") or "?",
+                    room=row.get("room"),
+                    dong=row.get("dong"),
+                    care_center=row.get("care_center"),
+                    online=bool(row.get("online")),
+                    last_seen=last_seen,
+                    # Silence grows between snapshots: count it up to now.
+                    silent_s=max(0, int(now - last_seen)) if last_seen is not None else None,
+                    battery=row.get("battery"),
+                    linkquality=row.get("linkquality"),
+                    low_battery=bool(row.get("low_battery")),
+                    reporting_interval_s=int(row.get("reporting_interval_s") or 3600),
+                    snapshot_time=row["time"],
+                )
+            )
+        rows.sort(key=attention_order)
+        return rows
+
+    @staticmethod
+    def device_summary(rows: list[DeviceRow]) -> dict[str, Any]:
+        """Counts for the overview's device tiles."""
+        online = sum(1 for r in rows if r.online and not r.overdue)
+        return {
+            "total": len(rows),
+            "online": online,
+            "offline": len(rows) - online,
+            "never_reported": sum(1 for r in rows if r.last_seen is None),
+            "low_battery": sum(1 for r in rows if r.low_battery),
+            "as_of": max((r.snapshot_time for r in rows), default=None),
+        }
+
+    # -- household ----------------------------------------------------------------------
+
+    def household_activity(self, household: str, tr: TimeRange) -> dict[str, Any]:
+        """Activity counts per step, one series per device kind that was active."""
+        if self._uses_rollup(tr):
+            source = f'"{ROLLUP_RP}"."{ACTIVITY_1H}"'
+        else:
+            source = f'"{ACTIVITY}"'
+        series = self._query(
+            f'SELECT sum("count") FROM {source} WHERE "household" = {_lit(household)} '
+            f'AND {tr.influx_where()} GROUP BY {tr.group_by_time()}, "kind" fill(0)'
+        )
+        by_kind: dict[str, list[float]] = {}
+        for one in series:
+            kind = one.get("tags", {}).get("kind", "?")
+            by_kind[kind] = self._align(tr, [one])
+        order = {k: i for i, k in enumerate(ACTIVITY_KIND_ORDER)}
+        kinds = sorted(by_kind, key=lambda k: (order.get(k, 99), k))
+        return {
+            "t": tr.ticks(),
+            "step_s": int(tr.step.total_seconds()),
+            "series": {k: by_kind[k] for k in kinds},
+            "total": int(sum(sum(v) for v in by_kind.values())),
+        }
+
+    def household_alerts(self, household: str, tr: TimeRange) -> list[dict[str, Any]]:
+        """Every alert state change of the household in the range, oldest first."""
+        series = self._query(
+            f'SELECT "alert_id", "actor", "note" FROM "{ALERT_EVENTS}" '
+            f'WHERE "household" = {_lit(household)} AND {tr.influx_where()} '
+            'GROUP BY "kind", "severity", "state", "care_center", "dong"'
+        )
+        marks = []
+        for one in series:
+            tags = one.get("tags", {})
+            for stamp, alert_id, actor, note in one.get("values", []):
+                marks.append(
+                    {
+                        "t": _epoch(stamp),
+                        "alert_id": alert_id,
+                        "kind": tags.get("kind"),
+                        "severity": tags.get("severity"),
+                        "state": tags.get("state"),
+                        "actor": actor,
+                        "note": note,
+                    }
+                )
+        marks.sort(key=lambda m: (m["t"], m["alert_id"] or ""))
+        return marks
