@@ -1,0 +1,165 @@
+"""Gateway credentials created through the API work on a real Mosquitto, within their ACL.
+
+The test runs its own Mosquitto in the settings' data directory, as the stack does, so the
+registry's rewrite of the password and ACL files and its SIGHUP are what is exercised.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+from fastapi.testclient import TestClient
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.reasoncodes import ReasonCode
+
+from anbu.stack.services import free_port, mosquitto_spec
+from config import Settings
+from tests.services import SERVICE_USER, running
+from tests.test_devices_support import registry_app, wait_for
+
+
+class Client:
+    """A paho MQTT v5 client that records what happens to it."""
+
+    def __init__(self, port: int, username: str, password: str) -> None:
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"t-{uuid.uuid4().hex[:8]}", protocol=mqtt.MQTTv5
+        )
+        self.client.username_pw_set(username, password)
+        self.received: list[tuple[str, bytes]] = []
+        self.puback: dict[int, ReasonCode] = {}
+        self.suback: dict[int, list[ReasonCode]] = {}
+        self.connack: ReasonCode | None = None
+        self.connected = threading.Event()
+        self.client.on_connect = self._on_connect
+        self.client.on_message = lambda c, u, m: self.received.append((m.topic, bytes(m.payload)))
+        self.client.on_publish = lambda c, u, mid, rc, p: self.puback.__setitem__(mid, rc)
+        self.client.on_subscribe = lambda c, u, mid, rcs, p: self.suback.__setitem__(mid, rcs)
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+
+    def _on_connect(
+        self, client: Any, userdata: Any, flags: Any, rc: ReasonCode, props: Any
+    ) -> None:
+        self.connack = rc
+        self.connected.set()
+
+    def wait_connected(self) -> ReasonCode:
+        assert self.connected.wait(10), "no CONNACK"
+        assert self.connack is not None
+        return self.connack
+
+    def publish(self, topic: str, payload: bytes) -> ReasonCode:
+        info = self.client.publish(topic, payload, qos=1)
+        return wait_for(lambda: self.puback.get(info.mid), timeout_s=10)
+
+    def subscribe(self, topic: str) -> ReasonCode:
+        _, mid = self.client.subscribe(topic, qos=1)
+        assert mid is not None
+        return wait_for(lambda: self.suback.get(mid), timeout_s=10)[0]
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture
+def broker(tmp_path: Path, make_settings: Callable[..., Settings]) -> Iterator[Settings]:
+    port = free_port()
+    settings = make_settings({"mqtt.port": port})
+    directory = settings.data_dir / "mosquitto"
+    spec = mosquitto_spec(directory, port, service_user=SERVICE_USER)
+    with running(spec, tmp_path / "mosquitto.log"):
+        yield settings
+
+
+def test_gateway_publishes_only_under_its_own_topics(broker: Settings) -> None:
+    settings = broker
+    admin = {"Authorization": f"Bearer {settings.admin_token()}"}
+    clients: list[Client] = []
+    with TestClient(registry_app(settings)) as http:
+
+        def post(path: str, body: dict[str, Any]) -> Any:
+            response = http.post("/api/v1" + path, json=body, headers=admin)
+            assert response.status_code == 201, response.text
+            return response.json()
+
+        post("/centers", {"care_center_id": "cc-a", "name": "A"})
+        hh_a = post("/households", {"care_center_id": "cc-a", "dong": "Seogyo-dong"})["id"]
+        hh_b = post("/households", {"care_center_id": "cc-a", "dong": "Seogyo-dong"})["id"]
+        login_a = post(f"/households/{hh_a}/gateways", {})
+        login_b = post(f"/households/{hh_b}/gateways", {})
+        gw_a = login_a["gateway"]["id"]
+        assert login_a["mqtt_username"] == gw_a and login_a["mqtt_port"] == settings.mqtt.port
+        post(
+            f"/households/{hh_a}/devices",
+            {"kind": "motion", "source_format": "zigbee2mqtt", "mqtt_topic": "zigbee2mqtt/a_pir"},
+        )
+        post(
+            f"/households/{hh_a}/devices",
+            {"kind": "robot", "source_format": "anbu", "mqtt_topic": f"anbu/{gw_a}/robot"},
+        )
+        post(
+            f"/households/{hh_b}/devices",
+            {"kind": "motion", "source_format": "zigbee2mqtt", "mqtt_topic": "zigbee2mqtt/b_pir"},
+        )
+        # Passwords are stored hashed only.
+        passwd = (settings.data_dir / "mosquitto" / "passwd").read_text()
+        assert login_a["mqtt_password"] not in passwd and f"{gw_a}:$7$" in passwd
+
+        try:
+            watcher = Client(settings.mqtt.port, *SERVICE_USER)
+            clients.append(watcher)
+            assert watcher.wait_connected() == 0
+            assert watcher.subscribe("#").value < 128
+
+            gateway = Client(settings.mqtt.port, gw_a, login_a["mqtt_password"])
+            clients.append(gateway)
+            assert gateway.wait_connected() == 0, "the registry's new account was not loaded"
+
+            own = [
+                "zigbee2mqtt/a_pir",
+                "zigbee2mqtt/a_pir/availability",
+                f"anbu/{gw_a}/heartbeat",
+                f"anbu/{gw_a}/robot/event",
+            ]
+            foreign = [
+                "zigbee2mqtt/b_pir",
+                "zigbee2mqtt/b_pir/availability",
+                "zigbee2mqtt/bridge/x",
+            ]
+            for topic in foreign:
+                assert gateway.publish(topic, b"intruder").value == 135, topic  # not authorised
+            for topic in own:
+                assert gateway.publish(topic, b"ok").value < 128, topic
+            wait_for(lambda: len([m for m in watcher.received if m[1] == b"ok"]) == len(own))
+            assert sorted(t for t, p in watcher.received if p == b"ok") == sorted(own)
+            assert not [m for m in watcher.received if m[1] == b"intruder"]
+
+            # Mosquitto grants any subscription but delivers only what the ACL lets it read:
+            # the robot's commands, not another household's sensor data.
+            for pattern in (f"anbu/{gw_a}/robot/command", "zigbee2mqtt/b_pir", "#"):
+                assert gateway.subscribe(pattern).value < 128
+            assert watcher.publish("zigbee2mqtt/b_pir", b"neighbour").value < 128
+            assert watcher.publish(f"anbu/{gw_a}/robot/command", b"checkin").value < 128
+            wait_for(lambda: (f"anbu/{gw_a}/robot/command", b"checkin") in gateway.received)
+            assert {p for _, p in gateway.received} == {b"checkin"}
+
+            wrong = Client(settings.mqtt.port, login_b["gateway"]["id"], "wrong-password")
+            clients.append(wrong)
+            assert wrong.wait_connected() != 0
+
+            # Retiring the gateway removes its account at once.
+            assert http.delete(f"/api/v1/gateways/{gw_a}", headers=admin).status_code == 200
+            again = Client(settings.mqtt.port, gw_a, login_a["mqtt_password"])
+            clients.append(again)
+            assert again.wait_connected() != 0
+        finally:
+            for client in clients:
+                client.close()
