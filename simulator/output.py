@@ -21,6 +21,10 @@ from simulator.model import Incident, SimEvent
 from simulator.world import Simulation
 
 CSV_HEADER = ("timestamp", "household_id", "device_id", "kind", "value")
+CSV_KINDS = frozenset(
+    {"motion", "door", "contact", "presence", "power", "button", "robot", "heartbeat"}
+)
+"""What the backtest CSV carries (battery levels travel only over MQTT)."""
 _GROUPS = {
     "center": "centers",
     "household": "households",
@@ -41,6 +45,8 @@ def write_events_csv(events: Iterable[SimEvent], path: Path) -> int:
         writer = csv.writer(handle)
         writer.writerow(CSV_HEADER)
         for e in events:
+            if e.kind not in CSV_KINDS:
+                continue
             moment = from_epoch(e.t).astimezone(SEOUL).isoformat(timespec="milliseconds")
             writer.writerow((moment, e.household_id, e.device_id, e.kind, format_value(e.value)))
             count += 1

@@ -30,9 +30,9 @@ _MOTION_RATE = {
     "rest": 0.02,
     "toilet": 2.0,
     "cook": 3.0,
-    "eat": 0.6,
-    "tv": 0.15,
-    "idle": 1.0,
+    "eat": 1.0,
+    "tv": 0.1,
+    "idle": 2.0,
     "tea": 2.0,
 }
 _IN_BED = frozenset({"sleep", "nap", "rest"})
@@ -420,17 +420,30 @@ class ResidentSim:
 
     def _lose(self, events: list[SimEvent]) -> list[SimEvent]:
         """Apply gateway outages, device dropouts, dead batteries and lost messages."""
+        if not events:
+            return events
         plan, rng = self.plan, self.rng
+        first, last = events[0].t, events[-1].t
+        # Only the troubles that touch this day are checked, event by event.
+        outages = [(a, b) for a, b in plan.outages if a <= last and b > first]
+        gone: dict[str, list[tuple[float, float]]] = {}
+        for device_id, a, b in plan.dropouts:
+            if a <= last and b > first:
+                gone.setdefault(device_id, []).append((a, b))
+        for device_id, dead in self.dead_at.items():
+            if dead <= last:
+                gone.setdefault(device_id, []).append((dead, float("inf")))
+        miss = plan.miss_rate
+        if not (outages or gone or miss):
+            return events
         kept: list[SimEvent] = []
         for e in events:
-            if plan.miss_rate and rng.random() < plan.miss_rate:
+            if miss and rng.random() < miss:
                 continue
-            if any(a <= e.t < b for a, b in plan.outages):
+            if outages and any(a <= e.t < b for a, b in outages):
                 continue
-            if any(d == e.device_id and a <= e.t < b for d, a, b in plan.dropouts):
-                continue
-            dead = self.dead_at.get(e.device_id)
-            if dead is not None and e.t >= dead:
+            spans = gone.get(e.device_id)
+            if spans is not None and any(a <= e.t < b for a, b in spans):
                 continue
             kept.append(e)
         return kept

@@ -108,11 +108,17 @@ class Simulation:
             member.household, member.profile, member.plan, rng, self.config.options, self.midnight0
         )
         last_day = None if self.config.days is None else self.config.days
+        start, end = self.start_epoch, self.end_epoch
         for day_events in sim.days(-1, last_day):
+            if not day_events:
+                continue
+            if day_events[0].t >= start and (end is None or day_events[-1].t < end):
+                yield from day_events
+                continue
             for event in day_events:
-                if event.t < self.start_epoch:
+                if event.t < start:
                     continue
-                if self.end_epoch is not None and event.t >= self.end_epoch:
+                if end is not None and event.t >= end:
                     return
                 yield event
 

@@ -16,17 +16,7 @@ from anbu.registry_records import DeviceRecord, parse_registry_record
 from config import Settings
 from simulator.demo import demo_simulation, seed_registry
 
-KINDS = {
-    "motion",
-    "door",
-    "contact",
-    "presence",
-    "power",
-    "button",
-    "robot",
-    "heartbeat",
-    "battery",
-}
+KINDS = {"motion", "door", "contact", "presence", "power", "button", "robot", "heartbeat"}
 
 
 def test_simulate_writes_backtest_files(tmp_path: Path) -> None:
