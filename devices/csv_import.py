@@ -353,11 +353,14 @@ def import_csv(session: Session, text: str, *, allowed_center: str | None = None
         "checkin_enabled": True,
         "created_at": now,
     }
+    # Core inserts (not ORM bulk inserts): several times faster for thousands of rows.
     if households:
-        session.execute(insert(Household), [{**defaults, **h} for h in households.values()])
+        session.execute(
+            insert(Household.__table__), [{**defaults, **h} for h in households.values()]
+        )
     if residents:
         session.execute(
-            insert(Resident),
+            insert(Resident.__table__),
             [
                 {**r, "consent_at": now if r["consent"] else None, "created_at": now}
                 for r in residents
@@ -365,7 +368,8 @@ def import_csv(session: Session, text: str, *, allowed_center: str | None = None
         )
     if devices:
         session.execute(
-            insert(Device), [{**d, "installed_at": now, "created_at": now} for d in devices]
+            insert(Device.__table__),
+            [{**d, "installed_at": now, "created_at": now} for d in devices],
         )
     changes = changes_of(session)
     changes.households.update(households)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,8 @@ def migrate(url: str) -> Engine:
     if url in _migrated:
         return engine
     config = alembic_config(url)
+    # Alembic narrates every step at INFO; a migration that ran is not news to an installer.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
