@@ -114,7 +114,8 @@ class Bridge:
             port = self.settings.ingest.metrics_port
             self._http, _ = start_http_server(port, self.settings.ingest.metrics_host, registry)
             log.info("metrics on http://%s:%d/metrics", self.settings.ingest.metrics_host, port)
-        self.follower.start()
+        if not self.follower.is_alive():
+            self.follower.start()
         if not self.follower.wait_loaded(registry_timeout_s):
             raise TimeoutError("the registry topic did not load in time")
         self.sink.start()

@@ -19,8 +19,9 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from anbu.events import DeadLetter, DeviceEvent, EventKind, SosEvent, SourceFormat
+from anbu.events import SCHEMA_VERSION, DeadLetter, DeviceEvent, SosEvent, SourceFormat
 from ingest.adapters import ADAPTERS
 from ingest.exceptions import Ignored, Rejected
 from ingest.ratelimit import RateLimitedLog
@@ -49,6 +50,25 @@ class Inbound:
     receive_time: datetime
 
 
+EventDict = dict[str, Any]
+"""A :class:`anbu.events.DeviceEvent` as the JSON object ``DeviceEvent.to_json()`` writes.
+
+The bridge builds telemetry in this form directly: constructing and serialising a pydantic
+model per event cost more than everything else the bridge does per message. The property
+tests check that every such dict validates as a ``DeviceEvent``.
+"""
+
+
+def device_event(data: EventDict) -> DeviceEvent:
+    """Validate a telemetry dict as the shared :class:`anbu.events.DeviceEvent`."""
+    return DeviceEvent.model_validate(data)
+
+
+def json_time(moment: datetime) -> str:
+    """An aware UTC datetime as pydantic writes it (``2026-01-05T08:00:00.123456Z``)."""
+    return moment.isoformat().replace("+00:00", "Z")
+
+
 @dataclass(slots=True)
 class Result:
     """What became of one message.
@@ -56,7 +76,8 @@ class Result:
     Attributes:
         source_format: the format label for metrics (``unknown`` if it cannot be told).
         household_id: the owning household, when the topic is registered.
-        events: telemetry for ``anbu.events``.
+        events: telemetry for ``anbu.events``, as DeviceEvent JSON objects (see
+            :data:`EventDict`).
         sos: calls for help for ``anbu.sos``.
         dead_letter: set when the message could not become events.
         ignored: reason when the message deliberately carries nothing to forward.
@@ -65,7 +86,7 @@ class Result:
 
     source_format: str
     household_id: str | None = None
-    events: list[DeviceEvent] = field(default_factory=list)
+    events: list[EventDict] = field(default_factory=list)
     sos: list[SosEvent] = field(default_factory=list)
     dead_letter: DeadLetter | None = None
     ignored: str | None = None
@@ -229,7 +250,10 @@ class Normaliser:
             else:
                 flagged = True
         key = message_key(message.topic, message.payload, parsed.stamp)
-        result = Result(owner.source_format.value, owner.household_id)
+        source_format = owner.source_format.value
+        result = Result(source_format, owner.household_id)
+        received_text = json_time(received)
+        event_text = received_text if event_time is received else json_time(event_time)
         seen: set[str] = set()
         for item in parsed.items:
             if isinstance(item, Reading):
@@ -254,19 +278,21 @@ class Normaliser:
                     )
                 )
             else:
-                result.events.append(
-                    DeviceEvent.model_construct(
-                        household_id=owner.household_id,
-                        device_id=owner.device_id,
-                        kind=EventKind(item.kind),
-                        value=float(item.value),
-                        event_time=event_time,
-                        receive_time=received,
-                        source_format=owner.source_format,
-                        idempotency_key=f"{key}:{suffix}",
-                        clock_flagged=flagged,
-                        gateway_id=owner.gateway_id,
-                        detail=item.detail[:200] if item.detail else None,
-                    )
-                )
+                event: EventDict = {
+                    "schema_version": SCHEMA_VERSION,
+                    "household_id": owner.household_id,
+                    "device_id": owner.device_id,
+                    "kind": item.kind.value,
+                    "value": float(item.value),
+                    "event_time": event_text,
+                    "receive_time": received_text,
+                    "source_format": source_format,
+                    "idempotency_key": f"{key}:{suffix}",
+                    "clock_flagged": flagged,
+                }
+                if owner.gateway_id is not None:
+                    event["gateway_id"] = owner.gateway_id
+                if item.detail:
+                    event["detail"] = item.detail[:200]
+                result.events.append(event)
         return result

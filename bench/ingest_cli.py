@@ -1,0 +1,106 @@
+"""``anbu bench ingest``: the bridge's rate beside a plain paho subscriber's, and their ratio."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from anbu.cli_support import settings_of
+from anbu.stack.services import ServiceSpec, free_port, mosquitto_spec, tansu_spec, wait_ready
+from config import load_settings
+
+_USER = ("anbu-bench", "bench-password")
+
+
+@contextmanager
+def _running(spec: ServiceSpec, log: Path) -> Iterator[None]:
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            spec.argv, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **spec.env}
+        )
+    try:
+        wait_ready(spec, 30)
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def private_services() -> Iterator[Any]:
+    """A Mosquitto and a Tansu of the benchmark's own on free ports; yields their settings."""
+    with tempfile.TemporaryDirectory(prefix="anbu-bench-ingest-") as tmp:
+        base = Path(tmp)
+        mqtt_port, kafka_port = free_port(), free_port()
+        mosquitto = mosquitto_spec(base / "mosquitto", mqtt_port, service_user=_USER)
+        with (
+            _running(mosquitto, base / "mosquitto.log"),
+            _running(tansu_spec(kafka_port), base / "tansu.log"),
+        ):
+            yield load_settings(
+                None,
+                {
+                    "stack.data_dir": str(base / "var"),
+                    "mqtt.port": mqtt_port,
+                    "mqtt.username": _USER[0],
+                    "mqtt.password": _USER[1],
+                    "kafka.bootstrap_servers": f"127.0.0.1:{kafka_port}",
+                },
+            )
+
+
+def register(bench_app: typer.Typer) -> None:
+    """Add ``ingest`` to ``anbu bench``."""
+
+    @bench_app.command("ingest")
+    def ingest(
+        ctx: typer.Context,
+        messages: Annotated[int, typer.Option(help="MQTT messages each consumer drains.")] = 20_000,
+        devices: Annotated[int, typer.Option(help="Registered motion sensors.")] = 200,
+        rounds: Annotated[int, typer.Option(help="Turns each consumer gets; best counts.")] = 2,
+        use_running: Annotated[
+            bool,
+            typer.Option(
+                "--use-running",
+                help="Use the configured Mosquitto and Kafka instead of private ones.",
+            ),
+        ] = False,
+        output: Annotated[
+            Path | None, typer.Option(help="Also write the figures as JSON here.")
+        ] = None,
+    ) -> None:
+        """Bridge events/s beside a plain paho subscriber on the same broker, and the ratio."""
+        from bench.ingest import run
+
+        if use_running:
+            figures = run(settings_of(ctx), messages=messages, devices=devices, rounds=rounds)
+        else:
+            with private_services() as settings:
+                figures = run(settings, messages=messages, devices=devices, rounds=rounds)
+        typer.echo(f"{'':28}{'msgs/s':>12}{'events/s':>12}")
+        typer.echo(f"{'plain paho subscriber':28}{figures['raw_msgs_per_s']:>12,.0f}{'-':>12}")
+        typer.echo(
+            f"{'anbu bridge (Kafka acked)':28}{figures['bridge_msgs_per_s']:>12,.0f}"
+            f"{figures['bridge_events_per_s']:>12,.0f}"
+        )
+        verdict = "meets" if figures["ratio"] >= figures["goal_ratio"] else "BELOW"
+        typer.echo(
+            f"ratio bridge/plain: {figures['ratio']:.0%} ({verdict} the goal of "
+            f"{figures['goal_ratio']:.0%}); {figures['messages']:,} messages, "
+            f"{figures['events_per_message']:.1f} events each, best of {figures['rounds']} "
+            f"rounds (plain {figures['raw_seconds']} s, bridge {figures['bridge_seconds']} s)"
+        )
+        if output is not None:
+            output.write_text(json.dumps(figures, indent=2) + "\n")
