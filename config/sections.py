@@ -212,7 +212,7 @@ class SeriesSettings(_Section):
         description="How often counted activity and device health are written to InfluxDB.",
     )
     health_snapshot_interval: Duration = Field(
-        default=timedelta(minutes=5),
+        default=timedelta(minutes=10),
         description="How often every registered device's health is written, reported or not, "
         "so silent devices show up with how long they have been silent.",
     )
