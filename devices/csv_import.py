@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from anbu.timeutil import utcnow
@@ -356,11 +356,11 @@ def import_csv(session: Session, text: str, *, allowed_center: str | None = None
     # Core inserts (not ORM bulk inserts): several times faster for thousands of rows.
     if households:
         session.execute(
-            insert(Household.__table__), [{**defaults, **h} for h in households.values()]
+            insert(_table(Household)), [{**defaults, **h} for h in households.values()]
         )
     if residents:
         session.execute(
-            insert(Resident.__table__),
+            insert(_table(Resident)),
             [
                 {**r, "consent_at": now if r["consent"] else None, "created_at": now}
                 for r in residents
@@ -368,7 +368,7 @@ def import_csv(session: Session, text: str, *, allowed_center: str | None = None
         )
     if devices:
         session.execute(
-            insert(Device.__table__),
+            insert(_table(Device)),
             [{**d, "installed_at": now, "created_at": now} for d in devices],
         )
     changes = changes_of(session)
@@ -380,6 +380,11 @@ def import_csv(session: Session, text: str, *, allowed_center: str | None = None
         residents_created=len(residents),
         households=result_rows,
     )
+
+
+def _table(model: Any) -> Table:
+    table: Table = model.__table__
+    return table
 
 
 def _chunked_households(session: Session, ids: set[str]) -> list[Household]:
