@@ -342,7 +342,9 @@ def test_anbu_gateway_and_robot_messages(rig: Rig) -> None:
             ),
         ],
     )
-    robot = events_of(rig, "robot", 2)
+    robot = events_of(
+        rig, "robot", 2, where=lambda e: e.detail in ("medication_taken", f"req-{rig.root}")
+    )
     by_kind = {e.kind.value: e for e in robot}
     assert by_kind["robot"].detail == "medication_taken"
     assert by_kind["robot"].event_time == now  # device time within the window is used
