@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request, Response, status
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -216,6 +216,7 @@ def _given(model: Any) -> dict[str, Any]:
 
 
 Limit = Annotated[int, Query(ge=1, le=1000)]
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]
 
 
@@ -397,7 +398,7 @@ def add_resident(
 
 @router.patch("/residents/{resident_id}", response_model=ResidentOut)
 def patch_resident(
-    resident_id: int, body: ResidentPatch, principal: Caller, session: Db, request: Request
+    resident_id: RowId, body: ResidentPatch, principal: Caller, session: Db, request: Request
 ) -> Resident:
     """Change a resident's details."""
     _resident(session, principal, resident_id)
@@ -408,7 +409,9 @@ def patch_resident(
 
 
 @router.delete("/residents/{resident_id}", response_model=ResidentOut)
-def retire_resident(resident_id: int, principal: Caller, session: Db, request: Request) -> Resident:
+def retire_resident(
+    resident_id: RowId, principal: Caller, session: Db, request: Request
+) -> Resident:
     """Mark a resident as moved out."""
     _resident(session, principal, resident_id)
     require(principal, *CARERS)
@@ -446,7 +449,7 @@ def add_contact(
 
 @router.patch("/contacts/{contact_id}", response_model=ContactOut)
 def patch_contact(
-    contact_id: int, body: ContactPatch, principal: Caller, session: Db, request: Request
+    contact_id: RowId, body: ContactPatch, principal: Caller, session: Db, request: Request
 ) -> Contact:
     """Change a contact."""
     _contact(session, principal, contact_id)
@@ -457,7 +460,7 @@ def patch_contact(
 
 
 @router.delete("/contacts/{contact_id}", response_model=ContactOut)
-def retire_contact(contact_id: int, principal: Caller, session: Db, request: Request) -> Contact:
+def retire_contact(contact_id: RowId, principal: Caller, session: Db, request: Request) -> Contact:
     """Remove a contact from escalation."""
     _contact(session, principal, contact_id)
     require(principal, *CARERS)

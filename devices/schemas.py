@@ -5,20 +5,34 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from anbu.events import SourceFormat, UtcDatetime
 from anbu.registry_records import AwayPeriod, DeviceKindName, QuietHours
 from devices.auth import Role
 
+
+def _utf8(value: str) -> str:
+    """Refuse text that cannot be stored (lone surrogates from JSON escapes)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("not valid Unicode text") from None
+    return value
+
+
+Utf8 = AfterValidator(_utf8)
+
 Ident = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", max_length=64)
 ]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-OptText = Annotated[str, StringConstraints(max_length=200)] | None
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Utf8]
+OptText = Annotated[str, StringConstraints(max_length=200), Utf8] | None
+LongText = Annotated[str, StringConstraints(max_length=2000), Utf8] | None
 Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()-]{3,30}$")] | None
-Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+$", max_length=200)] | None
-Topic = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+$", max_length=200), Utf8] | None
+Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=500), Utf8] | None
+Topic = Annotated[str, StringConstraints(min_length=1, max_length=200), Utf8]
 Delay = Annotated[int, Field(ge=0, le=604800)]
 
 
@@ -38,7 +52,7 @@ class CenterIn(_In):
     dongs: list[Text] = Field(default_factory=list, max_length=200)
     duty_phone: Phone = None
     email: Email = None
-    webhook_url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$")] | None = None
+    webhook_url: Url = None
 
 
 class CenterPatch(_In):
@@ -48,7 +62,7 @@ class CenterPatch(_In):
     dongs: list[Text] | None = Field(default=None, max_length=200)
     duty_phone: Phone = None
     email: Email = None
-    webhook_url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$")] | None = None
+    webhook_url: Url = None
 
 
 class CenterOut(_Out):
@@ -82,7 +96,7 @@ class HouseholdIn(HouseholdSettingsIn):
     care_center_id: Ident
     dong: Text
     address: OptText = None
-    notes: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    notes: LongText = None
 
 
 class HouseholdPatch(HouseholdSettingsIn):
@@ -91,7 +105,7 @@ class HouseholdPatch(HouseholdSettingsIn):
     care_center_id: Ident | None = None
     dong: Text | None = None
     address: OptText = None
-    notes: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    notes: LongText = None
 
 
 class HouseholdOut(_Out):

@@ -129,6 +129,13 @@ def _positive(value: float, field_name: str, maximum: float) -> None:
         raise InvalidInput(field_name, f"must be above 0 and at most {maximum:g}")
 
 
+def _required(changes: dict[str, Any], *keys: str) -> None:
+    """Refuse ``null`` for fields that cannot be empty (absent means unchanged)."""
+    for key in keys:
+        if key in changes and changes[key] is None:
+            raise InvalidInput(key, "cannot be null; leave it out to keep the current value")
+
+
 def _hhmm(value: time) -> str:
     return value.strftime("%H:%M")
 
@@ -244,6 +251,7 @@ def create_care_center(
 def update_care_center(session: Session, care_center_id: str, **changes: Any) -> CareCenter:
     """Change a care center's name, dongs or contact details."""
     row = get_center(session, care_center_id)
+    _required(changes, "name", "dongs")
     for key in ("name", "dongs", "duty_phone", "email", "webhook_url"):
         if key in changes:
             setattr(row, key, list(changes[key]) if key == "dongs" else changes[key])
@@ -436,6 +444,7 @@ def update_resident(session: Session, resident_id: int, **changes: Any) -> Resid
     row = session.get(Resident, resident_id)
     if row is None:
         raise NotFound("resident", str(resident_id))
+    _required(changes, "name")
     for key in ("name", "phone", "birth_date"):
         if key in changes:
             setattr(row, key, changes[key])
