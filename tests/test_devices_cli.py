@@ -1,0 +1,134 @@
+"""``anbu devices`` as an installer uses it in the field."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from typer.testing import CliRunner
+
+from anbu.cli import app, build_app
+from anbu.registry_records import parse_registry_record
+from config import Settings
+from devices.auth import hash_token
+from devices.db import init_db
+from devices.lookup import RegistryLookup
+from devices.models import ApiToken
+from tests.test_devices_support import read_registry
+
+
+@pytest.fixture
+def anbu(make_settings: Callable[..., Settings]) -> Callable[..., tuple[int, str, str]]:
+    settings = make_settings()
+    build_app(["devices"])
+    runner = CliRunner()
+    base = [
+        "--data-dir",
+        str(settings.data_dir),
+        "--set",
+        f"kafka.bootstrap_servers={settings.kafka.bootstrap_servers[0]}",
+        "--set",
+        f"kafka.topics.registry={settings.kafka.topics.registry}",
+        "--set",
+        f"mqtt.password={settings.mqtt_password()}",
+    ]
+
+    def run(*args: str) -> tuple[int, str, str]:
+        result = runner.invoke(app, [*base, "devices", *args])
+        return result.exit_code, result.stdout, result.stderr
+
+    run.settings = settings  # type: ignore[attr-defined]
+    return run
+
+
+def test_installer_registers_a_home_from_the_field(
+    anbu: Callable[..., tuple[int, str, str]], tmp_path: Path
+) -> None:
+    settings: Settings = anbu.settings  # type: ignore[attr-defined]
+    code, out, err = anbu("add-center", "cc-01", "Mapo Welfare Center", "--dong", "Seogyo-dong")
+    assert code == 0, err
+    code, out, err = anbu(
+        "add-household",
+        "--center",
+        "cc-01",
+        "--dong",
+        "Seogyo-dong",
+        "--quiet-hours",
+        "22:00-06:00",
+        "--resident-name",
+        "Hong Gildong",
+        "--resident-phone",
+        "010-1234-5678",
+        "--consent",
+    )
+    assert code == 0, err
+    household = out.strip()
+    assert household.startswith("hh-")
+    code, out, err = anbu("add-gateway", household)
+    assert code == 0, err
+    gateway = out.split("gateway:")[1].split()[0]
+    assert "mqtt password:" in out and "shown only once" in out
+    code, out, err = anbu(
+        "add-device",
+        household,
+        "--kind",
+        "motion",
+        "--format",
+        "zigbee2mqtt",
+        "--topic",
+        "zigbee2mqtt/hall_pir",
+        "--room",
+        "hall",
+        "--gateway",
+        gateway,
+    )
+    assert code == 0, err
+    device = out.strip()
+
+    code, out, err = anbu(
+        "add-device", household, "--kind", "toaster", "--format", "zigbee2mqtt", "--topic", "z/x"
+    )
+    assert code == 1 and "kind" in err and "toaster" in err
+
+    code, out, err = anbu("check", household)
+    assert code == 1 and "never" in out and device in out
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "care_center_id,dong,device_kind,source_format,mqtt_topic\ncc-01,A,motion,zigbee2mqtt,zigbee2mqtt/hall_pir\ncc-02,A,plug,tasmota,tele/t1\n"
+    )
+    code, out, err = anbu("import", str(bad))
+    assert code == 1
+    assert "line 2: mqtt_topic" in err and "line 3: care_center_id" in err
+    good = tmp_path / "good.csv"
+    good.write_text(
+        "care_center_id,dong,device_kind,source_format,mqtt_topic\ncc-01,A,plug,tasmota,tele/t1\n"
+    )
+    code, out, err = anbu("import", str(good))
+    assert code == 0 and "imported 1 household(s), 1 device(s)" in out, err
+
+    code, out, err = anbu(
+        "token", "create", "--role", "staff", "--center", "cc-01", "--name", "kim"
+    )
+    assert code == 0, err
+    token = out.strip()
+    assert token.startswith("anbu_")
+    principal = RegistryLookup.from_settings(settings).authenticate(token)
+    assert principal is not None and principal.care_center_id == "cc-01"
+    with Session(init_db(settings)) as session:
+        stored = list(session.scalars(select(ApiToken.token_hash)))
+    assert token not in stored and hash_token(token) in stored
+    code, out, err = anbu("token", "create", "--role", "staff")
+    assert code == 1 and "care_center_id" in err
+
+    code, out, err = anbu("list", "--center", "cc-01")
+    assert code == 0 and household in out and out.count("\n") == 2
+
+    latest = read_registry(settings, lambda r: f"device:{device}".encode() in r)
+    record = parse_registry_record(latest[f"device:{device}".encode()])
+    assert record.type == "device" and record.mqtt_topic == "zigbee2mqtt/hall_pir"
+    assert b"Hong" not in b"".join(latest.values())
+    assert f"user {gateway}" in (settings.data_dir / "mosquitto" / "acl").read_text()
