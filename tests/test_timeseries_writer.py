@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 
+from aiokafka import AIOKafkaConsumer
 from kafka import KafkaProducer
 
 from anbu.events import DeviceEvent, EventBatch, EventKind, SourceFormat, idempotency_key
@@ -126,13 +128,36 @@ def test_restart_adds_to_a_bucket_instead_of_overwriting_it(
     with BackgroundWriter(settings):
         publish(settings, [], [_motion("hh-r", bucket + i, i) for i in range(3)])
         wait_for(lambda: count() == 3)
-    # The same bucket gets two more events after a restart: the count must become 5, not 2.
+    # As if the process had died between writing to InfluxDB and committing to Kafka.
+    asyncio.run(_forget_committed_offsets(settings))
+    # The same bucket gets two more events after a restart: the count must become 5, not 2
+    # (overwritten) nor 8 (the first three read again).
     with BackgroundWriter(settings) as again:
         publish(settings, [], [_motion("hh-r", bucket + 10 + i, 10 + i) for i in range(2)])
         wait_for(lambda: again.writer.rollup.events >= 2)
         again.flush()
         wait_for(lambda: count() == 5)
         assert again.writer.rollup.events == 2  # committed offsets: nothing re-read
+
+
+async def _forget_committed_offsets(settings: Settings) -> None:
+    consumer = AIOKafkaConsumer(
+        settings.kafka.topics.events,
+        bootstrap_servers=settings.kafka.bootstrap_servers,
+        group_id=settings.series.group_id,
+        enable_auto_commit=False,
+        session_timeout_ms=6000,
+        heartbeat_interval_ms=1000,
+        rebalance_timeout_ms=5000,
+    )
+    await consumer.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not consumer.assignment() and time.monotonic() < deadline:
+            await consumer.getmany(timeout_ms=500)
+        await consumer.commit({tp: 0 for tp in consumer.assignment()})
+    finally:
+        await consumer.stop()
 
 
 def test_unreadable_record_is_skipped_and_counted(make_settings: Callable[..., Settings]) -> None:

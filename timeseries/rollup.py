@@ -215,19 +215,25 @@ class SeriesRollup:
         Buckets older than :data:`LATE_WINDOW` behind the newest are forgotten after
         this; an event for one of them later starts it again from InfluxDB's count.
         """
+        # A bucket still waiting for its InfluxDB count is held back: writing it now would
+        # overwrite that count with only this run's part.
+        ready = self._dirty - self._unseeded
         points = [
             Point(ACTIVITY, {"count": self.activity[key]}, from_epoch(key[2]),
                   {"household": key[0], "kind": key[1]})
-            for key in sorted(self._dirty, key=lambda k: k[2])
+            for key in sorted(ready, key=lambda k: k[2])
         ]
-        self._dirty.clear()
+        self._dirty -= ready
         points.extend(
             Point(EVENTS_RATE, {"count": count}, from_epoch(start), {"kind": kind})
             for (start, kind), count in sorted(self._rate.items())
         )
         self._rate.clear()
         horizon = self.newest_bucket - int(LATE_WINDOW.total_seconds())
-        stale = [key for key in self.activity if key[2] < horizon]
+        stale = [
+            key for key in self.activity
+            if key[2] < horizon and key not in self._dirty and key not in self._unseeded
+        ]
         for key in stale:
             del self.activity[key]
         if stale:

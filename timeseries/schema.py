@@ -30,6 +30,8 @@ EVENTS_RATE_1H = "events_rate_1h"
 ALERT_EVENTS = "alert_events"
 ALERTS_1D = "alerts_1d"
 INGEST_METRICS = "ingest_metrics"
+SERIES_OFFSETS = "series_offsets"
+"""Kafka offsets whose events are counted, written with the counts (exactly-once resume)."""
 
 ROLLUP_RP = "rollup"
 HEALTH_RP = "health"

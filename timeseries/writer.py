@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from contextlib import suppress
 from datetime import datetime, timedelta
 
@@ -21,28 +21,32 @@ from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from anbu.events import EventBatch
-from anbu.influx import BufferedWriter, InfluxClient, InfluxError
+from anbu.influx import BufferedWriter, InfluxClient, InfluxError, Point
 from anbu.kafka_topics import ensure_topics
 from anbu.registry_records import parse_registry_record
 from anbu.timeutil import utcnow
 from config import Settings
 from timeseries.rollup import ActivityKey, SeriesRollup
-from timeseries.schema import ACTIVITY, BUCKET, HEALTH_RP, ensure_schema
+from timeseries.schema import ACTIVITY, BUCKET, HEALTH_RP, SERIES_OFFSETS, ensure_schema
 
 log = logging.getLogger(__name__)
 
 
 class _Rebalance(ConsumerRebalanceListener):
-    """Partitions that move here may have buckets another instance already wrote."""
+    """Resume each partition after the last record whose counts reached InfluxDB."""
 
-    def __init__(self, rollup: SeriesRollup) -> None:
-        self.rollup = rollup
+    def __init__(self, writer: SeriesWriter) -> None:
+        self.writer = writer
 
-    async def on_partitions_revoked(self, revoked: object) -> None:
-        return None
+    async def on_partitions_revoked(self, revoked: Collection[TopicPartition]) -> None:
+        # Counts already written stay; another owner must not see our offsets as newer.
+        for tp in revoked:
+            self.writer.processed.pop(tp, None)
 
-    async def on_partitions_assigned(self, assigned: object) -> None:
-        self.rollup.mark_restart(utcnow())
+    async def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
+        # Buckets another instance (or our previous run) wrote are seeded before rewriting.
+        self.writer.rollup.mark_restart(utcnow())
+        await self.writer.resume(assigned)
 
 
 class _PolicyClient(InfluxClient):
@@ -76,7 +80,7 @@ class SeriesWriter:
         self._stopping = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
         self._flush_lock = asyncio.Lock()
-        self._processed: dict[TopicPartition, int] = {}
+        self.processed: dict[TopicPartition, int] = {}
 
     def stop(self) -> None:
         """Ask :meth:`run` to flush and return."""
@@ -104,7 +108,7 @@ class SeriesWriter:
             rebalance_timeout_ms=5000,
             max_poll_records=2000,
         )
-        consumer.subscribe([kafka.topics.events], listener=_Rebalance(self.rollup))
+        consumer.subscribe([kafka.topics.events], listener=_Rebalance(self))
         self._consumer = consumer
         registry = AIOKafkaConsumer(
             bootstrap_servers=kafka.bootstrap_servers,
@@ -165,7 +169,7 @@ class SeriesWriter:
             batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
             for tp, records in batches.items():
                 for record in records:
-                    self._processed[tp] = record.offset + 1
+                    self.processed[tp] = record.offset + 1
                     if record.value is None:
                         continue
                     try:
@@ -205,10 +209,30 @@ class SeriesWriter:
         async with self._flush_lock:
             return await self._flush()
 
+    async def resume(self, assigned: Collection[TopicPartition]) -> None:
+        """Seek assigned partitions past what InfluxDB already counted (see :meth:`_flush`).
+
+        Kafka's committed offset can lag InfluxDB (a crash or rebalance between the write
+        and the commit); the offsets written beside the counts cannot, so they win.
+        """
+        consumer = self._consumer
+        if consumer is None or not assigned:
+            return
+        try:
+            stored = await asyncio.to_thread(read_offsets, self.client, self.settings)
+        except InfluxError as exc:
+            log.warning("cannot read stored offsets, resuming from Kafka's: %s", exc)
+            return
+        for tp in assigned:
+            offset = stored.get((tp.topic, tp.partition))
+            if offset is None:
+                continue
+            committed = await consumer.committed(tp)
+            if committed is None or offset > committed:
+                consumer.seek(tp, offset)
+
     async def _flush(self) -> bool:
         consumer = self._consumer
-        # Offsets of records already counted: everything below them is in the rollup now.
-        offsets = dict(self._processed)
         unseeded = self.rollup.unseeded()
         if unseeded:
             try:
@@ -217,20 +241,40 @@ class SeriesWriter:
                 log.warning("cannot read existing counts yet: %s", exc)
                 return False
             self.rollup.seed(unseeded, existing)
-        self.buffer.add(self.rollup.drain())
+        # No await from here to buffer.add: the offsets are exactly those of the records
+        # whose counts are drained, and they are written in the same request after them.
+        assigned = consumer.assignment() if consumer is not None else set()
+        offsets = {tp: o for tp, o in self.processed.items() if tp in assigned}
+        if self.rollup.unseeded():
+            # Buckets seen during the seeding read wait for the next flush, and so do the
+            # offsets that cover them.
+            offsets = {}
+        now = utcnow()
+        self.buffer.add(
+            [
+                *self.rollup.drain(),
+                *(
+                    Point(
+                        SERIES_OFFSETS,
+                        {"offset": offset},
+                        now,
+                        {"group": self.settings.series.group_id, "topic": tp.topic,
+                         "partition": str(tp.partition)},
+                    )
+                    for tp, offset in sorted(offsets.items())
+                ),
+            ]
+        )
         done = await asyncio.to_thread(self.buffer.flush)
         # Health snapshots are rewritten whole every interval: they do not hold offsets back.
         await asyncio.to_thread(self.health_buffer.flush)
         self.flushes += 1
         if done and consumer is not None and offsets:
-            assigned = consumer.assignment()
-            mine = {tp: offset for tp, offset in offsets.items() if tp in assigned}
-            if mine:
-                try:
-                    await consumer.commit(mine)
-                except KafkaError as exc:
-                    # A rebalance took the partitions: the next owner re-reads and seeds.
-                    log.warning("offset commit failed: %s", exc)
+            try:
+                await consumer.commit(offsets)
+            except KafkaError as exc:
+                # The offsets are in InfluxDB too: the next owner resumes from there.
+                log.warning("offset commit failed: %s", exc)
         elif not done:
             log.warning("InfluxDB unavailable, %d points kept: %s",
                         self.buffer.pending, self.buffer.last_error)
@@ -258,6 +302,21 @@ def read_counts(client: InfluxClient, keys: list[ActivityKey]) -> dict[ActivityK
                 key = (tags.get("household", ""), tags.get("kind", ""), when)
                 if key in wanted and count is not None:
                     found[key] = int(count)
+    return found
+
+
+def read_offsets(client: InfluxClient, settings: Settings) -> dict[tuple[str, int], int]:
+    """The newest offset per (topic, partition) whose counts are in InfluxDB."""
+    group = _quote(settings.series.group_id)
+    found: dict[tuple[str, int], int] = {}
+    for series in client.query(
+        f'SELECT last("offset") FROM "{SERIES_OFFSETS}" WHERE "group" = \'{group}\' '
+        'GROUP BY "topic", "partition"'
+    ):
+        tags = series.get("tags", {})
+        for _stamp, offset in series.get("values", []):
+            if offset is not None:
+                found[(tags.get("topic", ""), int(tags.get("partition", "0")))] = int(offset)
     return found
 
 
