@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from config import Settings
@@ -67,11 +70,33 @@ def migrate(url: str) -> Engine:
     config = alembic_config(url)
     # Alembic narrates every step at INFO; a migration that ran is not news to an installer.
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    with engine.begin() as connection:
+    # Every anbu process migrates at start (web, alerts, CLI), often at the same moment:
+    # only one may run the DDL, the others wait and then find the schema current.
+    with _migration_lock(engine), engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
     _migrated.add(url)
     return engine
+
+
+_PG_LOCK_KEY = 0x616E6275  # "anbu"
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """An exclusive file lock beside a SQLite database (PostgreSQL uses an advisory lock)."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database or database == ":memory:":
+        yield
+        return
+    with open(f"{database}.migrate.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def init_db(settings: Settings) -> Engine:

@@ -170,3 +170,28 @@ def test_retiring_a_household_retires_its_gateways_and_devices(engine: Engine) -
         assert active == 0
         assert service.get_gateway(session, gateway_id).retired_at is not None
         assert session.get(Household, household_id).retired_at is not None  # type: ignore[union-attr]
+
+
+def test_processes_starting_together_migrate_once(engine: Engine) -> None:
+    """web, alerts and the CLI all migrate at start; racing on a fresh database must not fail."""
+    import subprocess
+    import sys
+
+    from sqlalchemy import inspect
+
+    url = engine.url.render_as_string(hide_password=False)
+    fresh = url.rsplit("/", 1)[0] + "/" + ("race.sqlite3" if "sqlite" in url else "")
+    if "postgresql" in url:
+        from tests.test_devices_support import new_postgres_database
+
+        fresh = new_postgres_database()
+    code = "import sys; from devices.db import migrate; migrate(sys.argv[1]); print('ok')"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, fresh], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for _ in range(3)
+    ]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 3, [err.decode()[-500:] for _, err in results]
+    assert "devices" in inspect(migrate(fresh)).get_table_names()
