@@ -738,7 +738,25 @@ async def startup(app: FastAPI, settings: Settings) -> None:
     app.state.registry_tasks = [
         asyncio.create_task(_snapshot_loop(settings, engine), name="registry-snapshot"),
         asyncio.create_task(consumer.run(), name="registry-last-seen"),
+        asyncio.create_task(_mqtt_watch_loop(settings, engine), name="registry-mqtt-watch"),
     ]
+
+
+MQTT_WATCH_S = 30.0
+
+
+async def _mqtt_watch_loop(settings: Settings, engine: Engine) -> None:
+    """Restore the gateways' MQTT accounts if Mosquitto's files were rewritten by others."""
+    from devices.mqtt_accounts import accounts_current, sync_mosquitto
+
+    while True:
+        await asyncio.sleep(MQTT_WATCH_S)
+        try:
+            if not await asyncio.to_thread(accounts_current, settings, engine):
+                log.warning("Mosquitto's accounts differ from the registry; rewriting them")
+                await asyncio.to_thread(sync_mosquitto, settings, engine)
+        except Exception as exc:  # noqa: BLE001 - keep watching; the next round retries
+            log.warning("could not check Mosquitto's accounts (%s)", type(exc).__name__)
 
 
 async def _snapshot_loop(settings: Settings, engine: Engine) -> None:

@@ -81,3 +81,19 @@ def sync_mosquitto(settings: Settings, engine: Engine) -> bool:
         "mosquitto accounts rewritten: %d gateway(s), reloaded=%s", len(accounts) - 1, reloaded
     )
     return reloaded
+
+
+def accounts_current(settings: Settings, engine: Engine) -> bool:
+    """Whether Mosquitto's password file holds exactly the accounts the registry expects.
+
+    Something else may rewrite the file (a fresh ``anbu up`` writes only the service
+    account); this lets the web process notice and restore the gateways' accounts.
+    """
+    path = mosquitto_dir(settings) / "passwd"
+    try:
+        users = {line.split(":", 1)[0] for line in path.read_text().splitlines() if ":" in line}
+    except FileNotFoundError:
+        return False
+    with Session(engine) as session:
+        wanted = set(session.scalars(select(Gateway.id).where(Gateway.retired_at.is_(None))))
+    return users == wanted | {settings.mqtt.username}

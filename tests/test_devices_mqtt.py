@@ -18,8 +18,10 @@ from fastapi.testclient import TestClient
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from anbu.stack.mosquitto_auth import reload_mosquitto, service_account, write_auth_files
 from anbu.stack.services import free_port, mosquitto_spec
 from config import Settings
+from devices import api
 from tests.services import SERVICE_USER, running
 from tests.test_devices_support import registry_app, wait_for
 
@@ -79,8 +81,11 @@ def broker(tmp_path: Path, make_settings: Callable[..., Settings]) -> Iterator[S
         yield settings
 
 
-def test_gateway_publishes_only_under_its_own_topics(broker: Settings) -> None:
+def test_gateway_publishes_only_under_its_own_topics(
+    broker: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings = broker
+    monkeypatch.setattr(api, "MQTT_WATCH_S", 0.3)
     admin = {"Authorization": f"Bearer {settings.admin_token()}"}
     clients: list[Client] = []
     with TestClient(registry_app(settings)) as http:
@@ -154,6 +159,19 @@ def test_gateway_publishes_only_under_its_own_topics(broker: Settings) -> None:
             wrong = Client(settings.mqtt.port, login_b["gateway"]["id"], "wrong-password")
             clients.append(wrong)
             assert wrong.wait_connected() != 0
+
+            # Something rewrites Mosquitto's files with only the service account (a fresh
+            # `anbu up`): the registry notices and restores the gateways' accounts.
+            directory = settings.data_dir / "mosquitto"
+            write_auth_files(
+                directory / "passwd", directory / "acl", [service_account(*SERVICE_USER)]
+            )
+            assert reload_mosquitto(directory / "mosquitto.pid")
+            wait_for(lambda: gw_a in (directory / "passwd").read_text(), timeout_s=20)
+            restored = Client(settings.mqtt.port, gw_a, login_a["mqtt_password"])
+            clients.append(restored)
+            assert restored.wait_connected() == 0
+            assert restored.publish("zigbee2mqtt/b_pir", b"intruder").value == 135
 
             # Retiring the gateway removes its account at once.
             assert http.delete(f"/api/v1/gateways/{gw_a}", headers=admin).status_code == 200
