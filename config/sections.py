@@ -27,7 +27,11 @@ class IngestSettings(_Section):
     )
     max_payload_bytes: int = Field(default=65536, gt=0)
     batch_max_events: int = Field(default=200, gt=0)
-    batch_linger: Duration = timedelta(milliseconds=20)
+    batch_linger: Duration = Field(
+        default=timedelta(milliseconds=100),
+        description="Telemetry waits at most this long for its household's batch to fill "
+        "(SOS never waits); longer means fewer, larger Kafka records.",
+    )
     metrics_port: Port = 9108
     metrics_flush: Duration = timedelta(seconds=10)
     log_every: Duration = Field(

@@ -78,7 +78,6 @@ class Bridge:
         self.write_influx = write_influx
         self._log = RateLimitedLog(log, settings.ingest.log_every.total_seconds())
         self._generation = 0
-        self._in_flight_lock = threading.Lock()
         self._stopping = threading.Event()
         self.subscribed = threading.Event()
         self._http: Any = None
@@ -216,9 +215,12 @@ class Bridge:
         """Normalise one message, hand its records to Kafka, ack it once they are confirmed."""
         result = self.normaliser.normalise(Inbound(topic, payload, utcnow()))
         self.metrics.record(result)
-        delivery = Delivery(mid, qos, self._generation)
-        with self._in_flight_lock:
-            self.metrics.in_flight += 1
+        telemetry = bool(result.events) and result.household_id is not None
+        records = len(result.sos) + (result.dead_letter is not None) + telemetry
+        delivery = Delivery(mid, qos, self._generation, records)
+        if records == 0:  # ignored on purpose: nothing to wait for
+            self._delivered(delivery)
+            return result
         topics = self.sink.topics
         key = (result.household_id or topic).encode()
         for sos in result.sos:
@@ -226,14 +228,12 @@ class Bridge:
             self.sink.send_now(topics.sos, key, sos.to_json(), delivery)
         if result.dead_letter is not None:
             self.sink.send_now(topics.deadletter, key, result.dead_letter.to_json(), delivery)
-        if result.events and result.household_id is not None:
+        if telemetry:
+            assert result.household_id is not None
             self.sink.add_events(result.household_id, result.events, delivery)
-        self.sink.release(delivery)
         return result
 
     def _delivered(self, delivery: Delivery) -> None:
-        with self._in_flight_lock:
-            self.metrics.in_flight -= 1
         self.metrics.add_acked()
         if delivery.qos == 0 or delivery.generation != self._generation:
             return  # an old connection's message: the broker redelivers it on the new one

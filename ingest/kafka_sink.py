@@ -35,16 +35,17 @@ class Delivery:
         qos: its QoS (0 needs no acknowledgement).
         generation: the MQTT connection it arrived on; an acknowledgement for a connection
             that has since been replaced is not sent (the broker redelivers it instead).
-        pending: records not yet confirmed, plus one while the message is being dispatched.
+        pending: records made from the message that Kafka has not confirmed yet (known
+            before any is sent, so a fast confirmation cannot complete it early).
     """
 
     __slots__ = ("generation", "mid", "pending", "qos")
 
-    def __init__(self, mid: int, qos: int, generation: int) -> None:
+    def __init__(self, mid: int, qos: int, generation: int, records: int) -> None:
         self.mid = mid
         self.qos = qos
         self.generation = generation
-        self.pending = 1
+        self.pending = records
 
 
 @dataclass(slots=True)
@@ -112,7 +113,7 @@ class KafkaSink:
     # -- adding work (MQTT thread) ------------------------------------------------------
 
     def add_events(self, household_id: str, events: list[EventDict], delivery: Delivery) -> None:
-        """Queue telemetry of one household for the next batch."""
+        """Queue telemetry of one household for the next batch (one of the message's records)."""
         full: _Batch | None = None
         with self._lock:
             batch = self._batches.get(household_id)
@@ -120,7 +121,6 @@ class KafkaSink:
                 batch = self._batches[household_id] = _Batch(time.monotonic())
             batch.events.extend(events)
             batch.deliveries.append(delivery)
-            delivery.pending += 1
             if len(batch.events) >= self.max_events:
                 full = self._batches.pop(household_id)
         if full is not None:
@@ -128,13 +128,7 @@ class KafkaSink:
 
     def send_now(self, topic: str, key: bytes, value: bytes, delivery: Delivery) -> None:
         """Send one record at once (SOS, dead letter)."""
-        with self._lock:
-            delivery.pending += 1
         self._send(topic, key, value, [delivery], 0)
-
-    def release(self, delivery: Delivery) -> None:
-        """Drop the dispatch hold on a message; it is delivered when its records are."""
-        self._settle([delivery])
 
     # -- Kafka ----------------------------------------------------------------------
 

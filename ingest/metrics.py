@@ -56,7 +56,6 @@ class IngestMetrics(Collector):
         self.acked = 0
         self.kafka_errors = 0
         self.registry_devices = 0
-        self.in_flight = 0
 
     def record(self, result: Result) -> None:
         """Count one normalised message."""
@@ -89,7 +88,7 @@ class IngestMetrics(Collector):
             outcomes = dict(self.outcomes)
             unregistered = dict(self.unregistered)
             scalars = (self.messages, self.acked, self.kafka_errors)
-            gauges = (self.in_flight, self.registry_devices)
+            gauges = (self.messages - self.acked, self.registry_devices)
         family = CounterMetricFamily(
             "anbu_ingest_outcomes",
             "Events, SOS, dead letters (by reason) and ignored messages, by source format.",
