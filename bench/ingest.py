@@ -10,6 +10,7 @@ its records, and only then acknowledges. The ratio of their message rates is the
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import time
 import uuid
@@ -63,8 +64,8 @@ def _connect(client: mqtt.Client, settings: Any) -> None:
     )
 
 
-def _create_sessions(settings: Any, raw_id: str, bridge_id: str, raw_filter: str) -> None:
-    """Create both persistent sessions with their subscriptions, then leave them offline."""
+def _create_raw_session(settings: Any, raw_id: str, raw_filter: str) -> None:
+    """Create the plain subscriber's persistent session and subscription, then go offline."""
     raw = _raw_client(settings, raw_id, lambda *_a: None)
     subscribed = threading.Event()
     raw.on_subscribe = lambda *_a: subscribed.set()
@@ -75,6 +76,10 @@ def _create_sessions(settings: Any, raw_id: str, bridge_id: str, raw_filter: str
         raise TimeoutError("plain subscriber could not subscribe")
     raw.disconnect()
     raw.loop_stop()
+
+
+def _create_bridge_session(settings: Any, bridge_id: str) -> None:
+    """Create a bridge's persistent session and subscriptions, then go offline."""
     bridge = Bridge(settings, client_id=bridge_id, serve_metrics=False, write_influx=False)
     bridge.start(registry_timeout_s=60)
     if not bridge.subscribed.wait(15):
@@ -139,8 +144,69 @@ def _drain_bridge(settings: Any, bridge_id: str, messages: int) -> tuple[float, 
     return seconds, events
 
 
+def _bridge_process(
+    settings: Any,
+    client_id: str,
+    ready: Any,
+    go: Any,
+    stop: Any,
+    acked: Any,
+) -> None:  # pragma: no cover - runs in a child process
+    """One bridge in its own process: load the registry, wait for ``go``, forward, count."""
+    bridge = Bridge(settings, client_id=client_id, serve_metrics=False, write_influx=False)
+    bridge.follower.start()
+    bridge.follower.wait_loaded(60)
+    ready.set()
+    go.wait()
+    bridge.start(registry_timeout_s=60)
+    while not stop.wait(0.01):
+        acked.value = bridge.metrics.acked
+    acked.value = bridge.metrics.acked
+    bridge.stop()
+
+
+def _drain_bridges(settings: Any, bridge_ids: list[str], messages: int) -> float:
+    """Time ``len(bridge_ids)`` bridge processes (one shared subscription) draining the backlog."""
+    context = multiprocessing.get_context("spawn")
+    go, stop = context.Event(), context.Event()
+    readies = [context.Event() for _ in bridge_ids]
+    counters = [context.Value("q", 0) for _ in bridge_ids]
+    processes = [
+        context.Process(
+            target=_bridge_process,
+            args=(settings, client_id, ready, go, stop, counter),
+            daemon=True,
+        )
+        for client_id, ready, counter in zip(bridge_ids, readies, counters, strict=True)
+    ]
+    for process in processes:
+        process.start()
+    try:
+        for ready in readies:
+            if not ready.wait(120):
+                raise TimeoutError("a bridge process did not load the registry")
+        started = time.perf_counter()
+        go.set()
+        deadline = time.monotonic() + 600
+        while sum(c.value for c in counters) < messages and time.monotonic() < deadline:
+            time.sleep(0.01)
+        seconds = time.perf_counter() - started
+        done = sum(c.value for c in counters)
+    finally:
+        stop.set()
+        for process in processes:
+            process.join(30)
+    if done < messages:
+        raise TimeoutError(f"bridges acknowledged {done} of {messages}")
+    return seconds
+
+
 def run(
-    settings: Any, messages: int = 20_000, devices: int = 200, rounds: int = 2
+    settings: Any,
+    messages: int = 20_000,
+    devices: int = 200,
+    rounds: int = 2,
+    processes: int = 2,
 ) -> dict[str, Any]:
     """Measure both consumers draining ``messages`` queued messages; return the figures.
 
@@ -152,6 +218,8 @@ def run(
         messages: how many MQTT messages each consumer drains per round.
         devices: how many registered motion sensors (in ``devices // 4`` households) send them.
         rounds: how many turns each consumer gets.
+        processes: also time this many bridge processes sharing the subscription (the way
+            the bridge scales out); 1 to skip.
 
     Returns:
         ``raw_msgs_per_s``, ``bridge_msgs_per_s``, ``bridge_events_per_s``, ``ratio``, every
@@ -178,16 +246,27 @@ def run(
     ]
     publish_registry(settings, records)
     raw_id, bridge_id = f"bench-raw-{suffix}", f"bench-bridge-{suffix}"
-    _create_sessions(settings, raw_id, bridge_id, f"$share/raw{suffix}/{root}/#")
+    _create_raw_session(settings, raw_id, f"$share/raw{suffix}/{root}/#")
+    _create_bridge_session(settings, bridge_id)
+    # The scaled-out bridges form a shared group of their own, so they get their own backlog.
+    multi_settings = settings.model_copy(
+        update={"mqtt": settings.mqtt.model_copy(update={"shared_group": f"multi{suffix}"})}
+    )
+    multi_ids = [f"bench-multi-{suffix}-{i}" for i in range(processes)] if processes > 1 else []
+    for multi_id in multi_ids:
+        _create_bridge_session(multi_settings, multi_id)
 
     raw_rounds: list[float] = []
     bridge_rounds: list[float] = []
+    multi_rounds: list[float] = []
     events = 0
     for round_no in range(rounds):
         _queue_backlog(settings, root, messages, devices, round_no)
         raw_rounds.append(_drain_raw(settings, raw_id, messages))
         seconds, events = _drain_bridge(settings, bridge_id, messages)
         bridge_rounds.append(seconds)
+        if multi_ids:
+            multi_rounds.append(_drain_bridges(multi_settings, multi_ids, messages))
 
     raw_rate = messages / min(raw_rounds)
     bridge_rate = messages / min(bridge_rounds)
@@ -204,4 +283,8 @@ def run(
         "bridge_events_per_s": round(bridge_rate * events / messages, 1),
         "ratio": round(bridge_rate / raw_rate, 3),
         "goal_ratio": 0.5,
+        "processes": processes,
+        "multi_seconds": [round(s, 3) for s in multi_rounds],
+        "multi_msgs_per_s": round(messages / min(multi_rounds), 1) if multi_rounds else None,
+        "multi_ratio": round(messages / min(multi_rounds) / raw_rate, 3) if multi_rounds else None,
     }

@@ -70,6 +70,9 @@ def register(bench_app: typer.Typer) -> None:
         messages: Annotated[int, typer.Option(help="MQTT messages each consumer drains.")] = 20_000,
         devices: Annotated[int, typer.Option(help="Registered motion sensors.")] = 200,
         rounds: Annotated[int, typer.Option(help="Turns each consumer gets; best counts.")] = 2,
+        processes: Annotated[
+            int, typer.Option(help="Also time this many bridge processes (scale-out); 1: skip.")
+        ] = 2,
         use_running: Annotated[
             bool,
             typer.Option(
@@ -85,16 +88,31 @@ def register(bench_app: typer.Typer) -> None:
         from bench.ingest import run
 
         if use_running:
-            figures = run(settings_of(ctx), messages=messages, devices=devices, rounds=rounds)
+            figures = run(
+                settings_of(ctx),
+                messages=messages,
+                devices=devices,
+                rounds=rounds,
+                processes=processes,
+            )
         else:
             with private_services() as settings:
-                figures = run(settings, messages=messages, devices=devices, rounds=rounds)
+                figures = run(
+                    settings, messages=messages, devices=devices, rounds=rounds, processes=processes
+                )
         typer.echo(f"{'':28}{'msgs/s':>12}{'events/s':>12}")
         typer.echo(f"{'plain paho subscriber':28}{figures['raw_msgs_per_s']:>12,.0f}{'-':>12}")
         typer.echo(
             f"{'anbu bridge (Kafka acked)':28}{figures['bridge_msgs_per_s']:>12,.0f}"
             f"{figures['bridge_events_per_s']:>12,.0f}"
         )
+        if figures["multi_msgs_per_s"] is not None:
+            label = f"anbu bridge x{figures['processes']} processes"
+            multi = figures["multi_msgs_per_s"]
+            typer.echo(
+                f"{label:28}{multi:>12,.0f}{multi * figures['events_per_message']:>12,.0f}"
+                f"   ({figures['multi_ratio']:.0%} of plain)"
+            )
         verdict = "meets" if figures["ratio"] >= figures["goal_ratio"] else "BELOW"
         typer.echo(
             f"ratio bridge/plain: {figures['ratio']:.0%} ({verdict} the goal of "
