@@ -92,7 +92,7 @@ def test_no_server_errors(make_settings: Callable[..., Settings]) -> None:
                 generation_mode=mode, path_parameters=path_parameters, headers=headers
             )
             try:
-                exercise(operation.label, strategy, 4 if path_parameters else 3)
+                exercise(operation.label, strategy, 4 if path_parameters else 2)
             except Unsatisfiable:
                 # Nothing to break in this operation (no parameters, no body).
                 assert mode is GenerationMode.NEGATIVE, operation.label
