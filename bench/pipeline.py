@@ -1,0 +1,559 @@
+"""The whole pipeline on this machine: MQTT -> bridge -> Kafka -> detector worker.
+
+An isolated embedded stack is started on free ports (Mosquitto, Tansu and InfluxDB from the
+same specs ``anbu up`` uses, and ``python -m anbu bridge/worker/alerts`` with ``ANBU_*``
+environment), so a running stack or other benchmarks are not disturbed. In one run it
+measures:
+
+* the raw MQTT limit: a plain paho subscriber draining the same simulated messages on the
+  same Mosquitto, before the bridge starts;
+* the whole pipeline's sustained rate: simulated households' native MQTT messages published
+  as fast as the broker takes them; device events per second through the bridge (records
+  acknowledged in ``anbu.events``) and through the detector worker (its committed offsets),
+  taken over the middle of the run so start-up and the last commit do not count;
+* the raw Kafka limit: a plain aiokafka consumer reading the same ``anbu.events`` records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from anbu.cli_support import CliContext
+from anbu.kafka_topics import ensure_topics
+from anbu.registry_records import RegistryRecord, record_key
+from anbu.stack.services import (
+    ServiceSpec,
+    free_port,
+    influxdb_spec,
+    mosquitto_spec,
+    tansu_spec,
+    wait_ready,
+)
+from config import Settings, load_settings
+from simulator.demo import device_index
+from simulator.payloads import Message
+from simulator.plan import NO_INCIDENTS
+from simulator.publish import connect, messages_of
+from simulator.resident import SimOptions
+from simulator.world import Simulation, SimulationConfig
+
+log = logging.getLogger(__name__)
+
+SERVICE_USER = ("anbu-bench", "bench-service-password")
+APP_COMMANDS = {"bridge": ["bridge"], "worker": ["worker"], "alerts": ["alerts"]}
+
+
+@dataclass
+class BenchStack:
+    """A running private stack.
+
+    Attributes:
+        settings: settings pointing at it.
+        directory: its data directory (logs under ``log/``).
+        env: environment that gives child processes the same settings.
+        apps: the anbu processes started, by name.
+    """
+
+    settings: Settings
+    directory: Path
+    env: dict[str, str]
+    apps: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def start_app(self, name: str, extra_env: dict[str, str] | None = None) -> None:
+        """Start ``python -m anbu <name>`` with the stack's settings."""
+        log_path = self.directory / "log" / f"{name}.log"
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("ab") as out:
+            self.apps[name] = subprocess.Popen(
+                [sys.executable, "-m", "anbu", *APP_COMMANDS[name]],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **self.env, **(extra_env or {})},
+                cwd=self.directory,
+                start_new_session=True,
+            )
+
+    def check_apps(self) -> None:
+        """Raise if an app process died, naming its log."""
+        for name, process in self.apps.items():
+            if process.poll() is not None:
+                tail = (self.directory / "log" / f"{name}.log").read_text(errors="replace")[-1500:]
+                raise RuntimeError(f"anbu {name} exited with {process.returncode}:\n{tail}")
+
+    def stop_apps(self) -> None:
+        """Stop every app process (SIGTERM, then SIGKILL)."""
+        for process in self.apps.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.apps.values():
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+        self.apps.clear()
+
+
+@contextmanager
+def _service(spec: ServiceSpec, log_path: Path) -> Iterator[None]:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as out:
+        process = subprocess.Popen(
+            spec.argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, **spec.env},
+        )
+    try:
+        wait_ready(spec, 60)
+        yield
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+@contextmanager
+def private_stack(overrides: dict[str, Any] | None = None) -> Iterator[BenchStack]:
+    """Mosquitto, Tansu and InfluxDB of the benchmark's own, on free ports."""
+    with tempfile.TemporaryDirectory(prefix="anbu-bench-") as tmp, ExitStack() as stack:
+        base = Path(tmp)
+        mqtt_port, kafka_port, influx_port, rpc_port = (free_port() for _ in range(4))
+        stack.enter_context(
+            _service(
+                mosquitto_spec(base / "mosquitto", mqtt_port, service_user=SERVICE_USER),
+                base / "log" / "mosquitto.log",
+            )
+        )
+        stack.enter_context(_service(tansu_spec(kafka_port), base / "log" / "tansu.log"))
+        stack.enter_context(
+            _service(
+                influxdb_spec(base / "influxdb", influx_port, rpc_port),
+                base / "log" / "influxdb.log",
+            )
+        )
+        values: dict[str, Any] = {
+            "stack.data_dir": str(base / "var"),
+            "mqtt.port": mqtt_port,
+            "mqtt.username": SERVICE_USER[0],
+            "mqtt.password": SERVICE_USER[1],
+            "kafka.bootstrap_servers": f"127.0.0.1:{kafka_port}",
+            "influx.url": f"http://127.0.0.1:{influx_port}",
+            "ingest.metrics_port": free_port(),
+            "detectors.web_port": free_port(),
+            "alerts.metrics_port": free_port(),
+            "web.port": free_port(),
+            **(overrides or {}),
+        }
+        settings = load_settings(None, values)
+        env = CliContext(settings=settings, overrides=values).child_env()
+        ensure_topics(settings)
+        bench = BenchStack(settings, base, env)
+        try:
+            yield bench
+        finally:
+            bench.stop_apps()
+
+
+def publish_registry(settings: Settings, records: list[RegistryRecord]) -> None:
+    """Put registry records on ``anbu.registry`` as the registry would."""
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(
+        bootstrap_servers=list(settings.kafka.bootstrap_servers), acks="all", linger_ms=20
+    )
+    try:
+        for record in records:
+            producer.send(
+                settings.kafka.topics.registry, key=record_key(record), value=record.to_json()
+            )
+        producer.flush(timeout=60)
+    finally:
+        producer.close(timeout=10)
+
+
+def bench_households(households: int, seed: int = 7) -> Simulation:
+    """Simulated households whose traffic loads the pipeline (gateway heartbeats every 60 s)."""
+    return Simulation(
+        SimulationConfig(
+            households=households,
+            days=3,
+            seed=seed,
+            rates=NO_INCIDENTS,
+            options=SimOptions(heartbeat_s=60, plug_report_s=300),
+        )
+    )
+
+
+def native_messages(simulation: Simulation, count: int) -> list[Message]:
+    """The first ``count`` native MQTT messages of the simulation (device clocks = event time)."""
+    out: list[Message] = []
+    for _event, messages in messages_of(simulation.events(), device_index(simulation), None):
+        out.extend(messages)
+        if len(out) >= count:
+            break
+    return out[:count]
+
+
+def events_per_message(simulation: Simulation, messages: list[Message]) -> float:
+    """Average device events the bridge's adapters read from one of these messages."""
+    from ingest.adapters import ADAPTERS
+    from ingest.readings import Owner
+
+    by_topic = {d.mqtt_topic: d for h in simulation.households for d in h.devices}
+    events = 0
+    for topic, payload in messages:
+        base = topic
+        while base not in by_topic and "/" in base:
+            base = base.rsplit("/", 1)[0]
+        device = by_topic[base]
+        owner = Owner(
+            device.device_id, device.household_id, None, device.kind, device.source_format, base
+        )
+        suffix = topic[len(base) :].lstrip("/")
+        try:
+            events += len(ADAPTERS[device.source_format](suffix, payload, owner).items)
+        except Exception:  # noqa: BLE001 - an ignored message carries no events
+            continue
+    return events / max(1, len(messages))
+
+
+def publish_all(client: mqtt.Client, messages: list[Message], qos: int = 1) -> float:
+    """Publish as fast as the broker acknowledges; return when the last one is acked."""
+    last = None
+    for topic, payload in messages:
+        last = client.publish(topic, payload, qos=qos)
+    if last is not None:
+        last.wait_for_publish(timeout=300)
+    return time.time()
+
+
+def raw_mqtt_rate(settings: Settings, messages: list[Message]) -> dict[str, Any]:
+    """A plain paho subscriber's rate draining the messages on the same broker (QoS 1)."""
+    received = 0
+    first = last = 0.0
+    done = threading.Event()
+    subscribed = threading.Event()
+
+    def on_message(_c: mqtt.Client, _u: Any, _m: mqtt.MQTTMessage) -> None:
+        nonlocal received, first, last
+        now = time.time()
+        if received == 0:
+            first = now
+        received += 1
+        last = now
+        if received >= len(messages):
+            done.set()
+
+    sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-raw-sub")
+    sub.username_pw_set(settings.mqtt.username, settings.mqtt_password())
+    sub.on_message = on_message
+    sub.on_subscribe = lambda *_a: subscribed.set()
+    sub.connect(settings.mqtt.host, settings.mqtt.port)
+    sub.subscribe([(f, 1) for f in settings.mqtt.topic_filters])
+    sub.loop_start()
+    subscribed.wait(10)
+    pub = connect(settings, "bench-raw-pub")
+    began = time.time()
+    publish_all(pub, messages)
+    done.wait(120)
+    pub.loop_stop()
+    pub.disconnect()
+    sub.loop_stop()
+    sub.disconnect()
+    seconds = max(last - began, 1e-9)
+    return {
+        "messages": received,
+        "seconds": round(seconds, 3),
+        "msgs_per_s": round(received / seconds, 1),
+    }
+
+
+async def _raw_kafka(settings: Settings, topic: str) -> dict[str, Any]:
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka.bootstrap_servers,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+        fetch_max_bytes=64 * 1024 * 1024,
+    )
+    await consumer.start()
+    try:
+        await consumer.topics()  # loads the cluster metadata
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        total = sum(ends.values())
+        records = events = 0
+        began = time.perf_counter()
+        while records < total:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            if not batch:
+                if time.perf_counter() - began > 120:
+                    break
+                continue
+            for messages in batch.values():
+                records += len(messages)
+                for message in messages[:: max(1, len(messages) // 20)]:
+                    events += _events_in(message.value)
+        seconds = time.perf_counter() - began
+        return {
+            "records": records,
+            "seconds": round(seconds, 3),
+            "records_per_s": round(records / max(seconds, 1e-9), 1),
+            "sampled_events": events,
+        }
+    finally:
+        await consumer.stop()
+
+
+def _events_in(value: bytes | None) -> int:
+    if not value:
+        return 0
+    try:
+        data = json.loads(value)
+    except ValueError:
+        return 0
+    return len(data.get("events", [])) if data.get("type") == "batch" else 1
+
+
+def events_per_record(settings: Settings, sample: int = 2000) -> float:
+    """The average number of device events per ``anbu.events`` record (bridge batching)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=list(settings.kafka.bootstrap_servers),
+        enable_auto_commit=False,
+        consumer_timeout_ms=3000,
+    )
+    topic = settings.kafka.topics.events
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        records = events = 0
+        for message in consumer:
+            records += 1
+            events += _events_in(message.value)
+            if records >= sample:
+                break
+        return events / records if records else 0.0
+    finally:
+        consumer.close()
+
+
+def end_offsets(settings: Settings, topic: str) -> int:
+    """The number of records in ``topic`` (sum of end offsets)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=list(settings.kafka.bootstrap_servers))
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or []]
+        return sum(consumer.end_offsets(partitions).values())
+    finally:
+        consumer.close()
+
+
+class OffsetWatcher:
+    """Samples ``anbu.events``' end offsets and a consumer group's committed offsets."""
+
+    def __init__(self, settings: Settings, group: str) -> None:
+        from kafka import KafkaAdminClient, KafkaConsumer
+
+        self.settings = settings
+        self.topic = settings.kafka.topics.events
+        self.group = group
+        servers = list(settings.kafka.bootstrap_servers)
+        self.admin = KafkaAdminClient(bootstrap_servers=servers)
+        self.consumer = KafkaConsumer(bootstrap_servers=servers)
+        self.samples: list[tuple[float, int, int]] = []  # (time, produced, committed)
+
+    def sample(self) -> tuple[int, int]:
+        """Record (produced, committed) records now."""
+        from kafka import TopicPartition
+
+        parts = [
+            TopicPartition(self.topic, p)
+            for p in self.consumer.partitions_for_topic(self.topic) or []
+        ]
+        produced = sum(self.consumer.end_offsets(parts).values())
+        committed = 0
+        try:
+            offsets = self.admin.list_group_offsets(self.group)
+            offsets = offsets.get(self.group, offsets)  # {group: {partition: offset}}
+            committed = sum(
+                meta.offset
+                for tp, meta in offsets.items()
+                if tp.topic == self.topic and meta.offset > 0
+            )
+        except Exception as exc:  # noqa: BLE001 - a failed sample is skipped, not fatal
+            log.debug("committed offsets of %s: %s", self.group, exc)
+        self.samples.append((time.time(), produced, committed))
+        return produced, committed
+
+    def close(self) -> None:
+        """Close the Kafka clients."""
+        self.consumer.close()
+        self.admin.close()
+
+
+def window_rate(points: list[tuple[float, int]], start: float, end: float) -> float | None:
+    """Records/s between ``start`` and ``end`` (epoch s), from (time, count) samples."""
+    inside = [(t, v) for t, v in points if start <= t <= end]
+    if len(inside) < 2 or inside[-1][0] <= inside[0][0]:
+        return None
+    (t0, v0), (t1, v1) = inside[0], inside[-1]
+    return (v1 - v0) / (t1 - t0)
+
+
+def wait_worker_ready(stack: BenchStack, timeout_s: float = 120) -> float:
+    """Wait until the worker has joined its group (its web port answers); return seconds."""
+    from anbu.stack.services import port_open
+
+    began = time.time()
+    while time.time() - began < timeout_s:
+        stack.check_apps()
+        if port_open("127.0.0.1", stack.settings.detectors.web_port):
+            return time.time() - began
+        time.sleep(0.2)
+    raise TimeoutError("the detector worker did not start")
+
+
+def run(
+    households: int = 1000,
+    messages: int = 200_000,
+    duration_s: float = 60.0,
+    warmup_s: float = 10.0,
+    progress: Any = None,
+) -> dict[str, Any]:
+    """Measure the raw limits and the whole pipeline's sustained rate; return the figures.
+
+    The publisher offers simulated messages as fast as Mosquitto takes them; the rates are
+    the slopes of the bridge's produced offsets and the worker's committed offsets between
+    ``warmup_s`` and ``duration_s`` after publishing began (or until it all went through).
+
+    Args:
+        households: simulated households sending traffic (registered on ``anbu.registry``).
+        messages: native MQTT messages offered (more than the window can take).
+        duration_s: length of the measuring run.
+        warmup_s: start of the window (start-up does not count).
+        progress: called with a line of text as the run goes.
+    """
+    say = progress or (lambda _text: None)
+    out: dict[str, Any] = {"households": households, "offered_messages": messages}
+    say(f"simulating {households} households' traffic ...")
+    simulation = bench_households(households)
+    payloads = native_messages(simulation, messages)
+    with private_stack() as stack:
+        settings = stack.settings
+        say("raw limit: plain paho subscriber on the same Mosquitto ...")
+        out["raw_mqtt"] = raw_mqtt_rate(settings, payloads[: min(len(payloads), 50_000)])
+        publish_registry(settings, simulation.registry_records())
+        for name in ("bridge", "worker"):
+            stack.start_app(name)
+        say("starting bridge and worker ...")
+        out["worker_start_s"] = round(wait_worker_ready(stack), 1)
+        watcher = OffsetWatcher(settings, settings.detectors.app_id)
+        time.sleep(3)  # the bridge reads the registry topic before it maps topics
+        client = connect(settings, "bench-pipeline-pub")
+        say(f"offering {len(payloads):,} messages for {duration_s:.0f} s ...")
+        stop = threading.Event()
+        sent: list[int] = []
+        publisher = threading.Thread(
+            target=_offer, args=(client, payloads, stop, sent), daemon=True
+        )
+        began = time.time()
+        publisher.start()
+        produced = committed = 0
+        while time.time() - began < duration_s:
+            stack.check_apps()
+            produced, committed = watcher.sample()
+            if not publisher.is_alive() and produced and committed >= produced:
+                break  # everything went through before the window ended
+            time.sleep(0.25)
+        ended = time.time()
+        stop.set()
+        publisher.join(timeout=30)
+        client.loop_stop()
+        client.disconnect()
+        ratio = events_per_record(settings)
+        samples = watcher.samples
+        watcher.close()
+        start = began + warmup_s
+        bridge_rps = window_rate([(t, p) for t, p, _ in samples], start, ended)
+        worker_rps = window_rate([(t, c) for t, _, c in samples], start, ended)
+        out.update(
+            published_messages=sent[0] if sent else None,
+            records=produced,
+            committed=committed,
+            backlog_records=max(0, produced - committed),
+            events_per_record=round(ratio, 2),
+            window_s=round(ended - start, 1),
+            bridge_events_per_s=None if bridge_rps is None else round(bridge_rps * ratio),
+            pipeline_events_per_s=None if worker_rps is None else round(worker_rps * ratio),
+        )
+        say("raw limit: plain aiokafka consumer on the same anbu.events records ...")
+        raw = asyncio.run(_raw_kafka(settings, settings.kafka.topics.events))
+        raw["events_per_s"] = round(raw["records_per_s"] * ratio)
+        out["raw_kafka"] = raw
+    # The raw MQTT limit in device events/s: messages/s times the events the bridge's own
+    # adapters read from each of these messages.
+    per_message = events_per_message(simulation, payloads[:5000])
+    out["events_per_message"] = round(per_message, 2)
+    out["raw_mqtt_events_per_s"] = round(out["raw_mqtt"]["msgs_per_s"] * per_message)
+    if out["pipeline_events_per_s"]:
+        out["pipeline_ratio"] = round(
+            out["pipeline_events_per_s"] / max(out["raw_mqtt_events_per_s"], 1), 3
+        )
+    if out["bridge_events_per_s"]:
+        out["bridge_ratio"] = round(
+            out["bridge_events_per_s"] / max(out["raw_mqtt_events_per_s"], 1), 3
+        )
+    return out
+
+
+def _offer(
+    client: mqtt.Client, messages: list[Message], stop: threading.Event, sent: list[int]
+) -> None:
+    """Queue every message (QoS 1) at once: the broker takes them as fast as it can.
+
+    ``sent`` gets the number the broker acknowledged by the time ``stop`` was set.
+    """
+    acked = [0]
+
+    def on_publish(*_args: Any) -> None:
+        acked[0] += 1
+
+    client.on_publish = on_publish
+    for topic, payload in messages:
+        if stop.is_set():
+            break
+        client.publish(topic, payload, qos=1)
+    while not stop.is_set() and acked[0] < len(messages):
+        stop.wait(0.1)
+    sent.append(acked[0])

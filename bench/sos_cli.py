@@ -1,0 +1,50 @@
+"""``anbu bench sos``: SOS publish -> alert stored and webhook received, p50/p99, under load."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+
+def sos_table(f: dict[str, Any]) -> str:
+    """Latency percentiles and where the time goes."""
+
+    def ms(value: Any) -> str:
+        return "n/a" if value is None else f"{value:,.1f} ms"
+
+    verdict = "n/a" if f["p99_ms"] is None else ("meets" if f["p99_ms"] < 250 else "MISSES")
+    lines = [
+        f"{f['sos']} SOS under {f['background_msgs_per_s']:.0f} telemetry msg/s: "
+        f"{f['webhooks_received']} webhooks, {f['alerts_stored']} alerts stored",
+        f"{'publish -> stored and webhook received, p50':46}{ms(f['p50_ms']):>14}",
+        f"{'publish -> stored and webhook received, p99':46}{ms(f['p99_ms']):>14}"
+        f"  goal < 250 ms: {verdict}",
+        f"{'slowest':46}{ms(f['max_ms']):>14}",
+    ]
+    for stage, value in f.get("stage_p50_ms", {}).items():
+        lines.append(f"  median in {stage:40}{ms(value):>14}")
+    return "\n".join(lines)
+
+
+def register(bench_app: typer.Typer) -> None:
+    """Add ``sos`` to ``anbu bench``."""
+
+    @bench_app.command("sos")
+    def sos(
+        count: Annotated[int, typer.Option("--count", min=1, help="SOS events.")] = 1000,
+        load: Annotated[
+            float, typer.Option(min=0.1, help="Background telemetry, MQTT msg/s.")
+        ] = 500.0,
+        interval: Annotated[float, typer.Option(min=0, help="Seconds between SOS.")] = 0.03,
+        output: Annotated[Path | None, typer.Option(help="Also write the figures here.")] = None,
+    ) -> None:
+        """SOS latency p50/p99 end to end on a private stack, with a real webhook receiver."""
+        from bench.sos import run
+
+        figures = run(sos=count, interval_s=interval, load_msgs_per_s=load, progress=typer.echo)
+        typer.echo(sos_table(figures))
+        if output is not None:
+            output.write_text(json.dumps(figures, indent=2) + "\n")
