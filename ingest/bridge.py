@@ -12,6 +12,7 @@ import logging
 import signal
 import socket
 import threading
+import time
 from types import FrameType
 from typing import Any
 
@@ -79,7 +80,9 @@ class Bridge:
         self._log = RateLimitedLog(log, settings.ingest.log_every.total_seconds())
         self._generation = 0
         self._stopping = threading.Event()
+        self._retiring = threading.Event()
         self.subscribed = threading.Event()
+        self.connected = threading.Event()
         self._http: Any = None
         self._influx_thread: threading.Thread | None = None
         self.client = self._mqtt_client()
@@ -154,6 +157,51 @@ class Bridge:
         if self._influx_thread is not None:
             self._influx_thread.join(timeout_s)
 
+    def retire(self, idle_s: float = 3.0, timeout_s: float = 600.0) -> bool:
+        """Scale down for good: drain this bridge's persistent session, then end it.
+
+        Mosquitto gives every member of a shared subscription its share of the messages even
+        while that member is offline, and keeps them in its session. A bridge instance removed
+        for good would strand its share (until the session expires, then lose it). Retiring
+        unsubscribes (no new share), forwards what is still queued for this client id, and
+        ends the session (session expiry 0) once nothing has arrived for ``idle_s`` and all is
+        acknowledged. Call after :meth:`start`.
+
+        Returns:
+            True if the session was drained and ended; False if it was not drained within
+            ``timeout_s`` (then the session is kept, so nothing is lost).
+        """
+        self._retiring.set()
+        deadline = time.monotonic() + timeout_s
+        if self.connected.wait(timeout_s):
+            self.client.unsubscribe(shared_filters(self.settings))
+        seen, quiet_since = self.metrics.messages, time.monotonic()
+        drained = False
+        while time.monotonic() < deadline:
+            time.sleep(0.1)
+            now, messages = time.monotonic(), self.metrics.messages
+            if messages != seen:
+                seen, quiet_since = messages, now
+            elif now - quiet_since >= idle_s and self.metrics.acked >= messages:
+                drained = True
+                break
+        self._stopping.set()
+        self.sink.close()
+        if drained:
+            properties = Properties(PacketTypes.DISCONNECT)
+            properties.SessionExpiryInterval = 0
+            self.client.disconnect(properties=properties)
+            log.info("retired: session %s drained and ended", self.client_id)
+        else:
+            self.client.disconnect()
+            log.error("not retired: session %s still had messages; it is kept", self.client_id)
+        self.client.loop_stop()
+        self.follower.stop()
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+        return drained
+
     def run_forever(self) -> None:
         """Run until SIGTERM or SIGINT, then stop cleanly."""
         done = threading.Event()
@@ -182,8 +230,9 @@ class Bridge:
             self._log.error("connect", "MQTT connection refused: %s", reason)
             return
         self._generation += 1
+        self.connected.set()
         log.info("MQTT connected (session kept by broker: %s)", bool(_flags.session_present))
-        if not self._stopping.is_set():
+        if not self._stopping.is_set() and not self._retiring.is_set():
             client.subscribe([(topic, 1) for topic in shared_filters(self.settings)])
 
     def _on_subscribe(self, _client: Any, _userdata: Any, _mid: int, codes: Any, _p: Any) -> None:
@@ -197,6 +246,7 @@ class Bridge:
         self, _client: Any, _userdata: Any, _flags: Any, reason: Any, _p: Any
     ) -> None:
         self.subscribed.clear()
+        self.connected.clear()
         if not self._stopping.is_set():
             self._log.warning("disconnect", "MQTT disconnected (%s); reconnecting", reason)
 

@@ -22,8 +22,22 @@ def register(app: typer.Typer) -> None:
                 help="MQTT client id of this bridge (its persistent session); one per bridge.",
             ),
         ] = None,
+        retire: Annotated[
+            bool,
+            typer.Option(
+                "--retire",
+                help="Scale down: forward what is still queued for this client id, then end "
+                "its MQTT session for good, and exit.",
+            ),
+        ] = False,
     ) -> None:
         """Forward device messages from MQTT to Kafka (at least once), normalised."""
         from ingest.bridge import Bridge
 
-        Bridge(settings_of(ctx), client_id=client_id).run_forever()
+        bridge = Bridge(settings_of(ctx), client_id=client_id)
+        if not retire:
+            bridge.run_forever()
+            return
+        bridge.start()
+        if not bridge.retire():
+            raise typer.Exit(1)
