@@ -15,7 +15,7 @@ import statistics
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -27,10 +27,11 @@ import httpx
 from anbu.influx import InfluxClient, Point
 from anbu.stack.services import free_port, influxdb_spec, wait_ready
 from anbu.timeutil import utcnow
-from timeseries.demo import activity_lines, alert_points, household_id
-from timeseries.schema import DEVICE_HEALTH, HEALTH_RP, ensure_schema
+from timeseries.demo import activity_lines, alert_points, demo_registry, household_id
+from timeseries.rollup import SeriesRollup
+from timeseries.schema import HEALTH_RP, ensure_schema
 from web.dashboards.queries import DashboardQueries
-from web.dashboards.timerange import parse_range
+from web.dashboards.timerange import TimeRange, parse_range
 from web.dashboards.views import household_data
 
 GOAL_MS = 300.0
@@ -64,9 +65,7 @@ def _loaded(client: InfluxClient, households: int, days: int) -> bool:
         rows = client.query(f'SELECT "households", "days", "points" FROM "{_META}"')
     except Exception:  # noqa: BLE001 - a fresh or broken directory is simply reloaded
         return False
-    return any(
-        row[1] == households and row[2] == days for s in rows for row in s.get("values", [])
-    )
+    return any(row[1] == households and row[2] == days for s in rows for row in s.get("values", []))
 
 
 def load_history(
@@ -111,27 +110,84 @@ def load_history(
     if errors:
         raise errors[0]
     client.write(alert_points(households, end))
-    client.write(
-        [Point(_META, {"households": households, "days": days, "points": points}, end)]
-    )
+    client.write([Point(_META, {"households": households, "days": days, "points": points}, end)])
     return points
 
 
-def write_health(client: InfluxClient, households: int, now: datetime) -> None:
-    """A current device-health snapshot (the writer rewrites it every minute)."""
-    lines = []
-    stamp = int(now.timestamp())
-    nanos = stamp * 1_000_000_000
-    for i in range(households):
-        hh = household_id(i)
-        for kind in ("motion", "door", "plug", "presence"):
-            lines.append(
-                f"{DEVICE_HEALTH},device={hh}-{kind},household={hh},kind={kind} "
-                f"online=true,last_seen={stamp - 120}i,silent_s=120i,battery=80.0,"
-                f"low_battery=false,reporting_interval_s=3600i,dong=\"sinsa-dong\" {nanos}"
-            )
-    for i in range(0, len(lines), 20_000):
-        client.write_lines(lines[i : i + 20_000], retention_policy=HEALTH_RP)
+def write_health(client: InfluxClient, households: int, now: datetime) -> int:
+    """A device-health snapshot by the series writer's own code; returns its points.
+
+    Most devices reported two minutes ago; every 50th never reported, every 40th is low.
+    """
+    rollup = SeriesRollup()
+    for record in demo_registry(households):
+        rollup.apply_registry(record)
+    for n, health in enumerate(rollup.health.values()):
+        if n % 50 == 0:
+            continue
+        health.last_seen = now.timestamp() - 120
+        health.battery = 12.0 if n % 40 == 0 else 80.0
+    points = rollup.health_snapshot(now)
+    for i in range(0, len(points), 20_000):
+        client.write(points[i : i + 20_000], retention_policy=HEALTH_RP)
+    return len(points)
+
+
+def _timed(action: Callable[[str], object], picks: list[str]) -> dict[str, float]:
+    """Run ``action`` for each pick; mean, p50, p95 and max milliseconds."""
+    times = []
+    for pick in picks:
+        began = time.perf_counter()
+        action(pick)
+        times.append((time.perf_counter() - began) * 1000)
+    return {
+        "mean_ms": round(statistics.fmean(times), 1),
+        "p50_ms": round(_percentile(times, 0.5), 1),
+        "p95_ms": round(_percentile(times, 0.95), 1),
+        "max_ms": round(max(times), 1),
+    }
+
+
+def _get_ok(http: Any, path: str, cookie: dict[str, str]) -> None:
+    response = http.get(path, cookies=cookie)
+    if response.status_code != 200:
+        raise RuntimeError(f"GET {path} answered {response.status_code}: {response.text[:200]}")
+
+
+@contextmanager
+def _page_client(
+    directory: Path, influx_url: str, queries: DashboardQueries
+) -> Iterator[tuple[Any, dict[str, str]]]:
+    """The dashboards' pages in-process (HTML rendered, HTTP stack, a real registry token)."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from config import load_settings
+    from devices.auth import TOKEN_COOKIE
+    from devices.db import init_db, session_factory
+    from devices.lookup import RegistryLookup
+    from devices.service import ensure_admin_token
+    from web.dashboards import router
+
+    settings = load_settings(
+        None,
+        {
+            "stack.data_dir": str(directory / "var"),
+            "influx.url": influx_url,
+            "influx.database": "anbu_bench_web",
+        },
+    )
+    engine = init_db(settings)
+    with session_factory(engine)() as session:
+        ensure_admin_token(session, settings.admin_token())
+        session.commit()
+    app = FastAPI()
+    app.state.settings = settings
+    app.state.registry_lookup = RegistryLookup(engine)
+    app.state.dashboard_queries = queries
+    app.include_router(router)
+    with TestClient(app) as http:
+        yield http, {TOKEN_COOKIE: settings.admin_token()}
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -192,20 +248,28 @@ def run(
         for preset in ("24h", "7d", "30d"):
             tr = parse_range(preset)
             household_data(queries, picks[0], tr)  # the first query after a start pays warm-up
-            times = []
             kept = 0
-            for hh in picks:
-                began = time.perf_counter()
+
+            def load(hh: str, tr: TimeRange = tr) -> None:
+                nonlocal kept
                 data = household_data(queries, hh, tr)
-                times.append((time.perf_counter() - began) * 1000)
                 kept += sum(1 for s in data["activity"]["series"].values() for v in s if v)
+
             figures["ranges"][preset] = {
-                "mean_ms": round(statistics.fmean(times), 1),
-                "p50_ms": round(_percentile(times, 0.5), 1),
-                "p95_ms": round(_percentile(times, 0.95), 1),
-                "max_ms": round(max(times), 1),
+                **_timed(load, picks),
                 "nonzero_points_per_page": round(kept / samples),
             }
+        with _page_client(directory, influx_url, queries) as (http, cookie):
+            figures["html_page_30d"] = _timed(
+                lambda hh: _get_ok(http, f"/households/{hh}?range=30d", cookie), picks
+            )
+            figures["overview_24h"] = _timed(
+                lambda _hh: _get_ok(http, "/api/v1/dashboard/overview?range=24h", cookie),
+                picks[:5],
+            )
+            figures["devices_page"] = _timed(
+                lambda _hh: _get_ok(http, "/devices", cookie), picks[:5]
+            )
         client.close()
     figures["meets_goal"] = figures["ranges"]["30d"]["p95_ms"] < GOAL_MS
     return figures
@@ -218,4 +282,3 @@ def _influx(directory: Path, url: str | None) -> Iterator[str]:
     else:
         with private_influx(directory / "influxdb") as private:
             yield private
-

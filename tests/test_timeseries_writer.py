@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -129,7 +130,10 @@ def test_restart_adds_to_a_bucket_instead_of_overwriting_it(
         publish(settings, [], [_motion("hh-r", bucket + i, i) for i in range(3)])
         wait_for(lambda: count() == 3)
     # As if the process had died between writing to InfluxDB and committing to Kafka.
-    asyncio.run(_forget_committed_offsets(settings))
+    # On its own thread: Playwright's sync API may own this thread's event loop.
+    forget = threading.Thread(target=asyncio.run, args=(_forget_committed_offsets(settings),))
+    forget.start()
+    forget.join(90)
     # The same bucket gets two more events after a restart: the count must become 5, not 2
     # (overwritten) nor 8 (the first three read again).
     with BackgroundWriter(settings) as again:

@@ -88,7 +88,7 @@ def stack(
         thread.start()
         _wait(lambda: server.started, 60)
         # The health snapshot names every registered device once the registry is read.
-        _wait(lambda: bool(client.query("SELECT count(online) FROM health.device_health")))
+        _wait(lambda: bool(client.query("SELECT sum(total) FROM health.device_summary")))
         motion = Counter(e.household_id for e in events if e.kind is EventKind.MOTION)
         try:
             yield Stack(settings, f"http://127.0.0.1:{port}", settings.admin_token(), motion)
@@ -153,13 +153,22 @@ def test_household_activity_matches_the_events(stack: Stack) -> None:
     assert [a["state"] for a in day["alerts"]] == ["open"]
 
 
-def test_devices_page_puts_silent_and_low_battery_first(stack: Stack) -> None:
-    rows = _get(stack, "/api/v1/dashboard/devices").json()["devices"]
+def test_devices_page_lists_never_reported_then_silent_then_low_battery(stack: Stack) -> None:
+    body = _get(stack, "/api/v1/dashboard/devices").json()
+    rows = body["devices"]
     assert rows[0]["device_id"] == "hh-00000-door" and rows[0]["last_seen"] is None
-    flagged = [r for r in rows if r["overdue"] or r["low_battery"]]
-    assert rows[: len(flagged)] == flagged
-    low = next(r for r in rows if r["device_id"] == "hh-00002-motion")
-    assert low["low_battery"] and low["battery"] == 12.0 and low["dong"] == "apgujeong-dong"
+    silent = [r for r in rows if r["last_seen"] is not None and not r["online"]]
+    assert silent and rows[1 : 1 + len(silent)] == silent
+    assert [r["silent_s"] for r in silent] == sorted((r["silent_s"] for r in silent), reverse=True)
+    # Household 1 went quiet 9 hours ago: its door and presence sensors are silent.
+    assert {"hh-00001-door", "hh-00001-presence"} <= {r["device_id"] for r in silent}
+    low = rows[1 + len(silent) :]
+    assert [r["device_id"] for r in low] == ["hh-00002-motion"]
+    assert low[0]["battery"] == 12.0 and low[0]["dong"] == "apgujeong-dong"
+    assert low[0]["room"] == "living_room"
+    summary = body["summary"]
+    assert summary["offline"] == len(rows) - 1  # all listed but the online low-battery one
+    assert sum(summary["battery"]) == 8  # 8 motion sensors report battery
 
 
 def test_bad_range_and_id_are_explained(stack: Stack) -> None:

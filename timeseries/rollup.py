@@ -25,9 +25,12 @@ from timeseries.schema import (
     ACTIVITY,
     ACTIVITY_KINDS,
     BUCKET,
+    DEVICE_ATTENTION,
     DEVICE_HEALTH,
+    DEVICE_SUMMARY,
     EVENTS_RATE,
     RATE_BUCKET,
+    SUMMARY_FIELDS,
 )
 
 POWER_CHANGE_W = 5.0
@@ -242,12 +245,23 @@ class SeriesRollup:
         return points
 
     def health_snapshot(self, now: datetime) -> list[Point]:
-        """One ``device_health`` point per known device at ``now``, reported or not.
+        """The device-health snapshot at ``now`` (whole seconds), for every known device.
+
+        Three measurements, all stamped with the snapshot's time:
+
+        - ``device_health``: one point per device, reported or not;
+        - ``device_attention``: the same, only for devices offline, silent, never
+          reported or low on battery (the devices page reads these, not every device);
+        - ``device_summary``: counts per care center and dong, written last, so a summary
+          that can be read marks a complete snapshot.
 
         A device is online when it has reported within its reporting interval (from the
         registry; an hour if unregistered) and did not say it went offline.
         """
+        now = now.replace(microsecond=0)
         points = []
+        attention = []
+        summary: dict[tuple[str, str], dict[str, int]] = {}
         clock = now.timestamp()
         for health in self.health.values():
             device = self.devices.get(health.device_id)
@@ -273,16 +287,25 @@ class SeriesRollup:
                 "dong": household.dong if household else None,
                 "care_center": household.care_center_id if household else None,
             }
-            points.append(
-                Point(
-                    DEVICE_HEALTH,
-                    fields,
-                    now,
-                    {
-                        "household": health.household_id,
-                        "device": health.device_id,
-                        "kind": health.kind,
-                    },
-                )
+            tags = {"household": health.household_id, "device": health.device_id,
+                    "kind": health.kind}
+            points.append(Point(DEVICE_HEALTH, fields, now, tags))
+            if not online or fields["low_battery"]:
+                attention.append(Point(DEVICE_ATTENTION, fields, now, tags))
+            place = (
+                household.care_center_id if household else "?",
+                household.dong if household else "?",
             )
+            counts = summary.setdefault(place, dict.fromkeys(SUMMARY_FIELDS, 0))
+            counts["total"] += 1
+            counts["online" if online else "offline"] += 1
+            counts["never_reported"] += health.last_seen is None
+            counts["low_battery"] += bool(fields["low_battery"])
+            if health.battery is not None:
+                counts[f"battery_{min(9, max(0, int(health.battery // 10)))}"] += 1
+        points.extend(attention)
+        points.extend(
+            Point(DEVICE_SUMMARY, counts, now, {"care_center": center, "dong": dong})
+            for (center, dong), counts in sorted(summary.items())
+        )
         return points

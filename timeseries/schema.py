@@ -6,7 +6,10 @@ Three retention policies hold everything:
   what the writers write: ``activity_5m``, ``events_rate``, and the other packages'
   ``ingest_metrics`` and ``alert_events``.
 - ``health`` (``series.health_retention``, 7 days): ``device_health``, a snapshot of every
-  device every few minutes: the most voluminous series, and only its newest point matters.
+  device every few minutes (the most voluminous series; only its newest point matters),
+  with ``device_attention`` (the devices that need an installer) and ``device_summary``
+  (counts per care center and dong): fleet-wide pages read those two, because a query
+  over every device's series costs seconds at district scale.
 - ``rollup`` (``series.rollup_retention``, 400 days): what continuous queries derive from
   them: ``activity_1h``, ``events_rate_1h`` and ``alerts_1d``. Pages over long ranges read
   these, so a year of a district stays small and its queries fast (docs/dashboards.md has
@@ -25,6 +28,13 @@ from anbu.timeutil import to_utc
 ACTIVITY = "activity_5m"
 ACTIVITY_1H = "activity_1h"
 DEVICE_HEALTH = "device_health"
+DEVICE_ATTENTION = "device_attention"
+DEVICE_SUMMARY = "device_summary"
+SUMMARY_FIELDS = (
+    "total", "online", "offline", "never_reported", "low_battery",
+    *(f"battery_{decile}" for decile in range(10)),
+)
+"""Fields of ``device_summary``; ``battery_N`` counts devices at N*10 to N*10+9 %."""
 EVENTS_RATE = "events_rate"
 EVENTS_RATE_1H = "events_rate_1h"
 ALERT_EVENTS = "alert_events"
@@ -37,6 +47,8 @@ ROLLUP_RP = "rollup"
 HEALTH_RP = "health"
 DEVICE_HEALTH_FROM = f'"{HEALTH_RP}"."{DEVICE_HEALTH}"'
 """``FROM`` clause for device health (it lives in its own retention policy)."""
+DEVICE_ATTENTION_FROM = f'"{HEALTH_RP}"."{DEVICE_ATTENTION}"'
+DEVICE_SUMMARY_FROM = f'"{HEALTH_RP}"."{DEVICE_SUMMARY}"'
 BUCKET = timedelta(minutes=5)
 RATE_BUCKET = timedelta(seconds=10)
 

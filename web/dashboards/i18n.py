@@ -69,9 +69,13 @@ TEXT: dict[str, tuple[str, str]] = {
         "Device health is stale: the series writer (anbu series) may have stopped.",
     ),
     "devices_hint": (
-        "무응답·보고 없음 기기가 먼저, 그다음 배터리 부족 순입니다 (설치 기사 순회용).",
-        "Silent and never-reported devices first, then low batteries (for installers' rounds).",
+        "점검이 필요한 기기만 표시합니다: 보고 없음·무응답 기기가 먼저(오래된 순), "
+        "그다음 배터리 부족 순입니다 (설치 기사 순회용).",
+        "Only devices that need someone are listed: never-reported and silent first (longest "
+        "first), then low batteries (for installers' rounds).",
     ),
+    "battery_levels": ("전체 기기 배터리 분포", "Battery levels of all devices"),
+    "all_fine": ("점검이 필요한 기기가 없습니다.", "No device needs attention."),
     "household_search": ("가구 ID", "Household id"),
     "open": ("열기", "Open"),
     "total_activity": ("기간 내 활동 건수", "Activity in range"),

@@ -21,11 +21,14 @@ from timeseries.schema import (
     ACTIVITY_1H,
     ALERT_EVENTS,
     ALERTS_1D,
+    DEVICE_ATTENTION_FROM,
     DEVICE_HEALTH_FROM,
+    DEVICE_SUMMARY_FROM,
     EVENTS_RATE,
     EVENTS_RATE_1H,
     INGEST_METRICS,
     ROLLUP_RP,
+    SUMMARY_FIELDS,
 )
 from web.dashboards.exceptions import SeriesUnavailableError
 from web.dashboards.timerange import TimeRange
@@ -283,14 +286,56 @@ class DashboardQueries:
 
     # -- devices ------------------------------------------------------------------------
 
-    def device_health(
-        self, *, household: str | None = None, centers: set[str] | None = None
-    ) -> list[DeviceRow]:
-        """Every device's newest health snapshot, silent and low-battery devices first."""
-        where = f"time > now() - {int(self.health_lookback.total_seconds())}s"
-        if household is not None:
-            where += f' AND "household" = {_lit(household)}'
-        series = self._query(f"SELECT * FROM {DEVICE_HEALTH_FROM} WHERE {where}")
+    def device_summary(self, centers: set[str] | None = None) -> dict[str, Any]:
+        """Device counts of the newest complete health snapshot (``device_summary``).
+
+        ``as_of`` is the snapshot's time (epoch s), None when there is none recent.
+        """
+        series = self._query(
+            f"SELECT * FROM {DEVICE_SUMMARY_FROM} "
+            f"WHERE time > now() - {int(self.health_lookback.total_seconds())}s"
+        )
+        rows = [
+            dict(zip(one.get("columns", []), values, strict=False))
+            for one in series
+            for values in one.get("values", [])
+        ]
+        as_of = max((_epoch(r["time"]) for r in rows), default=None)
+        totals = dict.fromkeys(SUMMARY_FIELDS, 0)
+        for row in rows:
+            if _epoch(row["time"]) != as_of:
+                continue
+            if centers is not None and row.get("care_center") not in centers:
+                continue
+            for name in SUMMARY_FIELDS:
+                totals[name] += int(row.get(name) or 0)
+        return {
+            "total": totals["total"],
+            "online": totals["online"],
+            "offline": totals["offline"],
+            "never_reported": totals["never_reported"],
+            "low_battery": totals["low_battery"],
+            "battery": [totals[f"battery_{d}"] for d in range(10)],
+            "as_of": as_of,
+        }
+
+    def attention(self, as_of: int | None, centers: set[str] | None = None) -> list[DeviceRow]:
+        """Devices of the snapshot at ``as_of`` that need an installer, most urgent first."""
+        if as_of is None:
+            return []
+        series = self._query(f"SELECT * FROM {DEVICE_ATTENTION_FROM} WHERE time = {as_of}s")
+        return self._device_rows(series, centers)
+
+    def device_health(self, household: str) -> list[DeviceRow]:
+        """The household's devices' newest health, silent and low-battery devices first."""
+        series = self._query(
+            f"SELECT * FROM {DEVICE_HEALTH_FROM} WHERE \"household\" = {_lit(household)} "
+            f"AND time > now() - {int(self.health_lookback.total_seconds())}s"
+        )
+        return self._device_rows(series, None)
+
+    @staticmethod
+    def _device_rows(series: list[dict[str, Any]], centers: set[str] | None) -> list[DeviceRow]:
         newest: dict[str, dict[str, Any]] = {}
         for one in series:
             columns = one.get("columns", [])
@@ -330,19 +375,6 @@ class DashboardQueries:
             )
         rows.sort(key=attention_order)
         return rows
-
-    @staticmethod
-    def device_summary(rows: list[DeviceRow]) -> dict[str, Any]:
-        """Counts for the overview's device tiles."""
-        online = sum(1 for r in rows if r.online and not r.overdue)
-        return {
-            "total": len(rows),
-            "online": online,
-            "offline": len(rows) - online,
-            "never_reported": sum(1 for r in rows if r.last_seen is None),
-            "low_battery": sum(1 for r in rows if r.low_battery),
-            "as_of": max((r.snapshot_time for r in rows), default=None),
-        }
 
     # -- household ----------------------------------------------------------------------
 

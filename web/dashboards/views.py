@@ -25,12 +25,11 @@ def overview_data(
     queries: DashboardQueries, tr: TimeRange, centers: set[str] | None
 ) -> dict[str, Any]:
     """Events per second, device tiles, open alerts by dong and center, alerts per day."""
-    devices = queries.device_health(centers=centers)
     return {
         "range": _range(tr),
         "events_rate": queries.events_rate(tr),
         "ingest": queries.ingest_outcomes(tr),
-        "devices": queries.device_summary(devices),
+        "devices": queries.device_summary(centers),
         "open_alerts": queries.open_alerts(centers),
         "alerts_per_day": queries.alerts_per_day(tr, centers),
     }
@@ -43,17 +42,21 @@ def household_data(queries: DashboardQueries, household: str, tr: TimeRange) -> 
         "range": _range(tr),
         "activity": queries.household_activity(household, tr),
         "alerts": queries.household_alerts(household, tr),
-        "devices": [row.as_dict() for row in queries.device_health(household=household)],
+        "devices": [row.as_dict() for row in queries.device_health(household)],
     }
 
 
 def devices_data(
     queries: DashboardQueries, centers: set[str] | None, limit: int = 500
 ) -> dict[str, Any]:
-    """Devices for installers' rounds: silent and never-reported first, then low batteries."""
-    rows = queries.device_health(centers=centers)
+    """Devices for installers' rounds: never-reported and silent first, then low batteries.
+
+    Only devices that need someone are listed (``device_attention``); the rest are counted.
+    """
+    summary = queries.device_summary(centers)
+    rows = queries.attention(summary["as_of"], centers)
     return {
-        "summary": queries.device_summary(rows),
+        "summary": summary,
         "devices": [row.as_dict() for row in rows[:limit]],
         "truncated": len(rows) > limit,
     }

@@ -106,15 +106,12 @@
     });
   }
 
-  if (data.summary && data.devices) {
+  if (data.summary && data.summary.battery) {
+    /* Every device's battery by decile, from the newest snapshot's summary. */
     var bins = [0, 10, 20, 30, 40, 50, 60, 70, 80, 90];
-    var counts = bins.map(function () { return 0; });
-    data.devices.forEach(function (d) {
-      if (d.battery === null || d.battery === undefined) { return; }
-      counts[Math.min(9, Math.floor(d.battery / 10))] += 1;
-    });
+    var counts = data.summary.battery;
     make("battery", document.getElementById("chart-battery"),
       [bars("#f39c12", lang === "ko" ? "기기 수" : "devices")], [bins, counts],
-      { notTime: true, height: 160, axes: [{ values: function (u, v) { return v.map(function (x) { return x + "%"; }); } }, { size: 50 }] });
+      { notTime: true, height: 160, axes: [{ incrs: [10], values: function (u, v) { return v.map(function (x) { return x + "-" + (x + 9) + "%"; }); } }, { size: 50 }] });
   }
 })();
