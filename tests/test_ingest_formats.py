@@ -388,7 +388,8 @@ def test_device_clock_a_year_ahead_is_replaced_and_flagged(rig: Rig) -> None:
     assert abs(event.receive_time - utcnow()) < timedelta(minutes=1)
 
 
-def test_bad_input_goes_to_dead_letters_with_reason(rig: Rig) -> None:
+def test_bad_input_goes_to_dead_letters_with_reason(rig: Rig, fail_on_logged_errors: Any) -> None:
+    # Bad input is an expected condition: dead letters and rate-limited warnings, no errors.
     big = b'{"occupancy":true,"pad":"' + b"x" * 70_000 + b'"}'
     publish(
         rig,
