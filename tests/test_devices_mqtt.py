@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -181,3 +182,89 @@ def test_gateway_publishes_only_under_its_own_topics(
         finally:
             for client in clients:
                 client.close()
+
+
+def test_on_site_check_turns_ok_when_the_sensor_reports_through_the_bridge(
+    broker: Settings, tmp_path: Path
+) -> None:
+    """The installer's flow: register, pair, check says 'never', sensor fires, check says ok."""
+    pytest.importorskip("ingest.bridge")
+    import subprocess
+    import sys
+
+    settings = broker.model_copy(
+        update={
+            "registry": broker.registry.model_copy(
+                update={"last_seen_flush": timedelta(seconds=0.2)}
+            )
+        }
+    )
+    admin = {"Authorization": f"Bearer {settings.admin_token()}"}
+    topics = settings.kafka.topics
+    flags = [
+        f"mqtt.port={settings.mqtt.port}",
+        f"mqtt.username={SERVICE_USER[0]}",
+        f"mqtt.password={SERVICE_USER[1]}",
+        f"mqtt.shared_group=g{uuid.uuid4().hex[:6]}",
+        f"kafka.bootstrap_servers={settings.kafka.bootstrap_servers[0]}",
+        f"kafka.topics.events={topics.events}",
+        f"kafka.topics.sos={topics.sos}",
+        f"kafka.topics.deadletter={topics.deadletter}",
+        f"kafka.topics.registry={topics.registry}",
+        f"kafka.topics.alerts={topics.alerts}",
+        f"influx.url={settings.influx.url}",
+        f"influx.database={settings.influx.database}",
+        f"ingest.metrics_port={free_port()}",
+    ]
+    argv = [sys.executable, "-m", "anbu", "--data-dir", str(settings.data_dir)]
+    for flag in flags:
+        argv += ["--set", flag]
+    with TestClient(registry_app(settings)) as http:
+
+        def post(path: str, body: dict[str, Any]) -> Any:
+            response = http.post("/api/v1" + path, json=body, headers=admin)
+            assert response.status_code == 201, response.text
+            return response.json()
+
+        post("/centers", {"care_center_id": "cc-a", "name": "A"})
+        hh = post("/households", {"care_center_id": "cc-a", "dong": "Seogyo-dong"})["id"]
+        login = post(f"/households/{hh}/gateways", {})
+        gateway_id = login["gateway"]["id"]
+        name = f"{hh}_hall_pir"
+        device = post(
+            f"/households/{hh}/devices",
+            {
+                "kind": "motion",
+                "source_format": "zigbee2mqtt",
+                "mqtt_topic": f"zigbee2mqtt/{name}",
+                "gateway_id": gateway_id,
+            },
+        )["id"]
+        check = http.get(f"/api/v1/households/{hh}/check", headers=admin).json()
+        assert check["ok"] is False and check["devices"][0]["status"] == "never"
+
+        with (tmp_path / "bridge.log").open("wb") as log:
+            bridge = subprocess.Popen(
+                [*argv, "bridge", "--client-id", f"bridge-{uuid.uuid4().hex[:6]}"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        sensor = Client(settings.mqtt.port, gateway_id, login["mqtt_password"])
+        try:
+            assert sensor.wait_connected() == 0
+
+            def reported() -> bool:
+                # The bridge may still be loading the registry: the sensor fires again.
+                sensor.publish(f"zigbee2mqtt/{name}", b'{"occupancy":true,"battery":97}')
+                result = http.get(f"/api/v1/households/{hh}/check", headers=admin).json()
+                return bool(result["ok"])
+
+            wait_for(reported, timeout_s=90, step=1.0)
+        finally:
+            sensor.close()
+            bridge.terminate()
+            bridge.wait(timeout=30)
+        final = http.get(f"/api/v1/households/{hh}/check", headers=admin).json()
+        assert final["devices"][0]["device_id"] == device
+        assert final["devices"][0]["reported_since_install"] is True
+        assert final["gateways"][0]["status"] == "ok"
