@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import signal
 import socket
+import struct
 import threading
 import time
 from types import FrameType
@@ -31,6 +32,9 @@ from ingest.registry_cache import RegistryCache
 from ingest.registry_follower import RegistryFollower
 
 log = logging.getLogger(__name__)
+
+_PUBACK = 0x40
+_PUBACK_PACKET = struct.Struct("!BBH")
 
 
 def default_client_id(settings: Any) -> str:
@@ -269,7 +273,7 @@ class Bridge:
         records = len(result.sos) + (result.dead_letter is not None) + telemetry
         delivery = Delivery(mid, qos, self._generation, records)
         if records == 0:  # ignored on purpose: nothing to wait for
-            self._delivered(delivery)
+            self._delivered([delivery])
             return result
         topics = self.sink.topics
         key = (result.household_id or topic).encode()
@@ -283,13 +287,30 @@ class Bridge:
             self.sink.add_events(result.household_id, result.events, delivery)
         return result
 
-    def _delivered(self, delivery: Delivery) -> None:
-        self.metrics.add_acked()
-        if delivery.qos == 0 or delivery.generation != self._generation:
-            return  # an old connection's message: the broker redelivers it on the new one
-        code = self.client.ack(delivery.mid, delivery.qos)
+    def _delivered(self, deliveries: list[Delivery]) -> None:
+        self.metrics.add_acked(len(deliveries))
+        generation = self._generation
+        # A message of an old connection is not acknowledged: the broker redelivers it.
+        mids = [d.mid for d in deliveries if d.qos == 1 and d.generation == generation]
+        if not mids:
+            return
+        queue = getattr(self.client, "_packet_queue", None)
+        if queue is None or len(mids) == 1:
+            for mid in mids:
+                self._ack(mid)
+            return
+        # Many PUBACKs in one write: paho's ack() queues and wakes its loop once per message,
+        # which cost the bridge a noticeable share of its time. A PUBACK is 4 bytes.
+        try:
+            queue(_PUBACK, b"".join(_PUBACK_PACKET.pack(_PUBACK, 2, mid) for mid in mids), 0, 1)
+        except TypeError:  # a paho whose private queue changed: one ack() per message
+            for mid in mids:
+                self._ack(mid)
+
+    def _ack(self, mid: int) -> None:
+        code = self.client.ack(mid, 1)
         if code != mqtt.MQTT_ERR_SUCCESS:
-            self._log.warning("ack", "MQTT ack of %d failed: %s", delivery.mid, code)
+            self._log.warning("ack", "MQTT ack of %d failed: %s", mid, code)
 
     def _registry_changed(self, devices: int) -> None:
         self.metrics.registry_devices = devices

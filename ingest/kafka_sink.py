@@ -70,7 +70,8 @@ class KafkaSink:
 
     Args:
         settings: anbu settings.
-        on_delivered: called (from a Kafka I/O thread) with each fully confirmed message.
+        on_delivered: called (from a Kafka I/O thread) with the messages a confirmation
+            completed, all at once, so their MQTT acknowledgements can go out together.
         on_error: called for each failed send (before it is retried).
         producer: an existing producer (tests); default: one built from the settings.
     """
@@ -78,7 +79,7 @@ class KafkaSink:
     def __init__(
         self,
         settings: Any,
-        on_delivered: Callable[[Delivery], None],
+        on_delivered: Callable[[list[Delivery]], None],
         on_error: Callable[[], None] | None = None,
         producer: KafkaProducer | None = None,
     ) -> None:
@@ -179,8 +180,8 @@ class KafkaSink:
                 delivery.pending -= 1
                 if delivery.pending == 0:
                     done.append(delivery)
-        for delivery in done:
-            self._on_delivered(delivery)
+        if done:
+            self._on_delivered(done)
 
     # -- background -----------------------------------------------------------------
 
