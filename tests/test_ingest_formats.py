@@ -555,3 +555,31 @@ def test_sos_is_not_queued_behind_lingering_telemetry(make_settings: Any, unique
     got = tail.wait_for(lambda r: sum(len(EventBatch.from_json(v).events) for _k, v in r) >= 50, 20)
     tail.close()
     assert sum(len(EventBatch.from_json(v).events) for _k, v in got) == 50
+
+
+def test_registry_tombstone_removes_a_device(rig: Rig) -> None:
+    from kafka import KafkaProducer
+
+    gone = DeviceRecord(
+        device_id=f"gone-{rig.root}",
+        household_id=HH,
+        gateway_id=GW,
+        kind="plug",
+        source_format="tasmota",  # type: ignore[arg-type]
+        mqtt_topic=rig.topic("tele/{u}_gone_plug"),
+    )
+    publish_registry(rig.settings, [gone])
+    deadline = time.monotonic() + 20
+    while rig.bridge.cache.owner_of(gone.mqtt_topic + "/LWT") is None:
+        assert time.monotonic() < deadline, "device never registered"
+        time.sleep(0.1)
+    producer = KafkaProducer(bootstrap_servers=rig.settings.kafka.bootstrap_servers)
+    producer.send(rig.settings.kafka.topics.registry, key=f"device:{gone.device_id}".encode())
+    producer.flush(10)
+    producer.close()
+    while rig.bridge.cache.owner_of(gone.mqtt_topic + "/LWT") is not None:
+        assert time.monotonic() < deadline, "tombstone not applied"
+        time.sleep(0.1)
+    publish(rig, [("tele/{u}_gone_plug/LWT", "Online")])
+    (letter,) = dead_letters(rig, rig.topic("{u}_gone_plug"), 1)
+    assert letter.reason == "unregistered"
