@@ -58,6 +58,7 @@ def register(bench_app: typer.Typer) -> None:
                 f"{row['max_ms']:>10.1f}{row['nonzero_points_per_page']:>9}"
             )
         for name, label in (
+            ("cold_30d", "30d, first touch (cold)"),
             ("html_page_30d", "household HTML page 30d"),
             ("overview_24h", "overview API 24h"),
             ("devices_page", "devices HTML page"),

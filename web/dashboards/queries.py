@@ -210,7 +210,7 @@ class DashboardQueries:
         series = self._query(
             f'SELECT "alert_id" FROM "{ALERT_EVENTS}" WHERE time > now() - '
             f"{int(self.recent_retention.total_seconds())}s "
-            'GROUP BY "care_center", "dong", "kind", "severity", "state", "household"'
+            'GROUP BY "care_center", "dong", "kind", "state"'
         )
         newest: dict[str, tuple[int, dict[str, str]]] = {}
         for one in series:
