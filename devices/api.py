@@ -146,36 +146,33 @@ def _household(session: Session, principal: Principal, household_id: str) -> Hou
     return row
 
 
-def _device(session: Session, principal: Principal, device_id: str) -> Device:
-    row = session.get(Device, device_id)
+def _owned(session: Session, principal: Principal, model: Any, kind: str, ident: str | int) -> Any:
+    """A row that belongs to a household, if the caller may see that household."""
+    row = session.get(model, ident)
     if row is None:
-        raise NotFound("device", device_id)
-    _household(session, principal, row.household_id).id  # noqa: B018 - visibility check
+        raise NotFound(kind, str(ident))
+    _household(session, principal, row.household_id)
     return row
+
+
+def _device(session: Session, principal: Principal, device_id: str) -> Device:
+    device: Device = _owned(session, principal, Device, "device", device_id)
+    return device
 
 
 def _gateway(session: Session, principal: Principal, gateway_id: str) -> Gateway:
-    row = session.get(Gateway, gateway_id)
-    if row is None:
-        raise NotFound("gateway", gateway_id)
-    _household(session, principal, row.household_id)
-    return row
+    gateway: Gateway = _owned(session, principal, Gateway, "gateway", gateway_id)
+    return gateway
 
 
 def _resident(session: Session, principal: Principal, resident_id: int) -> Resident:
-    row = session.get(Resident, resident_id)
-    if row is None:
-        raise NotFound("resident", str(resident_id))
-    _household(session, principal, row.household_id)
-    return row
+    resident: Resident = _owned(session, principal, Resident, "resident", resident_id)
+    return resident
 
 
 def _contact(session: Session, principal: Principal, contact_id: int) -> Contact:
-    row = session.get(Contact, contact_id)
-    if row is None:
-        raise NotFound("contact", str(contact_id))
-    _household(session, principal, row.household_id)
-    return row
+    contact: Contact = _owned(session, principal, Contact, "contact", contact_id)
+    return contact
 
 
 def _center(session: Session, principal: Principal, care_center_id: str) -> CareCenter:

@@ -355,9 +355,7 @@ def import_csv(session: Session, text: str, *, allowed_center: str | None = None
     }
     # Core inserts (not ORM bulk inserts): several times faster for thousands of rows.
     if households:
-        session.execute(
-            insert(_table(Household)), [{**defaults, **h} for h in households.values()]
-        )
+        session.execute(insert(_table(Household)), [{**defaults, **h} for h in households.values()])
     if residents:
         session.execute(
             insert(_table(Resident)),

@@ -163,36 +163,35 @@ def parse_quiet_hours(text: str) -> QuietHours:
 # --- loading with visibility ----------------------------------------------------------
 
 
+def _get(session: Session, model: Any, kind: str, ident: str | int) -> Any:
+    row = session.get(model, ident)
+    if row is None:
+        raise NotFound(kind, str(ident))
+    return row
+
+
 def get_center(session: Session, care_center_id: str) -> CareCenter:
     """The care center, or :class:`NotFound`."""
-    row = session.get(CareCenter, care_center_id)
-    if row is None:
-        raise NotFound("care center", care_center_id)
-    return row
+    center: CareCenter = _get(session, CareCenter, "care center", care_center_id)
+    return center
 
 
 def get_household(session: Session, household_id: str) -> Household:
     """The household, or :class:`NotFound`."""
-    row = session.get(Household, household_id)
-    if row is None:
-        raise NotFound("household", household_id)
-    return row
+    household: Household = _get(session, Household, "household", household_id)
+    return household
 
 
 def get_gateway(session: Session, gateway_id: str) -> Gateway:
     """The gateway, or :class:`NotFound`."""
-    row = session.get(Gateway, gateway_id)
-    if row is None:
-        raise NotFound("gateway", gateway_id)
-    return row
+    gateway: Gateway = _get(session, Gateway, "gateway", gateway_id)
+    return gateway
 
 
 def get_device(session: Session, device_id: str) -> Device:
     """The device, or :class:`NotFound`."""
-    row = session.get(Device, device_id)
-    if row is None:
-        raise NotFound("device", device_id)
-    return row
+    device: Device = _get(session, Device, "device", device_id)
+    return device
 
 
 def _active_household(session: Session, household_id: str) -> Household:
@@ -441,9 +440,7 @@ def add_resident(
 
 def update_resident(session: Session, resident_id: int, **changes: Any) -> Resident:
     """Change a resident's details (only the keys given)."""
-    row = session.get(Resident, resident_id)
-    if row is None:
-        raise NotFound("resident", str(resident_id))
+    row: Resident = _get(session, Resident, "resident", resident_id)
     _required(changes, "name")
     for key in ("name", "phone", "birth_date"):
         if key in changes:
@@ -484,9 +481,7 @@ def add_contact(
 
 def update_contact(session: Session, contact_id: int, **changes: Any) -> Contact:
     """Change a contact (only the keys given)."""
-    row = session.get(Contact, contact_id)
-    if row is None:
-        raise NotFound("contact", str(contact_id))
+    row: Contact = _get(session, Contact, "contact", contact_id)
     if changes.get("tier") is not None and not 1 <= int(changes["tier"]) <= 10:
         raise InvalidInput("tier", "a tier is 1 to 10")
     for key in ("tier", "name", "relation", "phone", "email"):
@@ -498,9 +493,7 @@ def update_contact(session: Session, contact_id: int, **changes: Any) -> Contact
 
 def retire_contact(session: Session, contact_id: int) -> Contact:
     """Remove a contact from escalation."""
-    row = session.get(Contact, contact_id)
-    if row is None:
-        raise NotFound("contact", str(contact_id))
+    row: Contact = _get(session, Contact, "contact", contact_id)
     row.retired_at = row.retired_at or utcnow()
     changes_of(session).households.add(row.household_id)
     return row
@@ -508,9 +501,7 @@ def retire_contact(session: Session, contact_id: int) -> Contact:
 
 def retire_resident(session: Session, resident_id: int) -> Resident:
     """Mark a resident as no longer living there."""
-    row = session.get(Resident, resident_id)
-    if row is None:
-        raise NotFound("resident", str(resident_id))
+    row: Resident = _get(session, Resident, "resident", resident_id)
     row.retired_at = row.retired_at or utcnow()
     return row
 
@@ -780,9 +771,7 @@ def create_token(
 
 def revoke_token(session: Session, token_id: str) -> ApiToken:
     """Revoke a token; it stops working at once."""
-    row = session.get(ApiToken, token_id)
-    if row is None:
-        raise NotFound("token", token_id)
+    row: ApiToken = _get(session, ApiToken, "token", token_id)
     row.revoked_at = row.revoked_at or utcnow()
     return row
 

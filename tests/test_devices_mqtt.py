@@ -72,6 +72,17 @@ class Client:
         self.client.loop_stop()
 
 
+def poster(http: TestClient, headers: dict[str, str]) -> Callable[[str, dict[str, Any]], Any]:
+    """POST to the registry API, expecting 201 Created."""
+
+    def post(path: str, body: dict[str, Any]) -> Any:
+        response = http.post("/api/v1" + path, json=body, headers=headers)
+        assert response.status_code == 201, response.text
+        return response.json()
+
+    return post
+
+
 @pytest.fixture
 def broker(tmp_path: Path, make_settings: Callable[..., Settings]) -> Iterator[Settings]:
     port = free_port()
@@ -90,11 +101,7 @@ def test_gateway_publishes_only_under_its_own_topics(
     admin = {"Authorization": f"Bearer {settings.admin_token()}"}
     clients: list[Client] = []
     with TestClient(registry_app(settings)) as http:
-
-        def post(path: str, body: dict[str, Any]) -> Any:
-            response = http.post("/api/v1" + path, json=body, headers=admin)
-            assert response.status_code == 201, response.text
-            return response.json()
+        post = poster(http, admin)
 
         post("/centers", {"care_center_id": "cc-a", "name": "A"})
         hh_a = post("/households", {"care_center_id": "cc-a", "dong": "Seogyo-dong"})["id"]
@@ -220,11 +227,7 @@ def test_on_site_check_turns_ok_when_the_sensor_reports_through_the_bridge(
     for flag in flags:
         argv += ["--set", flag]
     with TestClient(registry_app(settings)) as http:
-
-        def post(path: str, body: dict[str, Any]) -> Any:
-            response = http.post("/api/v1" + path, json=body, headers=admin)
-            assert response.status_code == 201, response.text
-            return response.json()
+        post = poster(http, admin)
 
         post("/centers", {"care_center_id": "cc-a", "name": "A"})
         hh = post("/households", {"care_center_id": "cc-a", "dong": "Seogyo-dong"})["id"]
