@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 
 from anbu.influx import BufferedWriter, InfluxClient, InfluxError
 from anbu.timeutil import utcnow
+from ingest.exceptions import RegistryUnavailable
 from ingest.kafka_sink import Delivery, KafkaSink
 from ingest.metrics import IngestMetrics
 from ingest.normalise import Inbound, Normaliser, Result
@@ -113,6 +114,9 @@ class Bridge:
 
         Messages are not taken from the broker before the registry is loaded, so none is
         dead-lettered as unregistered only because the bridge had just started.
+
+        Raises:
+            RegistryUnavailable: the registry did not load within ``registry_timeout_s``.
         """
         if self.serve_metrics:
             registry = CollectorRegistry()
@@ -123,7 +127,9 @@ class Bridge:
         if not self.follower.is_alive():
             self.follower.start()
         if not self.follower.wait_loaded(registry_timeout_s):
-            raise TimeoutError("the registry topic did not load in time")
+            raise RegistryUnavailable(
+                f"the registry topic {self.follower.topic} did not load in {registry_timeout_s} s"
+            )
         self.sink.start()
         if self.write_influx:
             self._influx_thread = threading.Thread(
