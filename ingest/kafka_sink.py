@@ -10,7 +10,6 @@ unacknowledged, so even a crash loses nothing (the broker redelivers).
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -18,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from kafka import KafkaProducer
 
 from anbu.events import SCHEMA_VERSION
@@ -141,7 +141,7 @@ class KafkaSink:
             "household_id": household_id,
             "events": batch.events,
         }
-        value = json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode()
+        value = orjson.dumps(record)  # compact UTF-8, as pydantic writes; ~10x json.dumps
         self._send(self.topics.events, household_id.encode(), value, batch.deliveries, 0)
 
     def _send(

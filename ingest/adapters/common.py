@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import datetime
 from typing import Any
+
+import orjson
 
 from anbu.events import EventKind
 from anbu.registry_records import DeviceKindName
@@ -31,10 +32,11 @@ def text_of(payload: bytes) -> str:
 
 
 def json_of(payload: bytes) -> Any:
-    """Parse a JSON payload."""
+    """Parse a JSON payload (strict RFC 8259: no NaN, no lone surrogates)."""
     try:
-        return json.loads(payload)
-    except (UnicodeDecodeError, ValueError, RecursionError):
+        # orjson: parsing was a fifth of the bridge's time per message with the json module.
+        return orjson.loads(payload)
+    except (orjson.JSONDecodeError, UnicodeDecodeError, ValueError, RecursionError):
         raise Rejected("not_json", "payload is not valid JSON") from None
 
 
