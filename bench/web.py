@@ -172,15 +172,11 @@ def _page_client(
     directory: Path, influx_url: str, queries: DashboardQueries
 ) -> Iterator[tuple[Any, dict[str, str]]]:
     """The dashboards' pages in-process (HTML rendered, HTTP stack, a real registry token)."""
-    from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
     from config import load_settings
     from devices.auth import TOKEN_COOKIE
-    from devices.db import init_db, session_factory
-    from devices.lookup import RegistryLookup
-    from devices.service import ensure_admin_token
-    from web.dashboards import router
+    from web.dashboards.standalone import dashboards_app
 
     settings = load_settings(
         None,
@@ -190,16 +186,7 @@ def _page_client(
             "influx.database": "anbu_bench_web",
         },
     )
-    engine = init_db(settings)
-    with session_factory(engine)() as session:
-        ensure_admin_token(session, settings.admin_token())
-        session.commit()
-    app = FastAPI()
-    app.state.settings = settings
-    app.state.registry_lookup = RegistryLookup(engine)
-    app.state.dashboard_queries = queries
-    app.include_router(router)
-    with TestClient(app) as http:
+    with TestClient(dashboards_app(settings, queries)) as http:
         yield http, {TOKEN_COOKIE: settings.admin_token()}
 
 

@@ -199,6 +199,10 @@ def test_staff_see_only_their_center(stack: Stack) -> None:
     assert _get(stack, "/api/v1/dashboard/households/hh-00003", staff).status_code == 404
     devices = _get(stack, "/api/v1/dashboard/devices", staff).json()["devices"]
     assert devices and {d["care_center"] for d in devices} == {"cc-north"}
+    overview = _get(stack, "/api/v1/dashboard/overview?range=7d", staff).json()
+    # cc-north covers sinsa-dong and nonhyeon-dong: households 0, 1, 4, 5 (a robot in 0).
+    assert overview["devices"]["total"] == 17
+    assert {r["care_center"] for r in overview["open_alerts"]["by_center"]} == {"cc-north"}
 
 
 def _chart_points(page: Any) -> dict[str, int]:

@@ -15,8 +15,6 @@ from fastapi.staticfiles import StaticFiles
 from anbu.influx import InfluxClient
 from config import Settings
 from web.dashboards.api import router as api_router
-from web.dashboards.api import unavailable
-from web.dashboards.exceptions import SeriesUnavailableError
 from web.dashboards.pages import router as pages_router
 from web.dashboards.queries import DashboardQueries
 
@@ -42,7 +40,6 @@ def make_queries(settings: Settings) -> DashboardQueries:
 async def startup(app: FastAPI, settings: Settings) -> None:
     """Open the InfluxDB client and serve the vendored chart library and styles."""
     app.state.dashboard_queries = make_queries(settings)
-    app.add_exception_handler(SeriesUnavailableError, unavailable)
     if not any(getattr(route, "path", None) == "/static" for route in app.routes):
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -1,24 +1,47 @@
 """JSON of the dashboards, under ``/api/v1/dashboard``: what the pages draw, for scripts too.
 
-InfluxDB being unreachable answers 503 with the reason (see :func:`unavailable`), never
-empty charts that would look like quiet homes.
+InfluxDB being unreachable answers 503 with the reason, never empty charts that would look
+like quiet homes.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 
 from devices.auth import Principal, get_principal
 from web.dashboards.access import center_scope, may_see_household
 from web.dashboards.deps import queries_of, range_of
+from web.dashboards.exceptions import SeriesUnavailableError
 from web.dashboards.queries import valid_id
 from web.dashboards.timerange import TimeRange
 from web.dashboards.views import devices_data, household_data, overview_data
 
-router = APIRouter(prefix="/api/v1/dashboard", tags=["dashboards"])
+
+class _SeriesRoute(APIRoute):
+    """Answers 503 with the reason when InfluxDB cannot be queried.
+
+    A route class rather than an app exception handler: hooks run after the application's
+    middleware stack is built, too late to add handlers.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except SeriesUnavailableError as exc:
+                return JSONResponse({"detail": str(exc)}, status.HTTP_503_SERVICE_UNAVAILABLE)
+
+        return handle
+
+
+router = APIRouter(prefix="/api/v1/dashboard", tags=["dashboards"], route_class=_SeriesRoute)
 
 
 def _range(
@@ -38,11 +61,6 @@ def _range(
 
 Range = Annotated[TimeRange, Depends(_range)]
 Caller = Annotated[Principal, Depends(get_principal)]
-
-
-async def unavailable(_request: Request, exc: Exception) -> JSONResponse:
-    """503 for :class:`SeriesUnavailableError` (registered by ``startup``)."""
-    return JSONResponse({"detail": str(exc)}, status.HTTP_503_SERVICE_UNAVAILABLE)
 
 
 @router.get("/overview")
