@@ -41,6 +41,7 @@ class Dispatcher:
         notifiers: by channel name.
         attempts: tries per notification before giving up.
         backoff_max_s: longest wait between tries (exponential from 0.5 s).
+        concurrency: most deliveries in progress at once per channel.
     """
 
     def __init__(
@@ -50,22 +51,35 @@ class Dispatcher:
         *,
         attempts: int = 5,
         backoff_max_s: float = 30.0,
+        concurrency: int = 32,
     ) -> None:
         self.store = store
         self.notifiers = dict(notifiers)
         self.attempts = attempts
         self.backoff_max_s = backoff_max_s
         self._in_flight: dict[str, asyncio.Task[None]] = {}
+        # Per channel, so a burst of SOS or a slow SMTP server never starves the others;
+        # waiting here instead of in the HTTP pool keeps a burst from timing out.
+        self._slots: dict[str, asyncio.Semaphore] = {}
+        self.concurrency = concurrency
 
     def kick(self) -> int:
-        """Start a task for every pending notification not already being sent."""
+        """Start a task for every pending notification not already being sent.
+
+        Also picks up what a previous run left pending; the service calls it now and then,
+        and :meth:`send` right after queuing.
+        """
+        return self.send([n.id for n in self.store.pending_notifications()])
+
+    def send(self, notification_ids: list[str]) -> int:
+        """Start delivering these queued notifications (those not already in flight)."""
         started = 0
-        for notification in self.store.pending_notifications():
-            if notification.id in self._in_flight:
+        for ident in notification_ids:
+            if ident in self._in_flight:
                 continue
-            task = asyncio.create_task(self._deliver(notification.id))
-            self._in_flight[notification.id] = task
-            task.add_done_callback(self._forget(notification.id))
+            task = asyncio.create_task(self._deliver(ident))
+            self._in_flight[ident] = task
+            task.add_done_callback(self._forget(ident))
             started += 1
         return started
 
@@ -142,10 +156,12 @@ class Dispatcher:
             before_sleep=_after_failure,
             reraise=True,
         )
+        slot = self._slots.setdefault(notification.channel, asyncio.Semaphore(self.concurrency))
         try:
             async for attempt in retrying:
                 with attempt:
-                    await notifier.send(alert, notification)
+                    async with slot:
+                        await notifier.send(alert, notification)
         except NotifyError as exc:
             log.error(
                 "gave up on %s for alert %s (%s, household %s): %s",

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from alerts import metrics
 from alerts.directory import Directory, recipients
 from alerts.model import (
     INACTIVITY_KINDS,
@@ -183,7 +184,9 @@ class Lifecycle:
         )
         self.store.insert_alert(conn, alert)
         self.store.map_source(conn, event.alert_id, alert.id)
-        self.store.add_history(conn, alert.id, now, HistoryLabel.OPEN, DETECTOR, event.reason)
+        self.store.add_history(
+            conn, alert.id, now, HistoryLabel.OPEN, DETECTOR, event.reason, first=True
+        )
         queued = self._queue_tier(conn, alert, 1, now)
         return Outcome(alert=alert, created=True, notifications=queued)
 
@@ -243,6 +246,7 @@ class Lifecycle:
             ident = self.store.add_notification(
                 conn, alert.id, alert.tier, "robot", f"checkin:{request_id}", now
             )
+            metrics.ESCALATIONS.labels("checkin").inc()
             return [ident] if ident else []
         if alert.tier >= policy.tiers:
             self.store.set_escalation(conn, alert, tier=alert.tier, next_at=None)
@@ -265,6 +269,7 @@ class Lifecycle:
             f"not acknowledged at tier {alert.tier}; escalated to tier {tier}",
         )
         alert.tier = tier
+        metrics.ESCALATIONS.labels("tier").inc()
         return self._queue_tier(conn, alert, tier, now)
 
     def _queue_tier(self, conn: Connection, alert: Alert, tier: int, now: datetime) -> list[str]:

@@ -260,6 +260,8 @@ class AlertService:
             group_id=self.settings.alerts.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            # An SOS must not wait for a fetch to fill up: ask again every 10 ms.
+            fetch_max_wait_ms=10,
             **GROUP_TIMEOUTS,
         )
         self._consumer = consumer
@@ -294,7 +296,7 @@ class AlertService:
         outcome = self.lifecycle.apply(event, utcnow())
         metrics.EVENTS.labels(event.action.value, _outcome_name(outcome)).inc()
         if outcome.notifications:
-            self.dispatcher.kick()
+            self.dispatcher.send(outcome.notifications)
         if outcome.created:
             log.info(
                 "alert %s opened: %s %s household %s",
@@ -328,10 +330,10 @@ class AlertService:
             await asyncio.sleep(self.tick_s)
             queued = self.lifecycle.escalate_due(utcnow())
             if queued:
-                metrics.ESCALATIONS.labels("tier").inc(len(queued))
+                self.dispatcher.send(queued)
             beat += 1
-            if queued or beat % 8 == 0:
-                # Also picks up notifications left pending by a previous run.
+            if beat % 20 == 0:
+                # Notifications left pending by a previous run, or by a crash of a task.
                 self.dispatcher.kick()
             if beat % 20 == 0:
                 counts = self.store.counts()

@@ -41,7 +41,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
 from alerts.exceptions import AlertNotFound, TransitionRefused
@@ -148,6 +148,21 @@ notifications_table = Table(
 )
 
 
+def _insert_ignore(conn: Connection, table: Table, **values: Any) -> bool:
+    """Insert a row unless its key exists; return whether it was inserted.
+
+    ``ON CONFLICT DO NOTHING`` in one statement, rather than a savepoint and a caught
+    IntegrityError: this runs several times for every alert event.
+    """
+    statement: Any
+    if conn.dialect.name == "postgresql":
+        statement = postgresql.insert(table).values(**values).on_conflict_do_nothing()
+    else:
+        statement = sqlite.insert(table).values(**values).on_conflict_do_nothing()
+    result = conn.execute(statement)
+    return bool(result.rowcount == 1)
+
+
 def store_url(settings: Any) -> str:
     """The SQLAlchemy URL of the alert store for ``settings``."""
     url = settings.alerts.database_url
@@ -207,10 +222,7 @@ class AlertStore:
 
     def mark_seen(self, conn: Connection, key: str, now: datetime) -> bool:
         """Record a detector event's dedupe key; return False if it was seen before."""
-        if conn.execute(select(seen_table.c.key).where(seen_table.c.key == key)).first():
-            return False
-        conn.execute(insert(seen_table).values(key=key, at=micros(now)))
-        return True
+        return _insert_ignore(conn, seen_table, key=key, at=micros(now))
 
     def alert_for_source(self, conn: Connection, source_id: str) -> Alert | None:
         """The alert a detector's alert id was mapped to, if any."""
@@ -221,11 +233,7 @@ class AlertStore:
 
     def map_source(self, conn: Connection, source_id: str, alert_id: str) -> None:
         """Remember that a detector alert id belongs to ``alert_id``."""
-        try:
-            with conn.begin_nested():
-                conn.execute(insert(sources_table).values(source_id=source_id, alert_id=alert_id))
-        except IntegrityError:
-            pass
+        _insert_ignore(conn, sources_table, source_id=source_id, alert_id=alert_id)
 
     def active_for(self, conn: Connection, household_id: str, kind: str) -> Alert | None:
         """The household's active alert of ``kind``, if any."""
@@ -277,14 +285,24 @@ class AlertStore:
         label: HistoryLabel,
         actor: str,
         note: str,
+        *,
+        first: bool = False,
     ) -> None:
         """Append a history entry (also queued for InfluxDB).
 
-        Times are made strictly increasing, since InfluxDB keeps one point per series and
-        timestamp: two changes in the same microsecond would otherwise overwrite each other.
+        Times are made strictly increasing per alert and per process, since InfluxDB keeps
+        one point per series and timestamp: two changes in the same microsecond would
+        otherwise overwrite each other. ``first``: the alert has no history yet.
         """
         at_us = micros(at)
-        last = conn.execute(select(func.max(history_table.c.at))).scalar() or 0
+        last = 0
+        if not first:
+            last = (
+                conn.execute(
+                    select(func.max(history_table.c.at)).where(history_table.c.alert_id == alert_id)
+                ).scalar()
+                or 0
+            )
         at_us = max(at_us, last + 1, self._last_history_at + 1)
         self._last_history_at = at_us
         conn.execute(
@@ -436,23 +454,19 @@ class AlertStore:
     ) -> str | None:
         """Queue a notification; return its id, or None if it already exists."""
         ident = notification_id(alert_id, tier, channel, target)
-        try:
-            with conn.begin_nested():
-                conn.execute(
-                    insert(notifications_table).values(
-                        id=ident,
-                        alert_id=alert_id,
-                        tier=tier,
-                        channel=channel,
-                        target=target,
-                        status=NotificationStatus.PENDING.value,
-                        attempts=0,
-                        created_at=micros(now),
-                    )
-                )
-        except IntegrityError:
-            return None
-        return ident
+        inserted = _insert_ignore(
+            conn,
+            notifications_table,
+            id=ident,
+            alert_id=alert_id,
+            tier=tier,
+            channel=channel,
+            target=target,
+            status=NotificationStatus.PENDING.value,
+            attempts=0,
+            created_at=micros(now),
+        )
+        return ident if inserted else None
 
     def pending_notifications(self) -> list[Notification]:
         """Notifications not yet delivered nor given up on (oldest first)."""

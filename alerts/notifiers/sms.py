@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 
-import httpx
-
 from alerts.directory import Directory, recipients
 from alerts.exceptions import NotifyError
 from alerts.model import Alert, Notification
-from alerts.notifiers.http import post
+from alerts.notifiers.http import HttpPoster
 from alerts.notifiers.templates import render
 
 
@@ -41,7 +39,7 @@ class SmsNotifier:
         self.api_key = api_key
         self.api_key_header = api_key_header
         self.inbox_url = inbox_url
-        self.client = httpx.AsyncClient(timeout=timeout_s)
+        self.http = HttpPoster(timeout_s)
 
     async def send(self, alert: Alert, notification: Notification) -> None:
         """See :class:`alerts.notifiers.Notifier`."""
@@ -60,8 +58,8 @@ class SmsNotifier:
         headers = {"Content-Type": "application/json; charset=utf-8"}
         if self.api_key:
             headers[self.api_key_header] = self.api_key
-        await post(self.client, self.url, body, headers)
+        await self.http.post(self.url, body, headers)
 
     async def close(self) -> None:
         """See :class:`alerts.notifiers.Notifier`."""
-        await self.client.aclose()
+        await self.http.close()

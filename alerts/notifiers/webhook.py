@@ -7,12 +7,10 @@ import hmac
 import json
 from typing import Any
 
-import httpx
-
 from alerts.directory import Directory
 from alerts.exceptions import NotifyError
 from alerts.model import Alert, Notification
-from alerts.notifiers.http import post
+from alerts.notifiers.http import HttpPoster
 
 SIGNATURE_HEADER = "X-Anbu-Signature"
 
@@ -76,7 +74,7 @@ class WebhookNotifier:
         self.global_url = global_url
         self.secret = secret
         self.inbox_url = inbox_url
-        self.client = httpx.AsyncClient(timeout=timeout_s)
+        self.http = HttpPoster(timeout_s)
 
     def url_for(self, alert: Alert, notification: Notification) -> str | None:
         """Where this notification goes."""
@@ -98,8 +96,8 @@ class WebhookNotifier:
         }
         if self.secret:
             headers[SIGNATURE_HEADER] = sign(body, self.secret)
-        await post(self.client, url, body, headers)
+        await self.http.post(url, body, headers)
 
     async def close(self) -> None:
         """See :class:`alerts.notifiers.Notifier`."""
-        await self.client.aclose()
+        await self.http.close()
