@@ -81,18 +81,17 @@ def test_no_server_errors(make_settings: Callable[..., Settings]) -> None:
     for operation in operations:
         names = {p.name for p in operation.path_parameters}
         known = {k: v for k, v in KNOWN_IDS.items() if k in names}
+        # Generated path parameters mostly miss (404); with the seeded ids the handlers run.
         runs: list[tuple[GenerationMode, dict[str, Any] | None]] = [
-            (GenerationMode.POSITIVE, None),
             (GenerationMode.NEGATIVE, None),
+            (GenerationMode.POSITIVE, known or None),
         ]
-        if known:
-            runs.append((GenerationMode.POSITIVE, known))
         for mode, path_parameters in runs:
             strategy = operation.as_strategy(
                 generation_mode=mode, path_parameters=path_parameters, headers=headers
             )
             try:
-                exercise(operation.label, strategy, 4 if path_parameters else 2)
+                exercise(operation.label, strategy, 2 if mode is GenerationMode.NEGATIVE else 4)
             except Unsatisfiable:
                 # Nothing to break in this operation (no parameters, no body).
                 assert mode is GenerationMode.NEGATIVE, operation.label

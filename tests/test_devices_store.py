@@ -190,8 +190,8 @@ def test_processes_starting_together_migrate_once(engine: Engine) -> None:
         subprocess.Popen(
             [sys.executable, "-c", code, fresh], stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
-        for _ in range(3)
+        for _ in range(2)
     ]
     results = [p.communicate(timeout=120) for p in procs]
-    assert [p.returncode for p in procs] == [0] * 3, [err.decode()[-500:] for _, err in results]
+    assert [p.returncode for p in procs] == [0] * 2, [err.decode()[-500:] for _, err in results]
     assert "devices" in inspect(migrate(fresh)).get_table_names()
