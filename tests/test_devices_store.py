@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -16,7 +17,7 @@ from devices.exceptions import Conflict, InvalidInput, NotFound
 from devices.lookup import RegistryLookup
 from devices.models import Device, Household
 from devices.records import records_for
-from tests.test_devices_support import postgres_database  # noqa: F401 - fixture
+from tests.test_devices_support import new_postgres_database, postgres_database  # noqa: F401
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -172,26 +173,30 @@ def test_retiring_a_household_retires_its_gateways_and_devices(engine: Engine) -
         assert session.get(Household, household_id).retired_at is not None  # type: ignore[union-attr]
 
 
+def _migrate_in_child(url: str, start: Any) -> None:
+    start.wait(30)
+    migrate(url)
+
+
 def test_processes_starting_together_migrate_once(engine: Engine) -> None:
     """web, alerts and the CLI all migrate at start; racing on a fresh database must not fail."""
-    import subprocess
-    import sys
+    import multiprocessing
 
     from sqlalchemy import inspect
 
     url = engine.url.render_as_string(hide_password=False)
-    fresh = url.rsplit("/", 1)[0] + "/" + ("race.sqlite3" if "sqlite" in url else "")
     if "postgresql" in url:
-        from tests.test_devices_support import new_postgres_database
-
         fresh = new_postgres_database()
-    code = "import sys; from devices.db import migrate; migrate(sys.argv[1]); print('ok')"
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", code, fresh], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
-        for _ in range(2)
-    ]
-    results = [p.communicate(timeout=120) for p in procs]
-    assert [p.returncode for p in procs] == [0] * 2, [err.decode()[-500:] for _, err in results]
+    else:
+        fresh = url.rsplit("/", 1)[0] + "/race.sqlite3"
+    # Forked children start at once (no interpreter start-up to stagger them).
+    context = multiprocessing.get_context("fork")
+    start = context.Event()
+    children = [context.Process(target=_migrate_in_child, args=(fresh, start)) for _ in range(3)]
+    for child in children:
+        child.start()
+    start.set()
+    for child in children:
+        child.join(60)
+    assert [c.exitcode for c in children] == [0, 0, 0]
     assert "devices" in inspect(migrate(fresh)).get_table_names()
