@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from kafka import KafkaConsumer, TopicPartition
 
 from alerts.directory import StaticDirectory
 from alerts.lifecycle import Lifecycle
 from alerts.model import AlertState, HouseholdPolicy
 from alerts.service import BackgroundService
-from anbu.events import AlertKind, Severity
+from anbu.events import AlertKind, DeadLetter, Severity
 from anbu.influx import InfluxClient, InfluxError
 from anbu.timeutil import utcnow
 from config import Settings
@@ -44,6 +45,26 @@ def subscribe(settings: Settings, topic: str) -> tuple[mqtt.Client, queue.Queue[
     client.loop_start()
     subscribed.get(timeout=10)
     return client, received
+
+
+def read_topic(settings: Settings, topic: str, timeout: float = 20.0) -> list[bytes]:
+    """Records of ``topic`` (manually assigned consumer), waiting for at least one."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka.bootstrap_servers, auto_offset_reset="earliest"
+    )
+    try:
+        partitions = wait_for(lambda: consumer.partitions_for_topic(topic), what=topic)
+        consumer.assign([TopicPartition(topic, p) for p in partitions])
+        found: list[bytes] = []
+
+        def poll() -> list[bytes]:
+            for records in consumer.poll(timeout_ms=200).values():
+                found.extend(r.value for r in records)
+            return found
+
+        return wait_for(poll, timeout=timeout, what=f"a record on {topic}")
+    finally:
+        consumer.close()
 
 
 def test_checkin_answer_closes_as_false_alarm_and_activity_auto_resolves(
@@ -112,6 +133,15 @@ def test_checkin_answer_closes_as_false_alarm_and_activity_auto_resolves(
         producer.send(again)
         wait_for(lambda: len(http_receiver.on("/hook")) == 3, what="the new episode's webhook")
         assert service.store.get(again.alert_id).state is AlertState.OPEN
+
+        # A record that is not an AlertEvent is dead-lettered with the reason; the service
+        # goes on.
+        producer.producer.send(settings.kafka.topics.alerts, b'{"type":"alert"', key=b"hh-x")
+        producer.producer.flush(10)
+        letters = read_topic(settings, settings.kafka.topics.deadletter)
+        letter = DeadLetter.from_json(letters[0])
+        assert letter.reason == "invalid_alert_event" and letter.payload == '{"type":"alert"'
+        assert letter.topic == settings.kafka.topics.alerts
     mqtt_client.loop_stop()
     mqtt_client.disconnect()
     producer.close()
