@@ -157,9 +157,13 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Real headless Chromium (Debian's package) driven by Playwright."""
+    """Real headless Chromium (Debian's package) driven by Playwright.
+
+    Module-scoped on purpose: Playwright's sync API keeps an asyncio loop running in the
+    main thread while it is open, and ``asyncio.run`` in any later test would then fail.
+    """
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
