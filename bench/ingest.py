@@ -103,7 +103,7 @@ def _queue_backlog(settings: Any, root: str, messages: int, devices: int, round_
     time.sleep(0.5)
 
 
-def _drain_raw(settings: Any, raw_id: str, messages: int) -> float:
+def _drain_raw(settings: Any, raw_id: str, messages: int) -> tuple[float, float]:
     count = 0
     done = threading.Event()
 
@@ -114,34 +114,34 @@ def _drain_raw(settings: Any, raw_id: str, messages: int) -> float:
             done.set()
 
     raw = _raw_client(settings, raw_id, on_message)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     _connect(raw, settings)
     raw.loop_start()
     finished = done.wait(300)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     raw.disconnect()
     raw.loop_stop()
     if not finished:
         raise TimeoutError(f"plain subscriber got {count} of {messages}")
-    return seconds
+    return seconds, cpu
 
 
-def _drain_bridge(settings: Any, bridge_id: str, messages: int) -> tuple[float, int]:
+def _drain_bridge(settings: Any, bridge_id: str, messages: int) -> tuple[float, float, int]:
     bridge = Bridge(settings, client_id=bridge_id, serve_metrics=False, write_influx=False)
     bridge.follower.start()
     bridge.follower.wait_loaded(60)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     bridge.start(registry_timeout_s=60)  # the registry is loaded: this connects at once
     deadline = time.monotonic() + 600
     while bridge.metrics.acked < messages and time.monotonic() < deadline:
         time.sleep(0.01)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     acked = bridge.metrics.acked
     events = sum(c for (_f, o), c in bridge.metrics.outcomes.items() if o == "event")
     bridge.stop()
     if acked < messages:
         raise TimeoutError(f"bridge acknowledged {acked} of {messages}")
-    return seconds, events
+    return seconds, cpu, events
 
 
 def _bridge_process(
@@ -258,13 +258,18 @@ def run(
 
     raw_rounds: list[float] = []
     bridge_rounds: list[float] = []
+    raw_cpu: list[float] = []
+    bridge_cpu: list[float] = []
     multi_rounds: list[float] = []
     events = 0
     for round_no in range(rounds):
         _queue_backlog(settings, root, messages, devices, round_no)
-        raw_rounds.append(_drain_raw(settings, raw_id, messages))
-        seconds, events = _drain_bridge(settings, bridge_id, messages)
+        seconds, cpu = _drain_raw(settings, raw_id, messages)
+        raw_rounds.append(seconds)
+        raw_cpu.append(cpu)
+        seconds, cpu, events = _drain_bridge(settings, bridge_id, messages)
         bridge_rounds.append(seconds)
+        bridge_cpu.append(cpu)
         if multi_ids:
             multi_rounds.append(_drain_bridges(multi_settings, multi_ids, messages))
 
@@ -283,6 +288,11 @@ def run(
         "bridge_events_per_s": round(bridge_rate * events / messages, 1),
         "ratio": round(bridge_rate / raw_rate, 3),
         "goal_ratio": 0.5,
+        # CPU seconds of this process per message (best round): less sensitive than wall
+        # time to other load on the machine, though Mosquitto's and Kafka's CPU is not in it.
+        "raw_cpu_us_per_msg": round(min(raw_cpu) / messages * 1e6, 1),
+        "bridge_cpu_us_per_msg": round(min(bridge_cpu) / messages * 1e6, 1),
+        "cpu_ratio": round(min(raw_cpu) / min(bridge_cpu), 3),
         "processes": processes,
         "multi_seconds": [round(s, 3) for s in multi_rounds],
         "multi_msgs_per_s": round(messages / min(multi_rounds), 1) if multi_rounds else None,

@@ -120,5 +120,9 @@ def register(bench_app: typer.Typer) -> None:
             f"{figures['events_per_message']:.1f} events each, best of {figures['rounds']} "
             f"rounds (plain {figures['raw_seconds']} s, bridge {figures['bridge_seconds']} s)"
         )
+        typer.echo(
+            f"CPU per message in this process: plain {figures['raw_cpu_us_per_msg']:.0f} us, "
+            f"bridge {figures['bridge_cpu_us_per_msg']:.0f} us (ratio {figures['cpu_ratio']:.0%})"
+        )
         if output is not None:
             output.write_text(json.dumps(figures, indent=2) + "\n")
