@@ -38,7 +38,7 @@ def register(bench_app: typer.Typer) -> None:
 
     @bench_app.command("pipeline")
     def pipeline(
-        households: Annotated[int, typer.Option(min=1, help="Simulated households.")] = 1000,
+        households: Annotated[int, typer.Option(min=1, help="Simulated households.")] = 500,
         messages: Annotated[int, typer.Option(min=1000, help="MQTT messages offered.")] = 200_000,
         duration: Annotated[float, typer.Option(min=15, help="Measuring run, seconds.")] = 60.0,
         output: Annotated[Path | None, typer.Option(help="Also write the figures here.")] = None,
