@@ -28,7 +28,7 @@ from alerts.model import (
     HouseholdPolicy,
 )
 from alerts.store import AlertStore
-from anbu.events import AlertAction, AlertEvent
+from anbu.events import HEALTH_KINDS, AlertAction, AlertEvent
 
 log = logging.getLogger(__name__)
 
@@ -157,7 +157,8 @@ class Lifecycle:
         # An UPDATE for an alert never seen (its RAISE was lost or predates us) still
         # opens it: missing an alert is the worst failure.
         policy = self.policy(event.household_id)
-        delay = policy.delay_at(1)
+        # Device and gateway health is for maintenance: it never escalates to emergency tiers.
+        delay = None if event.kind in HEALTH_KINDS else policy.delay_at(1)
         alert = Alert(
             id=event.alert_id,
             household_id=event.household_id,
@@ -283,7 +284,11 @@ class Lifecycle:
             and center.webhook_url != (self.channels.webhook_url)
         ):
             targets.append(("webhook", "webhook:center"))
-        if self.channels.email or self.channels.sms:
+        if alert.kind in HEALTH_KINDS:
+            # Care workers' phones and mailboxes are for people; a flat battery reaches the
+            # center's systems by webhook and waits in the inbox.
+            pass
+        elif self.channels.email or self.channels.sms:
             emails, phones = recipients(
                 self.directory, alert.household_id, alert.care_center_id, tier
             )

@@ -145,7 +145,7 @@ def test_unacknowledged_alert_escalates_and_acknowledging_stops_it(
     smtp_server: SmtpServer,  # noqa: F811
 ) -> None:
     settings = alert_settings(make_settings, http_receiver, smtp_server)
-    directory = directory_for({"hh-esc": [1, 1], "hh-ack": [1, 1]})
+    directory = directory_for({"hh-esc": [1, 1], "hh-ack": [1, 1], "hh-batt": [1, 1]})
     ignored = make_event("hh-esc", AlertKind.INACTIVITY, severity=Severity.HIGH)
     answered = make_event("hh-ack", AlertKind.INACTIVITY, severity=Severity.HIGH)
     producer = EventProducer(settings)
@@ -154,7 +154,10 @@ def test_unacknowledged_alert_escalates_and_acknowledging_stops_it(
         wait_for(lambda: service.store.list_alerts(households=["hh-ack"]), what="alert")
         lifecycle = Lifecycle(service.store, directory, service.lifecycle.channels)
         lifecycle.acknowledge(answered.alert_id, "kim (cc-1)", "calling now", utcnow())
-        producer.send(ignored)
+        battery = make_event(
+            "hh-batt", AlertKind.BATTERY_LOW, severity=Severity.WARNING, reason="battery 5 %"
+        )
+        producer.send(ignored, battery)
 
         def tiers(household: str) -> list[int]:
             return [
@@ -177,9 +180,14 @@ def test_unacknowledged_alert_escalates_and_acknowledging_stops_it(
         mail_to = [sorted(rcpt) for rcpt, _ in smtp_server.messages]
         assert ["district@gu.example"] in mail_to
 
-        # The acknowledged alert got its tier-1 notification and nothing more.
+        # The acknowledged alert got its tier-1 notification and nothing more; a flat
+        # battery reaches the center's system by webhook but no care worker, and never
+        # escalates.
         time.sleep(1.0)
         assert tiers("hh-ack") == [1]
+        assert tiers("hh-batt") == [1]
+        assert "worker-hh-batt@center.example" not in str(smtp_server.messages)
+        assert service.store.get(battery.alert_id).next_escalation_at is None
         acked = service.store.get(answered.alert_id, full=True)
         assert acked.state is AlertState.ACKNOWLEDGED
         assert acked.acked_by == "kim (cc-1)" and acked.ack_note == "calling now"
