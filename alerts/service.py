@@ -149,7 +149,11 @@ class AlertService:
         if self.serve_metrics and self.settings.alerts.metrics_port:
             from prometheus_client import start_http_server
 
-            start_http_server(self.settings.alerts.metrics_port, registry=metrics.REGISTRY)
+            start_http_server(
+                self.settings.alerts.metrics_port,
+                addr=self.settings.alerts.metrics_host,
+                registry=metrics.REGISTRY,
+            )
         kafka = self.settings.kafka
         self._producer = AIOKafkaProducer(
             bootstrap_servers=kafka.bootstrap_servers, client_id=f"{kafka.client_id}-alerts"

@@ -125,6 +125,12 @@ class DetectorSettings(_Section):
     broker_session_timeout: float = 6.0
     broker_heartbeat_interval: float = 1.0
     broker_rebalance_timeout: float = 5.0
+    commit_interval: Duration = Field(
+        default=timedelta(minutes=10),
+        description="How often the worker commits its consumer offsets. A worker killed "
+        "between commits re-reads what came since and skips what its state already holds; "
+        "frequent commits were found to run ahead of the state a killed worker had saved.",
+    )
 
 
 class AlertSettings(_Section):
@@ -167,6 +173,7 @@ class AlertSettings(_Section):
         default=timedelta(milliseconds=250),
         description="How often escalation deadlines and the InfluxDB outbox are checked.",
     )
+    metrics_host: str = "127.0.0.1"
     metrics_port: Port | None = Field(
         default=9110, description="Prometheus metrics of `anbu alerts`; unset: not served."
     )
