@@ -17,12 +17,12 @@ from datetime import date
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Table, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from anbu.timeutil import utcnow
 from devices.exceptions import ImportRejected, InvalidInput, RowError
-from devices.models import CareCenter, Device, Household, Resident
+from devices.models import CareCenter, Device, Household, Resident, table_of
 from devices.service import (
     changes_of,
     check_format,
@@ -355,10 +355,12 @@ def import_csv(session: Session, text: str, *, allowed_center: str | None = None
     }
     # Core inserts (not ORM bulk inserts): several times faster for thousands of rows.
     if households:
-        session.execute(insert(_table(Household)), [{**defaults, **h} for h in households.values()])
+        session.execute(
+            insert(table_of(Household)), [{**defaults, **h} for h in households.values()]
+        )
     if residents:
         session.execute(
-            insert(_table(Resident)),
+            insert(table_of(Resident)),
             [
                 {**r, "consent_at": now if r["consent"] else None, "created_at": now}
                 for r in residents
@@ -366,7 +368,7 @@ def import_csv(session: Session, text: str, *, allowed_center: str | None = None
         )
     if devices:
         session.execute(
-            insert(_table(Device)),
+            insert(table_of(Device)),
             [{**d, "installed_at": now, "created_at": now} for d in devices],
         )
     changes = changes_of(session)
@@ -378,11 +380,6 @@ def import_csv(session: Session, text: str, *, allowed_center: str | None = None
         residents_created=len(residents),
         households=result_rows,
     )
-
-
-def _table(model: Any) -> Table:
-    table: Table = model.__table__
-    return table
 
 
 def _chunked_households(session: Session, ids: set[str]) -> list[Household]:

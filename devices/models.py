@@ -19,6 +19,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     text,
 )
@@ -49,6 +50,12 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def table_of(model: Any) -> Table:
+    """The Core table of a mapped class, for bulk statements."""
+    table: Table = model.__table__
+    return table
 
 
 class Base(DeclarativeBase):
