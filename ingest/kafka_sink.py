@@ -221,5 +221,11 @@ class KafkaSink:
         self.flush_due(everything=True)
         try:
             self.producer.flush(timeout=timeout_s)
+        except Exception as exc:  # Kafka away: those messages stay unacknowledged, redelivered
+            log.warning(
+                "Kafka did not confirm everything before stopping (%r); the broker "
+                "will redeliver the unacknowledged messages",
+                exc,
+            )
         finally:
             self.producer.close(timeout=timeout_s)
