@@ -135,6 +135,9 @@ def test_overview_counts_devices_and_open_alerts(stack: Stack) -> None:
     per_day = body["alerts_per_day"]
     assert sum(sum(v) for v in per_day["series"].values()) == 1 + 2 + 1  # 4 alerts opened
     assert max(body["events_rate"]["rate"]) > 0
+    # The writer is running and has counted everything: the page says it is not behind.
+    assert body["series_status"]["as_of"] is not None
+    assert body["series_status"]["behind_records"] == 0
 
 
 def test_household_activity_matches_the_events(stack: Stack) -> None:

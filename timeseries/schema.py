@@ -41,6 +41,8 @@ ALERT_EVENTS = "alert_events"
 ALERTS_1D = "alerts_1d"
 INGEST_METRICS = "ingest_metrics"
 SERIES_OFFSETS = "series_offsets"
+SERIES_STATUS = "series_status"
+"""The writer's own health at each flush: records not yet counted, totals, pending points."""
 """Kafka offsets whose events are counted, written with the counts (exactly-once resume)."""
 
 ROLLUP_RP = "rollup"

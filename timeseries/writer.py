@@ -27,7 +27,14 @@ from anbu.registry_records import parse_registry_record
 from anbu.timeutil import utcnow
 from config import Settings
 from timeseries.rollup import ActivityKey, SeriesRollup
-from timeseries.schema import ACTIVITY, BUCKET, HEALTH_RP, SERIES_OFFSETS, ensure_schema
+from timeseries.schema import (
+    ACTIVITY,
+    BUCKET,
+    HEALTH_RP,
+    SERIES_OFFSETS,
+    SERIES_STATUS,
+    ensure_schema,
+)
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +216,27 @@ class SeriesWriter:
         async with self._flush_lock:
             return await self._flush()
 
+    def _status(self, now: datetime, assigned: Collection[TopicPartition]) -> Point:
+        """How far behind the event stream the series are, for the dashboards to show."""
+        behind = 0
+        consumer = self._consumer
+        for tp in assigned:
+            high = consumer.highwater(tp) if consumer is not None else None
+            if high is not None:
+                behind += max(0, high - self.processed.get(tp, high))
+        return Point(
+            SERIES_STATUS,
+            {
+                "behind_records": behind,
+                "events": self.rollup.events,
+                "duplicates": self.rollup.duplicates,
+                "bad_records": self.bad_records,
+                "pending_points": self.buffer.pending,
+            },
+            now,
+            {"group": self.settings.series.group_id},
+        )
+
     async def resume(self, assigned: Collection[TopicPartition]) -> None:
         """Seek assigned partitions past what InfluxDB already counted (see :meth:`_flush`).
 
@@ -263,6 +291,7 @@ class SeriesWriter:
                     )
                     for tp, offset in sorted(offsets.items())
                 ),
+                self._status(now, assigned),
             ]
         )
         done = await asyncio.to_thread(self.buffer.flush)

@@ -76,6 +76,13 @@ TEXT: dict[str, tuple[str, str]] = {
         "first), then low batteries (for installers' rounds).",
     ),
     "battery_levels": ("전체 기기 배터리 분포", "Battery levels of all devices"),
+    "series_behind": ("집계 대기 이벤트 레코드", "Event records not yet counted"),
+    "series_stopped": (
+        "시계열 기록기(anbu series)가 5분 넘게 기록하지 않았습니다: "
+        "그래프가 최신이 아닐 수 있습니다.",
+        "The series writer (anbu series) has not written for over 5 minutes: charts may be "
+        "out of date.",
+    ),
     "all_fine": ("점검이 필요한 기기가 없습니다.", "No device needs attention."),
     "household_search": ("가구 ID", "Household id"),
     "open": ("열기", "Open"),

@@ -28,6 +28,7 @@ from timeseries.schema import (
     EVENTS_RATE_1H,
     INGEST_METRICS,
     ROLLUP_RP,
+    SERIES_STATUS,
     SUMMARY_FIELDS,
 )
 from web.dashboards.exceptions import SeriesUnavailableError
@@ -283,6 +284,21 @@ class DashboardQueries:
                 if sev in counts
             },
         }
+
+    def series_status(self) -> dict[str, Any]:
+        """The series writer's newest status: when it last wrote and how far behind it is.
+
+        ``as_of`` None means it has not written for five minutes: the pages warn that
+        what they show may be stale.
+        """
+        series = self._query(
+            f'SELECT last("behind_records") AS "behind_records" FROM "{SERIES_STATUS}" '
+            "WHERE time > now() - 5m"
+        )
+        for one in series:
+            for stamp, behind in one.get("values", []):
+                return {"as_of": _epoch(stamp), "behind_records": int(behind or 0)}
+        return {"as_of": None, "behind_records": None}
 
     # -- devices ------------------------------------------------------------------------
 

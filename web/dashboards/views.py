@@ -44,6 +44,7 @@ def overview_data(
                 "devices": lambda: queries.device_summary(centers),
                 "open_alerts": lambda: queries.open_alerts(centers),
                 "alerts_per_day": lambda: queries.alerts_per_day(tr, centers),
+                "series_status": queries.series_status,
             }
         ),
     }

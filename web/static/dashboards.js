@@ -79,9 +79,10 @@
     var ing = data.ingest;
     var outcomes = Object.keys(ing.series);
     if (outcomes.length) {
-      var palette = ["#27ae60", "#c0392b", "#f39c12", "#8e44ad", "#7f8c8d"];
+      var palette = ["#f39c12", "#8e44ad", "#7f8c8d", "#2f7ed8"];
+      var OUTCOME_COLORS = { ok: "#27ae60", deadletter: "#c0392b" };
       make("ingest", document.getElementById("chart-ingest"),
-        outcomes.map(function (o, i) { return line(palette[i % palette.length], o); }),
+        outcomes.map(function (o, i) { return line(OUTCOME_COLORS[o] || palette[i % palette.length], o); }),
         [ing.t].concat(outcomes.map(function (o) { return ing.series[o]; })));
     }
   }
