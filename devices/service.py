@@ -19,7 +19,7 @@ import secrets
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any, get_args
 
 from sqlalchemy import select
@@ -621,6 +621,10 @@ def add_device(
     if session.get(Device, device_id) is not None:
         raise Conflict(f"device {device_id!r} already exists")
     _check_topic_free(session, mqtt_topic)
+    installed = _aware(installed_at, "installed_at") or utcnow()
+    if installed > utcnow() + timedelta(minutes=5):
+        # A future installation time would hide a device that never reports.
+        raise InvalidInput("installed_at", "cannot be in the future")
     row = Device(
         id=device_id,
         household_id=household_id,
@@ -630,7 +634,7 @@ def add_device(
         mqtt_topic=mqtt_topic,
         room=room,
         reporting_interval_s=int(reporting_interval_s),
-        installed_at=_aware(installed_at, "installed_at") or utcnow(),
+        installed_at=installed,
         replaces=replaces,
     )
     session.add(row)

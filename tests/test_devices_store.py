@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -156,6 +157,16 @@ def test_bad_input_names_the_field(engine: Engine) -> None:
             service.create_token(session, "staff", name="x")
         with pytest.raises(InvalidInput):
             service.create_gateway(session, household_id, gateway_id="anbu-service")
+        with pytest.raises(InvalidInput) as bad:
+            service.add_device(
+                session,
+                household_id,
+                "plug",
+                "tasmota",
+                "tele/t9",
+                installed_at=datetime.now(UTC) + timedelta(days=1),
+            )
+        assert bad.value.field == "installed_at"
 
 
 def test_retiring_a_household_retires_its_gateways_and_devices(engine: Engine) -> None:
