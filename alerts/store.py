@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -42,6 +43,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.sql.elements import ColumnElement
 
 from alerts.exceptions import AlertNotFound, TransitionRefused
@@ -200,8 +202,19 @@ class AlertStore:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
             self.engine = create_engine(url, pool_pre_ping=True)
-        metadata.create_all(self.engine)
+        self._create_tables()
         self._last_history_at = 0
+
+    def _create_tables(self) -> None:
+        # `anbu web` and `anbu alerts` start together; both may try to create the tables.
+        for attempt in range(5):
+            try:
+                metadata.create_all(self.engine)
+                return
+            except (OperationalError, ProgrammingError) as exc:
+                if "already exists" not in str(exc) or attempt == 4:
+                    raise
+                time.sleep(0.2)
 
     @classmethod
     def from_settings(cls, settings: Any) -> AlertStore:
