@@ -37,7 +37,7 @@ def register(bench_app: typer.Typer) -> None:
         count: Annotated[int, typer.Option("--count", min=1, help="SOS events.")] = 1000,
         load: Annotated[
             float, typer.Option(min=0.1, help="Background telemetry, MQTT msg/s.")
-        ] = 500.0,
+        ] = 200.0,
         interval: Annotated[float, typer.Option(min=0, help="Seconds between SOS.")] = 0.03,
         output: Annotated[Path | None, typer.Option(help="Also write the figures here.")] = None,
     ) -> None:
