@@ -205,6 +205,14 @@ class RegistrySettings(_Section):
     last_seen_flush: Duration = Field(
         default=timedelta(seconds=1), description="How often last-seen times are written."
     )
+    gateway_mqtt_host: str | None = Field(
+        default=None,
+        description="The broker address gateways are given with their login (the public "
+        "name of the MQTT broker); unset: mqtt.host.",
+    )
+    gateway_mqtt_port: Port | None = Field(
+        default=None, description="The broker port gateways are given; unset: mqtt.port."
+    )
 
 
 class WebSettings(_Section):

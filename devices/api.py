@@ -475,8 +475,8 @@ def _credentials(request: Request, row: Gateway, password: str) -> GatewayCreden
         gateway=GatewayOut.model_validate(row),
         mqtt_username=row.id,
         mqtt_password=password,
-        mqtt_host=settings.mqtt.host,
-        mqtt_port=settings.mqtt.port,
+        mqtt_host=settings.registry.gateway_mqtt_host or settings.mqtt.host,
+        mqtt_port=settings.registry.gateway_mqtt_port or settings.mqtt.port,
     )
 
 

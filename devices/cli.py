@@ -162,7 +162,9 @@ def add_gateway(
     except RegistryError as exc:
         raise _fail(exc) from None
     typer.echo(f"gateway:       {row.id}")
-    typer.echo(f"mqtt host:     {settings.mqtt.host}:{settings.mqtt.port}")
+    host = settings.registry.gateway_mqtt_host or settings.mqtt.host
+    port = settings.registry.gateway_mqtt_port or settings.mqtt.port
+    typer.echo(f"mqtt host:     {host}:{port}")
     typer.echo(f"mqtt username: {row.id}")
     typer.echo(f"mqtt password: {password}")
     typer.echo("Write the password into the gateway now; it is shown only once.")

@@ -86,7 +86,7 @@ def poster(http: TestClient, headers: dict[str, str]) -> Callable[[str, dict[str
 @pytest.fixture
 def broker(tmp_path: Path, make_settings: Callable[..., Settings]) -> Iterator[Settings]:
     port = free_port()
-    settings = make_settings({"mqtt.port": port})
+    settings = make_settings({"mqtt.port": port, "registry.gateway_mqtt_host": "127.0.0.1"})
     directory = settings.data_dir / "mosquitto"
     spec = mosquitto_spec(directory, port, service_user=SERVICE_USER)
     with running(spec, tmp_path / "mosquitto.log"):
