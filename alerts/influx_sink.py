@@ -47,50 +47,63 @@ class InfluxSink:
     Args:
         store: the alert store.
         client: the InfluxDB client.
-        batch: most entries read per call.
+        batch: most entries read and written per call (and held in memory).
+        max_points: the writer's own limit (never reached: see :meth:`pump`).
     """
 
-    def __init__(self, store: AlertStore, client: InfluxClient, batch: int = 5000) -> None:
+    def __init__(
+        self,
+        store: AlertStore,
+        client: InfluxClient,
+        batch: int = 5000,
+        max_points: int = 1_000_000,
+    ) -> None:
         self.store = store
-        self.writer = BufferedWriter(client)
+        self.writer = BufferedWriter(client, max_points=max_points)
         self.batch = batch
         self._queued_up_to = 0
         self._database_ready = False
         self._was_down = False
 
     def pump(self) -> bool:
-        """Queue new history and try to write; return True when nothing is left waiting.
+        """Write waiting history; return True when nothing is left waiting.
 
-        Blocking (HTTP to InfluxDB): call it from a worker thread in async code.
+        New entries are read only after the previous batch was written, so memory holds
+        at most one batch and the writer never has to drop anything: while InfluxDB is
+        down the rest waits in the store. Blocking (HTTP): call it from a worker thread.
         """
+        if self.writer.pending and not self._flush():
+            return False
         rows = self.store.unwritten_history(self._queued_up_to, self.batch)
-        if rows:
-            self.writer.add(history_point(entry, alert) for entry, alert in rows)
-            self._queued_up_to = rows[-1][0].seq
-        if self.writer.pending == 0:
+        if not rows:
             metrics.INFLUX_PENDING.set(0)
-            return not rows
+            return True
+        self.writer.add(history_point(entry, alert) for entry, alert in rows)
+        self._queued_up_to = rows[-1][0].seq
+        return self._flush() and len(rows) < self.batch
+
+    def _flush(self) -> bool:
         if not self._database_ready:
             try:
                 self.writer.client.create_database()
                 self._database_ready = True
             except InfluxError as exc:
                 self._note_down(str(exc))
-                metrics.INFLUX_PENDING.set(self.writer.pending)
+                metrics.INFLUX_PENDING.set(self.store.unwritten_count())
                 return False
-        if self.writer.flush():
-            self.store.mark_written(self._queued_up_to)
-            if self._was_down:
-                log.info("InfluxDB is back; alert history written")
-                self._was_down = False
-            for rejected in self.writer.rejected:
-                log.error("InfluxDB rejected alert history: %s", rejected)
-            self.writer.rejected.clear()
-            metrics.INFLUX_PENDING.set(0)
-            return len(rows) < self.batch
-        self._note_down(self.writer.last_error or "unknown error")
-        metrics.INFLUX_PENDING.set(self.writer.pending)
-        return False
+        if not self.writer.flush():
+            self._note_down(self.writer.last_error or "unknown error")
+            metrics.INFLUX_PENDING.set(self.store.unwritten_count())
+            return False
+        self.store.mark_written(self._queued_up_to)
+        if self._was_down:
+            log.info("InfluxDB is back; alert history written")
+            self._was_down = False
+        for rejected in self.writer.rejected:
+            log.error("InfluxDB rejected alert history: %s", rejected)
+        self.writer.rejected.clear()
+        metrics.INFLUX_PENDING.set(0)
+        return True
 
     def _note_down(self, error: str) -> None:
         if not self._was_down:

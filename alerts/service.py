@@ -127,7 +127,11 @@ class AlertService:
             attempts=settings.alerts.notify_attempts,
             backoff_max_s=settings.alerts.notify_backoff_max.total_seconds(),
         )
-        self.sink = InfluxSink(self.store, InfluxClient.from_settings(settings))
+        self.sink = InfluxSink(
+            self.store,
+            InfluxClient.from_settings(settings),
+            max_points=settings.influx.retry_buffer_points,
+        )
         self.serve_metrics = serve_metrics
         self.tick_s = settings.alerts.tick_interval.total_seconds()
         self.consuming = asyncio.Event()

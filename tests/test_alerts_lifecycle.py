@@ -182,6 +182,9 @@ def test_every_change_reaches_influxdb_after_an_outage(
             producer.send(*before)
             wait_for(lambda: len(points()) == 3, what="the first alerts in InfluxDB")
 
+            # Small batches, so the catch-up takes several rounds with at most one batch in
+            # memory (the rest waits in the store).
+            service.sink.batch = 3
             influxdb.stop()
             during = [make_event(f"hh-{i}", AlertKind.INACTIVITY) for i in range(3, 8)]
             producer.send(*during)

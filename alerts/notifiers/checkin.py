@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -70,6 +71,7 @@ class CheckinNotifier:
     ) -> None:
         self.directory = directory
         self.timeout_s = timeout_s
+        self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="anbu-checkin")
         self._connected = threading.Event()
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id="", protocol=mqtt.MQTTv311
@@ -108,9 +110,12 @@ class CheckinNotifier:
         if not base:
             raise NotifyError("the household has no care robot any more", retryable=False)
         request_id = notification.target.split(":", 1)[-1]
-        await asyncio.to_thread(self._publish, command_topic(base), checkin_payload(request_id))
+        await asyncio.get_running_loop().run_in_executor(
+            self._threads, self._publish, command_topic(base), checkin_payload(request_id)
+        )
 
     async def close(self) -> None:
         """See :class:`alerts.notifiers.Notifier`."""
+        self._threads.shutdown(wait=False, cancel_futures=True)
         self.client.loop_stop()
         self.client.disconnect()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
+from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from email.utils import make_msgid
 
@@ -52,6 +53,9 @@ class EmailNotifier:
         self.password = password
         self.inbox_url = inbox_url
         self.timeout_s = timeout_s
+        # Its own threads: a hanging SMTP server must not starve the shared default pool
+        # (InfluxDB writes, the robot check-in).
+        self._threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="anbu-smtp")
 
     def message(self, alert: Alert, notification: Notification, to: list[str]) -> EmailMessage:
         """Build the bilingual message."""
@@ -99,7 +103,9 @@ class EmailNotifier:
             raise NotifyError(
                 f"no e-mail addresses at tier {notification.tier} any more", retryable=False
             )
-        await asyncio.to_thread(self._deliver, self.message(alert, notification, emails))
+        message = self.message(alert, notification, emails)
+        await asyncio.get_running_loop().run_in_executor(self._threads, self._deliver, message)
 
     async def close(self) -> None:
         """See :class:`alerts.notifiers.Notifier`."""
+        self._threads.shutdown(wait=False, cancel_futures=True)
