@@ -35,7 +35,7 @@ def _parse_start(text: str | None, default: datetime) -> datetime:
 
 def simulate(
     ctx: typer.Context,
-    households: Annotated[int, typer.Option("--households", "-n", min=1)] = 20,
+    households: Annotated[int, typer.Option("--households", "-n", min=0)] = 20,
     days: Annotated[int, typer.Option("--days", min=1, help="Simulated days (files/MQTT).")] = 14,
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same events.")] = 1,
     start: Annotated[

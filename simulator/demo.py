@@ -245,6 +245,9 @@ def run_forever(
         seed_info.existing_households,
         seed_info.tokens_file,
     )
+    if not simulation.households:
+        stop.wait()  # nothing to publish; stay up so the supervisor does not restart us
+        return
     client = connect(settings, f"anbu-demo-{seed}")
     try:
         events = heapq.merge(simulation.events(), sos_presses(simulation, 6 * HOUR, seed))
