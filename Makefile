@@ -6,7 +6,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := mosquitto influxdb postgresql chromium
+APT_PACKAGES := mosquitto influxdb postgresql chromium fonts-nanum
 PYTEST_ARGS ?=
 
 .PHONY: run test apt venv lint typecheck bench clean help
