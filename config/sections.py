@@ -125,12 +125,6 @@ class DetectorSettings(_Section):
     broker_session_timeout: float = 6.0
     broker_heartbeat_interval: float = 1.0
     broker_rebalance_timeout: float = 5.0
-    commit_interval: Duration = Field(
-        default=timedelta(minutes=10),
-        description="How often the worker commits its consumer offsets. A worker killed "
-        "between commits re-reads what came since and skips what its state already holds; "
-        "frequent commits were found to run ahead of the state a killed worker had saved.",
-    )
 
 
 class AlertSettings(_Section):

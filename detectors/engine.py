@@ -163,8 +163,14 @@ class Engine:
 
     # -- clock
 
-    def advance(self, now: float) -> list[AlertEvent]:
-        """Move the clock to ``now`` and wake every household whose deadline has come."""
+    def advance(self, now: float, health_now: float | None = None) -> list[AlertEvent]:
+        """Move the clock to ``now`` and wake every household whose deadline has come.
+
+        Args:
+            now: the new time (event time; an earlier time than the clock changes nothing).
+            health_now: the clock for gateway and device silence, if not ``now`` (see
+                :meth:`Household.wake`).
+        """
         if now > self.now:
             self.now = now
         else:
@@ -182,7 +188,7 @@ class Engine:
             if h is None or h.due != at:
                 continue  # stale: the household moved its deadline
             h.due = INF
-            alerts, nxt = h.wake(now, p)
+            alerts, nxt = h.wake(now, p, health_now)
             if alerts:
                 out += alerts
                 self.changed.add(hid)
@@ -199,12 +205,15 @@ class Engine:
         """The earliest scheduled wake-up (possibly stale), for sleeping until then."""
         return self.queue.peek()
 
-    def run(self, events: Iterable[DeviceEvent | SosEvent | EventBatch]) -> list[AlertEvent]:
+    def run(
+        self,
+        events: Iterable[DeviceEvent | SosEvent | EventBatch],
+        health_now: float | None = None,
+    ) -> list[AlertEvent]:
         """Feed time-ordered events, advancing the clock to each one's time first."""
         out: list[AlertEvent] = []
         for event in events:
-            t = event.event_time.timestamp() if not isinstance(event, EventBatch) else min(
-                e.event_time.timestamp() for e in event.events)
-            out += self.advance(t)
-            out += self.apply(event)
+            for e in event.events if isinstance(event, EventBatch) else (event,):
+                out += self.advance(e.event_time.timestamp(), health_now)
+                out += self.apply(e)
         return out

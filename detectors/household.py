@@ -311,8 +311,17 @@ class Household:
 
     # -- clock
 
-    def wake(self, now: float, p: DetectorParams) -> tuple[list[AlertEvent] | None, float]:
+    def wake(
+        self, now: float, p: DetectorParams, health_now: float | None = None
+    ) -> tuple[list[AlertEvent] | None, float]:
         """Check every deadline at ``now``.
+
+        Args:
+            now: the clock (event time).
+            p: thresholds.
+            health_now: the clock for "silent since" health checks (gateway, devices) if it
+                differs: the live worker uses the wall clock there, because a gateway that
+                stops sending is a processing-time fact; ``-inf`` skips them.
 
         Returns:
             The alerts due, and the next moment this household must be woken.
@@ -323,11 +332,12 @@ class Household:
         out: list[AlertEvent] | None = None
         nxt = INF
         opened = self.open or {}
+        hnow = now if health_now is None else health_now
 
         # gateway: heard nothing for several heartbeat intervals
         if self.hb_interval > 0.0:
             off_at = self.last_heard + p.gateway_missed * self.hb_interval
-            if now >= off_at:
+            if hnow >= off_at:
                 if AlertKind.GATEWAY_OFFLINE.value not in opened:
                     out = self._raise(
                         out, AlertKind.GATEWAY_OFFLINE, self.last_heard, off_at,
@@ -349,7 +359,7 @@ class Household:
                 if dev.interval <= 0.0 or dev.last_seen == 0.0:
                     continue
                 silent_at = dev.last_seen + p.device_silent_factor * dev.interval
-                if now >= silent_at:
+                if hnow >= silent_at:
                     if f"{AlertKind.DEVICE_SILENT.value}:{dev_id}" not in opened:
                         out = self._raise(
                             out, AlertKind.DEVICE_SILENT, dev.last_seen, silent_at,

@@ -255,9 +255,9 @@ def test_deadlines_only_wake_households_that_are_due() -> None:
     woken = []
     original = engine.households["hh-0"].__class__.wake
 
-    def spy(self, now, p):
+    def spy(self, now, p, health_now=None):
         woken.append(self.hid)
-        return original(self, now, p)
+        return original(self, now, p, health_now)
 
     engine.households["hh-0"].__class__.wake = spy  # type: ignore[method-assign]
     try:
