@@ -63,7 +63,7 @@ class DetectorSettings(_Section):
 
     app_id: str = "anbu-detectors"
     default_inactivity_hours: float = Field(default=24.0, gt=0)
-    tick_interval: Duration = timedelta(seconds=1)
+    tick_interval: Duration = timedelta(milliseconds=250)
     store: str = "rocksdb://"
     web_port: Port = 6066
     # Routine-aware inactivity (see docs/detectors.md).

@@ -25,6 +25,7 @@ from anbu.kafka_topics import ensure_topics
 from anbu.registry_records import parse_registry_record
 from anbu.timeutil import utcnow
 from config import Settings
+from detectors.fastparse import fast_events
 from detectors.offsets import OFFSET_PREFIX, OffsetGuard, Verdict, progress_key
 from detectors.params import DetectorParams
 from detectors.runtime import Runtime
@@ -59,6 +60,7 @@ def build_app(settings: Settings) -> tuple[faust.App, Runtime]:
         recovery_consistency_check=False,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        producer_linger=0.005,  # batch the changelog and alert sends a little
         web_port=det.web_port,
         web_bind="127.0.0.1",
         web_host="127.0.0.1",
@@ -121,13 +123,19 @@ def build_app(settings: Settings) -> tuple[faust.App, Runtime]:
                       "(or their effect on the state was lost when it was killed)",
                       message.topic, partition, progress.expected(key), message.offset - 1)
         value: bytes = event.value
-        try:
-            record = parse(value)
-        except (ValidationError, ValueError) as exc:
-            await dead_letter(value, partition, exc)
-        else:
+        fast = fast_events(value) if parse is parse_event else None
+        record: Any = None
+        if fast is None:
             try:
-                alerts, dirty = runtime.apply(partition, record)
+                record = parse(value)
+            except (ValidationError, ValueError) as exc:
+                await dead_letter(value, partition, exc)
+        if fast is not None or record is not None:
+            try:
+                if fast is not None:
+                    alerts, dirty = runtime.apply_events(partition, fast)
+                else:
+                    alerts, dirty = runtime.apply(partition, record)
             except Exception:  # one bad household must not stop the worker
                 log.exception("detector failed on a record of partition %d", partition)
                 alerts, dirty = [], {}

@@ -1,0 +1,299 @@
+"""Detector benchmarks: backtest speed, memory per household, deadline lag, worker vs raw.
+
+Numbers measured in one run on this machine; nothing here asserts a target.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from anbu.events import AlertEvent, DeviceEvent, EventBatch, EventKind, SourceFormat
+from anbu.timeutil import SEOUL
+from detectors.backtest import Row, make_engine, run_rows
+from detectors.engine import Engine
+from detectors.params import DetectorParams
+from detectors.runtime import Runtime, partition_of
+
+START = datetime(2026, 3, 2, tzinfo=SEOUL)
+_BULK_START = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
+
+
+def resident_rows(hh: str, days: int, offset_min: int = 0) -> list[Row]:
+    """A resident's day, about 400 events.
+
+    Moves every 10 min 07:00-22:00, a door twice a day, a kettle, a fridge, and gateway
+    heartbeats every 5 minutes.
+    """
+    rows: list[Row] = []
+    t0 = START.timestamp() + offset_min * 60
+    for day in range(days):
+        base = t0 + day * 86400
+        for minute in range(0, 1440, 5):
+            t = base + minute * 60
+            rows.append((t, hh, "gw", "heartbeat", 1.0))
+            if 420 <= minute <= 1320 and minute % 10 == 0:
+                rows.append((t + 7, hh, "motion", "motion", 1.0))
+            if minute % 60 == 0:
+                rows.append((t + 30, hh, "fridge", "power", 90.0))
+                rows.append((t + 1230, hh, "fridge", "power", 2.0))
+        for minute in (600, 960):
+            rows.append((base + minute * 60 + 13, hh, "door", "door", 1.0))
+            rows.append((base + minute * 60 + 40, hh, "door", "door", 0.0))
+        rows.append((base + 480 * 60 + 20, hh, "kettle", "power", 1800.0))
+        rows.append((base + 485 * 60 + 20, hh, "kettle", "power", 0.0))
+    return rows
+
+
+def backtest_rate(households: int = 2000, days: int = 8) -> dict[str, Any]:
+    """Events per second of the core over an in-memory, time-ordered stream."""
+    rows: list[Row] = []
+    for i in range(households):
+        rows += resident_rows(f"hh-{i:06d}", days, offset_min=i % 5)
+    rows.sort(key=lambda r: r[0])
+    engine = make_engine()
+    started = time.perf_counter()
+    alerts = sum(1 for _ in run_rows(engine, rows))
+    elapsed = time.perf_counter() - started
+    return {"events": len(rows), "households": households, "seconds": round(elapsed, 2),
+            "events_per_s": round(len(rows) / elapsed), "alerts": alerts}
+
+
+def trained_household() -> Any:
+    """One household after three weeks of a realistic routine (routine model full)."""
+    engine = make_engine()
+    list(run_rows(engine, resident_rows("hh-x", 21)))
+    return engine.households["hh-x"]
+
+
+def memory_per_household(counts: list[int]) -> list[dict[str, Any]]:
+    """Bytes per household for ``counts`` households, each a copy of a trained one.
+
+    Measured with tracemalloc: the household objects, their routine arrays and device
+    states, the engine's dict entry and a deadline-heap entry.
+    """
+    blob = pickle.dumps(trained_household(), protocol=pickle.HIGHEST_PROTOCOL)
+    out = []
+    for n in counts:
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        engine = Engine(DetectorParams())
+        for i in range(n):
+            h = pickle.loads(blob)
+            h.hid = f"hh-{i:07d}"
+            engine.households[h.hid] = h
+            engine.queue.push(1e9 + i, h.hid)
+        used = tracemalloc.get_traced_memory()[0] - before
+        tracemalloc.stop()
+        out.append({"households": n, "bytes_per_household": round(used / n),
+                    "total_mb": round(used / 1e6, 1)})
+        del engine
+        gc.collect()
+    return out
+
+
+def deadline_lag(households: int = 2000, tick_s: float = 0.25,
+                 spread_s: float = 5.0) -> dict[str, Any]:
+    """Wall-clock lag from a deadline to its alert in the live worker's runtime.
+
+    Households whose fixed-rule deadlines fall over the next ``spread_s`` seconds of wall
+    time; the runtime is ticked every ``tick_s`` as the worker's timer does.
+    """
+    p = DetectorParams(default_inactivity_s=3600.0)
+    rt = Runtime(p, partitions=4)
+    now = time.time()
+    for i in range(households):
+        hh = f"hh-{i}"
+        t = now - 3600 + 1.0 + spread_s * i / households
+        part = partition_of(hh, 4)
+        st = rt.state(part)
+        st.active = True
+        st.engine.observe(hh, "motion", "motion", 1.0, t)
+        st.engine.advance(time.time())  # live: its clock is the wall clock (heartbeats)
+        st.last_record_wall = time.time()
+    lags: list[float] = []
+
+    async def loop() -> None:
+        end = time.time() + spread_s + 2 * tick_s + 1
+        while time.time() < end and len(lags) < households:
+            for alert in rt.tick():
+                lags.append(time.time() - alert.raised_at.timestamp())
+            await asyncio.sleep(tick_s)
+
+    asyncio.run(loop())
+    lags.sort()
+    return {"alerts": len(lags), "tick_s": tick_s,
+            "lag_p50_s": round(lags[len(lags) // 2], 3) if lags else None,
+            "lag_max_s": round(lags[-1], 3) if lags else None}
+
+
+@contextmanager
+def _tansu(directory: Path) -> Iterator[int]:
+    from anbu.stack.services import free_port, tansu_spec, wait_ready
+
+    port = free_port()
+    spec = tansu_spec(port)
+    with (directory / "tansu.log").open("ab") as log:
+        proc = subprocess.Popen(spec.argv, stdout=log, stderr=subprocess.STDOUT,
+                                env={**os.environ, **spec.env})
+    try:
+        wait_ready(spec, 30)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(15)
+
+
+def _records(events: int, batch: int) -> tuple[list[EventBatch], list[str], datetime]:
+    """Batches of motion events for 1000 households, and the timing markers.
+
+    One battery-low marker household per partition: its alert at the start and at the end
+    of the stream times the worker.
+    """
+    moment = _BULK_START
+    out: list[EventBatch] = []
+    per_hh = max(1, events // 1000)
+    for start in range(0, per_hh, batch):
+        for i in range(1000):
+            hh = f"hh-{i:04d}"
+            evs = [DeviceEvent(household_id=hh, device_id="m", kind=EventKind.MOTION, value=1,
+                               event_time=moment + timedelta(seconds=60 * (start + k)),
+                               receive_time=moment, source_format=SourceFormat.SIMULATOR,
+                               idempotency_key=f"{hh}{start + k}")
+                   for k in range(min(batch, per_hh - start))]
+            out.append(EventBatch(household_id=hh, events=evs))
+    markers: dict[int, str] = {}
+    i = 0
+    while len(markers) < 4:
+        hh = f"marker-{i}"
+        markers.setdefault(partition_of(hh, 4), hh)
+        i += 1
+    return out, list(markers.values()), moment + timedelta(seconds=60 * per_hh + 60)
+
+
+def _marker(hh: str, moment: datetime, seq: int) -> DeviceEvent:
+    return DeviceEvent(household_id=hh, device_id=f"b{seq}", kind=EventKind.BATTERY, value=5,
+                       event_time=moment, receive_time=moment,
+                       source_format=SourceFormat.SIMULATOR, idempotency_key=f"{hh}-{seq}")
+
+
+def worker_vs_raw(events: int = 200_000, batch: int = 50) -> dict[str, Any]:
+    """The worker's events/s beside a raw aiokafka group consumer's, same topic, same run."""
+    from kafka import KafkaProducer
+
+    from anbu.kafka_topics import ensure_topics
+    from anbu.stack.services import free_port
+    from config import load_settings
+
+    with tempfile.TemporaryDirectory(prefix="anbu-bench-det-") as tmp, _tansu(Path(tmp)) as port:
+        settings = load_settings(None, {
+            "kafka.bootstrap_servers": f"127.0.0.1:{port}",
+            "stack.data_dir": str(Path(tmp) / "var"),
+            "detectors.web_port": free_port(),
+        })
+        ensure_topics(settings)
+        records, markers, end = _records(events, batch)
+        total_events = sum(len(r.events) for r in records)
+        moment = _BULK_START - timedelta(hours=1)
+        producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers,
+                                 acks="all", linger_ms=5, batch_size=256 * 1024)
+        topic = settings.kafka.topics.events
+        for hh in markers:
+            producer.send(topic, key=hh.encode(), value=_marker(hh, moment, 0).to_json())
+        for r in records:
+            producer.send(topic, key=r.household_id.encode(), value=r.to_json())
+        for hh in markers:
+            producer.send(topic, key=hh.encode(),
+                          value=_marker(hh, end, 1).to_json())
+        producer.flush()
+        producer.close()
+        n_records = len(records) + 2 * len(markers)
+
+        raw_s = asyncio.run(_raw_consume(settings, topic, n_records))
+        worker_s = _worker_consume(settings, Path(tmp), markers)
+        return {
+            "events": total_events, "records": n_records, "batch": batch,
+            "raw_events_per_s": round(total_events / raw_s),
+            "worker_events_per_s": round(total_events / worker_s) if worker_s else None,
+            "worker_vs_raw": round(raw_s / worker_s, 3) if worker_s else None,
+        }
+
+
+async def _raw_consume(settings: Any, topic: str, n_records: int) -> float:
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=settings.kafka.bootstrap_servers, group_id="bench-raw",
+        auto_offset_reset="earliest", session_timeout_ms=6000, heartbeat_interval_ms=1000,
+        rebalance_timeout_ms=5000, enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        seen = 0
+        first = 0.0
+        while seen < n_records:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
+            for msgs in batches.values():
+                if msgs and not first:
+                    first = time.perf_counter()
+                seen += len(msgs)
+        return time.perf_counter() - first
+    finally:
+        await consumer.stop()
+
+
+def _worker_consume(settings: Any, tmp: Path, markers: list[str]) -> float | None:
+    """Run ``anbu worker``; time from its first marker alert to its last."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    topics = settings.kafka.topics
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANBU_")}
+    env.update({
+        "ANBU_KAFKA__BOOTSTRAP_SERVERS": ",".join(settings.kafka.bootstrap_servers),
+        "ANBU_STACK__DATA_DIR": str(settings.data_dir),
+        "ANBU_DETECTORS__WEB_PORT": str(settings.detectors.web_port),
+    })
+    log = (tmp / "worker.log").open("ab")
+    proc = subprocess.Popen([sys.executable, "-m", "anbu", "worker"], env=env, stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers,
+                             enable_auto_commit=False)
+    parts = [TopicPartition(topics.alerts, p) for p in range(topics.partitions)]
+    consumer.assign(parts)
+    consumer.seek_to_beginning(*parts)
+    seen: dict[str, list[float]] = {}
+    deadline = time.monotonic() + 600
+    try:
+        while time.monotonic() < deadline and sum(len(v) for v in seen.values()) < 2 * len(
+                markers):
+            for msgs in consumer.poll(timeout_ms=200).values():
+                for m in msgs:
+                    alert = AlertEvent.from_json(m.value)
+                    if alert.household_id in markers and alert.action.value == "raise":
+                        seen.setdefault(alert.household_id, []).append(time.perf_counter())
+        times = [t for v in seen.values() for t in v]
+        if len(times) < 2 * len(markers):
+            return None
+        firsts = [v[0] for v in seen.values()]
+        return max(times) - min(firsts)
+    finally:
+        consumer.close()
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
