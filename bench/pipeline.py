@@ -528,7 +528,14 @@ def run(
             events_per_record=round(ratio, 2),
             window_s=round(ended - start, 1),
             bridge_events_per_s=None if bridge_rps is None else round(bridge_rps * ratio),
-            pipeline_events_per_s=None if worker_rps is None else round(worker_rps * ratio),
+            worker_events_per_s=None if worker_rps is None else round(worker_rps * ratio),
+            # Through every stage: no faster than the slower of the two. A worker that drains
+            # a backlog in the window shows more than it is given in steady state.
+            pipeline_events_per_s=(
+                None
+                if worker_rps is None or bridge_rps is None
+                else round(min(worker_rps, bridge_rps) * ratio)
+            ),
         )
         say("raw limit: plain aiokafka consumer on the same anbu.events records ...")
         raw = asyncio.run(_raw_kafka(settings, settings.kafka.topics.events))
