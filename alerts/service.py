@@ -186,7 +186,10 @@ class AlertService:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.dispatcher.drain(), 5)
         await self.dispatcher.cancel()
-        await asyncio.to_thread(self.sink.pump)
+        try:
+            await asyncio.to_thread(self.sink.pump)
+        except Exception:  # noqa: BLE001 - what is not written waits in the store
+            log.exception("last InfluxDB write at shutdown failed; it is kept for next start")
         for notifier in self.notifiers.values():
             with contextlib.suppress(Exception):
                 await notifier.close()
