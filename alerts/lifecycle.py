@@ -27,7 +27,7 @@ from alerts.model import (
     HistoryLabel,
     HouseholdPolicy,
 )
-from alerts.store import AlertStore
+from alerts.store import AlertStore, alert_scope
 from anbu.events import HEALTH_KINDS, AlertAction, AlertEvent
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,12 @@ class Lifecycle:
             # The episode was already closed (staff resolved it, or activity returned):
             # a late repeat must not reopen or notify.
             return Outcome(alert=mapped, ignored=f"alert already {mapped.state.value}")
-        target = mapped or self.store.active_for(conn, event.household_id, event.kind.value)
+        target = mapped or self.store.active_for(
+            conn,
+            event.household_id,
+            event.kind.value,
+            alert_scope(event.kind.value, event.device_id),
+        )
         if target is not None:
             self.store.map_source(conn, event.alert_id, target.id)
             self.store.touch(

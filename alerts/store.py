@@ -38,8 +38,10 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -58,6 +60,7 @@ from alerts.model import (
     from_micros,
     micros,
 )
+from anbu.events import HEALTH_KINDS
 
 metadata = MetaData()
 
@@ -93,11 +96,15 @@ alerts_table = Table(
     Column("closed_by", String(128)),
     Column("closed_at", BigInteger),
     Column("close_note", Text),
-    # One active alert per household and kind, enforced by the database itself.
+    # "" for care alerts; the device for health alerts, so two silent devices of one
+    # household are two alerts and the return of one does not close the other's.
+    Column("scope", String(64), nullable=False, server_default=""),
+    # One active alert per household, kind and scope, enforced by the database itself.
     Index(
-        "one_active_per_kind",
+        "one_active_per_scope",
         "household_id",
         "kind",
+        "scope",
         unique=True,
         sqlite_where=Column("active") == True,  # noqa: E712 - SQL expression
         postgresql_where=Column("active") == True,  # noqa: E712
@@ -209,12 +216,31 @@ class AlertStore:
         # `anbu web` and `anbu alerts` start together; both may try to create the tables.
         for attempt in range(5):
             try:
+                self._add_scope()
                 metadata.create_all(self.engine)
                 return
             except (OperationalError, ProgrammingError) as exc:
                 if "already exists" not in str(exc) or attempt == 4:
                     raise
                 time.sleep(0.2)
+
+    def _add_scope(self) -> None:
+        """Bring a store from before ``scope`` existed up to date (dev stores of day one)."""
+        inspector = inspect(self.engine)
+        if not inspector.has_table("alerts"):
+            return
+        columns = {c["name"] for c in inspector.get_columns("alerts")}
+        indexes = {i["name"] for i in inspector.get_indexes("alerts")}
+        with self.engine.begin() as conn:
+            if "scope" not in columns:
+                conn.execute(
+                    text("ALTER TABLE alerts ADD COLUMN scope VARCHAR(64) NOT NULL DEFAULT ''")
+                )
+            if "one_active_per_kind" in indexes:
+                conn.execute(text("DROP INDEX one_active_per_kind"))
+            for index in alerts_table.indexes:
+                if index.name not in indexes:
+                    index.create(conn, checkfirst=True)
 
     @classmethod
     def from_settings(cls, settings: Any) -> AlertStore:
@@ -248,12 +274,15 @@ class AlertStore:
         """Remember that a detector alert id belongs to ``alert_id``."""
         _insert_ignore(conn, sources_table, source_id=source_id, alert_id=alert_id)
 
-    def active_for(self, conn: Connection, household_id: str, kind: str) -> Alert | None:
-        """The household's active alert of ``kind``, if any."""
+    def active_for(
+        self, conn: Connection, household_id: str, kind: str, scope: str = ""
+    ) -> Alert | None:
+        """The household's active alert of ``kind`` (and ``scope``), if any."""
         row = conn.execute(
             select(alerts_table).where(
                 alerts_table.c.household_id == household_id,
                 alerts_table.c.kind == kind,
+                alerts_table.c.scope == scope,
                 alerts_table.c.active == True,  # noqa: E712
             )
         ).first()
@@ -654,6 +683,11 @@ class AlertStore:
             by_id[note.alert_id].notifications.append(note)
 
 
+def alert_scope(kind: str, device_id: str | None) -> str:
+    """What besides household and kind makes an alert distinct: the device, for health."""
+    return (device_id or "") if kind in HEALTH_KINDS else ""
+
+
 def notification_id(alert_id: str, tier: int, channel: str, target: str) -> str:
     """Stable id of a notification, also sent as its idempotency key."""
     digest = hashlib.blake2b(f"{alert_id}|{tier}|{channel}|{target}".encode(), digest_size=16)
@@ -689,6 +723,7 @@ def _row(alert: Alert) -> dict[str, Any]:
             None if alert.checkin_requested_at is None else micros(alert.checkin_requested_at)
         ),
         "repeats": alert.repeats,
+        "scope": alert_scope(alert.kind, alert.device_id),
     }
 
 

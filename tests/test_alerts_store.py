@@ -68,3 +68,22 @@ def test_updates_dedupe_by_content_and_staff_transitions_are_checked(tmp_path: P
     assert lifecycle.apply(later, utcnow()).ignored
     assert store.get(raised.alert_id).state is AlertState.RESOLVED
     store.close()
+
+
+def test_two_silent_devices_of_one_household_are_two_alerts(tmp_path: Path) -> None:
+    store = AlertStore(f"sqlite:///{tmp_path / 'alerts.sqlite3'}")
+    lifecycle = Lifecycle(store, StaticDirectory(), Channels())
+    plug, door = (
+        make_event("hh-2", AlertKind.DEVICE_SILENT, severity=Severity.WARNING).model_copy(
+            update={"device_id": device, "alert_id": f"silent-{device}"}
+        )
+        for device in ("plug-1", "door-1")
+    )
+    assert lifecycle.apply(plug, utcnow()).created
+    assert lifecycle.apply(door, utcnow()).created
+    lifecycle.apply(
+        plug.model_copy(update={"action": AlertAction.RESOLVE, "details": {}}), utcnow()
+    )
+    assert store.get("silent-plug-1").state is AlertState.AUTO_RESOLVED
+    assert store.get("silent-door-1").state is AlertState.OPEN
+    store.close()
