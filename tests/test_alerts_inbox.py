@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from alerts.directory import RegistryDirectory
 from alerts.lifecycle import Channels, Lifecycle
-from alerts.model import AlertState
+from alerts.model import AlertState, NotificationStatus
 from alerts.service import BackgroundService
 from alerts.store import AlertStore
 from anbu.events import AlertKind, Severity
@@ -82,6 +82,14 @@ def test_inbox_api_scopes_orders_and_records_actions(settings: Settings) -> None
     assert store.get(sos.alert_id).care_center_id == "cc-a"
     assert store.get(sos.alert_id).dong == "역삼1동"
 
+    # A notification that could not be delivered is shown with its error.
+    with store.transaction() as conn:
+        failed = store.add_notification(conn, quiet.alert_id, 1, "sms", "sms:tier1", utcnow())
+    assert failed is not None
+    store.record_attempt(
+        failed, utcnow(), status=NotificationStatus.FAILED, error="gateway answered 401"
+    )
+
     influx = InfluxClient.from_settings(settings)
     influx.create_database()
     bucket = now.replace(second=0, microsecond=0) - timedelta(hours=2)
@@ -103,6 +111,9 @@ def test_inbox_api_scopes_orders_and_records_actions(settings: Settings) -> None
         listed = client.get("/api/v1/alerts", headers=staff_a).json()
         assert [a["id"] for a in listed["alerts"]] == [sos.alert_id, quiet.alert_id]
         assert listed["can_act"] is True
+        shown = listed["alerts"][1]
+        assert shown["failed_notifications"] == 1
+        assert shown["notifications"][0]["last_error"] == "gateway answered 401"
         assert client.get(f"/api/v1/alerts/{other.alert_id}", headers=staff_a).status_code == 404
         refused = client.post(
             f"/api/v1/alerts/{other.alert_id}/acknowledge", headers=staff_a, json={"note": "x"}
