@@ -7,9 +7,20 @@ which delayed every alert behind it; aiohttp's client does the same POST for a f
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import aiohttp
 
 from alerts.exceptions import NotifyError
+
+
+def _origin(url: str) -> str:
+    """``scheme://host:port`` of ``url``, for error messages.
+
+    Webhook paths often carry a secret token, and errors are logged and shown in the inbox.
+    """
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
 class HttpPoster:
@@ -40,6 +51,7 @@ class HttpPoster:
         5xx, 408, 429, timeouts and connection errors are retryable; other 4xx are not
         (the receiver refused this request and will refuse it again).
         """
+        where = _origin(url)
         try:
             async with self._client().post(url, data=content, headers=headers) as response:
                 if response.status < 300:
@@ -47,9 +59,10 @@ class HttpPoster:
                     return
                 text = (await response.text(errors="replace"))[:200]
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise NotifyError(f"{url}: {type(exc).__name__}: {exc}", retryable=True) from exc
+            reason = str(exc).replace(url, where)
+            raise NotifyError(f"{where}: {type(exc).__name__}: {reason}", retryable=True) from exc
         retryable = response.status >= 500 or response.status in (408, 429)
-        raise NotifyError(f"{url} answered {response.status}: {text}", retryable=retryable)
+        raise NotifyError(f"{where} answered {response.status}: {text}", retryable=retryable)
 
     async def close(self) -> None:
         """Close the pool."""
