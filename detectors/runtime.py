@@ -10,6 +10,7 @@ went quiet is noticed even when no event arrives.
 
 from __future__ import annotations
 
+import logging
 import math
 import pickle
 import time
@@ -24,6 +25,8 @@ from detectors.engine import Engine
 from detectors.fastparse import FastEvent
 from detectors.household import Household
 from detectors.params import DetectorParams, HouseholdConfig
+
+log = logging.getLogger(__name__)
 
 
 def partition_of(household_id: str, partitions: int) -> int:
@@ -92,10 +95,14 @@ class Runtime:
     def restore(self, items: Iterable[tuple[bytes | str, bytes]]) -> int:
         """Adopt households persisted in the state table; return how many."""
         count = 0
-        for _key, raw in items:
+        for key, raw in items:
             if not raw:
                 continue
-            h: Household = pickle.loads(raw)
+            try:
+                h: Household = pickle.loads(raw)
+            except Exception as exc:  # e.g. state saved by an incompatible version
+                log.error("household state %r unreadable, starting it afresh: %r", key, exc)
+                continue
             st = self.state(partition_of(h.hid, self.partitions))
             st.engine.adopt(h)
             count += 1

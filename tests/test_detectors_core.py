@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from anbu.events import (
     AlertAction,
@@ -265,3 +266,16 @@ def test_deadlines_only_wake_households_that_are_due() -> None:
     finally:
         engine.households["hh-0"].__class__.wake = original  # type: ignore[method-assign]
     assert len(alerts) == 11 and len(woken) == 11
+
+
+def test_unreadable_saved_state_is_reported_and_the_household_starts_afresh(
+    caplog: Any,
+) -> None:
+    from detectors.runtime import Runtime
+
+    engine = make_engine()
+    run(engine, routine_rows(range(0, 2)))
+    good = pickle.dumps(engine.households[HH])
+    rt = Runtime(DetectorParams(), partitions=4)
+    assert rt.restore([(b"hh-1", good), (b"hh-2", b"\x80\x05garbage")]) == 1
+    assert "hh-2" in caplog.text and "unreadable" in caplog.text
