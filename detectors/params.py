@@ -43,6 +43,11 @@ class DetectorParams:
     plug_warmup_s: float = 72 * 3600.0
     routine_allowed: bool = True  # False: fixed rule only (for comparisons)
 
+    @property
+    def rate_scale(self) -> float:
+        """Fixed-point scale of the routine's rates: 255 means every slot of an hour active."""
+        return 255.0 * self.slot_s / 3600.0
+
     @classmethod
     def from_settings(cls, s: DetectorSettings) -> DetectorParams:
         """Build from the ``detectors`` settings section."""

@@ -9,8 +9,9 @@ The current silence is judged with a Poisson model: with expected activity ``Λ`
 silent span, ``P(no activity) = exp(-Λ)``. Bins observed too rarely and quiet hours give
 ``λ = 0``: lack of knowledge never counts as evidence of danger.
 
-Memory: two compact arrays, 168 × uint16 (fixed point, 1/1000 slot an hour) and 168 × uint8
-(observation counts), about 0.6 KB per household.
+Memory: one array of 336 bytes: 168 rates as uint8 fixed point (full scale 255 is every slot
+of the hour active; 1/21 slot an hour with 5-minute slots) and 168 observation counts, about
+0.4 KB per household with the array's header.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from detectors.params import DetectorParams, HouseholdConfig
 
 BINS = 168
 SEOUL_OFFSET_S = 9 * 3600  # Korea has kept UTC+9 without daylight saving since 1988
-_SCALE = 1000.0
 _MAX_GAP_HOURS = 24  # a longer silence is not learned: an alert, a trip, or missing data
 
 
@@ -39,11 +39,10 @@ def local_minute(t: float) -> int:
 class Routine:
     """One resident's learned activity rates by hour of the week."""
 
-    __slots__ = ("cur_count", "cur_hour", "last_slot", "learned_hours", "obs", "rates")
+    __slots__ = ("bins", "cur_count", "cur_hour", "last_slot", "learned_hours")
 
     def __init__(self) -> None:
-        self.rates = array("H", bytes(2 * BINS))
-        self.obs = array("B", bytes(BINS))
+        self.bins = array("B", bytes(2 * BINS))  # rates [0, 168), observation counts [168, 336)
         self.cur_hour = -1
         self.cur_count = 0
         self.last_slot = -1
@@ -72,13 +71,15 @@ class Routine:
         self.cur_count = 0
 
     def _update(self, b: int, count: int, p: DetectorParams) -> None:
-        n = self.obs[b]
+        bins = self.bins
+        n = bins[BINS + b]
         alpha = max(1.0 / (n + 1), p.routine_alpha_min)
-        old = self.rates[b] / _SCALE
+        scale = p.rate_scale
+        old = bins[b] / scale
         value = old + alpha * (count - old)
-        self.rates[b] = min(65535, int(value * _SCALE + 0.5))
+        bins[b] = min(255, int(value * scale + 0.5))
         if n < 255:
-            self.obs[b] = n + 1
+            bins[BINS + b] = n + 1
         self.learned_hours += 1
 
     def ready(self, p: DetectorParams) -> bool:
@@ -87,9 +88,9 @@ class Routine:
 
     def rate(self, b: int, p: DetectorParams) -> float:
         """Expected active slots per hour in bin ``b`` (0 while the bin is barely known)."""
-        if self.obs[b] < p.routine_min_obs:
+        if self.bins[BINS + b] < p.routine_min_obs:
             return 0.0
-        return self.rates[b] / _SCALE
+        return self.bins[b] / p.rate_scale
 
     def expected(self, start: float, end: float, p: DetectorParams, cfg: HouseholdConfig) -> float:
         """Expected active slots in ``[start, end)``, quiet hours counting zero."""
