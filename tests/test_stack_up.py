@@ -28,6 +28,7 @@ def _env(data_dir: Path) -> dict[str, str]:
             "ANBU_WEB__PORT": str(free_port()),
             "ANBU_INGEST__METRICS_PORT": str(free_port()),
             "ANBU_DETECTORS__WEB_PORT": str(free_port()),
+            "ANBU_ALERTS__METRICS_PORT": str(free_port()),
         }
     )
     return env

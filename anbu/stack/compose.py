@@ -62,7 +62,7 @@ def app_programs(settings: Settings, available: set[str], *, demo: bool) -> list
         "web": settings.web.port,
         "bridge": settings.ingest.metrics_port,
         "worker": settings.detectors.web_port,
-        "alerts": None,
+        "alerts": settings.alerts.metrics_port,
         "series": None,
     }
     programs = [
