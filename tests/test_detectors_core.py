@@ -279,3 +279,32 @@ def test_unreadable_saved_state_is_reported_and_the_household_starts_afresh(
     rt = Runtime(DetectorParams(), partitions=4)
     assert rt.restore([(b"hh-1", good), (b"hh-2", b"\x80\x05garbage")]) == 1
     assert "hh-2" in caplog.text and "unreadable" in caplog.text
+
+
+def test_silent_sensors_raise_health_alerts_and_hold_back_inactivity() -> None:
+    from anbu.registry_records import DeviceRecord
+
+    motion = DeviceRecord(device_id="motion-1", household_id=HH, kind="motion",
+                          source_format=SourceFormat.ZIGBEE2MQTT, mqtt_topic="z/m1",
+                          reporting_interval_s=6 * 3600)
+    engine = make_engine(devices=[motion], routine=False)
+    stop = at(2, 10)
+    rows = routine_rows(range(0, 4), stop_at=stop, heartbeat_until=at(4, 1))
+    rows += [(at(1, 9), HH, "motion-1", "battery", 9.0),
+             (at(1, 12), HH, "motion-1", "battery", 80.0),
+             # the sensor reports again (no motion) after 42 h of silence
+             (at(4, 0) + 60, HH, "motion-1", "motion", 0.0)]
+    rows += [(t + 86400 * 4, HH, "gw-1", "heartbeat", 1.0) for t in (at(0, 0) + 60 * m
+                                                                    for m in range(0, 60, 5))]
+    alerts = run(engine, rows)
+    assert kinds(alerts) == [
+        ("battery_low", "raise"), ("battery_low", "resolve"), ("device_silent", "raise"),
+        ("device_silent", "resolve"), ("inactivity", "raise")]
+    assert alerts[0].device_id == "motion-1" and alerts[0].severity is Severity.INFO
+    silent = alerts[2]
+    assert silent.device_id == "motion-1"
+    assert silent.raised_at.timestamp() == at(2, 9 + 50 / 60) + 2 * 6 * 3600
+    # while the only activity sensor was silent the household was blind: no inactivity
+    # alert at 24 h; once it reports again, the silence that goes on is alerted promptly
+    held = alerts[4]
+    assert held.raised_at.timestamp() == at(4, 0) + 60 + DetectorParams().recovery_grace_s
