@@ -227,6 +227,14 @@ class Household:
                         self.unblind_at = t
                     hint = min(hint, t)
 
+        if kind == "checkin_answer" and value < 0.5:
+            # "No, I am not all right" is a call for help, not a false alarm: the open
+            # inactivity alert must stay open and an SOS goes out at once.
+            raised = self.sos(t, device_id, "checkin_not_ok", None, p)
+            if raised:
+                out = (out or []) + raised
+            return out, hint
+
         active = False
         inside = True
         if kind in _INSIDE_ALWAYS:
@@ -299,10 +307,12 @@ class Household:
         aid = alert_id(self.hid, AlertKind.SOS, from_epoch(t), device_id)
         self._opened()[key] = [aid, t, t, 1]
         what_en = {"button": "emergency button pressed", "robot_emergency":
-                   "care robot heard an emergency call", "fall": "fall detected"}.get(
+                   "care robot heard an emergency call", "fall": "fall detected",
+                   "checkin_not_ok": "resident told the care robot they are not all right"}.get(
             cause, f"SOS ({cause})")
         what_ko = {"button": "비상 버튼이 눌렸습니다", "robot_emergency":
-                   "돌봄 로봇이 긴급 호출을 들었습니다", "fall": "낙상이 감지되었습니다"}.get(
+                   "돌봄 로봇이 긴급 호출을 들었습니다", "fall": "낙상이 감지되었습니다",
+                   "checkin_not_ok": "돌봄 로봇의 안부 확인에 괜찮지 않다고 응답했습니다"}.get(
             cause, f"SOS ({cause})")
         en = f"{what_en} at {local_clock(t)}" + (f" ({detail})" if detail else "")
         ko = f"{local_clock(t)} {what_ko}" + (f" ({detail})" if detail else "")

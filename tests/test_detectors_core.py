@@ -128,6 +128,21 @@ def test_activity_resolves_and_a_checkin_answer_is_recorded_as_such() -> None:
     assert moved is not None and moved[0].details["resolved_by"] == "activity"
 
 
+def test_a_not_ok_checkin_answer_keeps_the_alert_open_and_raises_an_sos() -> None:
+    engine = make_engine()
+    stop = at(14, 10)
+    alerts = run(engine, routine_rows(range(0, 15), stop_at=stop), until=at(14, 12))
+    assert kinds(alerts) == [("inactivity_routine", "raise")]
+    answer = engine.observe(HH, "robot-1", "checkin_answer", 0.0, at(14, 12.5), "req-43")
+    assert answer is not None and kinds(answer) == [("sos", "raise")]
+    assert answer[0].severity is Severity.CRITICAL
+    assert answer[0].details["cause"] == "checkin_not_ok"
+    assert "not all right" in answer[0].reason and "괜찮지 않다" in answer[0].reason_ko
+    # The inactivity alert was not closed: real movement later still resolves it.
+    moved = engine.observe(HH, "motion-1", "motion", 1.0, at(14, 13))
+    assert moved is not None and ("inactivity_routine", "resolve") in kinds(moved)
+
+
 def test_gateway_outage_raises_a_health_alert_and_no_inactivity_until_it_is_back() -> None:
     engine = make_engine(gateways=[GatewayRecord(gateway_id="gw-1", household_id=HH,
                                                  mqtt_username="gw-1", heartbeat_interval_s=300)])
