@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -248,7 +249,13 @@ def run_forever(
     if not simulation.households:
         stop.wait()  # nothing to publish; stay up so the supervisor does not restart us
         return
+    from simulator.checkin import CheckinResponder
+
     client = connect(settings, f"anbu-demo-{seed}")
+    wall0 = time.time()
+    CheckinResponder(
+        client, simulation, lambda: simulation.start_epoch + (time.time() - wall0) * speed
+    ).start()
     try:
         events = heapq.merge(simulation.events(), sos_presses(simulation, 6 * HOUR, seed))
         publish(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -35,8 +36,11 @@ def _env(settings: Settings) -> dict[str, str]:
 
 def test_demo_seeds_and_publishes_live(make_settings: Callable[..., Settings]) -> None:
     pytest.importorskip("devices.service")
+    from ingest.anbu_format import CheckinAnswer, CheckinRequest, command_topic
+
     settings = make_settings()
     received: list[str] = []
+    answers: list[dict[str, Any]] = []
     ready = threading.Event()
     sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="demo-test-sub")
     sub.username_pw_set(*SERVICE_USER)
@@ -46,7 +50,15 @@ def test_demo_seeds_and_publishes_live(make_settings: Callable[..., Settings]) -
         ready.set()
 
     sub.on_connect = on_connect
-    sub.on_message = lambda _c, _u, msg: received.append(msg.topic)
+
+    def on_message(_c: mqtt.Client, _u: object, msg: mqtt.MQTTMessage) -> None:
+        received.append(msg.topic)
+        if msg.topic == "anbu/gw-00001/robot":
+            body = json.loads(msg.payload)
+            if body.get("type") == "checkin_answer":
+                answers.append(body)
+
+    sub.on_message = on_message
     sub.connect("127.0.0.1", settings.mqtt.port)
     sub.loop_start()
     assert ready.wait(10)
@@ -64,6 +76,14 @@ def test_demo_seeds_and_publishes_live(make_settings: Callable[..., Settings]) -
         assert any(t.endswith("/heartbeat") for t in received)
         tokens = settings.data_dir / "demo" / "tokens.txt"
         assert tokens.exists() and "operator: " in tokens.read_text()
+        # The alerts service asks the robot "are you all right?"; the resident answers.
+        request = CheckinRequest(request_id="req-1", text_ko="괜찮으세요?", text_en="All right?")
+        sub.publish(command_topic("anbu/gw-00001/robot"), request.to_json(), qos=1)
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline and not answers:
+            time.sleep(0.2)
+        assert answers and answers[0]["request_id"] == "req-1" and answers[0]["ok"] is True
+        CheckinAnswer.model_validate(answers[0])
     finally:
         process.send_signal(signal.SIGTERM)
         output = process.communicate(timeout=30)[0].decode(errors="replace")

@@ -174,3 +174,46 @@ def test_payloads_parse_with_the_bridges_adapters(
             kinds[str(getattr(item, "kind", "sos"))] += 1
     for kind in ("motion", "door", "presence", "power", "battery", "heartbeat", "robot"):
         assert kinds[kind] > 0, kinds
+
+
+def test_residents_answer_checkins_unless_collapsed(
+    mosquitto: RunningService, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from ingest.anbu_format import CheckinAnswer, CheckinRequest, command_topic
+    from simulator.checkin import CheckinResponder
+    from tests.conftest import settings_for
+
+    settings = settings_for(tmp_path_factory.mktemp("checkin"), mosquitto, None, None)
+    sim = Simulation(SimulationConfig(households=2, days=None, seed=3))
+    collapsed, fine = sim.members
+    collapsed.plan.collapse_at = sim.start_epoch - 60
+    fine.plan.collapse_at = None
+    received: list[tuple[str, bytes]] = []
+    subscriber = _subscribe(mosquitto.port, "checkin", received)
+    client = connect(settings, "sim-test-robots")
+    responder = CheckinResponder(client, sim, lambda: sim.start_epoch, delay_s=(0.1, 0.3))
+    responder.start()
+    time.sleep(0.3)
+    try:
+        for member in (collapsed, fine):
+            base = member.household.device("robot").mqtt_topic
+            request = CheckinRequest(
+                request_id=f"req-{member.household.household_id}",
+                text_ko="괜찮으세요?",
+                text_en="Are you all right?",
+            )
+            subscriber.publish(command_topic(base), request.to_json(), qos=1)
+        _wait_for(lambda: responder.answered >= 1, timeout=10)
+        time.sleep(1.0)  # a second answer, if one were coming, would be here by now
+    finally:
+        client.loop_stop()
+        client.disconnect()
+        subscriber.loop_stop()
+        subscriber.disconnect()
+    answers = [
+        CheckinAnswer.model_validate_json(payload)
+        for topic, payload in received
+        if not topic.endswith("/command") and b"checkin_answer" in payload
+    ]
+    assert [a.request_id for a in answers] == [f"req-{fine.household.household_id}"]
+    assert answers[0].ok
