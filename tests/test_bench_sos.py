@@ -25,5 +25,6 @@ def test_every_sos_is_stored_and_notified_once() -> None:
     assert figures["webhook_bodies"] == 25
     assert 0 < figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"]
     stages = figures["stage_p50_ms"]
-    assert all(value is not None and value >= 0 for value in stages.values()), stages
+    # Kafka's CreateTime has millisecond resolution: a stage can look a hair negative.
+    assert all(value is not None and value > -2 for value in stages.values()), stages
     assert "publish -> stored and webhook received, p99" in sos_table(figures)
