@@ -69,7 +69,8 @@ class Simulation:
         self.config = config
         self.start_epoch = config.start.timestamp()
         self.midnight0 = local_midnight(self.start_epoch)
-        self.end_epoch = None if config.days is None else self.midnight0 + config.days * DAY
+        # ``days`` whole days from the start (a start at midnight ends at a midnight).
+        self.end_epoch = None if config.days is None else self.start_epoch + config.days * DAY
         self.members: list[_Member] = []
         for index in range(config.first_index, config.first_index + config.households):
             rng = random.Random(f"anbu-sim:{config.seed}:{index}")
@@ -107,7 +108,9 @@ class Simulation:
         sim = ResidentSim(
             member.household, member.profile, member.plan, rng, self.config.options, self.midnight0
         )
-        last_day = None if self.config.days is None else self.config.days
+        last_day = (
+            None if self.end_epoch is None else int((self.end_epoch - self.midnight0) // DAY) + 1
+        )
         start, end = self.start_epoch, self.end_epoch
         for day_events in sim.days(-1, last_day):
             if not day_events:
