@@ -39,6 +39,7 @@ class WebhookReceiver:
         self.port = free_port()
         self.received: dict[str, float] = {}
         self.bodies = 0
+        self.sos_bodies = 0
         received = self.received
         owner = self
 
@@ -51,6 +52,7 @@ class WebhookReceiver:
                 try:
                     data = json.loads(body)
                     if data.get("kind") == "sos":
+                        owner.sos_bodies += 1
                         received.setdefault(str(data.get("household_id")), now)
                 except ValueError:
                     pass
@@ -164,11 +166,102 @@ def _stage_ms(published: dict[str, float], *stages: dict[str, float]) -> list[fl
     return medians
 
 
+def lag_records(count: int, inactivity_s: float) -> list[Any]:
+    """Households watched by the fixed rule alone, ``inactivity_s`` of silence, a robot each."""
+    from anbu.events import SourceFormat
+    from anbu.registry_records import DeviceRecord, GatewayRecord, HouseholdRecord
+
+    records: list[Any] = []
+    for i in range(1, count + 1):
+        hh, gw = f"lag-{i:04d}", f"lgw-{i:04d}"
+        records += [
+            HouseholdRecord(
+                household_id=hh,
+                care_center_id="cc-01",
+                dong="seogyo",
+                inactivity_hours=inactivity_s / 3600,
+                routine_enabled=False,
+                checkin_enabled=False,
+            ),
+            GatewayRecord(gateway_id=gw, household_id=hh, mqtt_username=gw, heartbeat_interval_s=5),
+            DeviceRecord(
+                device_id=f"{hh}-robot",
+                household_id=hh,
+                gateway_id=gw,
+                kind="robot",
+                source_format=SourceFormat.ANBU,
+                mqtt_topic=f"anbu/{gw}/robot",
+                reporting_interval_s=86400,
+            ),
+        ]
+    return records
+
+
+def inactivity_lag(settings: Any, count: int, inactivity_s: float) -> dict[str, Any]:
+    """Lag from each household's inactivity deadline to its alert on ``anbu.alerts``.
+
+    Each household's robot reports one interaction (its ``ts`` is the event time), then only
+    the gateway's heartbeats come, every 5 s: the deadline is that interaction plus
+    ``inactivity_s``, and the lag is the alert record's Kafka timestamp minus the deadline.
+    """
+    from anbu.timeutil import from_epoch
+
+    def stamp(moment: float) -> str:
+        return from_epoch(moment).isoformat(timespec="milliseconds")
+
+    client = connect(settings, "bench-lag")
+    stop = threading.Event()
+
+    def heartbeats() -> None:
+        seq = 0
+        while not stop.is_set():
+            for i in range(1, count + 1):
+                body = {"type": "heartbeat", "ts": stamp(time.time()), "seq": seq}
+                client.publish(f"anbu/lgw-{i:04d}/heartbeat", json.dumps(body).encode(), qos=1)
+            seq += 1
+            stop.wait(5)
+
+    beat = threading.Thread(target=heartbeats, daemon=True)
+    beat.start()
+    last: dict[str, float] = {}
+    for i in range(1, count + 1):
+        now = time.time()
+        body = {"type": "interaction", "interaction": "touch", "ts": stamp(now)}
+        client.publish(f"anbu/lgw-{i:04d}/robot", json.dumps(body).encode(), qos=1)
+        last[f"lag-{i:04d}"] = now
+        time.sleep(5.0 / count)
+    time.sleep(inactivity_s + 15)
+    stop.set()
+    beat.join(timeout=10)
+    client.loop_stop()
+    client.disconnect()
+    raised = _record_times(settings, settings.kafka.topics.alerts, "inactivity")
+    lags = [
+        (raised[hh] - (t + inactivity_s)) * 1000 if hh in raised else math.inf
+        for hh, t in last.items()
+    ]
+
+    def pick(q: float) -> float | None:
+        value = _percentile(lags, q)
+        return None if value is None or math.isinf(value) else round(value, 1)
+
+    return {
+        "households": count,
+        "inactivity_s": inactivity_s,
+        "alerts": sum(1 for v in lags if not math.isinf(v)),
+        "p50_ms": pick(50),
+        "p99_ms": pick(99),
+        "max_ms": pick(100),
+    }
+
+
 def run(
     sos: int = 1000,
     interval_s: float = 0.03,
     load_msgs_per_s: float = 200.0,
     wait_s: float = 120.0,
+    lag_households: int = 200,
+    lag_inactivity_s: float = 60.0,
     progress: Any = None,
 ) -> dict[str, Any]:
     """Measure SOS latency p50/p99 over ``sos`` SOS events under background telemetry.
@@ -178,6 +271,8 @@ def run(
         interval_s: time between two SOS publishes.
         load_msgs_per_s: background telemetry, native MQTT messages per second.
         wait_s: how long after the last SOS to wait for the stragglers.
+        lag_households: households for the inactivity-lag measurement (0: skip it).
+        lag_inactivity_s: their inactivity threshold.
         progress: called with a line of text as the run goes.
     """
     say = progress or (lambda _text: None)
@@ -193,7 +288,10 @@ def run(
         ) as stack,
     ):
         settings = stack.settings
-        publish_registry(settings, simulation.registry_records())
+        publish_registry(
+            settings,
+            simulation.registry_records() + lag_records(lag_households, lag_inactivity_s),
+        )
         for name in ("bridge", "worker", "alerts"):
             stack.start_app(name)
         say("starting bridge, worker and alerts ...")
@@ -243,6 +341,10 @@ def run(
         # alert record (worker), then the store and the webhook (alerts service).
         in_sos = _record_times(settings, settings.kafka.topics.sos, None)
         in_alerts = _record_times(settings, settings.kafka.topics.alerts, "sos")
+        lag = None
+        if lag_households:
+            say(f"inactivity alert lag: {lag_households} households, {lag_inactivity_s:.0f} s ...")
+            lag = inactivity_lag(settings, lag_households, lag_inactivity_s)
     bridge_ms, worker_ms, store_ms = _stage_ms(published, in_sos, in_alerts, stored)
     webhook_ms: list[float] = []
     stored_ms: list[float] = []
@@ -281,6 +383,8 @@ def run(
         "stored_p50_ms": rounded(_percentile(stored_ms, 50)),
         "stored_p99_ms": rounded(_percentile(stored_ms, 99)),
         "webhook_bodies": receiver.bodies,
+        "sos_webhook_bodies": receiver.sos_bodies,
+        "inactivity_lag": lag,
         "stage_p50_ms": {
             "publish_to_anbu_sos (bridge)": bridge_ms,
             "anbu_sos_to_anbu_alerts (worker)": worker_ms,

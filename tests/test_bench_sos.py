@@ -16,13 +16,19 @@ def test_every_sos_is_stored_and_notified_once() -> None:
     from bench.sos import run
     from bench.sos_cli import sos_table
 
-    figures = run(sos=20, interval_s=0.05, load_msgs_per_s=50)
+    figures = run(
+        sos=20, interval_s=0.05, load_msgs_per_s=50, lag_households=5, lag_inactivity_s=15
+    )
     assert figures["webhooks_received"] == 20
     assert figures["alerts_stored"] == 20
     assert figures["complete"] == 20
     assert figures["background_messages"] > 0
     # Five warm-up SOS and twenty measured ones, each notified exactly once.
-    assert figures["webhook_bodies"] == 25
+    assert figures["sos_webhook_bodies"] == 25
+    # Households silent past their 15 s threshold raise inactivity alerts soon after it.
+    lag = figures["inactivity_lag"]
+    assert lag["alerts"] == 5
+    assert lag["p50_ms"] is not None and lag["p50_ms"] > -2
     assert 0 < figures["p50_ms"] <= figures["p99_ms"] <= figures["max_ms"]
     stages = figures["stage_p50_ms"]
     # Kafka's CreateTime has millisecond resolution: a stage can look a hair negative.
