@@ -36,10 +36,11 @@ from alerts.notifiers.email import EmailNotifier
 from alerts.notifiers.sms import SmsNotifier
 from alerts.notifiers.webhook import WebhookNotifier
 from alerts.store import AlertStore
-from anbu.events import AlertEvent, DeadLetter
+from anbu.events import AlertEvent, DeadLetter, SosEvent
 from anbu.influx import InfluxClient
 from anbu.kafka_topics import ensure_topics
 from anbu.registry_records import parse_registry_record
+from anbu.sos import sos_alert
 from anbu.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -170,6 +171,7 @@ class AlertService:
                 # never wait long: an SOS must not wait for the registry.
                 await asyncio.wait_for(self.registry_loaded.wait(), 10)
         self._spawn(self._consume_alerts, "alerts consumer")
+        self._spawn(self._consume_sos, "sos consumer")
         self._spawn(self._tick, "escalation")
         self._spawn(self._write_influx, "influx writer")
         self.dispatcher.kick()
@@ -295,6 +297,47 @@ class AlertService:
         finally:
             await consumer.stop()
 
+    async def _consume_sos(self) -> None:
+        """Raise SOS alerts straight from ``anbu.sos``, beside the detector's own.
+
+        An SOS must not wait behind telemetry in the detector worker, nor for a worker that
+        is restarting; the lifecycle keeps one open SOS alert per household, so the
+        detector's raise of the same SOS that follows changes nothing.
+        """
+        kafka = self.settings.kafka
+        consumer = AIOKafkaConsumer(
+            kafka.topics.sos,
+            bootstrap_servers=kafka.bootstrap_servers,
+            client_id=f"{kafka.client_id}-alerts-sos",
+            group_id=f"{self.settings.alerts.group_id}-sos",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=10,
+            **GROUP_TIMEOUTS,
+        )
+        await consumer.start()
+        try:
+            while True:
+                batches = await consumer.getmany(timeout_ms=200, max_records=500)
+                for records in batches.values():
+                    for record in records:
+                        if record.value is None:
+                            continue
+                        try:
+                            sos = SosEvent.from_json(record.value)
+                        except ValidationError as exc:
+                            # The detector worker dead-letters unreadable SOS records.
+                            log.warning("unreadable SOS record skipped: %s", exc.errors()[0])
+                            continue
+                        self._apply(sos_alert(sos))
+                if batches:
+                    try:
+                        await consumer.commit()
+                    except KafkaError as exc:
+                        log.warning("SOS offset commit failed (will be redelivered): %s", exc)
+        finally:
+            await consumer.stop()
+
     async def _handle(self, value: bytes | None, offset: int, partition: int) -> None:
         if value is None:
             return
@@ -304,6 +347,9 @@ class AlertService:
             metrics.EVENTS.labels("unknown", "invalid").inc()
             await self._dead_letter(value, f"not an AlertEvent: {exc.errors()[0]['msg']}")
             return
+        self._apply(event)
+
+    def _apply(self, event: AlertEvent) -> None:
         outcome = self.lifecycle.apply(event, utcnow())
         metrics.EVENTS.labels(event.action.value, _outcome_name(outcome)).inc()
         if outcome.notifications:

@@ -14,6 +14,7 @@ import math
 from typing import Any
 
 from anbu.events import AlertAction, AlertEvent, AlertKind, Severity, alert_id
+from anbu.sos import sos_reason
 from anbu.timeutil import from_epoch
 from detectors.params import DetectorParams, HouseholdConfig
 from detectors.routine import Routine, local_minute
@@ -306,16 +307,7 @@ class Household:
                                 device_id, {"cause": cause, "presses": entry[3]})]
         aid = alert_id(self.hid, AlertKind.SOS, from_epoch(t), device_id)
         self._opened()[key] = [aid, t, t, 1]
-        what_en = {"button": "emergency button pressed", "robot_emergency":
-                   "care robot heard an emergency call", "fall": "fall detected",
-                   "checkin_not_ok": "resident told the care robot they are not all right"}.get(
-            cause, f"SOS ({cause})")
-        what_ko = {"button": "비상 버튼이 눌렸습니다", "robot_emergency":
-                   "돌봄 로봇이 긴급 호출을 들었습니다", "fall": "낙상이 감지되었습니다",
-                   "checkin_not_ok": "돌봄 로봇의 안부 확인에 괜찮지 않다고 응답했습니다"}.get(
-            cause, f"SOS ({cause})")
-        en = f"{what_en} at {local_clock(t)}" + (f" ({detail})" if detail else "")
-        ko = f"{local_clock(t)} {what_ko}" + (f" ({detail})" if detail else "")
+        en, ko = sos_reason(cause, from_epoch(t), detail)
         return [self._alert(aid, AlertKind.SOS, AlertAction.RAISE, t, en, ko, device_id,
                             {"cause": cause})]
 
