@@ -153,16 +153,16 @@ def _record_times(settings: Any, topic: str, kind: str | None) -> dict[str, floa
 
 
 def _stage_ms(published: dict[str, float], *stages: dict[str, float]) -> list[float | None]:
-    """Median time spent in each stage (publish -> stage 1 -> stage 2 ...), in ms."""
+    """Median time from publishing to each stage's moment, in ms.
+
+    Measured from the publish rather than from the previous stage: the stages need not run
+    in sequence (the alerts service may store an SOS before the worker's alert record).
+    """
     medians: list[float | None] = []
-    before: dict[str, float] = published
     for stage in stages:
-        spans = [
-            (stage[hh] - before[hh]) * 1000 for hh in published if hh in stage and hh in before
-        ]
+        spans = [(stage[hh] - t0) * 1000 for hh, t0 in published.items() if hh in stage]
         value = _percentile(spans, 50)
         medians.append(None if value is None else round(value, 1))
-        before = stage
     return medians
 
 
@@ -338,7 +338,7 @@ def run(
         time.sleep(1)
         stored = _stored(str(settings.data_dir / "alerts.sqlite3"), set(published))
         # Where the time goes: Kafka's CreateTime of the SOS record (bridge) and of the
-        # alert record (worker), then the store and the webhook (alerts service).
+        # worker's alert record, and the moment the alerts service stored the alert.
         in_sos = _record_times(settings, settings.kafka.topics.sos, None)
         in_alerts = _record_times(settings, settings.kafka.topics.alerts, "sos")
         lag = None
@@ -386,8 +386,8 @@ def run(
         "sos_webhook_bodies": receiver.sos_bodies,
         "inactivity_lag": lag,
         "stage_p50_ms": {
-            "publish_to_anbu_sos (bridge)": bridge_ms,
-            "anbu_sos_to_anbu_alerts (worker)": worker_ms,
-            "anbu_alerts_to_stored (alerts service)": store_ms,
+            "publish -> SOS record on anbu.sos (bridge)": bridge_ms,
+            "publish -> SOS alert on anbu.alerts (worker)": worker_ms,
+            "publish -> alert stored (alerts service)": store_ms,
         },
     }

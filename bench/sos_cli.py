@@ -25,7 +25,7 @@ def sos_table(f: dict[str, Any]) -> str:
         f"{'slowest':46}{ms(f['max_ms']):>14}",
     ]
     for stage, value in f.get("stage_p50_ms", {}).items():
-        lines.append(f"  median in {stage:40}{ms(value):>14}")
+        lines.append(f"  median {stage:48}{ms(value):>14}")
     return "\n".join(lines)
 
 
