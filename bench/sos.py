@@ -230,12 +230,16 @@ def inactivity_lag(settings: Any, count: int, inactivity_s: float) -> dict[str, 
         client.publish(f"anbu/lgw-{i:04d}/robot", json.dumps(body).encode(), qos=1)
         last[f"lag-{i:04d}"] = now
         time.sleep(5.0 / count)
-    time.sleep(inactivity_s + 15)
+    time.sleep(inactivity_s)
+    deadline = time.time() + 20
+    raised = _record_times(settings, settings.kafka.topics.alerts, "inactivity")
+    while time.time() < deadline and not set(last) <= set(raised):
+        time.sleep(1)
+        raised = _record_times(settings, settings.kafka.topics.alerts, "inactivity")
     stop.set()
     beat.join(timeout=10)
     client.loop_stop()
     client.disconnect()
-    raised = _record_times(settings, settings.kafka.topics.alerts, "inactivity")
     lags = [
         (raised[hh] - (t + inactivity_s)) * 1000 if hh in raised else math.inf
         for hh, t in last.items()

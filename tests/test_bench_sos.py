@@ -17,7 +17,7 @@ def test_every_sos_is_stored_and_notified_once() -> None:
     from bench.sos_cli import sos_table
 
     figures = run(
-        sos=20, interval_s=0.05, load_msgs_per_s=50, lag_households=5, lag_inactivity_s=15
+        sos=20, interval_s=0.05, load_msgs_per_s=50, lag_households=5, lag_inactivity_s=10
     )
     assert figures["webhooks_received"] == 20
     assert figures["alerts_stored"] == 20
@@ -25,7 +25,7 @@ def test_every_sos_is_stored_and_notified_once() -> None:
     assert figures["background_messages"] > 0
     # Five warm-up SOS and twenty measured ones, each notified exactly once.
     assert figures["sos_webhook_bodies"] == 25
-    # Households silent past their 15 s threshold raise inactivity alerts soon after it.
+    # Households silent past their 10 s threshold raise inactivity alerts soon after it.
     lag = figures["inactivity_lag"]
     assert lag["alerts"] == 5
     assert lag["p50_ms"] is not None and lag["p50_ms"] > -2
