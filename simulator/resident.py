@@ -484,4 +484,3 @@ class ResidentSim:
             yield self._lose(out[:cut])
             day += 1
             wake = next_wake
-
