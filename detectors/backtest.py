@@ -142,7 +142,17 @@ def read_csv(path: Path, progress: Callable[[int], None] | None = None) -> list[
     ordered = True
     last = float("-inf")
     with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
+        consumed = 0
+
+        def counted() -> Iterator[str]:
+            # handle.tell() is refused while the csv reader iterates the file, so progress
+            # counts characters read (equal to bytes for the ASCII of a backtest file).
+            nonlocal consumed
+            for text in handle:
+                consumed += len(text)
+                yield text
+
+        reader = csv.reader(counted())
         header = next(reader, None)
         if header is None or tuple(h.strip() for h in header) != CSV_HEADER:
             raise BacktestInputError(
@@ -179,7 +189,7 @@ def read_csv(path: Path, progress: Callable[[int], None] | None = None) -> list[
             last = t
             append((t, hid, dev, kind, v))
             if progress is not None and line % 65536 == 0:
-                progress(handle.tell())
+                progress(consumed)
     if not ordered:
         rows.sort(key=lambda r: r[0])  # stable: same-time rows keep file order
     return rows

@@ -93,3 +93,16 @@ def test_a_bad_row_is_refused_with_its_line_number(tmp_path: Path) -> None:
                       "2026-03-02T07:00:00+09:00,hh-a,m,sneeze,1\n")
     done = backtest("--events", str(events), cwd=tmp_path)
     assert done.returncode == 2 and "unknown kind 'sneeze'" in done.stderr
+
+
+def test_a_file_longer_than_one_progress_step_is_read_with_progress(tmp_path: Path) -> None:
+    from detectors.backtest import read_csv
+
+    path = tmp_path / "long.csv"
+    lines = ["timestamp,household_id,device_id,kind,value"]
+    lines += [f"{1_700_000_000 + i * 60},hh-1,m1,motion,{i % 2}" for i in range(70_000)]
+    path.write_text("\n".join(lines) + "\n")
+    seen: list[int] = []
+    rows = read_csv(path, seen.append)
+    assert len(rows) == 70_000
+    assert seen and 0 < seen[0] <= path.stat().st_size
