@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from typing import Any
 
@@ -69,8 +68,9 @@ def build_app(settings: Settings) -> tuple[faust.App, Runtime]:
     )
     runtime = Runtime(DetectorParams.from_settings(det), topics.partitions)
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
-    events_topic = app.topic(topics.events, partitions=topics.partitions, **raw)
-    sos_topic = app.topic(topics.sos, partitions=topics.partitions, **raw)
+    # acks=False: Faust never commits the input offsets itself (see resume_from_state)
+    events_topic = app.topic(topics.events, partitions=topics.partitions, acks=False, **raw)
+    sos_topic = app.topic(topics.sos, partitions=topics.partitions, acks=False, **raw)
     alerts_topic = app.topic(topics.alerts, partitions=topics.partitions, **raw)
     deadletter_topic = app.topic(topics.deadletter, **raw)
     state = app.Table(
@@ -145,6 +145,13 @@ def build_app(settings: Settings) -> tuple[faust.App, Runtime]:
         progress.done(key, message.offset)
         state[key] = str(message.offset).encode()
 
+    inputs = {events_topic.get_topic_name(), sos_topic.get_topic_name()}
+
+    @app.on_rebalance_complete.connect
+    async def resume_from_state(sender: Any, /, *_: Any, signal: Any, **__: Any) -> None:
+        await resume_from_saved_offsets(app, state, inputs)
+        progress.last.clear()  # partitions may have moved: reload from the recovered table
+
     @app.agent(events_topic, name="detect")
     async def detect(stream: Any) -> None:
         async for event in stream.events():
@@ -168,6 +175,32 @@ def build_app(settings: Settings) -> tuple[faust.App, Runtime]:
     app.conf.detectors_runtime = runtime  # for tests and benchmarks in the same process
     _ = (detect, raise_sos, tick, follow_registry)
     return app, runtime
+
+
+async def resume_from_saved_offsets(app: faust.App, state: Any, inputs: set[str]) -> None:
+    """Commit the offsets after those the recovered state table records as processed.
+
+    For each assigned input partition, so that Faust's seek to the committed offsets (which
+    follows the ``on_rebalance_complete`` signal, before the streams resume) starts there.
+    Faust 0.15 alone was found to resume past records that a SIGKILLed worker had fetched
+    but not processed: the group's committed offset was ahead of the saved state. The
+    state table (RocksDB and its changelog) is the record of what was processed, so the
+    position is taken from it, and Faust's own offset commits are off for the inputs.
+    """
+    offsets = {}
+    for tp in app.consumer.assignment():
+        if tp.topic not in inputs:
+            continue
+        stored = state.get(progress_key(tp.topic, tp.partition))
+        if stored is not None:
+            offsets[tp] = int(stored) + 1
+    if not offsets:
+        return  # nothing processed yet: the committed offsets (or "earliest") are right
+    log.info("resuming from the saved offsets %s",
+             ", ".join(f"{tp.topic}:{tp.partition}@{o}" for tp, o in sorted(offsets.items())))
+    consumer: Any = app.consumer  # Faust has no public call to commit given offsets
+    if not await consumer._commit(offsets):
+        log.warning("could not commit the saved offsets (the group is rebalancing again)")
 
 
 async def _follow_registry(settings: Settings, runtime: Runtime, ready: asyncio.Event) -> None:
@@ -229,23 +262,12 @@ def _apply_registry_message(runtime: Runtime, key: bytes | None, value: bytes | 
 def run_worker(settings: Settings) -> None:
     """Create the topics if needed and run the worker until stopped.
 
-    If the previous worker with this data directory did not stop cleanly (killed, crashed),
-    wait until its consumer-group session has expired before joining. Found here: a Faust
-    0.15 worker that joins while its dead predecessor is still a group member goes through
-    two rebalances in a row, and after the second it moves on past records it had fetched
-    but not processed. Joining an empty group rebalances once and reads from the committed
-    offsets.
+    A worker restarted at once after a SIGKILL joins while its dead predecessor is still a
+    group member, so the group rebalances twice; each time it resumes from the offsets
+    saved in its state table (:func:`resume_from_saved_offsets`), so nothing is skipped.
     """
     ensure_topics(settings)
     det = settings.detectors
-    marker = settings.data_dir / "detectors" / f"{det.app_id}.running"
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    if marker.exists():
-        wait = det.broker_session_timeout + 1.0
-        log.warning("the previous worker did not stop cleanly; waiting %.0f s for its "
-                    "group session to expire", wait)
-        time.sleep(wait)
-    marker.write_text(str(os.getpid()))
     app, _ = build_app(settings)
     worker = faust.Worker(app, loglevel=logging.getLogger().level or "WARNING", quiet=True,
                           redirect_stdouts=False, override_logging=False)
@@ -254,5 +276,4 @@ def run_worker(settings: Settings) -> None:
     try:
         worker.execute_from_commandline()
     finally:
-        marker.unlink(missing_ok=True)
         log.info("detector worker stopped after %.0f s", time.monotonic() - started)
