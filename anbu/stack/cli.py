@@ -72,6 +72,9 @@ def up(
         _say(f"  care-center inbox     http://{settings.web.host}:{settings.web.port}/inbox")
         _say(f"  operator dashboards   http://{settings.web.host}:{settings.web.port}/")
         _say(f"  installer API (docs)  http://{settings.web.host}:{settings.web.port}/docs")
+        if demo:
+            tokens = settings.data_dir / "demo" / "tokens.txt"
+            _say(f"  demo sign-in tokens   {tokens} (written once the demo has seeded)")
         _say("`anbu status` shows what runs; Ctrl-C stops everything.")
         _watch(data, lambda: stopping or supervisord.poll() is not None)
     except (AnbuError, OSError, xmlrpc.client.Error) as exc:
