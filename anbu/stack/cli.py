@@ -154,15 +154,12 @@ def status(ctx: typer.Context) -> None:
         typer.echo(f"anbu: {exc}", err=True)
         raise typer.Exit(3) from None
     from anbu.cli import available_commands
-    from anbu.stack.compose import app_programs as apps
-    from anbu.stack.compose import infra_programs as infra
+    from anbu.stack.compose import service_ports
 
-    ports: dict[str, int | None] = {}
-    try:
-        for program in infra(settings) + apps(settings, set(available_commands()), demo=True):
-            ports[program.spec.name] = program.spec.port
-    except AnbuError:
-        pass
+    # Only derive the ports: building the infrastructure specs would rewrite their configs.
+    ports: dict[str, int | None] = {**service_ports(settings)}
+    for program in app_programs(settings, set(available_commands()), demo=True):
+        ports[program.spec.name] = program.spec.port
     typer.echo(f"{'component':<10} {'state':<9} {'pid':>7} {'port':>6}  since (Asia/Seoul)")
     for state in states:
         typer.echo(_row(state, ports.get(state.name)))

@@ -29,6 +29,15 @@ def _host_port(hostport: str) -> tuple[str, int]:
     return host, int(port)
 
 
+def service_ports(settings: Settings) -> dict[str, int]:
+    """The ports of the infrastructure services, derived from the settings alone."""
+    return {
+        "mosquitto": settings.mqtt.port,
+        "kafka": _host_port(settings.kafka.bootstrap_servers[0])[1],
+        "influxdb": urlsplit(settings.influx.url).port or 8086,
+    }
+
+
 def infra_programs(settings: Settings) -> list[Program]:
     """Mosquitto, the Kafka-compatible broker and InfluxDB, on the configured ports."""
     data = settings.data_dir
@@ -39,14 +48,13 @@ def infra_programs(settings: Settings) -> list[Program]:
         service_user=(settings.mqtt.username, settings.mqtt_password()),
         binary=stack.mosquitto_bin,
     )
-    _, kafka_port = _host_port(settings.kafka.bootstrap_servers[0])
-    influx_port = urlsplit(settings.influx.url).port or 8086
+    ports = service_ports(settings)
     influx = influxdb_spec(
-        data / "influxdb", influx_port, stack.influx_rpc_port, binary=stack.influxd_bin
+        data / "influxdb", ports["influxdb"], stack.influx_rpc_port, binary=stack.influxd_bin
     )
     return [
         Program(mosquitto, autostart=True, priority=10),
-        Program(tansu_spec(kafka_port, binary=stack.tansu_bin), autostart=True, priority=10),
+        Program(tansu_spec(ports["kafka"], binary=stack.tansu_bin), autostart=True, priority=10),
         Program(influx, autostart=True, priority=10),
     ]
 

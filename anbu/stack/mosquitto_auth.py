@@ -70,6 +70,39 @@ def write_auth_files(password_file: Path, acl_file: Path, accounts: Iterable[Mqt
     _atomic_write(acl_file, "\n".join(lines) + "\n")
 
 
+def password_matches(password: str, stored_hash: str) -> bool:
+    """Return whether ``password`` hashes to ``stored_hash`` (a ``$7$`` line's hash part)."""
+    try:
+        _, kind, iterations, salt, digest = stored_hash.split("$")
+        if kind != "7":
+            return False
+        computed = hashlib.pbkdf2_hmac(
+            "sha512", password.encode(), base64.b64decode(salt), int(iterations)
+        )
+    except ValueError:
+        return False
+    return secrets.compare_digest(computed, base64.b64decode(digest))
+
+
+def ensure_service_account(
+    password_file: Path, acl_file: Path, username: str, password: str
+) -> None:
+    """Make the service account valid while keeping every other account in the files.
+
+    The registry writes the gateways' accounts into the same files; a restart of the stack
+    must not lock them out until the registry writes them again.
+    """
+    lines = password_file.read_text().splitlines() if password_file.exists() else []
+    others = [line for line in lines if line and not line.startswith(f"{username}:")]
+    ours = [line for line in lines if line.startswith(f"{username}:")]
+    if not (ours and password_matches(password, ours[0].partition(":")[2])):
+        _atomic_write(password_file, "".join(f"{line}\n" for line in others)
+                      + f"{username}:{hash_password(password)}\n")
+    acl = acl_file.read_text() if acl_file.exists() else ""
+    if f"user {username}\n" not in acl:
+        _atomic_write(acl_file, acl + f"user {username}\ntopic readwrite #\n\n")
+
+
 def service_account(username: str, password: str) -> MqttAccount:
     """The account anbu's own processes use: read and write everything."""
     return MqttAccount(username, hash_password(password), read=("#",), write=("#",))

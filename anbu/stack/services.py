@@ -15,7 +15,12 @@ from pathlib import Path
 import httpx
 
 from anbu.stack.exceptions import MissingProgram, ServiceNotReady
-from anbu.stack.mosquitto_auth import MqttAccount, service_account, write_auth_files
+from anbu.stack.mosquitto_auth import (
+    MqttAccount,
+    ensure_service_account,
+    service_account,
+    write_auth_files,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,18 +80,23 @@ def mosquitto_spec(
     Args:
         directory: where its config, persistence and pid file live.
         port: loopback port to listen on.
-        accounts: gateway accounts (the registry rewrites these later).
+        accounts: every account to write; unset: keep the accounts already in the files
+            (the registry's gateways) and only make sure the service account is valid.
         service_user: (username, password) of anbu's own processes.
         binary: the mosquitto program.
     """
     directory = directory.resolve()
     directory.mkdir(parents=True, exist_ok=True)
-    all_accounts = list(accounts or [])
-    if service_user is not None:
-        all_accounts.append(service_account(*service_user))
     password_file, acl_file = directory / "passwd", directory / "acl"
-    if not password_file.exists() or accounts is not None or service_user is not None:
+    if accounts is not None:
+        all_accounts = list(accounts)
+        if service_user is not None:
+            all_accounts.append(service_account(*service_user))
         write_auth_files(password_file, acl_file, all_accounts)
+    elif service_user is not None:
+        ensure_service_account(password_file, acl_file, *service_user)
+    elif not password_file.exists():
+        write_auth_files(password_file, acl_file, [])
     config = directory / "mosquitto.conf"
     config.write_text(
         "\n".join(
