@@ -264,19 +264,23 @@ class AlertService:
         finally:
             await consumer.stop()
 
-    async def _consume_alerts(self) -> None:
+    def _group_consumer(self, topic: str, suffix: str) -> AIOKafkaConsumer:
+        """A consumer of ``topic`` in the service's group (plus ``suffix``), committed by hand."""
         kafka = self.settings.kafka
-        consumer = AIOKafkaConsumer(
-            kafka.topics.alerts,
+        return AIOKafkaConsumer(
+            topic,
             bootstrap_servers=kafka.bootstrap_servers,
-            client_id=f"{kafka.client_id}-alerts",
-            group_id=self.settings.alerts.group_id,
+            client_id=f"{kafka.client_id}-alerts{suffix}",
+            group_id=f"{self.settings.alerts.group_id}{suffix}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             # An SOS must not wait for a fetch to fill up: ask again every 10 ms.
             fetch_max_wait_ms=10,
             **GROUP_TIMEOUTS,
         )
+
+    async def _consume_alerts(self) -> None:
+        consumer = self._group_consumer(self.settings.kafka.topics.alerts, "")
         self._consumer = consumer
         await consumer.start()
         try:
@@ -304,17 +308,7 @@ class AlertService:
         is restarting; the lifecycle keeps one open SOS alert per household, so the
         detector's raise of the same SOS that follows changes nothing.
         """
-        kafka = self.settings.kafka
-        consumer = AIOKafkaConsumer(
-            kafka.topics.sos,
-            bootstrap_servers=kafka.bootstrap_servers,
-            client_id=f"{kafka.client_id}-alerts-sos",
-            group_id=f"{self.settings.alerts.group_id}-sos",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            fetch_max_wait_ms=10,
-            **GROUP_TIMEOUTS,
-        )
+        consumer = self._group_consumer(self.settings.kafka.topics.sos, "-sos")
         await consumer.start()
         try:
             while True:
