@@ -2,15 +2,20 @@
 
 Validating an :class:`~anbu.events.EventBatch` with pydantic costs about 17 µs an event,
 more than the detector core itself. Records the bridge wrote are plain and regular, so they
-are read with :func:`json.loads` and checked field by field here; anything unusual returns
-None and goes through the pydantic models, which accept it or say exactly what is wrong.
+are read with :func:`orjson.loads` (several times faster than :mod:`json`) and checked field
+by field here; anything unusual returns None and goes through the pydantic models, which
+accept it or say exactly what is wrong.
+
+A batch may carry one household (``household_id`` set: every event must be that
+household's) or several (no ``household_id``: each event names its own).
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
+
+import orjson
 
 from anbu.events import EventKind
 
@@ -23,8 +28,8 @@ _KINDS = frozenset(k.value for k in EventKind)
 def fast_events(raw: bytes) -> list[FastEvent] | None:
     """The events of a batch or single-event record, or None to take the validated path."""
     try:
-        doc = json.loads(raw)
-    except ValueError:
+        doc = orjson.loads(raw)
+    except orjson.JSONDecodeError:
         return None
     if not isinstance(doc, dict) or doc.get("schema_version") != 1:
         return None
