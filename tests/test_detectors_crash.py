@@ -14,6 +14,7 @@ from anbu.registry_records import HouseholdRecord
 from config import Settings
 from detectors.backtest import run_backtest
 from detectors.offsets import progress_key
+from detectors.runtime import partition_of
 from tests.test_detectors_worker import (
     DAYS,
     START,
@@ -102,7 +103,11 @@ def drip(settings: Settings, records: list[Any], per_second: int) -> None:
         for start in range(0, len(records), chunk):
             for record in records[start:start + chunk]:
                 topic = topics.sos if isinstance(record, SosEvent) else topics.events
-                producer.send(topic, key=record.household_id.encode(), value=record.to_json())
+                hh = record.events[0].household_id if isinstance(record, EventBatch) else \
+                    record.household_id
+                producer.send(topic, key=record.household_id.encode() if record.household_id
+                              else None, value=record.to_json(),
+                              partition=partition_of(hh, topics.partitions))
             producer.flush()
             time.sleep(0.1)
     finally:

@@ -26,7 +26,9 @@ EVERY_S = 4 * 3600  # a checkpoint whenever a partition's event time crosses 4 h
 def _by_partition(records: list[Any]) -> dict[int, list[EventBatch | DeviceEvent]]:
     out: dict[int, list[EventBatch | DeviceEvent]] = {}
     for r in records:
-        if isinstance(r, EventBatch | DeviceEvent):
+        if isinstance(r, EventBatch):
+            out.setdefault(partition_of(r.events[0].household_id, PARTITIONS), []).append(r)
+        elif isinstance(r, DeviceEvent):
             out.setdefault(partition_of(r.household_id, PARTITIONS), []).append(r)
     return out
 
