@@ -202,10 +202,14 @@ class Runtime:
                 if hid not in skip:
                     alerts += observe(hid, dev, kind, value, t, detail) or ()
             return alerts
+        queue = engine.queue
         for t, hid, dev, kind, value, detail in events:
-            woken = advance(t, health)
-            if woken:
-                alerts += woken
+            # advance only when it has something to do: the clock moves, or a deadline is due
+            heap = queue.heap
+            if t > engine.now or (heap and heap[0][0] <= engine.now):
+                woken = advance(t, health)
+                if woken:
+                    alerts += woken
             raised = observe(hid, dev, kind, value, t, detail)
             if raised:
                 alerts += raised
