@@ -67,14 +67,16 @@ class _Batch:
 
 
 @dataclass(slots=True)
-class _Retry:
-    due: float
+class _Record:
+    """A record on its way to Kafka (again, after ``attempt`` failures, from ``due`` on)."""
+
     topic: str
     key: bytes | None
     value: bytes
     deliveries: list[Delivery]
-    attempt: int
     partition: int | None = None
+    attempt: int = 0
+    due: float = 0.0
 
 
 class KafkaSink:
@@ -115,7 +117,7 @@ class KafkaSink:
         self.partitions: int = settings.kafka.topics.partitions
         self._lock = threading.Lock()
         self._batches: dict[int, _Batch] = {}
-        self._retries: list[_Retry] = []
+        self._retries: list[_Record] = []
         self._stop = threading.Event()
         self._log = RateLimitedLog(log, settings.ingest.log_every.total_seconds())
         self._thread = threading.Thread(target=self._flusher, name="kafka-sink", daemon=True)
@@ -156,7 +158,7 @@ class KafkaSink:
 
     def send_now(self, topic: str, key: bytes, value: bytes, delivery: Delivery) -> None:
         """Send one record at once (SOS, dead letter)."""
-        self._send(topic, key, value, [delivery], 0)
+        self._send(_Record(topic, key, value, [delivery]))
 
     # -- Kafka ----------------------------------------------------------------------
 
@@ -171,46 +173,26 @@ class KafkaSink:
             key = household_id.encode()
         record["events"] = batch.events
         value = orjson.dumps(record)  # compact UTF-8, as pydantic writes; ~10x json.dumps
-        self._send(self.topics.events, key, value, batch.deliveries, 0, partition)
+        self._send(_Record(self.topics.events, key, value, batch.deliveries, partition))
 
-    def _send(
-        self,
-        topic: str,
-        key: bytes | None,
-        value: bytes,
-        deliveries: list[Delivery],
-        attempt: int,
-        partition: int | None = None,
-    ) -> None:
+    def _send(self, record: _Record) -> None:
         try:
-            future = self.producer.send(topic, key=key, value=value, partition=partition)
+            future = self.producer.send(record.topic, key=record.key, value=record.value,
+                                        partition=record.partition)
         except Exception as exc:  # buffer full or producer closed: retry later
-            self._failed(topic, key, value, deliveries, attempt, partition, exc)
+            self._failed(record, exc)
             return
-        future.add_callback(lambda _meta: self._settle(deliveries))
-        future.add_errback(
-            lambda exc: self._failed(topic, key, value, deliveries, attempt, partition, exc)
-        )
+        future.add_callback(lambda _meta: self._settle(record.deliveries))
+        future.add_errback(lambda exc: self._failed(record, exc))
 
-    def _failed(
-        self,
-        topic: str,
-        key: bytes | None,
-        value: bytes,
-        deliveries: list[Delivery],
-        attempt: int,
-        partition: int | None,
-        exc: BaseException,
-    ) -> None:
+    def _failed(self, record: _Record, exc: BaseException) -> None:
         if self._on_error is not None:
             self._on_error()
-        self._log.error("send", "Kafka send to %s failed (will retry): %r", topic, exc)
-        delay = min(10.0, 0.2 * 2**attempt)
+        self._log.error("send", "Kafka send to %s failed (will retry): %r", record.topic, exc)
+        record.due = time.monotonic() + min(10.0, 0.2 * 2**record.attempt)
+        record.attempt += 1
         with self._lock:
-            self._retries.append(
-                _Retry(time.monotonic() + delay, topic, key, value, deliveries, attempt + 1,
-                       partition)
-            )
+            self._retries.append(record)
 
     def _settle(self, deliveries: list[Delivery]) -> None:
         done: list[Delivery] = []
@@ -234,16 +216,15 @@ class KafkaSink:
                 if everything or now - batch.started >= self.linger_s
             ]
             batches = [(partition, self._batches.pop(partition)) for partition in due]
-            retries: list[_Retry] = []
-            keep: list[_Retry] = []
+            retries: list[_Record] = []
+            keep: list[_Record] = []
             for retry in self._retries:
                 (retries if everything or retry.due <= now else keep).append(retry)
             self._retries = keep
         for partition, batch in batches:
             self._send_batch(partition, batch)
         for retry in retries:
-            self._send(retry.topic, retry.key, retry.value, retry.deliveries, retry.attempt,
-                       retry.partition)
+            self._send(retry)
 
     def _flusher(self) -> None:
         tick = max(0.001, self.linger_s / 2)
