@@ -11,7 +11,9 @@ restarts and replays its input raises the same alerts with the same ids and time
 from __future__ import annotations
 
 import math
-from typing import Any
+from array import array
+from operator import itemgetter
+from typing import TYPE_CHECKING, Any, SupportsIndex, cast
 
 from anbu.events import AlertAction, AlertEvent, AlertKind, Severity, alert_id
 from anbu.sos import sos_reason
@@ -22,6 +24,33 @@ from detectors.text import local_clock, routine_reason, span_en, span_ko
 
 INF = math.inf
 _DEFAULT_CONFIG = HouseholdConfig()
+
+if TYPE_CHECKING:
+    _Doubles = array[float]
+else:
+    _Doubles = array  # array is not subscriptable at run time before Python 3.12
+
+# Device kinds stored as small codes (a few distinct kinds; one string object for each)
+_KINDS: list[str] = []
+_KIND_CODES: dict[str, int] = {}
+
+
+def _kind_code(kind: str) -> int:
+    code = _KIND_CODES.get(kind)
+    if code is None:
+        code = _KIND_CODES[kind] = len(_KINDS)
+        _KINDS.append(kind)
+    return code
+
+
+def _double(i: int) -> Any:
+    """A property over item ``i`` of an array of doubles (reading it in C)."""
+
+    def set_item(self: array[float], value: float) -> None:
+        self[i] = value
+
+    return property(itemgetter(i), set_item)
+
 
 # Event kinds (EventKind values) as plain strings: compared millions of times a second.
 _INSIDE_ALWAYS = frozenset({"motion", "robot", "checkin_answer", "button"})
@@ -46,8 +75,11 @@ _SEVERITY = {
 }
 
 
-class Device:
+class Device(_Doubles):
     """What the core remembers of one device (only devices that need remembering).
+
+    The object is an array of 7 doubles (no per-field float objects); the fields below are
+    properties over it.
 
     Attributes:
         kind: the registry's device kind, or the event kind for unregistered devices.
@@ -59,23 +91,39 @@ class Device:
         night_day: the local day of the last such night.
     """
 
-    __slots__ = ("first_seen", "interval", "kind", "last_seen", "night_day", "night_score", "value")
+    __slots__ = ()
 
-    def __init__(self, kind: str, interval: float = 0.0) -> None:
-        self.kind = kind
-        self.interval = interval
-        self.last_seen = 0.0
-        self.value = math.nan
-        self.first_seen = 0.0
-        self.night_score = 0.0
-        self.night_day = -1
+    interval: float = _double(0)
+    last_seen: float = _double(1)
+    value: float = _double(2)
+    first_seen: float = _double(3)
+    night_score: float = _double(4)
+    night_day: int = property(  # type: ignore[assignment]
+        lambda self: int(self[5]), lambda self, day: self.__setitem__(5, day)
+    )
+    kind: str = property(  # type: ignore[assignment]
+        lambda self: _KINDS[int(self[6])],
+        lambda self, kind: self.__setitem__(6, _kind_code(kind)),
+    )
 
-    def __getstate__(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, s) for s in self.__slots__)
+    def __new__(cls, kind: str, interval: float = 0.0) -> Device:  # noqa: D102
+        return cast(Device, super().__new__(
+            cls, "d", [interval, 0.0, math.nan, 0.0, 0.0, -1.0, _kind_code(kind)]
+        ))
 
-    def __setstate__(self, state: tuple[Any, ...]) -> None:
-        for name, value in zip(self.__slots__, state, strict=True):
-            setattr(self, name, value)
+    def __reduce_ex__(self, protocol: SupportsIndex, /) -> tuple[Any, ...]:
+        # the kind by name: its code is only valid in this process
+        return _restore_device, (self.kind, *self[:6])
+
+
+def _restore_device(
+    kind: str, interval: float, last_seen: float, value: float, first_seen: float,
+    night_score: float, night_day: float,
+) -> Device:
+    return cast(Device, array.__new__(
+        Device, "d",
+        [interval, last_seen, value, first_seen, night_score, night_day, _kind_code(kind)],
+    ))
 
 
 class Household:
