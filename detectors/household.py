@@ -24,6 +24,8 @@ from detectors.text import local_clock, routine_reason, span_en, span_ko
 
 INF = math.inf
 _DEFAULT_CONFIG = HouseholdConfig()
+_ZERO = 0.0
+_SHARED_FLOATS = {_ZERO.hex(): _ZERO, INF.hex(): INF}
 
 if TYPE_CHECKING:
     _Doubles = array[float]
@@ -179,7 +181,13 @@ class Household:
         return tuple(getattr(self, s) for s in self._PERSISTED)
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
+        # Equal floats come back as one object, as they are while the household runs (an
+        # event's time is both last_activity and last_inside, a heartbeat's both last_hb
+        # and last_heard), and zeros are shared by all households: 24 B each.
+        shared = dict(_SHARED_FLOATS)
         for name, value in zip(self._PERSISTED, state, strict=True):
+            if type(value) is float:
+                value = shared.setdefault(value.hex(), value)  # hex: keeps -0.0 apart
             setattr(self, name, value)
         self.cfg = _DEFAULT_CONFIG
         self.due = INF
