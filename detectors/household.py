@@ -11,9 +11,8 @@ restarts and replays its input raises the same alerts with the same ids and time
 from __future__ import annotations
 
 import math
-from array import array
-from operator import itemgetter
-from typing import TYPE_CHECKING, Any, SupportsIndex, cast
+import sys
+from typing import Any
 
 from anbu.events import AlertAction, AlertEvent, AlertKind, Severity, alert_id
 from anbu.sos import sos_reason
@@ -24,35 +23,8 @@ from detectors.text import local_clock, routine_reason, span_en, span_ko
 
 INF = math.inf
 _DEFAULT_CONFIG = HouseholdConfig()
-_ZERO = 0.0
-_SHARED_FLOATS = {_ZERO.hex(): _ZERO, INF.hex(): INF}
-
-if TYPE_CHECKING:
-    _Doubles = array[float]
-else:
-    _Doubles = array  # array is not subscriptable at run time before Python 3.12
-
-# Device kinds stored as small codes (a few distinct kinds; one string object for each)
-_KINDS: list[str] = []
-_KIND_CODES: dict[str, int] = {}
-
-
-def _kind_code(kind: str) -> int:
-    code = _KIND_CODES.get(kind)
-    if code is None:
-        code = _KIND_CODES[kind] = len(_KINDS)
-        _KINDS.append(kind)
-    return code
-
-
-def _double(i: int) -> Any:
-    """A property over item ``i`` of an array of doubles (reading it in C)."""
-
-    def set_item(self: array[float], value: float) -> None:
-        self[i] = value
-
-    return property(itemgetter(i), set_item)
-
+# Floats that restored households share, by float.hex() (which keeps -0.0 apart from 0.0)
+_COMMON_FLOATS = {v.hex(): v for v in (0.0, 1.0, -1.0, INF, math.nan)}
 
 # Event kinds (EventKind values) as plain strings: compared millions of times a second.
 _INSIDE_ALWAYS = frozenset({"motion", "robot", "checkin_answer", "button"})
@@ -77,11 +49,8 @@ _SEVERITY = {
 }
 
 
-class Device(_Doubles):
+class Device:
     """What the core remembers of one device (only devices that need remembering).
-
-    The object is an array of 7 doubles (no per-field float objects); the fields below are
-    properties over it.
 
     Attributes:
         kind: the registry's device kind, or the event kind for unregistered devices.
@@ -93,39 +62,37 @@ class Device(_Doubles):
         night_day: the local day of the last such night.
     """
 
-    __slots__ = ()
+    __slots__ = ("first_seen", "interval", "kind", "last_seen", "night_day", "night_score", "value")
 
-    interval: float = _double(0)
-    last_seen: float = _double(1)
-    value: float = _double(2)
-    first_seen: float = _double(3)
-    night_score: float = _double(4)
-    night_day: int = property(  # type: ignore[assignment]
-        lambda self: int(self[5]), lambda self, day: self.__setitem__(5, day)
-    )
-    kind: str = property(  # type: ignore[assignment]
-        lambda self: _KINDS[int(self[6])],
-        lambda self, kind: self.__setitem__(6, _kind_code(kind)),
-    )
+    def __init__(self, kind: str, interval: float = 0.0) -> None:
+        self.kind = kind
+        self.interval = interval
+        self.last_seen = 0.0
+        self.value = math.nan
+        self.first_seen = 0.0
+        self.night_score = 0.0
+        self.night_day = -1
 
-    def __new__(cls, kind: str, interval: float = 0.0) -> Device:  # noqa: D102
-        return cast(Device, super().__new__(
-            cls, "d", [interval, 0.0, math.nan, 0.0, 0.0, -1.0, _kind_code(kind)]
-        ))
+    def __getstate__(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, s) for s in self.__slots__)
 
-    def __reduce_ex__(self, protocol: SupportsIndex, /) -> tuple[Any, ...]:
-        # the kind by name: its code is only valid in this process
-        return _restore_device, (self.kind, *self[:6])
+    def __setstate__(self, state: tuple[Any, ...]) -> None:
+        for name, value in zip(self.__slots__, state, strict=True):
+            setattr(self, name, value)
+        self.kind = sys.intern(self.kind)  # a handful of kinds: one string each
 
 
-def _restore_device(
-    kind: str, interval: float, last_seen: float, value: float, first_seen: float,
-    night_score: float, night_day: float,
-) -> Device:
-    return cast(Device, array.__new__(
-        Device, "d",
-        [interval, last_seen, value, first_seen, night_score, night_day, _kind_code(kind)],
-    ))
+def _share_floats(obj: Household | Device, shared: dict[str, float]) -> None:
+    """Make equal float fields of ``obj`` one object (24 B each), as in a running household.
+
+    While a household runs, one event's time is both its ``last_activity`` and
+    ``last_inside``, a heartbeat's both ``last_hb`` and ``last_heard``, a device's
+    ``last_seen`` often one of them; unpickling made separate objects of them all.
+    """
+    for name in obj.__slots__:
+        value = getattr(obj, name)
+        if type(value) is float:
+            setattr(obj, name, shared.setdefault(value.hex(), value))
 
 
 class Household:
@@ -181,16 +148,14 @@ class Household:
         return tuple(getattr(self, s) for s in self._PERSISTED)
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
-        # Equal floats come back as one object, as they are while the household runs (an
-        # event's time is both last_activity and last_inside, a heartbeat's both last_hb
-        # and last_heard), and zeros are shared by all households: 24 B each.
-        shared = dict(_SHARED_FLOATS)
         for name, value in zip(self._PERSISTED, state, strict=True):
-            if type(value) is float:
-                value = shared.setdefault(value.hex(), value)  # hex: keeps -0.0 apart
             setattr(self, name, value)
         self.cfg = _DEFAULT_CONFIG
         self.due = INF
+        shared = dict(_COMMON_FLOATS)
+        _share_floats(self, shared)
+        for dev in (self.devices or {}).values():
+            _share_floats(dev, shared)
 
     # -- inputs
 
