@@ -23,8 +23,11 @@ from detectors.text import local_clock, routine_reason, span_en, span_ko
 
 INF = math.inf
 _DEFAULT_CONFIG = HouseholdConfig()
-# Floats that restored households share, by float.hex() (which keeps -0.0 apart from 0.0)
+# Floats that all restored households share, by float.hex() (which keeps -0.0 apart from
+# 0.0): these, and whole numbers below a million met on restore (intervals, watts), up to
+# a bound. Timestamps are never among them.
 _COMMON_FLOATS = {v.hex(): v for v in (0.0, 1.0, -1.0, INF, math.nan)}
+_COMMON_MAX = 4096
 
 # Event kinds (EventKind values) as plain strings: compared millions of times a second.
 _INSIDE_ALWAYS = frozenset({"motion", "robot", "checkin_answer", "button"})
@@ -92,7 +95,15 @@ def _share_floats(obj: Household | Device, shared: dict[str, float]) -> None:
     for name in obj.__slots__:
         value = getattr(obj, name)
         if type(value) is float:
-            setattr(obj, name, shared.setdefault(value.hex(), value))
+            key = value.hex()
+            common = _COMMON_FLOATS.get(key)
+            if common is not None:
+                value = common
+            elif value.is_integer() and abs(value) < 1e6 and len(_COMMON_FLOATS) < _COMMON_MAX:
+                _COMMON_FLOATS[key] = value
+            else:
+                value = shared.setdefault(key, value)
+            setattr(obj, name, value)
 
 
 class Household:
@@ -152,7 +163,7 @@ class Household:
             setattr(self, name, value)
         self.cfg = _DEFAULT_CONFIG
         self.due = INF
-        shared = dict(_COMMON_FLOATS)
+        shared: dict[str, float] = {}
         _share_floats(self, shared)
         for dev in (self.devices or {}).values():
             _share_floats(dev, shared)
