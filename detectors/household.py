@@ -93,7 +93,7 @@ def _share_floats(obj: Household | Device, shared: dict[str, float]) -> None:
     ``last_seen`` often one of them; unpickling made separate objects of them all.
     """
     for name in obj.__slots__:
-        value = getattr(obj, name)
+        value = getattr(obj, name, None)  # None: a slot a future change leaves unset
         if type(value) is float:
             key = value.hex()
             common = _COMMON_FLOATS.get(key)
