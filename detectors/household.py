@@ -23,10 +23,11 @@ from detectors.text import local_clock, routine_reason, span_en, span_ko
 
 INF = math.inf
 _DEFAULT_CONFIG = HouseholdConfig()
-# Floats that all restored households share, by float.hex() (which keeps -0.0 apart from
-# 0.0): these, and whole numbers below a million met on restore (intervals, watts), up to
-# a bound. Timestamps are never among them.
-_COMMON_FLOATS = {v.hex(): v for v in (0.0, 1.0, -1.0, INF, math.nan)}
+# Floats that all restored households share: these, and whole numbers below a million met
+# on restore (intervals, watts), up to a bound. Timestamps are never among them.
+_ZERO = 0.0
+_NAN = math.nan
+_COMMON_FLOATS = {v: v for v in (1.0, -1.0, INF, -INF)}
 _COMMON_MAX = 4096
 
 # Event kinds (EventKind values) as plain strings: compared millions of times a second.
@@ -85,25 +86,27 @@ class Device:
         self.kind = sys.intern(self.kind)  # a handful of kinds: one string each
 
 
-def _share_floats(obj: Household | Device, shared: dict[str, float]) -> None:
-    """Make equal float fields of ``obj`` one object (24 B each), as in a running household.
+def _shared(value: float, shared: dict[float, float]) -> float:
+    """``value``, or an equal float object already kept (24 B saved), as in a running household.
 
     While a household runs, one event's time is both its ``last_activity`` and
     ``last_inside``, a heartbeat's both ``last_hb`` and ``last_heard``, a device's
-    ``last_seen`` often one of them; unpickling made separate objects of them all.
+    ``last_seen`` often one of them; unpickling makes separate objects of them all.
     """
-    for name in obj.__slots__:
-        value = getattr(obj, name, None)  # None: a slot a future change leaves unset
-        if type(value) is float:
-            key = value.hex()
-            common = _COMMON_FLOATS.get(key)
-            if common is not None:
-                value = common
-            elif value.is_integer() and abs(value) < 1e6 and len(_COMMON_FLOATS) < _COMMON_MAX:
-                _COMMON_FLOATS[key] = value
-            else:
-                value = shared.setdefault(key, value)
-            setattr(obj, name, value)
+    if not value:  # 0.0 == -0.0 as dict keys: keep the sign
+        return _ZERO if math.copysign(1.0, value) > 0.0 else value
+    if value != value:
+        return _NAN
+    common = _COMMON_FLOATS.get(value)
+    if common is not None:
+        return common
+    if value.is_integer() and abs(value) < 1e6 and len(_COMMON_FLOATS) < _COMMON_MAX:
+        _COMMON_FLOATS[value] = value
+        return value
+    return shared.setdefault(value, value)
+
+
+_DEVICE_FLOATS = ("interval", "last_seen", "value", "first_seen", "night_score")
 
 
 class Household:
@@ -159,14 +162,14 @@ class Household:
         return tuple(getattr(self, s) for s in self._PERSISTED)
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
+        shared: dict[float, float] = {}
         for name, value in zip(self._PERSISTED, state, strict=True):
-            setattr(self, name, value)
+            setattr(self, name, _shared(value, shared) if type(value) is float else value)
         self.cfg = _DEFAULT_CONFIG
         self.due = INF
-        shared: dict[str, float] = {}
-        _share_floats(self, shared)
         for dev in (self.devices or {}).values():
-            _share_floats(dev, shared)
+            for name in _DEVICE_FLOATS:
+                setattr(dev, name, _shared(getattr(dev, name), shared))
 
     # -- inputs
 
