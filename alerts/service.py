@@ -21,7 +21,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
@@ -38,19 +38,13 @@ from alerts.notifiers.webhook import WebhookNotifier
 from alerts.store import AlertStore
 from anbu.events import AlertEvent, DeadLetter, SosEvent
 from anbu.influx import InfluxClient
+from anbu.kafka_consumers import GROUP_TIMEOUTS
 from anbu.kafka_topics import ensure_topics
-from anbu.registry_records import parse_registry_record
+from anbu.registry_reader import RegistryChange, RegistryReader
 from anbu.sos import sos_alert
 from anbu.timeutil import utcnow
 
 log = logging.getLogger(__name__)
-
-# Found on Tansu: with the defaults a group join takes ~30 s; these make it ~3 s.
-GROUP_TIMEOUTS: dict[str, int] = {
-    "session_timeout_ms": 6000,
-    "heartbeat_interval_ms": 1000,
-    "rebalance_timeout_ms": 5000,
-}
 
 
 def _secret(value: Any) -> str | None:
@@ -136,7 +130,9 @@ class AlertService:
         self.serve_metrics = serve_metrics
         self.tick_s = settings.alerts.tick_interval.total_seconds()
         self.consuming = asyncio.Event()
-        self.registry_loaded = asyncio.Event()
+        self.registry = RegistryReader(
+            settings, self._apply_registry, client_id=f"{settings.kafka.client_id}-alerts-registry"
+        )
         self._tasks: list[asyncio.Task[None]] = []
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
@@ -165,11 +161,10 @@ class AlertService:
         )
         await self._producer.start()
         if isinstance(self.directory, RegistryDirectory):
-            self._spawn(self._read_registry, "registry")
-            with contextlib.suppress(TimeoutError):
-                # Households' settings first, so the first alerts escalate on their delays;
-                # never wait long: an SOS must not wait for the registry.
-                await asyncio.wait_for(self.registry_loaded.wait(), 10)
+            self._spawn(self.registry.run, "registry")
+            # Households' settings first, so the first alerts escalate on their delays;
+            # never wait long: an SOS must not wait for the registry.
+            await self.registry.wait_loaded(10)
         self._spawn(self._consume_alerts, "alerts consumer")
         self._spawn(self._consume_sos, "sos consumer")
         self._spawn(self._tick, "escalation")
@@ -223,46 +218,11 @@ class AlertService:
 
     # --- loops ------------------------------------------------------------------------
 
-    async def _read_registry(self) -> None:
-        assert isinstance(self.directory, RegistryDirectory)
-        kafka = self.settings.kafka
-        topic = kafka.topics.registry
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=kafka.bootstrap_servers,
-            client_id=f"{kafka.client_id}-alerts-registry",
-            enable_auto_commit=False,
-        )
-        await consumer.start()
-        try:
-            partitions: set[int] = set()
-            for _ in range(50):
-                await consumer.topics()  # fetches fresh metadata
-                partitions = consumer.partitions_for_topic(topic) or set()
-                if partitions:
-                    break
-                await asyncio.sleep(0.2)
-            assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
-            consumer.assign(assigned)
-            await consumer.seek_to_beginning(*assigned)
-            end = await consumer.end_offsets(assigned) if assigned else {}
-            if all(v == 0 for v in end.values()):
-                self.registry_loaded.set()
-            while True:
-                batches = await consumer.getmany(timeout_ms=500, max_records=1000)
-                for records in batches.values():
-                    for record in records:
-                        if record.value is None:
-                            continue
-                        try:
-                            self.directory.apply_record(parse_registry_record(record.value))
-                        except ValidationError as exc:
-                            log.warning("unreadable registry record %r: %s", record.key, exc)
-                if not self.registry_loaded.is_set():
-                    positions = {tp: await consumer.position(tp) for tp in assigned}
-                    if all(positions[tp] >= end.get(tp, 0) for tp in assigned):
-                        self.registry_loaded.set()
-        finally:
-            await consumer.stop()
+    def _apply_registry(self, change: RegistryChange) -> None:
+        # Tombstones follow a retired record, which already removed the household's policy.
+        if change.record is not None:
+            assert isinstance(self.directory, RegistryDirectory)
+            self.directory.apply_record(change.record)
 
     def _group_consumer(self, topic: str, suffix: str) -> AIOKafkaConsumer:
         """A consumer of ``topic`` in the service's group (plus ``suffix``), committed by hand."""

@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from anbu.timeutil import to_utc
 
@@ -115,15 +115,38 @@ class DeviceEvent(_Record):
 
 
 class EventBatch(_Record):
-    """Several device events of one household in one Kafka record (for throughput).
+    """Several device events in one Kafka record (for throughput).
 
-    Faust is far slower per record than per event, so telemetry is carried in batches;
-    SOS is never batched.
+    Consumers pay per record far more than per event, so telemetry is carried in batches;
+    SOS is never batched. The bridge gathers the events bound for one partition of
+    ``anbu.events``: a batch may hold several households, each on the partition its own
+    household key maps to, each household's events in their order. Every event names its
+    household; read ``event.household_id``, never the batch's.
+
+    Attributes:
+        household_id: the one household of the batch, when it has only one (records
+            written before mixed batches always had it); None for a mixed batch.
+        events: the events.
     """
 
     type: Literal["batch"] = "batch"
-    household_id: str
+    household_id: str | None = None
     events: list[DeviceEvent]
+
+    @model_validator(mode="after")
+    def _one_household_if_named(self) -> EventBatch:
+        if self.household_id is not None:
+            for event in self.events:
+                if event.household_id != self.household_id:
+                    raise ValueError(
+                        f"event of household {event.household_id!r} in a batch of "
+                        f"{self.household_id!r}"
+                    )
+        return self
+
+    def households(self) -> list[str]:
+        """The households of the batch, in order of first appearance."""
+        return list(dict.fromkeys(event.household_id for event in self.events))
 
 
 class SosEvent(_Record):

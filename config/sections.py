@@ -88,6 +88,11 @@ class DetectorSettings(_Section):
     routine_min_days: float = Field(
         default=7.0, gt=0, description="Days of history before the routine model is used."
     )
+    partly_blind_factor: float = Field(
+        default=2.0, ge=1,
+        description="While some activity sensors are silent, routine-aware inactivity expects "
+        "only 1/this of the usual activity and waits this many times the minimum silence.",
+    )
     routine_half_life_weeks: float = Field(
         default=4.0, gt=0, description="How fast an old routine is forgotten."
     )
@@ -96,8 +101,17 @@ class DetectorSettings(_Section):
         description="Silence inside this long after the entrance door means the resident went out.",
     )
     not_back_floor: Duration = timedelta(hours=3)
-    not_back_factor: float = Field(default=3.0, gt=1)
+    not_back_factor: float = Field(
+        default=2.0, gt=1,
+        description="not_back after this many times the length 9 in 10 of the resident's "
+        "outings stay under (at least not_back_floor, at most not_back_max).",
+    )
     not_back_max: Duration = timedelta(hours=24)
+    long_outing_prior: Duration = Field(
+        default=timedelta(hours=4),
+        description="The length 9 in 10 outings stay under, assumed until the resident's own "
+        "is learned.",
+    )
     away_grace: Duration = Field(
         default=timedelta(hours=1), description="Wait this long after an away period ends."
     )

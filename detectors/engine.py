@@ -178,6 +178,7 @@ class Engine:
         out: list[AlertEvent] = []
         queue = self.queue
         households = self.households
+        changed = self.changed
         p = self.p
         while True:
             item = queue.pop_due(now)
@@ -189,9 +190,10 @@ class Engine:
                 continue  # stale: the household moved its deadline
             h.due = INF
             alerts, nxt = h.wake(now, p, health_now)
+            # a wake may change state without raising (a held-back deadline): save it too
+            changed.add(hid)
             if alerts:
                 out += alerts
-                self.changed.add(hid)
             if nxt < INF:
                 if nxt <= now:
                     nxt = math.nextafter(now, INF)  # never loop on one instant

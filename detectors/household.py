@@ -126,7 +126,7 @@ class Household:
         "last_heard",
         "last_inside",
         "last_sos",
-        "mean_out",
+        "long_out",
         "open",
         "routine",
         "unblind_at",
@@ -149,7 +149,7 @@ class Household:
         self.devices: dict[str, Device] | None = None
         # open alerts: key (kind, or kind:device) -> [alert_id, episode_start, flags]
         self.open: dict[str, list[Any]] | None = None
-        self.mean_out = 0.0
+        self.long_out = 0.0  # 9 in 10 of this resident's outings are shorter (0: not learned)
         self.last_sos = 0.0
         self.deferred = False
         self.due = INF
@@ -272,7 +272,9 @@ class Household:
             return out, hint
 
         active = False
-        inside = True
+        # where the activity places the resident: 1 inside, 0 at the entrance door, -1 it
+        # does not tell (an appliance may switch on by a timer while nobody is home)
+        where = 1
         if kind in _INSIDE_ALWAYS:
             active = value >= 0.5 or kind != "motion"
         elif kind in _ON_CHANGE:
@@ -281,11 +283,13 @@ class Household:
             if value != dev.value:
                 active = not math.isnan(dev.value) or kind != "presence"
                 dev.value = value
-            inside = kind != "door"
+            if kind == "door":
+                where = 0
         elif kind == "power":
             if dev is None:
                 dev = self._device(device_id, "plug", t)
             active = self._plug_activity(dev, value, t, p)
+            where = -1
         elif kind == "battery":
             out = self._battery(out, device_id, value, t, p)
             return out, hint
@@ -299,14 +303,14 @@ class Household:
             return out, hint
         if t > self.last_activity:
             self.last_activity = t
-        if inside:
-            if self.last_door > self.last_inside and t - self.last_door >= p.out_grace_s:
-                outing = t - self.last_door
-                mean = self.mean_out
-                self.mean_out = outing if mean == 0.0 else 0.8 * mean + 0.2 * outing
+        if where >= 0 and self.last_door > self.last_inside and t - self.last_door >= p.out_grace_s:
+            # back from an outing: the entrance door again (or, if that message was lost,
+            # movement inside) after the door and a silence inside
+            self._learn_outing(t - self.last_door, p)
+        if where == 1:
             if t > self.last_inside:
                 self.last_inside = t
-        elif t > self.last_door:
+        elif where == 0 and t > self.last_door:
             self.last_door = t
             hint = min(hint, t + p.out_grace_s)
         if self.cfg.routine_enabled and p.routine_allowed:
@@ -411,7 +415,10 @@ class Household:
                 else:
                     nxt = min(nxt, silent_at)
 
-        blind = AlertKind.GATEWAY_OFFLINE.value in opened or self._sensors_blind()
+        silent_sensors, sensors = self._silent_sensors()
+        blind = AlertKind.GATEWAY_OFFLINE.value in opened or (
+            sensors > 0 and silent_sensors == sensors
+        )
         base = self.last_activity or self.watch_start
         hold = self.unblind_at + p.recovery_grace_s if self.unblind_at > base else 0.0
         evidence_from = max(base, self.unblind_at)
@@ -453,24 +460,28 @@ class Household:
             if now < out_at:
                 nxt = min(nxt, out_at)
             else:
-                usual = p.not_back_factor * self.mean_out
+                usual = p.not_back_factor * (self.long_out or p.long_outing_prior_s)
                 allowed = min(max(p.not_back_floor_s, usual), p.not_back_max_s)
                 nb_at = max(self.last_door + allowed, hold)
-                usual_en = span_en(self.mean_out) if self.mean_out else "not learned yet"
-                usual_ko = span_ko(self.mean_out) if self.mean_out else "아직 모름"
+                if self.long_out:
+                    usual_en = f"9 in 10 of their outings end within {span_en(self.long_out)}"
+                    usual_ko = f"평소 외출의 90%는 {span_ko(self.long_out)} 이내"
+                else:
+                    usual_en = "their usual outings are not learned yet"
+                    usual_ko = "평소 외출 시간은 아직 학습 전"
                 if now >= nb_at:
                     if AlertKind.NOT_BACK.value not in opened:
                         out = self._raise(
                             out, AlertKind.NOT_BACK, self.last_door, nb_at,
                             f"went out at {local_clock(self.last_door)} (entrance door, then no "
                             f"movement inside) and not back after {span_en(nb_at - self.last_door)}"
-                            f"; usual outing {usual_en}",
+                            f"; {usual_en}",
                             f"{local_clock(self.last_door)}에 외출(현관문 후 실내 움직임 "
                             "없음)한 뒤 "
-                            f"{span_ko(nb_at - self.last_door)}째 귀가하지 않았습니다. 평소 외출 "
+                            f"{span_ko(nb_at - self.last_door)}째 귀가하지 않았습니다. "
                             f"{usual_ko}",
                             "", {"out_s": round(nb_at - self.last_door),
-                                 "usual_out_s": round(self.mean_out)},
+                                 "usual_out_s": round(self.long_out)},
                         )
                 else:
                     nxt = min(nxt, nb_at)
@@ -480,10 +491,14 @@ class Household:
         fixed_at = max(base + cfg.inactivity_s, hold)
         routine_at = INF
         routine = self.routine
+        # Partly blind (some sensors silent): the routine was learned with every sensor, so
+        # count only part of the usual activity as expected and wait correspondingly longer.
+        # A dead sensor in the room where the resident sits is otherwise a false alarm a day.
+        damp = p.partly_blind_factor if silent_sensors else 1.0
         if cfg.routine_enabled and p.routine_allowed and routine is not None and routine.ready(p):
-            crossing = routine.crossing(evidence_from, p, cfg, fixed_at)
+            crossing = routine.crossing(evidence_from, p, cfg, fixed_at, p.routine_target * damp)
             if crossing is not None:
-                routine_at = max(crossing, base + p.routine_min_silence_s, hold)
+                routine_at = max(crossing, base + p.routine_min_silence_s * damp, hold)
         first = min(fixed_at, routine_at)
         if now < first:
             return out, min(nxt, first)
@@ -495,15 +510,16 @@ class Household:
         r_open = AlertKind.INACTIVITY_ROUTINE.value in opened
         f_open = AlertKind.INACTIVITY.value in opened
         if routine_at <= now and not r_open and not f_open and routine is not None:
-            expected = routine.expected(evidence_from, routine_at, p, cfg)
+            expected = routine.expected(evidence_from, routine_at, p, cfg) / damp
             prob = math.exp(-expected)
             rate = routine.mean_rate(evidence_from, routine_at, p)
-            en, ko = routine_reason(routine_at - base, routine_at, rate, prob)
+            en, ko = routine_reason(routine_at - base, routine_at, rate, prob, silent_sensors,
+                                    damp)
             out = self._raise(
                 out, AlertKind.INACTIVITY_ROUTINE, base, routine_at, en, ko, "",
                 {"silent_s": round(routine_at - base), "expected_events": round(expected, 2),
                  "probability": prob, "threshold": p.routine_threshold,
-                 "usual_rate_per_hour": round(rate, 2),
+                 "usual_rate_per_hour": round(rate, 2), "sensors_silent": silent_sensors,
                  "last_activity": from_epoch(base).isoformat()},
             )
             r_open = True
@@ -545,20 +561,35 @@ class Household:
         dev.last_seen = t
         return dev
 
-    def _plug_activity(self, dev: Device, watts: float, t: float, p: DetectorParams) -> bool:
-        """A plug turning on or stepping by a meaningful amount, unless it is an appliance.
+    def _learn_outing(self, outing: float, p: DetectorParams) -> None:
+        """Fold one outing's length into the length 9 in 10 of their outings stay under.
 
-        A fridge, freezer or thermostat heater switches on by itself, night after night; a
-        plug that does that on several recent nights (01:00-05:00 local) is not a person.
+        A quantile rather than a mean, because outings mix short errands with long visits;
+        and it starts from a population prior rather than from the first outing, so one
+        short errand cannot teach "this resident is never out long".
+        """
+        q = self.long_out or p.long_outing_prior_s
+        # a multiplicative quantile tracker: up 50 % when an outing is longer, down 5 %
+        # when shorter, which settles where about 1 outing in 9 is longer (ln 1.5 is about
+        # 8 x -ln 0.95); never past the outing just seen, so one outing cannot overshoot
+        self.long_out = min(outing, q * 1.5) if outing > q else max(outing, q * 0.95)
+
+    def _plug_activity(self, dev: Device, watts: float, t: float, p: DetectorParams) -> bool:
+        """A plug turning on or stepping up by a meaningful amount, unless it is an appliance.
+
+        Only rises count: a kettle switches itself off, a rice cooker drops to keep-warm, so
+        a fall in power is no sign of a person (and counting it would restart the silence
+        clock minutes after a collapse). A fridge, freezer or thermostat heater switches on
+        by itself, night after night; a plug that does that on several recent nights
+        (01:00-05:00 local) is not a person.
         """
         prev = dev.value
         dev.value = watts
-        if math.isnan(prev):
+        if math.isnan(prev) or watts <= prev:
             return False
         turned_on = prev < p.plug_on_w <= watts
-        switched = turned_on or watts < p.plug_on_w <= prev
-        step = abs(watts - prev) >= max(p.plug_step_w, p.plug_step_ratio * prev)
-        if not (switched or step):
+        step = watts - prev >= max(p.plug_step_w, p.plug_step_ratio * prev)
+        if not (turned_on or step):
             return False
         minute = local_minute(t)
         if turned_on and 60 <= minute < 300:
@@ -574,16 +605,23 @@ class Household:
             return False
         return t - dev.first_seen >= p.plug_warmup_s
 
+    def _silent_sensors(self) -> tuple[int, int]:
+        """How many registered activity sensors are silent or offline, and of how many."""
+        if not self.devices or self.open is None:
+            return 0, 0
+        prefix = AlertKind.DEVICE_SILENT.value + ":"
+        silent = total = 0
+        for d, dev in self.devices.items():
+            if dev.interval > 0.0 and dev.kind in _ACTIVITY_SENSORS:
+                total += 1
+                if prefix + d in self.open:
+                    silent += 1
+        return silent, total
+
     def _sensors_blind(self) -> bool:
         """All registered activity sensors are silent or offline (nothing could be seen)."""
-        if not self.devices or self.open is None:
-            return False
-        sensors = [d for d, dev in self.devices.items()
-                   if dev.interval > 0.0 and dev.kind in _ACTIVITY_SENSORS]
-        if not sensors:
-            return False
-        prefix = AlertKind.DEVICE_SILENT.value + ":"
-        return all(prefix + d in self.open for d in sensors)
+        silent, total = self._silent_sensors()
+        return total > 0 and silent == total
 
     def _battery(
         self, out: list[AlertEvent] | None, device_id: str, value: float, t: float,

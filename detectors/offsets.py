@@ -1,12 +1,13 @@
 """The worker's own record of what it has processed, per input partition.
 
 The last processed offset of each input partition is kept in the state table, beside the
-household state and in the same changelog. After a restart, Kafka delivers again what came
-after the last committed offset; a record at or before the saved offset was already applied
-and is skipped. A record beyond the next expected offset means records were passed over
-(found here with Faust 0.15 on Tansu when a worker was killed with SIGKILL while busy: it
-resumed past records whose effect on the state had not been saved); that is logged as an
-error, so such a loss is never silent.
+household state and in the same changelog, and written at every checkpoint after the
+households of that checkpoint. After a restart, Kafka delivers again what came after the
+last saved offset; a record at or before it was already applied and is skipped. A record
+beyond the next expected offset means records were passed over (found here with Faust 0.15
+on Tansu when a worker was killed with SIGKILL while busy: it resumed past records whose
+effect on the state had not been saved); that is logged as an error, so such a loss is
+never silent.
 """
 
 from __future__ import annotations
@@ -61,3 +62,12 @@ class OffsetGuard:
     def done(self, key: bytes, offset: int) -> None:
         """Record that the record at ``offset`` was processed."""
         self.last[key] = offset
+
+    def forget(self, key: bytes) -> None:
+        """Drop a partition's progress (it will be loaded again from storage)."""
+        self.last.pop(key, None)
+
+    def offset(self, key: bytes) -> int:
+        """The last processed offset, or -1 if none."""
+        last = self.last.get(key)
+        return -1 if last is None else last

@@ -21,14 +21,16 @@ class DetectorParams:
     routine_target: float = math.log(1e5)  # -ln(threshold): expected events that went missing
     routine_threshold: float = 1e-5
     routine_min_silence_s: float = 2 * 3600.0
+    partly_blind_factor: float = 2.0
     slot_s: float = 300.0
     routine_min_obs: int = 2
     routine_min_hours: int = 7 * 24
     routine_alpha_min: float = 1 - 0.5 ** (1 / 4.0)
     out_grace_s: float = 600.0
     not_back_floor_s: float = 3 * 3600.0
-    not_back_factor: float = 3.0
+    not_back_factor: float = 2.0
     not_back_max_s: float = 24 * 3600.0
+    long_outing_prior_s: float = 4 * 3600.0
     away_grace_s: float = 3600.0
     recovery_grace_s: float = 1800.0
     gateway_missed: float = 3.0
@@ -56,6 +58,7 @@ class DetectorParams:
             routine_target=-math.log(s.routine_threshold),
             routine_threshold=s.routine_threshold,
             routine_min_silence_s=s.routine_min_silence.total_seconds(),
+            partly_blind_factor=s.partly_blind_factor,
             slot_s=max(1.0, s.routine_slot.total_seconds()),
             routine_min_obs=s.routine_min_observations,
             routine_min_hours=int(s.routine_min_days * 24),
@@ -64,6 +67,7 @@ class DetectorParams:
             not_back_floor_s=s.not_back_floor.total_seconds(),
             not_back_factor=s.not_back_factor,
             not_back_max_s=s.not_back_max.total_seconds(),
+            long_outing_prior_s=s.long_outing_prior.total_seconds(),
             away_grace_s=s.away_grace.total_seconds(),
             recovery_grace_s=s.recovery_grace.total_seconds(),
             gateway_missed=s.gateway_missed_heartbeats,

@@ -128,7 +128,8 @@ class Routine(_Bytes):
         return total
 
     def crossing(
-        self, start: float, p: DetectorParams, cfg: HouseholdConfig, limit: float
+        self, start: float, p: DetectorParams, cfg: HouseholdConfig, limit: float,
+        target: float | None = None,
     ) -> float | None:
         """The moment expected activity since ``start`` reaches the alert target, or None.
 
@@ -137,8 +138,9 @@ class Routine(_Bytes):
             p: thresholds (``routine_target``).
             cfg: the household (quiet hours).
             limit: give up at this moment (the fixed rule takes over there).
+            target: expected active slots to wait for, if not ``p.routine_target``.
         """
-        need = p.routine_target
+        need = p.routine_target if target is None else target
         t = start
         while t < limit:
             hour = int(t // 3600)

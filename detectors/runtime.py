@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import pickle
+import struct
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -34,13 +35,45 @@ def partition_of(household_id: str, partitions: int) -> int:
     return (murmur2(household_id.encode()) & 0x7FFFFFFF) % partitions
 
 
+AsOf = tuple[int, int]
+"""The last processed offsets (events topic, SOS topic) of a partition; -1: none."""
+
+NOTHING: AsOf = (-1, -1)
+
+_HEADER = struct.Struct("<4sqq")
+_MAGIC = b"hh1\x00"
+
+
+def encode_household(h: Household, as_of: AsOf) -> bytes:
+    """A household's saved form: the offsets its state includes, then its pickle."""
+    return _HEADER.pack(_MAGIC, *as_of) + pickle.dumps(h, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def decode_household(raw: bytes) -> tuple[Household, AsOf]:
+    """Read :func:`encode_household`'s form (or a bare pickle, saved before the header)."""
+    if raw[:4] == _MAGIC:
+        _, events, sos = _HEADER.unpack_from(raw)
+        return pickle.loads(raw[_HEADER.size:]), (events, sos)
+    return pickle.loads(raw), NOTHING
+
+
 @dataclass
 class PartitionState:
-    """One partition's engine and what decides its clock."""
+    """One partition's engine, what decides its clock, and what it must not apply twice.
+
+    Attributes:
+        ahead: households restored with a state that already includes records after the
+            partition's saved offsets (a checkpoint interrupted between its household writes
+            and its offset writes): their events in records up to their own offsets are
+            skipped on replay, so nothing is applied twice.
+        ahead_until: the largest offsets in ``ahead``; past them ``ahead`` is cleared.
+    """
 
     engine: Engine
     last_record_wall: float = 0.0
     active: bool = False
+    ahead: dict[str, AsOf] = field(default_factory=dict)
+    ahead_until: AsOf = NOTHING
 
 
 @dataclass
@@ -92,44 +125,67 @@ class Runtime:
         elif record.type == "household":
             self.configs[record.household_id] = HouseholdConfig.from_record(record)
 
-    def restore(self, items: Iterable[tuple[bytes | str, bytes]]) -> int:
-        """Adopt households persisted in the state table; return how many."""
+    def restore(
+        self, items: Iterable[tuple[bytes | str, bytes]], saved: dict[int, AsOf] | None = None
+    ) -> int:
+        """Adopt households persisted in the state table; return how many.
+
+        Args:
+            items: (key, saved form) pairs.
+            saved: each partition's saved offsets; a household whose own offsets are beyond
+                them is "ahead" (see :class:`PartitionState`). None: nothing is ahead.
+        """
         count = 0
         for key, raw in items:
             if not raw:
                 continue
             try:
-                h: Household = pickle.loads(raw)
+                h, as_of = decode_household(raw)
             except Exception as exc:  # e.g. state saved by an incompatible version
                 log.error("household state %r unreadable, starting it afresh: %r", key, exc)
                 continue
-            st = self.state(partition_of(h.hid, self.partitions))
+            partition = partition_of(h.hid, self.partitions)
+            st = self.state(partition)
             st.engine.adopt(h)
+            base = saved.get(partition, NOTHING) if saved is not None else as_of
+            if as_of[0] > base[0] or as_of[1] > base[1]:
+                st.ahead[h.hid] = as_of
+                st.ahead_until = (max(st.ahead_until[0], as_of[0]),
+                                  max(st.ahead_until[1], as_of[1]))
             count += 1
         return count
 
-    def apply(
-        self, partition: int, record: EventBatch | DeviceEvent | SosEvent
-    ) -> tuple[list[AlertEvent], dict[str, bytes]]:
-        """Apply one Kafka record in event time.
+    def drop(self, partition: int) -> None:
+        """Forget a partition's engine (its partition went to another worker, or is reloaded)."""
+        self.states.pop(partition, None)
 
-        Returns:
-            The alerts, and the persisted form of every household whose state changed.
+    def apply(
+        self, partition: int, record: EventBatch | DeviceEvent | SosEvent, offset: int = -1
+    ) -> list[AlertEvent]:
+        """Apply one Kafka record in event time; return the alerts.
+
+        Args:
+            partition: the record's partition.
+            record: the record.
+            offset: its offset (for the "ahead" households after a restart; -1: unknown).
         """
         st = self.state(partition)
         st.active = True
         st.last_record_wall = self.wall()
         if isinstance(record, SosEvent):
+            if st.ahead and self._already_applied(st, record.household_id, 1, offset):
+                return []
             # the SOS topic is read beside the events topic, not in step with it: an SOS
             # must not move the partition's clock past events not read yet
-            alerts = st.engine.apply(record)
-        else:
-            alerts = st.engine.run([record], self.health_now(st.engine))
-        return alerts, self.dirty(partition)
+            return st.engine.apply(record)
+        events = record.events if isinstance(record, EventBatch) else [record]
+        return self.apply_events(partition, [
+            (e.event_time.timestamp(), e.household_id, e.device_id, e.kind.value, e.value,
+             e.detail) for e in events], offset)
 
     def apply_events(
-        self, partition: int, events: list[FastEvent]
-    ) -> tuple[list[AlertEvent], dict[str, bytes]]:
+        self, partition: int, events: list[FastEvent], offset: int = -1
+    ) -> list[AlertEvent]:
         """Like :meth:`apply`, for events read by :func:`detectors.fastparse.fast_events`."""
         st = self.state(partition)
         st.active = True
@@ -137,18 +193,64 @@ class Runtime:
         engine = st.engine
         health = self.health_now(engine)
         alerts: list[AlertEvent] = []
+        advance = engine.advance
+        observe = engine.observe
+        if st.ahead:
+            skip = {hid for _, hid, *_ in events if self._already_applied(st, hid, 0, offset)}
+            for t, hid, dev, kind, value, detail in events:
+                alerts += advance(t, health)
+                if hid not in skip:
+                    alerts += observe(hid, dev, kind, value, t, detail) or ()
+            return alerts
+        queue = engine.queue
         for t, hid, dev, kind, value, detail in events:
-            alerts += engine.advance(t, health)
-            alerts += engine.observe(hid, dev, kind, value, t, detail) or ()
-        return alerts, self.dirty(partition)
+            # advance only when it has something to do: the clock moves, or a deadline is due
+            heap = queue.heap
+            if t > engine.now or (heap and heap[0][0] <= engine.now):
+                woken = advance(t, health)
+                if woken:
+                    alerts += woken
+            raised = observe(hid, dev, kind, value, t, detail)
+            if raised:
+                alerts += raised
+        return alerts
 
-    def dirty(self, partition: int) -> dict[str, bytes]:
-        """Pickled state of the partition's changed households (and forget they changed)."""
-        engine = self.states[partition].engine
-        out = {hid: pickle.dumps(engine.households[hid], protocol=pickle.HIGHEST_PROTOCOL)
-               for hid in engine.changed if hid in engine.households}
+    @staticmethod
+    def _already_applied(st: PartitionState, hid: str, topic: int, offset: int) -> bool:
+        """Whether a restored household's state already includes this record."""
+        as_of = st.ahead.get(hid)
+        return as_of is not None and offset <= as_of[topic]
+
+    def snapshot(self, partition: int, as_of: AsOf) -> dict[str, bytes]:
+        """The saved form of the partition's changed households (and forget they changed).
+
+        Args:
+            partition: the partition.
+            as_of: the partition's last processed offsets, which the state includes.
+        """
+        st = self.states.get(partition)
+        if st is None:
+            return {}
+        engine = st.engine
+        households = engine.households
+        ahead = st.ahead
+        if ahead and as_of[0] >= st.ahead_until[0] and as_of[1] >= st.ahead_until[1]:
+            ahead.clear()  # the partition has caught up with every restored household
+        out: dict[str, bytes] = {}
+        for hid in engine.changed:
+            h = households.get(hid)
+            if h is None:
+                continue
+            own = ahead.get(hid) if ahead else None
+            # a household still ahead keeps its own (later) offsets: its state includes them
+            out[hid] = encode_household(h, as_of if own is None else (
+                max(own[0], as_of[0]), max(own[1], as_of[1])))
         engine.changed.clear()
         return out
+
+    def dirty_partitions(self) -> list[int]:
+        """Partitions with changed households not saved yet."""
+        return [p for p, st in self.states.items() if st.engine.changed]
 
     def health_now(self, engine: Engine) -> float:
         """The clock for gateway and device silence.

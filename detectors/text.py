@@ -69,8 +69,20 @@ def weekday_of(t: float) -> int:
     return moment.weekday()
 
 
-def routine_reason(silent_s: float, at: float, rate: float, probability: float) -> tuple[str, str]:
-    """Reason of a routine-aware inactivity alert."""
+def routine_reason(
+    silent_s: float, at: float, rate: float, probability: float, silent_sensors: int = 0,
+    damp: float = 1.0,
+) -> tuple[str, str]:
+    """Reason of a routine-aware inactivity alert.
+
+    Args:
+        silent_s: how long nothing was seen.
+        at: when the alert is raised (its weekday is named).
+        rate: the resident's usual active slots an hour at this time.
+        probability: how likely such a silence is under the routine.
+        silent_sensors: activity sensors not reporting (the check waited longer for them).
+        damp: the usual activity was divided by this while sensors are silent.
+    """
     wd = weekday_of(at)
     en = (
         f"no activity for {span_en(silent_s)}; at this time on {_WEEKDAYS_EN[wd]} this resident "
@@ -81,4 +93,9 @@ def routine_reason(silent_s: float, at: float, rate: float, probability: float) 
         f"{span_ko(silent_s)} 동안 활동이 없습니다. 평소 {_WEEKDAYS_KO[wd]} 이 시간대에는 "
         f"시간당 약 {rate:.0f}회 활동이 있습니다. 이런 정적은 {rarity_ko(probability)}"
     )
+    if silent_sensors:
+        share = f"{100 / damp:.0f}%"
+        en += (f" (counting only {share} of the usual activity, as {silent_sensors} sensor(s) "
+               "are not reporting)")
+        ko += f" (센서 {silent_sensors}개가 보고하지 않아 평소 활동의 {share}만 기대하고 판단함)"
     return en, ko

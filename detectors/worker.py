@@ -1,11 +1,14 @@
 """``anbu worker``: the Faust app around the detector core.
 
-Topics and tables are declared in :func:`build_app`; agents are thin: parse, hand to the
-:class:`~detectors.runtime.Runtime`, send the alerts (waiting for Kafka's ack), then persist
-the changed households in the ``household-state`` table (RocksDB under the data directory,
-with a changelog topic). Alerts go out before the state that records them, so a worker
-killed in between raises the alert again after restart, with the same deterministic id,
-rather than never.
+Topics and tables are declared in :func:`build_app`. Agents are thin: parse, hand to the
+:class:`~detectors.runtime.Runtime`, send the alerts. Household state lives in memory (the
+runtime's engines) and is saved at checkpoints (:class:`Checkpoints`): every
+:data:`CHECKPOINT_RECORDS` records or :data:`CHECKPOINT_SECONDS` seconds of a partition,
+its changed households and then its last processed offsets go to the ``household-state``
+table (RocksDB under the data directory, with a changelog topic). A checkpoint first waits
+until Kafka has acknowledged every alert raised before it, so no saved state ever records
+an alert that was not sent; a worker killed between checkpoints replays the records after
+the last one and raises the same alerts again, with the same deterministic ids.
 """
 
 from __future__ import annotations
@@ -13,10 +16,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from faust.streams import _current_event, current_event
 from pydantic import ValidationError
 
 from anbu.events import AlertEvent, DeadLetter, DeviceEvent, EventBatch, SosEvent
@@ -26,8 +33,9 @@ from anbu.timeutil import utcnow
 from config import Settings
 from detectors.fastparse import fast_events
 from detectors.offsets import OFFSET_PREFIX, OffsetGuard, Verdict, progress_key
+from detectors.outbox import Outbox
 from detectors.params import DetectorParams
-from detectors.runtime import Runtime
+from detectors.runtime import Runtime, partition_of
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +45,193 @@ def parse_event(raw: bytes) -> EventBatch | DeviceEvent:
     if b'"type":"batch"' in raw or b'"type": "batch"' in raw:
         return EventBatch.model_validate_json(raw)
     return DeviceEvent.model_validate_json(raw)
+
+
+CHECKPOINT_RECORDS = 2000
+"""A partition is checkpointed after this many records ..."""
+
+CHECKPOINT_SECONDS = 1.0
+"""... or this long after its last checkpoint, whichever comes first."""
+
+
+class Checkpoints:
+    """What the worker has processed and saved, per partition, and the checkpoints.
+
+    Faust takes the changelog and RocksDB partition of a table write from the event being
+    processed. A checkpoint run from the agent is inside one of the partition's records; one
+    run from the timer (a partition that went quiet) makes the partition's last record the
+    current event for its writes (:meth:`_in_partition`).
+
+    Args:
+        state: the ``household-state`` table.
+        runtime: the engines.
+        inputs: the events and SOS topic names (in that order).
+        alerts: outbox of alerts; dead letters: outbox of dead letters.
+        commit: commits input offsets to the consumer group (informational: the group's
+            offsets then follow the checkpoints; the table's offsets are what counts).
+    """
+
+    def __init__(
+        self,
+        state: Any,
+        runtime: Runtime,
+        inputs: tuple[str, str],
+        alerts: Outbox[AlertEvent],
+        letters: Outbox[DeadLetter],
+        commit: Callable[[dict[TopicPartition, int]], Awaitable[Any]],
+    ) -> None:
+        self.state = state
+        self.runtime = runtime
+        self.inputs = inputs
+        self.alerts = alerts
+        self.letters = letters
+        self.commit = commit
+        self.progress = OffsetGuard()
+        self.saved: dict[bytes, int] = {}  # offsets written to the table
+        self.loaded: set[int] = set()
+        self.records: dict[int, int] = {}  # records since the partition's last checkpoint
+        self.since: dict[int, float] = {}  # monotonic time of its last checkpoint
+        self.last_event: dict[int, Any] = {}  # the partition's latest record (Faust event)
+        self.count = 0
+        self._lock = asyncio.Lock()
+        self._keys: dict[int, tuple[bytes, bytes]] = {}
+
+    def keys(self, partition: int) -> tuple[bytes, bytes]:
+        """The table keys of the partition's events and SOS offsets."""
+        keys = self._keys.get(partition)
+        if keys is None:
+            keys = self._keys[partition] = (progress_key(self.inputs[0], partition),
+                                            progress_key(self.inputs[1], partition))
+        return keys
+
+    def _stored(self, key: bytes) -> int:
+        stored = self.state.get(key)
+        return int(stored) if stored else -1
+
+    def load(self, partition: int) -> None:
+        """Restore a partition's households and offsets from the table.
+
+        Called while one of the partition's records is processed: Faust reads a key from the
+        current record's partition only.
+        """
+        keys = self.keys(partition)
+        saved = (self._stored(keys[0]), self._stored(keys[1]))
+        for key, offset in zip(keys, saved, strict=True):
+            self.progress.load(key, offset if offset >= 0 else None)
+            self.saved[key] = offset
+        self.runtime.drop(partition)
+        n = self.runtime.partitions
+        items = [(k, v) for k, v in self.state.items()
+                 if not k.startswith(OFFSET_PREFIX)
+                 and partition_of(k.decode(errors="replace"), n) == partition]
+        count = self.runtime.restore(items, {partition: saved})
+        self.loaded.add(partition)
+        self.records[partition] = 0
+        self.since[partition] = time.monotonic()
+        st = self.runtime.states.get(partition)
+        log.info("partition %d: restored %d households from the state table (saved offsets "
+                 "%s; %d households saved past them)", partition, count, saved,
+                 len(st.ahead) if st else 0)
+
+    def drop(self, partition: int) -> None:
+        """Forget a partition that went to another worker (unsaved work is replayed there)."""
+        self.runtime.drop(partition)
+        self.loaded.discard(partition)
+        self.last_event.pop(partition, None)
+        for key in self.keys(partition):
+            self.progress.forget(key)
+            self.saved.pop(key, None)
+
+    def due(self, partition: int) -> bool:
+        """Whether the partition should be checkpointed now (counts one more record)."""
+        n = self.records[partition] = self.records.get(partition, 0) + 1
+        return (n >= CHECKPOINT_RECORDS
+                or time.monotonic() - self.since.get(partition, 0.0) >= CHECKPOINT_SECONDS)
+
+    def unsaved(self, partition: int) -> bool:
+        """Whether the partition has processed or changed anything since its checkpoint."""
+        st = self.runtime.states.get(partition)
+        if st is not None and st.engine.changed:
+            return True
+        return any(self.progress.offset(k) != self.saved.get(k, -1) for k in self.keys(partition))
+
+    async def idle(self) -> None:
+        """Checkpoint the partitions that have unsaved work and no recent checkpoint.
+
+        The agent checkpoints a partition while its records flow; this catches the last
+        records before a pause and the alerts the timer raised on a quiet partition.
+        """
+        now = time.monotonic()
+        for p in sorted(self.loaded):
+            if (p in self.last_event and now - self.since.get(p, 0.0) >= CHECKPOINT_SECONDS
+                    and self.unsaved(p)):
+                await self.checkpoint(p)
+
+    @contextmanager
+    def _in_partition(self, partition: int) -> Iterator[None]:
+        event = current_event()
+        if event is not None and event.message.partition == partition:
+            yield
+            return
+        # Faust offers no public way to write a table outside of its stream iteration; its
+        # own context variable is set to the partition's last record, as the stream does.
+        token = _current_event.set(weakref.ref(self.last_event[partition]))
+        try:
+            yield
+        finally:
+            _current_event.reset(token)
+
+    async def checkpoint(self, partition: int) -> None:
+        """Save the partition's changed households, then its offsets.
+
+        The snapshot (state, offsets, and the alerts not yet acknowledged) is taken in one
+        synchronous step; Kafka's acknowledgement of those alerts is awaited before anything
+        is written; households are written before the offsets, and each household carries
+        the offsets its state includes (see ``docs/detectors.md``).
+        """
+        async with self._lock:
+            events_key, sos_key = self.keys(partition)
+            as_of = (self.progress.offset(events_key), self.progress.offset(sos_key))
+            blobs = self.runtime.snapshot(partition, as_of)
+            waiting = self.alerts.waiting() + self.letters.waiting()
+            self.records[partition] = 0
+            self.since[partition] = time.monotonic()
+            await self.alerts.drained(waiting)
+            state = self.state
+            commit: dict[TopicPartition, int] = {}
+            with self._in_partition(partition):
+                for hid, blob in blobs.items():
+                    state[hid.encode()] = blob
+                for topic, key, offset in zip(self.inputs, (events_key, sos_key), as_of,
+                                              strict=True):
+                    if offset >= 0 and self.saved.get(key) != offset:
+                        state[key] = str(offset).encode()
+                        self.saved[key] = offset
+                        commit[TopicPartition(topic, partition)] = offset + 1
+            self.count += 1
+        if commit:
+            try:
+                await self.commit(commit)
+            except Exception as exc:  # a rebalance in progress: the next checkpoint commits
+                log.debug("group commit after a checkpoint failed: %r", exc)
+
+    def resume_offsets(self, assigned: list[TopicPartition]) -> dict[TopicPartition, int]:
+        """Where each assigned input partition must resume.
+
+        A partition still held in memory resumes after its last processed record; any other
+        after the last one saved in the table.
+        """
+        for p in list(self.loaded):
+            if p not in {tp.partition for tp in assigned}:
+                self.drop(p)
+        offsets: dict[TopicPartition, int] = {}
+        for tp in assigned:
+            key = progress_key(tp.topic, tp.partition)
+            last = (self.progress.offset(key) if tp.partition in self.loaded
+                    else self._stored(key))
+            if last >= 0:
+                offsets[tp] = last + 1
+        return offsets
 
 
 def build_app(settings: Settings) -> tuple[faust.App, Runtime]:
@@ -81,92 +276,96 @@ def build_app(settings: Settings) -> tuple[faust.App, Runtime]:
         value_type=bytes,
     )
     registry_ready = asyncio.Event()
-    restored = {"done": False}
 
-    async def publish(alerts: list[AlertEvent]) -> None:
-        for alert in alerts:
-            future = await alerts_topic.send(key=alert.household_id.encode(), value=alert.to_json())
-            await future  # acked by Kafka before the state that records it is written
+    def send_alert(alert: AlertEvent) -> Awaitable[Awaitable[Any]]:
+        return alerts_topic.send(key=alert.household_id.encode(), value=alert.to_json())
 
-    async def dead_letter(value: bytes, partition: int, exc: Exception) -> None:
+    def send_letter(letter: DeadLetter) -> Awaitable[Awaitable[Any]]:
+        return deadletter_topic.send(value=letter.to_json())
+
+    alerts = Outbox(send_alert, lambda a: f"alert {a.alert_id}/{a.action.value}")
+    letters = Outbox(send_letter, lambda d: f"dead letter ({d.detail[:80]})")
+    inputs = (events_topic.get_topic_name(), sos_topic.get_topic_name())
+
+    async def commit(offsets: dict[TopicPartition, int]) -> Any:
+        consumer: Any = app.consumer  # Faust has no public call to commit given offsets
+        return await consumer._commit(offsets)
+
+    keeper = Checkpoints(state, runtime, inputs, alerts, letters, commit)
+    progress = keeper.progress
+
+    def letter_for(value: bytes, partition: int, exc: Exception) -> DeadLetter:
         log.warning("invalid record on partition %d: %s", partition, str(exc)[:300])
-        letter = DeadLetter(
+        return DeadLetter(
             reason="invalid_event",
             detail=f"detector worker could not parse the record: {str(exc)[:500]}",
-            topic=f"kafka:{events_topic.get_topic_name()}",
+            topic=f"kafka:{inputs[0]}",
             payload=value.decode("utf-8", errors="replace"),
             receive_time=utcnow(),
         )
-        await deadletter_topic.send(value=letter.to_json())
 
-    progress = OffsetGuard()
-
-    async def handle(event: Any, parse: Any) -> None:
-        await registry_ready.wait()
-        if not restored["done"]:
-            count = runtime.restore(
-                (k, v) for k, v in state.items() if not k.startswith(OFFSET_PREFIX)
-            )
-            restored["done"] = True
-            log.info("restored %d households from the state table", count)
+    async def handle(event: Any, sos: bool) -> None:
+        if not registry_ready.is_set():
+            await registry_ready.wait()
         message = event.message
         partition = message.partition
-        key = progress_key(message.topic, partition)
-        if not progress.known(key):
-            stored = state.get(key)
-            progress.load(key, int(stored) if stored else None)
-        verdict = progress.check(key, message.offset)
+        offset = message.offset
+        if partition not in keeper.loaded:
+            keeper.load(partition)
+        key = keeper.keys(partition)[sos]
+        verdict = progress.check(key, offset)
         if verdict is Verdict.SKIP:
             return
         if verdict is Verdict.GAP:
             log.error("records %s:%d from offset %d to %d were never handed to the worker "
                       "(or their effect on the state was lost when it was killed)",
-                      message.topic, partition, progress.expected(key), message.offset - 1)
+                      message.topic, partition, progress.expected(key), offset - 1)
         value: bytes = event.value
-        fast = fast_events(value) if parse is parse_event else None
-        record: Any = None
-        if fast is None:
-            try:
-                record = parse(value)
-            except (ValidationError, ValueError) as exc:
-                await dead_letter(value, partition, exc)
-        if fast is not None or record is not None:
-            try:
-                if fast is not None:
-                    alerts, dirty = runtime.apply_events(partition, fast)
-                else:
-                    alerts, dirty = runtime.apply(partition, record)
-            except Exception:  # one bad household must not stop the worker
-                log.exception("detector failed on a record of partition %d", partition)
-                alerts, dirty = [], {}
-            await publish(alerts)
-            for hid, blob in dirty.items():
-                state[hid.encode()] = blob
-        progress.done(key, message.offset)
-        state[key] = str(message.offset).encode()
-
-    inputs = {events_topic.get_topic_name(), sos_topic.get_topic_name()}
+        raised: list[AlertEvent] = []
+        letter: DeadLetter | None = None
+        fast = None if sos else fast_events(value)
+        try:
+            if fast is not None:
+                raised = runtime.apply_events(partition, fast, offset)
+            else:
+                record = SosEvent.model_validate_json(value) if sos else parse_event(value)
+                raised = runtime.apply(partition, record, offset)
+        except (ValidationError, ValueError) as exc:
+            letter = letter_for(value, partition, exc)
+        except Exception:  # one bad household must not stop the worker
+            log.exception("detector failed on a record of partition %d", partition)
+        # in the same synchronous step as the state change, so a checkpoint sees both
+        progress.done(key, offset)
+        keeper.last_event[partition] = event
+        if raised:
+            await alerts.publish(raised)
+        if letter is not None:
+            await letters.publish([letter])
+        if keeper.due(partition):
+            await keeper.checkpoint(partition)
 
     @app.on_rebalance_complete.connect
     async def resume_from_state(sender: Any, /, *_: Any, signal: Any, **__: Any) -> None:
-        await resume_from_saved_offsets(app, state, inputs)
-        progress.last.clear()  # partitions may have moved: reload from the recovered table
+        await resume_from_saved_offsets(app, keeper)
 
     @app.agent(events_topic, name="detect")
     async def detect(stream: Any) -> None:
         async for event in stream.events():
-            await handle(event, parse_event)
+            await handle(event, False)
 
     @app.agent(sos_topic, name="raise-sos")
     async def raise_sos(stream: Any) -> None:
         async for event in stream.events():
-            await handle(event, SosEvent.model_validate_json)
+            await handle(event, True)
 
     @app.timer(det.tick_interval.total_seconds())
     async def tick() -> None:
-        if not registry_ready.is_set() or not restored["done"]:
+        if not registry_ready.is_set():
             return
-        await publish(runtime.tick())
+        raised = runtime.tick()
+        if raised:
+            await alerts.publish(raised)
+        await keeper.idle()
 
     @app.task
     async def follow_registry() -> None:
@@ -177,29 +376,25 @@ def build_app(settings: Settings) -> tuple[faust.App, Runtime]:
     return app, runtime
 
 
-async def resume_from_saved_offsets(app: faust.App, state: Any, inputs: set[str]) -> None:
-    """Commit the offsets after those the recovered state table records as processed.
+async def resume_from_saved_offsets(app: faust.App, keeper: Checkpoints) -> None:
+    """Commit, for each assigned input partition, the offset where it must resume.
 
-    For each assigned input partition, so that Faust's seek to the committed offsets (which
-    follows the ``on_rebalance_complete`` signal, before the streams resume) starts there.
-    Faust 0.15 alone was found to resume past records that a SIGKILLed worker had fetched
-    but not processed: the group's committed offset was ahead of the saved state. The
-    state table (RocksDB and its changelog) is the record of what was processed, so the
-    position is taken from it, and Faust's own offset commits are off for the inputs.
+    So that Faust's seek to the committed offsets (which follows the
+    ``on_rebalance_complete`` signal, before the streams resume) starts there: after the
+    last record processed for a partition this worker keeps in memory, else after the last
+    one saved in the recovered state table. Faust 0.15 alone was found to resume past
+    records that a SIGKILLed worker had fetched but not processed: the group's committed
+    offset was ahead of the saved state. The state table (RocksDB and its changelog) is the
+    record of what was processed, so the position is taken from it, and Faust's own offset
+    commits are off for the inputs.
     """
-    offsets = {}
-    for tp in app.consumer.assignment():
-        if tp.topic not in inputs:
-            continue
-        stored = state.get(progress_key(tp.topic, tp.partition))
-        if stored is not None:
-            offsets[tp] = int(stored) + 1
+    assigned = [tp for tp in app.consumer.assignment() if tp.topic in keeper.inputs]
+    offsets = keeper.resume_offsets(assigned)
     if not offsets:
         return  # nothing processed yet: the committed offsets (or "earliest") are right
-    log.info("resuming from the saved offsets %s",
+    log.info("resuming from the offsets %s",
              ", ".join(f"{tp.topic}:{tp.partition}@{o}" for tp, o in sorted(offsets.items())))
-    consumer: Any = app.consumer  # Faust has no public call to commit given offsets
-    if not await consumer._commit(offsets):
+    if not await keeper.commit(offsets):
         log.warning("could not commit the saved offsets (the group is rebalancing again)")
 
 

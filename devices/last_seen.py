@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine, bindparam, or_, update
 
 from anbu.events import EventBatch, SosEvent
+from anbu.kafka_consumers import GROUP_TIMEOUTS, keep_running
 from anbu.kafka_topics import ensure_topics
 from anbu.timeutil import utcnow
 from config import Settings
@@ -91,39 +92,22 @@ class LastSeenConsumer:
 
     async def run(self) -> None:
         """Consume until cancelled; reconnect after Kafka errors."""
+        await keep_running(self._session, "last-seen consumer")
+
+    async def _session(self) -> None:
         topics = self.settings.kafka.topics
-        delay = 1.0
-        while True:
-            consumer: AIOKafkaConsumer | None = None
-            try:
-                await asyncio.to_thread(ensure_topics, self.settings, 15)
-                consumer = AIOKafkaConsumer(
-                    topics.events,
-                    topics.sos,
-                    bootstrap_servers=self.settings.kafka.bootstrap_servers,
-                    client_id=f"{self.settings.kafka.client_id}-registry",
-                    group_id=self.settings.registry.consumer_group,
-                    enable_auto_commit=False,
-                    auto_offset_reset="earliest",
-                    session_timeout_ms=6000,
-                    heartbeat_interval_ms=1000,
-                    rebalance_timeout_ms=5000,
-                )
-                await consumer.start()
-                delay = 1.0
-                await self._consume(consumer)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - keep learning once Kafka is back
-                log.warning("last-seen consumer stopped (%s); retrying in %.0fs", exc, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 60.0)
-            finally:
-                if consumer is not None:
-                    try:
-                        await consumer.stop()
-                    except Exception:  # noqa: BLE001, S110 - already failing; nothing to add
-                        pass
+        await asyncio.to_thread(ensure_topics, self.settings, 15)
+        async with AIOKafkaConsumer(
+            topics.events,
+            topics.sos,
+            bootstrap_servers=self.settings.kafka.bootstrap_servers,
+            client_id=f"{self.settings.kafka.client_id}-registry",
+            group_id=self.settings.registry.consumer_group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            **GROUP_TIMEOUTS,
+        ) as consumer:
+            await self._consume(consumer)
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
         interval = self.settings.registry.last_seen_flush.total_seconds()

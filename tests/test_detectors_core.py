@@ -226,9 +226,74 @@ def test_going_out_is_not_inactivity_and_a_long_outing_raises_not_back() -> None
     assert alerts == []  # out for a walk: the routine detector stays quiet
     later = engine.advance(at(15, 0))
     assert kinds(later) == [("not_back", "raise")]
-    assert later[0].raised_at.timestamp() == at(14, 10) + 60 + DetectorParams().not_back_floor_s
+    p = DetectorParams()
+    # this resident's outings are not learned yet: a typical outing is assumed
+    allowed = p.not_back_factor * p.long_outing_prior_s
+    assert later[0].raised_at.timestamp() == at(14, 10) + 60 + allowed
+    assert "not learned yet" in later[0].reason
     home = engine.observe(HH, "motion-1", "motion", 1.0, at(15, 1))
     assert home is not None and kinds(home) == [("not_back", "resolve")]
+
+
+def _outing(leave: float, back: float, hh: str = HH) -> list[Row]:
+    """Through the entrance door and back, with the door's open and close messages."""
+    return [(leave, hh, "door-1", "door", 1.0), (leave + 10, hh, "door-1", "door", 0.0),
+            (back, hh, "door-1", "door", 1.0), (back + 10, hh, "door-1", "door", 0.0),
+            (back + 30, hh, "motion-1", "motion", 1.0)]
+
+
+def test_the_usual_outing_is_learned_from_the_door_at_both_ends() -> None:
+    # a resident out from 14:00 to 15:00 every day: their outings are learned to last an hour,
+    # so a long one is noticed after max(floor, 2 x 1 h) rather than the cold-start allowance
+    last = 35
+    rows = [r for r in routine_rows(range(0, last + 1)) if not 14 <= datetime.fromtimestamp(
+        r[0], SEOUL).hour < 15]
+    for day in range(0, last):
+        rows += _outing(at(day, 14), at(day, 15))
+    rows += [(at(last, 14), HH, "door-1", "door", 1.0),
+             (at(last, 14) + 10, HH, "door-1", "door", 0.0)]
+    rows = [r for r in rows if r[0] < at(last, 14) + 20]
+    engine = make_engine()
+    alerts = run(engine, rows, until=at(last + 1, 0))
+    assert kinds(alerts) == [("not_back", "raise")]
+    usual = alerts[0].details["usual_out_s"]
+    assert isinstance(usual, int) and 3500 <= usual <= 3700, alerts[0].reason
+    p = DetectorParams()
+    expected = at(last, 14) + 10 + max(p.not_back_floor_s, p.not_back_factor * usual)
+    assert abs(alerts[0].raised_at.timestamp() - expected) <= p.not_back_factor * 1.0
+    assert "9 in 10 of their outings end within 59 min" in alerts[0].reason
+
+
+def test_appliances_switching_off_after_the_resident_left_do_not_bring_them_home() -> None:
+    # kettle boiled, rice cooker cooking, then out: the kettle switches itself off and the
+    # rice cooker drops to keep-warm while nobody is home. Neither is a person: the
+    # household stays "out" (no inactivity alert), and the silence is not restarted.
+    rows = routine_rows(range(0, 15), stop_at=at(14, 10))
+    plug_start = at(0, 6)
+    rows += [(plug_start, HH, "kettle", "power", 0.0), (plug_start, HH, "cooker", "power", 1.2)]
+    rows += [(at(14, 9.9), HH, "kettle", "power", 1900.0),
+             (at(14, 9.9), HH, "cooker", "power", 800.0)]
+    rows += [(at(14, 10) + 30, HH, "door-1", "door", 1.0),
+             (at(14, 10) + 40, HH, "door-1", "door", 0.0)]
+    rows += [(at(14, 10) + 200, HH, "kettle", "power", 0.0),
+             (at(14, 10.7), HH, "cooker", "power", 60.0)]
+    engine = make_engine()
+    alerts = run(engine, rows, until=at(14, 16))
+    assert alerts == []  # out: neither inactivity_routine nor (yet) not_back
+    assert engine.households[HH].last_activity == at(14, 10) + 40
+
+
+def test_a_plug_switched_on_is_activity_when_motion_is_missing() -> None:
+    # the kitchen motion sensor misses the resident; the kettle switched on still counts
+    rows = routine_rows(range(0, 15), stop_at=at(14, 8))
+    rows += [(at(0, 6), HH, "kettle", "power", 0.0), (at(14, 9), HH, "kettle", "power", 1900.0)]
+    alerts = run(make_engine(), rows, until=at(14, 12))
+    raised = [a for a in alerts if a.action is AlertAction.RAISE]
+    assert [a.kind for a in raised] == [AlertKind.INACTIVITY_ROUTINE]
+    # the silence counts from the kettle, not from the last movement at 08:00
+    assert raised[0].raised_at.timestamp() >= at(14, 9) + DetectorParams().routine_min_silence_s
+    assert raised[0].details["last_activity"] == datetime.fromtimestamp(
+        at(14, 9), UTC).isoformat()
 
 
 def test_a_fridge_cycling_is_not_a_person() -> None:
@@ -323,3 +388,31 @@ def test_silent_sensors_raise_health_alerts_and_hold_back_inactivity() -> None:
     # alert at 24 h; once it reports again, the silence that goes on is alerted promptly
     held = alerts[4]
     assert held.raised_at.timestamp() == at(4, 0) + 60 + DetectorParams().recovery_grace_s
+
+
+def test_a_silent_sensor_makes_the_routine_check_wait_longer_and_say_why() -> None:
+    # two motion sensors; the living-room one dies while the resident sits there: the
+    # routine was learned with both, so it now expects only part of the usual activity
+    from anbu.registry_records import DeviceRecord
+
+    def sensor(device_id: str) -> DeviceRecord:
+        return DeviceRecord(device_id=device_id, household_id=HH, kind="motion",
+                            source_format=SourceFormat.ZIGBEE2MQTT, mqtt_topic=f"z/{device_id}",
+                            reporting_interval_s=6 * 3600)
+
+    p = DetectorParams()
+    stop = at(14, 10)
+    rows = routine_rows(range(0, 15), stop_at=stop, heartbeat_until=at(15, 0))
+    rows.append((at(14, 8), HH, "motion-2", "availability", 0.0))  # reports itself offline
+    engine = make_engine(devices=[sensor("motion-1"), sensor("motion-2")], params=p)
+    alerts = run(engine, rows)
+    raised = [a for a in alerts if a.kind is AlertKind.INACTIVITY_ROUTINE]
+    assert kinds(raised) == [("inactivity_routine", "raise")]
+    last = at(14, 9 + 50 / 60)
+    # twice the minimum silence instead of 2 h (all sensors healthy: see the test above)
+    assert raised[0].raised_at.timestamp() == last + p.partly_blind_factor * p.routine_min_silence_s
+    assert raised[0].details["sensors_silent"] == 1
+    assert "counting only 50% of the usual activity, as 1 sensor(s) are not reporting" in (
+        raised[0].reason)
+    assert "센서 1개가 보고하지 않아" in raised[0].reason_ko
+    assert float(raised[0].details["probability"]) <= p.routine_threshold

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
 from typing import Any
 
-from kafka import KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from anbu.events import DeviceEvent, SosCause, SosEvent, SourceFormat
+from anbu.events import DeviceEvent, EventBatch, SosCause, SosEvent, SourceFormat
 from anbu.registry_records import HouseholdRecord
 from config import Settings
 from detectors.backtest import run_backtest
+from detectors.offsets import progress_key
+from detectors.runtime import partition_of
 from tests.test_detectors_worker import (
     DAYS,
     START,
@@ -48,7 +51,8 @@ def burst() -> list[Any]:
 
 
 class Progress:
-    """How many state writes the worker has made so far: the end offsets of its changelog."""
+    """How many event records the worker has saved as processed: the offsets its checkpoints
+    wrote to the state table's changelog."""
 
     def __init__(self, settings: Settings) -> None:
         topic = f"{settings.detectors.app_id}-household-state-changelog"
@@ -56,51 +60,89 @@ class Progress:
                                       enable_auto_commit=False)
         self.parts = [TopicPartition(topic, p)
                       for p in range(settings.kafka.topics.partitions)]
+        self.events_prefix = progress_key(settings.kafka.topics.events, 0)[:-1]
+        self.saved: dict[bytes, int] = {}
+        self.assigned = False
 
-    def writes(self) -> int:
-        try:
-            return sum(self.consumer.end_offsets(self.parts).values())
-        except Exception:  # the worker has not declared the changelog yet
-            return 0
+    def records(self) -> int:
+        if not self.assigned:
+            try:
+                self.consumer.assign(self.parts)
+                self.consumer.seek_to_beginning(*self.parts)
+                self.assigned = True
+            except Exception:  # the worker has not declared the changelog yet
+                return 0
+        for batch in self.consumer.poll(timeout_ms=50).values():
+            for m in batch:
+                if m.key and m.key.startswith(self.events_prefix) and m.value:
+                    self.saved[m.key] = int(m.value) + 1
+        return sum(self.saved.values())
 
     def wait_beyond(self, count: int, timeout: float, worker: Worker) -> int:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert worker.proc is not None and worker.proc.poll() is None, \
                 worker.log.read_text()[-3000:]
-            now = self.writes()
+            now = self.records()
             if now >= count:
                 return now
-            time.sleep(0.05)
-        raise AssertionError(f"the worker made fewer than {count} state writes: "
+        raise AssertionError(f"the worker saved fewer than {count} records as processed: "
                              + worker.log.read_text()[-3000:])
 
     def close(self) -> None:
         self.consumer.close()
 
 
+def drip(settings: Settings, records: list[Any], per_second: int) -> None:
+    """Produce event records at a steady pace, as a live stream arrives."""
+    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, acks="all",
+                             max_in_flight_requests_per_connection=1)
+    topics = settings.kafka.topics
+    chunk = max(1, per_second // 10)
+    try:
+        for start in range(0, len(records), chunk):
+            for record in records[start:start + chunk]:
+                topic = topics.sos if isinstance(record, SosEvent) else topics.events
+                hh = record.events[0].household_id if isinstance(record, EventBatch) else \
+                    record.household_id
+                producer.send(topic, key=record.household_id.encode() if record.household_id
+                              else None, value=record.to_json(),
+                              partition=partition_of(hh, topics.partitions))
+            producer.flush()
+            time.sleep(0.1)
+    finally:
+        producer.close()
+
+
 def test_a_worker_killed_mid_burst_loses_no_alert(
     det_settings: Settings, worker: Worker
 ) -> None:
     records = burst()
-    event_records = sum(1 for r in records if not isinstance(r, HouseholdRecord))
     expected = pairs_of(run_backtest(flatten(records)))
     assert len(expected) >= 20
-    # each processed record writes its household and the partition's offset
-    total_writes = 2 * event_records
+    events_records = sum(1 for r in records if isinstance(r, DeviceEvent | EventBatch))
 
     reader = AlertReader(det_settings)
     progress = Progress(det_settings)
+    half = len(records) // 2
+    dripping = threading.Thread(target=drip, args=(det_settings, records[half:], 300),
+                                daemon=True)
     try:
-        produce(det_settings, records)
+        produce(det_settings, records[:half])
         worker.start()
-        # killed once in the learning weeks, once while the last day's alerts are due;
-        # restarted at once each time, while the dead worker is still in the group
-        for share in (0.4, 0.95):
-            seen = progress.wait_beyond(int(share * total_writes), timeout=90, worker=worker)
+        # killed in the learning weeks, a while after a checkpoint (records processed but
+        # not saved), then restarted at once, while the dead worker is still in the group;
+        # the rest of the stream arrives meanwhile, and the worker is killed again while it
+        # processes it live, when the last day's alerts are due
+        for share, after in ((0.35, 0.3), (0.8, 0.1)):
+            seen = progress.wait_beyond(int(share * events_records), timeout=90, worker=worker)
+            time.sleep(after)
             worker.kill()
-            assert seen < total_writes, "the burst was over before the kill"
+            assert seen < events_records, "the burst was over before the kill"
             worker.start()
+            if not dripping.is_alive() and seen < events_records // 2:
+                dripping.start()
+        dripping.join()
         reader.wait_for(lambda got: got >= expected, timeout=120, worker=worker)
         time.sleep(2)  # anything extra would show up now
         reader.wait_for(lambda got: False, timeout=1)

@@ -31,5 +31,6 @@ def test_anything_unusual_goes_to_the_validated_path() -> None:
     assert fast_events(good.replace('"motion"', '"sneeze"').encode()) is None
     assert fast_events(good.replace("+00:00", "").replace("Z", "").encode()) is None
     assert fast_events(good.replace('"value":1.0', '"value":true').encode()) is None
-    other = EventBatch(household_id="hh-2", events=[_event(1)]).to_json()
-    assert fast_events(other) is None  # an event of another household inside the batch
+    # an event of another household inside a named batch (the model refuses to build one)
+    other = EventBatch.model_construct(household_id="hh-2", events=[_event(1)]).to_json()
+    assert fast_events(other) is None

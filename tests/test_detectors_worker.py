@@ -30,6 +30,7 @@ from anbu.stack.services import free_port
 from anbu.timeutil import SEOUL
 from config import Settings
 from detectors.backtest import run_backtest
+from detectors.runtime import partition_of
 
 # Event times lie in the future, so the wall clock never overtakes the stream and the
 # worker's clock is the events' own time: the expected alerts are exactly the backtest's.
@@ -121,15 +122,22 @@ def resident(hh: str, stop_day: int | None, stop_minute: int, back_minute: int |
 
 
 def batches(events: list[DeviceEvent], window_s: float = 1200) -> list[EventBatch | DeviceEvent]:
-    """Group a household's events of the same 20 minutes as the bridge groups what arrives
-    together; a lone event goes as a single DeviceEvent record."""
+    """Group the events of the same 20 minutes bound for one partition, as the bridge groups
+    what arrives together (several households in a record); a lone event goes as a single
+    DeviceEvent record."""
     out: list[EventBatch | DeviceEvent] = []
-    groups: dict[tuple[str, int], list[DeviceEvent]] = {}
+    groups: dict[tuple[int, int], list[DeviceEvent]] = {}
     for e in events:
         window = int(e.event_time.timestamp() // window_s)
-        groups.setdefault((e.household_id, window), []).append(e)
-    for (hh, _), group in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        out.append(EventBatch(household_id=hh, events=group) if len(group) > 1 else group[0])
+        groups.setdefault((partition_of(e.household_id, 4), window), []).append(e)
+    for (_, _), group in sorted(groups.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        households = {e.household_id for e in group}
+        if len(group) == 1:
+            out.append(group[0])
+        elif len(households) == 1:
+            out.append(EventBatch(household_id=group[0].household_id, events=group))
+        else:
+            out.append(EventBatch(events=group))
     return out
 
 
@@ -143,7 +151,12 @@ def produce(settings: Settings, records: list[Any]) -> None:
                           value=record.to_json())
         else:
             topic = topics.sos if isinstance(record, SosEvent) else topics.events
-            producer.send(topic, key=record.household_id.encode(), value=record.to_json())
+            hh = record.events[0].household_id if isinstance(record, EventBatch) else \
+                record.household_id
+            # the partition of the household key, as the bridge sends mixed batches
+            producer.send(topic, key=record.household_id.encode() if record.household_id
+                          else None, value=record.to_json(),
+                          partition=partition_of(hh, settings.kafka.topics.partitions))
     producer.flush()
     producer.close()
 

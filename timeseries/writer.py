@@ -22,8 +22,9 @@ from pydantic import ValidationError
 
 from anbu.events import EventBatch
 from anbu.influx import BufferedWriter, InfluxClient, InfluxError, Point
+from anbu.kafka_consumers import GROUP_TIMEOUTS
 from anbu.kafka_topics import ensure_topics
-from anbu.registry_records import parse_registry_record
+from anbu.registry_reader import RegistryChange, RegistryReader
 from anbu.timeutil import utcnow
 from config import Settings
 from timeseries.rollup import ActivityKey, SeriesRollup
@@ -88,6 +89,9 @@ class SeriesWriter:
         self._consumer: AIOKafkaConsumer | None = None
         self._flush_lock = asyncio.Lock()
         self.processed: dict[TopicPartition, int] = {}
+        self.registry = RegistryReader(
+            settings, self._apply_registry, client_id=f"{settings.kafka.client_id}-series-registry"
+        )
 
     def stop(self) -> None:
         """Ask :meth:`run` to flush and return."""
@@ -110,23 +114,14 @@ class SeriesWriter:
             group_id=self.settings.series.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            session_timeout_ms=6000,
-            heartbeat_interval_ms=1000,
-            rebalance_timeout_ms=5000,
             max_poll_records=2000,
+            **GROUP_TIMEOUTS,
         )
         consumer.subscribe([kafka.topics.events], listener=_Rebalance(self))
         self._consumer = consumer
-        registry = AIOKafkaConsumer(
-            bootstrap_servers=kafka.bootstrap_servers,
-            client_id=f"{kafka.client_id}-series-registry",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-        )
-        await registry.start()
         await consumer.start()
         tasks = [
-            asyncio.create_task(self._follow_registry(registry), name="series-registry"),
+            asyncio.create_task(self.registry.run(), name="series-registry"),
             asyncio.create_task(self._consume(consumer), name="series-events"),
             asyncio.create_task(self._flush_loop(), name="series-flush"),
             asyncio.create_task(self._snapshot_loop(), name="series-health"),
@@ -142,34 +137,14 @@ class SeriesWriter:
             with suppress(Exception):
                 await self.flush()
             await consumer.stop()
-            await registry.stop()
             self.client.close()
             self.health_buffer.client.close()
 
-    async def _follow_registry(self, registry: AIOKafkaConsumer) -> None:
-        topic = self.settings.kafka.topics.registry
-        partitions = None
-        while partitions is None:
-            partitions = registry.partitions_for_topic(topic)
-            if partitions is None:
-                await registry.topics()
-                await asyncio.sleep(0.5)
-        registry.assign([TopicPartition(topic, p) for p in sorted(partitions)])
-        await registry.seek_to_beginning()
-        while True:
-            batches = await registry.getmany(timeout_ms=1000, max_records=5000)
-            for records in batches.values():
-                for record in records:
-                    if record.value is None:
-                        if record.key:
-                            self.rollup.forget(record.key.decode(errors="replace"))
-                        continue
-                    try:
-                        self.rollup.apply_registry(parse_registry_record(record.value))
-                    except ValidationError as exc:
-                        self.bad_records += 1
-                        log.warning("registry record at offset %s unreadable: %s",
-                                    record.offset, exc.errors()[0]["msg"])
+    def _apply_registry(self, change: RegistryChange) -> None:
+        if change.record is None:
+            self.rollup.forget(change.key)
+        else:
+            self.rollup.apply_registry(change.record)
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
         while True:
@@ -201,8 +176,8 @@ class SeriesWriter:
 
     async def _snapshot_loop(self) -> None:
         interval = self.settings.series.health_snapshot_interval.total_seconds()
-        # Let the registry load before the first snapshot names every device.
-        await asyncio.sleep(min(interval, 2.0))
+        # The first snapshot names every device the registry knows.
+        await self.registry.wait_loaded(interval)
         while True:
             self.health_buffer.add(self.rollup.health_snapshot(utcnow()))
             await asyncio.sleep(interval)
@@ -230,7 +205,7 @@ class SeriesWriter:
                 "behind_records": behind,
                 "events": self.rollup.events,
                 "duplicates": self.rollup.duplicates,
-                "bad_records": self.bad_records,
+                "bad_records": self.bad_records + self.registry.bad_records,
                 "pending_points": self.buffer.pending,
             },
             now,
