@@ -11,6 +11,7 @@ restarts and replays its input raises the same alerts with the same ids and time
 from __future__ import annotations
 
 import math
+import sys
 from typing import Any
 
 from anbu.events import AlertAction, AlertEvent, AlertKind, Severity, alert_id
@@ -22,6 +23,12 @@ from detectors.text import local_clock, routine_reason, span_en, span_ko
 
 INF = math.inf
 _DEFAULT_CONFIG = HouseholdConfig()
+# Floats that all restored households share: these, and whole numbers below a million met
+# on restore (intervals, watts), up to a bound. Timestamps are never among them.
+_ZERO = 0.0
+_NAN = math.nan
+_COMMON_FLOATS = {v: v for v in (1.0, -1.0, INF, -INF)}
+_COMMON_MAX = 4096
 
 # Event kinds (EventKind values) as plain strings: compared millions of times a second.
 _INSIDE_ALWAYS = frozenset({"motion", "robot", "checkin_answer", "button"})
@@ -76,6 +83,30 @@ class Device:
     def __setstate__(self, state: tuple[Any, ...]) -> None:
         for name, value in zip(self.__slots__, state, strict=True):
             setattr(self, name, value)
+        self.kind = sys.intern(self.kind)  # a handful of kinds: one string each
+
+
+def _shared(value: float, shared: dict[float, float]) -> float:
+    """``value``, or an equal float object already kept (24 B saved), as in a running household.
+
+    While a household runs, one event's time is both its ``last_activity`` and
+    ``last_inside``, a heartbeat's both ``last_hb`` and ``last_heard``, a device's
+    ``last_seen`` often one of them; unpickling makes separate objects of them all.
+    """
+    if not value:  # 0.0 == -0.0 as dict keys: keep the sign
+        return _ZERO if math.copysign(1.0, value) > 0.0 else value
+    if value != value:
+        return _NAN
+    common = _COMMON_FLOATS.get(value)
+    if common is not None:
+        return common
+    if value.is_integer() and abs(value) < 1e6 and len(_COMMON_FLOATS) < _COMMON_MAX:
+        _COMMON_FLOATS[value] = value
+        return value
+    return shared.setdefault(value, value)
+
+
+_DEVICE_FLOATS = ("interval", "last_seen", "value", "first_seen", "night_score")
 
 
 class Household:
@@ -131,10 +162,14 @@ class Household:
         return tuple(getattr(self, s) for s in self._PERSISTED)
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
+        shared: dict[float, float] = {}
         for name, value in zip(self._PERSISTED, state, strict=True):
-            setattr(self, name, value)
+            setattr(self, name, _shared(value, shared) if type(value) is float else value)
         self.cfg = _DEFAULT_CONFIG
         self.due = INF
+        for dev in (self.devices or {}).values():
+            for name in _DEVICE_FLOATS:
+                setattr(dev, name, _shared(getattr(dev, name), shared))
 
     # -- inputs
 
