@@ -214,7 +214,7 @@ def worker_vs_raw(events: int = 200_000, batch: int = 50) -> dict[str, Any]:
         for hh in markers:
             producer.send(topic, key=hh.encode(), value=_marker(hh, moment, 0).to_json())
         for r in records:
-            producer.send(topic, key=r.household_id.encode(), value=r.to_json())
+            producer.send(topic, key=r.events[0].household_id.encode(), value=r.to_json())
         for hh in markers:
             producer.send(topic, key=hh.encode(),
                           value=_marker(hh, end, 1).to_json())
