@@ -248,9 +248,11 @@ class Runtime:
         engine.changed.clear()
         return out
 
-    def dirty_partitions(self) -> list[int]:
-        """Partitions with changed households not saved yet."""
-        return [p for p, st in self.states.items() if st.engine.changed]
+    def mark_changed(self, partition: int, households: Iterable[str]) -> None:
+        """Mark households changed again (a snapshot of them was not written)."""
+        st = self.states.get(partition)
+        if st is not None:
+            st.engine.changed.update(households)
 
     def health_now(self, engine: Engine) -> float:
         """The clock for gateway and device silence.

@@ -69,6 +69,9 @@ class Checkpoints:
         alerts: outbox of alerts; dead letters: outbox of dead letters.
         commit: commits input offsets to the consumer group (informational: the group's
             offsets then follow the checkpoints; the table's offsets are what counts).
+        rebalancing: whether a rebalance is under way (the table's partitions may be
+            revoked: a checkpoint then writes nothing, and its households stay marked
+            changed for the next one).
     """
 
     def __init__(
@@ -79,8 +82,10 @@ class Checkpoints:
         alerts: Outbox[AlertEvent],
         letters: Outbox[DeadLetter],
         commit: Callable[[dict[TopicPartition, int]], Awaitable[Any]],
+        rebalancing: Callable[[], bool] = lambda: False,
     ) -> None:
         self.state = state
+        self.rebalancing = rebalancing
         self.runtime = runtime
         self.inputs = inputs
         self.alerts = alerts
@@ -197,6 +202,10 @@ class Checkpoints:
             self.records[partition] = 0
             self.since[partition] = time.monotonic()
             await self.alerts.drained(waiting)
+            if self.rebalancing() or partition not in self.loaded:
+                # the partition may be another worker's by now: write nothing, save later
+                self.runtime.mark_changed(partition, blobs)
+                return
             state = self.state
             commit: dict[TopicPartition, int] = {}
             with self._in_partition(partition):
@@ -291,7 +300,8 @@ def build_app(settings: Settings) -> tuple[faust.App, Runtime]:
         consumer: Any = app.consumer  # Faust has no public call to commit given offsets
         return await consumer._commit(offsets)
 
-    keeper = Checkpoints(state, runtime, inputs, alerts, letters, commit)
+    keeper = Checkpoints(state, runtime, inputs, alerts, letters, commit,
+                         rebalancing=lambda: bool(app.rebalancing))
     progress = keeper.progress
 
     def letter_for(value: bytes, partition: int, exc: Exception) -> DeadLetter:
