@@ -204,15 +204,18 @@ class Runtime:
             return alerts
         queue = engine.queue
         for t, hid, dev, kind, value, detail in events:
-            # advance only when it has something to do: the clock moves, or a deadline is due
-            heap = queue.heap
-            if t > engine.now or (heap and heap[0][0] <= engine.now):
-                woken = advance(t, health)
-                if woken:
-                    alerts += woken
-            raised = observe(hid, dev, kind, value, t, detail)
-            if raised:
-                alerts += raised
+            try:
+                # advance only when it has something to do: the clock moves, or one is due
+                heap = queue.heap
+                if t > engine.now or (heap and heap[0][0] <= engine.now):
+                    woken = advance(t, health)
+                    if woken:
+                        alerts += woken
+                raised = observe(hid, dev, kind, value, t, detail)
+                if raised:
+                    alerts += raised
+            except Exception:  # a bug on one event must not drop the others' alerts
+                log.exception("detector failed on a %s event of household %s", kind, hid)
         return alerts
 
     @staticmethod
