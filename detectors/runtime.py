@@ -278,7 +278,10 @@ class Runtime:
             live = abs(now - engine.now) <= self.live_window_s
             idle = now - st.last_record_wall >= self.idle_s and now > engine.now
             if live or idle:
-                out += engine.advance(now, now)
+                try:
+                    out += engine.advance(now, now)
+                except Exception:  # a bug in one household must not stop the timer
+                    log.exception("detector failed while advancing to the wall clock")
         return out
 
     def next_deadline(self) -> float | None:
