@@ -321,7 +321,10 @@ class Household:
         if self.open is not None:
             by = "checkin_answer" if kind == "checkin_answer" else "activity"
             for ak in _INACTIVITY_KINDS:
-                if self.open is not None and ak.value in self.open:
+                entry = self.open.get(ak.value) if self.open is not None else None
+                # only activity after the silence began ends it: a late or replayed older
+                # event says nothing about the silence the alert is about
+                if entry is not None and t > entry[1]:
                     out = self._resolve_activity(out, ak, t, kind, by, detail)
                     hint = min(hint, t)
         if self.due == INF:

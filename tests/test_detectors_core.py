@@ -416,3 +416,16 @@ def test_a_silent_sensor_makes_the_routine_check_wait_longer_and_say_why() -> No
         raised[0].reason)
     assert "센서 1개가 보고하지 않아" in raised[0].reason_ko
     assert float(raised[0].details["probability"]) <= p.routine_threshold
+
+
+def test_a_late_older_event_does_not_resolve_an_alert_about_a_later_silence() -> None:
+    stop = at(14, 10)
+    engine = make_engine()
+    alerts = run(engine, routine_rows(range(0, 15), stop_at=stop, heartbeat_until=at(15, 0)))
+    assert kinds(alerts) == [("inactivity_routine", "raise")]
+    # a retried message from before the silence began arrives late: the silence goes on
+    late = engine.observe(HH, "motion-1", "motion", 1.0, at(14, 9.5))
+    assert not late
+    assert "inactivity_routine" in (engine.households[HH].open or {})
+    back = engine.observe(HH, "motion-1", "motion", 1.0, at(14, 13))
+    assert back is not None and kinds(back) == [("inactivity_routine", "resolve")]
