@@ -75,17 +75,20 @@ def test_activity_counts_and_device_health_reach_influx(
         )
         assert door_total[0]["values"][0][1] == doors
 
-        def health_written() -> bool:
-            return bool(client.query("SELECT count(online) FROM health.device_health"))
+        def latest_health() -> dict[str, dict[str, object]]:
+            rows = client.query(
+                "SELECT * FROM health.device_health WHERE time > now() - 1m GROUP BY device "
+                "ORDER BY time DESC LIMIT 1"
+            )
+            return {
+                s["tags"]["device"]: dict(zip(s["columns"], s["values"][0], strict=False))
+                for s in rows
+            }
 
-        wait_for(health_written)
-        rows = client.query(
-            "SELECT * FROM health.device_health WHERE time > now() - 1m GROUP BY device "
-            "ORDER BY time DESC LIMIT 1"
-        )
-    health = {
-        s["tags"]["device"]: dict(zip(s["columns"], s["values"][0], strict=False)) for s in rows
-    }
+        # The first snapshot is taken as soon as the registry is loaded, before any event is
+        # counted; wait for one taken after the events.
+        wait_for(lambda: latest_health().get("hh-00003-motion", {}).get("online") is True)
+        health = latest_health()
     # Every registered device shows, the one that never reported too: offline, no last_seen.
     registered = {r.device_id for r in registry if isinstance(r, DeviceRecord)}
     assert registered <= set(health)
