@@ -22,13 +22,13 @@ from contextlib import contextmanager
 from typing import Any
 
 import faust
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from faust.streams import _current_event, current_event
 from pydantic import ValidationError
 
 from anbu.events import AlertEvent, DeadLetter, DeviceEvent, EventBatch, SosEvent
 from anbu.kafka_topics import ensure_topics
-from anbu.registry_records import parse_registry_record
+from anbu.registry_reader import RegistryReader
 from anbu.timeutil import utcnow
 from config import Settings
 from detectors.fastparse import fast_events
@@ -284,7 +284,11 @@ def build_app(settings: Settings) -> tuple[faust.App, Runtime]:
         key_type=bytes,  # bytes: Faust's "raw" codec, so the state is our own pickle
         value_type=bytes,
     )
-    registry_ready = asyncio.Event()
+    registry = RegistryReader(
+        settings, lambda change: runtime.apply_registry(change.key, change.record),
+        client_id=f"{det.app_id}-registry",
+    )
+    registry_ready = registry.loaded
 
     def send_alert(alert: AlertEvent) -> Awaitable[Awaitable[Any]]:
         return alerts_topic.send(key=alert.household_id.encode(), value=alert.to_json())
@@ -379,7 +383,7 @@ def build_app(settings: Settings) -> tuple[faust.App, Runtime]:
 
     @app.task
     async def follow_registry() -> None:
-        await _follow_registry(settings, runtime, registry_ready)
+        await registry.run()
 
     app.conf.detectors_runtime = runtime  # for tests and benchmarks in the same process
     _ = (detect, raise_sos, tick, follow_registry)
@@ -406,62 +410,6 @@ async def resume_from_saved_offsets(app: faust.App, keeper: Checkpoints) -> None
              ", ".join(f"{tp.topic}:{tp.partition}@{o}" for tp, o in sorted(offsets.items())))
     if not await keeper.commit(offsets):
         log.warning("could not commit the saved offsets (the group is rebalancing again)")
-
-
-async def _follow_registry(settings: Settings, runtime: Runtime, ready: asyncio.Event) -> None:
-    """Read the compacted registry topic from the start, then keep following it."""
-    topic = settings.kafka.topics.registry
-    while True:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=settings.kafka.bootstrap_servers,
-            client_id=f"{settings.detectors.app_id}-registry",
-            enable_auto_commit=False,
-            group_id=None,
-        )
-        try:
-            await consumer.start()
-            parts = consumer.partitions_for_topic(topic) or set()
-            tps = [TopicPartition(topic, p) for p in sorted(parts)]
-            consumer.assign(tps)
-            await consumer.seek_to_beginning(*tps)
-            ends = await consumer.end_offsets(tps) if tps else {}
-            while True:
-                batches = await consumer.getmany(timeout_ms=500)
-                for records in batches.values():
-                    for msg in records:
-                        _apply_registry_message(runtime, msg.key, msg.value)
-                if not ready.is_set() and await _caught_up(consumer, tps, ends):
-                    log.info("registry loaded: %d records", len(runtime.registry))
-                    ready.set()
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # Kafka away: keep what we know, retry
-            log.warning("registry topic %s unreadable: %r", topic, exc)
-            await asyncio.sleep(1.0)
-        finally:
-            await consumer.stop()
-
-
-async def _caught_up(
-    consumer: AIOKafkaConsumer, tps: list[TopicPartition], ends: dict[TopicPartition, int]
-) -> bool:
-    for tp in tps:
-        if await consumer.position(tp) < ends.get(tp, 0):
-            return False
-    return True
-
-
-def _apply_registry_message(runtime: Runtime, key: bytes | None, value: bytes | None) -> None:
-    name = key.decode(errors="replace") if key else ""
-    if value is None:
-        runtime.apply_registry(name, None)
-        return
-    try:
-        record = parse_registry_record(value)
-    except ValidationError as exc:
-        log.warning("registry record %s refused: %s", name, str(exc)[:300])
-        return
-    runtime.apply_registry(name or f"{record.type}:?", record)
 
 
 def run_worker(settings: Settings) -> None:
