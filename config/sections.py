@@ -64,6 +64,15 @@ class DetectorSettings(_Section):
     app_id: str = "anbu-detectors"
     default_inactivity_hours: float = Field(default=24.0, gt=0)
     tick_interval: Duration = timedelta(milliseconds=250)
+    checkpoint_records: int = Field(
+        default=2000, ge=1,
+        description="Save a partition's households and offsets after this many records ...",
+    )
+    checkpoint_interval: Duration = Field(
+        default=timedelta(seconds=1),
+        description="... or this long after its last save, whichever comes first (a crash "
+        "replays at most this much; duplicates of its alerts are dropped downstream).",
+    )
     store: str = "rocksdb://"
     web_port: Port = 6066
     # Routine-aware inactivity (see docs/detectors.md).

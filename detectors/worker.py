@@ -48,10 +48,11 @@ def parse_event(raw: bytes) -> EventBatch | DeviceEvent:
 
 
 CHECKPOINT_RECORDS = 2000
-"""A partition is checkpointed after this many records ..."""
+"""A partition is checkpointed after this many records ... (``detectors.checkpoint_records``)"""
 
 CHECKPOINT_SECONDS = 1.0
-"""... or this long after its last checkpoint, whichever comes first."""
+"""... or this long after its last checkpoint, whichever comes first
+(``detectors.checkpoint_interval``)."""
 
 
 class Checkpoints:
@@ -72,6 +73,8 @@ class Checkpoints:
         rebalancing: whether a rebalance is under way (the table's partitions may be
             revoked: a checkpoint then writes nothing, and its households stay marked
             changed for the next one).
+        every_records: checkpoint a partition after this many records ...
+        every_s: ... or this many seconds after its last checkpoint.
     """
 
     def __init__(
@@ -83,8 +86,12 @@ class Checkpoints:
         letters: Outbox[DeadLetter],
         commit: Callable[[dict[TopicPartition, int]], Awaitable[Any]],
         rebalancing: Callable[[], bool] = lambda: False,
+        every_records: int = CHECKPOINT_RECORDS,
+        every_s: float = CHECKPOINT_SECONDS,
     ) -> None:
         self.state = state
+        self.every_records = every_records
+        self.every_s = every_s
         self.rebalancing = rebalancing
         self.runtime = runtime
         self.inputs = inputs
@@ -150,8 +157,8 @@ class Checkpoints:
     def due(self, partition: int) -> bool:
         """Whether the partition should be checkpointed now (counts one more record)."""
         n = self.records[partition] = self.records.get(partition, 0) + 1
-        return (n >= CHECKPOINT_RECORDS
-                or time.monotonic() - self.since.get(partition, 0.0) >= CHECKPOINT_SECONDS)
+        return (n >= self.every_records
+                or time.monotonic() - self.since.get(partition, 0.0) >= self.every_s)
 
     def unsaved(self, partition: int) -> bool:
         """Whether the partition has processed or changed anything since its checkpoint."""
@@ -168,7 +175,7 @@ class Checkpoints:
         """
         now = time.monotonic()
         for p in sorted(self.loaded):
-            if (p in self.last_event and now - self.since.get(p, 0.0) >= CHECKPOINT_SECONDS
+            if (p in self.last_event and now - self.since.get(p, 0.0) >= self.every_s
                     and self.unsaved(p)):
                 await self.checkpoint(p)
 
@@ -305,7 +312,9 @@ def build_app(settings: Settings) -> tuple[faust.App, Runtime]:
         return await consumer._commit(offsets)
 
     keeper = Checkpoints(state, runtime, inputs, alerts, letters, commit,
-                         rebalancing=lambda: bool(app.rebalancing))
+                         rebalancing=lambda: bool(app.rebalancing),
+                         every_records=det.checkpoint_records,
+                         every_s=det.checkpoint_interval.total_seconds())
     progress = keeper.progress
 
     def letter_for(value: bytes, partition: int, exc: Exception) -> DeadLetter:
