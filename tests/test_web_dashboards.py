@@ -87,8 +87,11 @@ def stack(
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         _wait(lambda: server.started, 60)
-        # The health snapshot names every registered device once the registry is read.
-        _wait(lambda: bool(client.query("SELECT sum(total) FROM health.device_summary")))
+        # The health snapshot names every registered device once the registry is read; the
+        # first one comes before any event is counted, so wait for one taken after them all.
+        counted = utcnow().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        _wait(lambda: bool(client.query(
+            f"SELECT sum(total) FROM health.device_summary WHERE time > '{counted}'")))
         motion = Counter(e.household_id for e in events if e.kind is EventKind.MOTION)
         try:
             yield Stack(settings, f"http://127.0.0.1:{port}", settings.admin_token(), motion)
