@@ -307,6 +307,11 @@ class Household:
             # back from an outing: the entrance door again (or, if that message was lost,
             # movement inside) after the door and a silence inside
             self._learn_outing(t - self.last_door, p)
+            if where == 0:
+                # Home from now on, even if nothing inside moves (a fall just inside the
+                # door): the door messages of this homecoming (it closes seconds later) are
+                # not a new departure, so "inside" is held until the grace has passed.
+                self.last_inside = t + p.out_grace_s
         if where == 1:
             if t > self.last_inside:
                 self.last_inside = t
@@ -323,8 +328,11 @@ class Household:
             for ak in _INACTIVITY_KINDS:
                 entry = self.open.get(ak.value) if self.open is not None else None
                 # only activity after the silence began ends it: a late or replayed older
-                # event says nothing about the silence the alert is about
-                if entry is not None and t > entry[1]:
+                # event says nothing about the silence the alert is about; and a plug (an
+                # appliance on a timer) does not say the resident is back
+                if entry is not None and t > entry[1] and (
+                    where >= 0 or ak is not AlertKind.NOT_BACK
+                ):
                     out = self._resolve_activity(out, ak, t, kind, by, detail)
                     hint = min(hint, t)
         if self.due == INF:
@@ -458,6 +466,7 @@ class Household:
             return out, nxt
 
         # home or out: the entrance door was the last thing, then silence inside
+        use_routine = True
         if self.last_inside > 0.0 and self.last_door > self.last_inside:
             out_at = self.last_door + p.out_grace_s
             if now < out_at:
@@ -488,7 +497,11 @@ class Household:
                         )
                 else:
                     nxt = min(nxt, nb_at)
-                return out, nxt
+                    return out, nxt
+                # Not back: the fixed rule stays the backstop (the outing may be a guess from
+                # a lost message; staff may close the not_back alert), the routine does not
+                # (the outing explains the silence).
+                use_routine = False
 
         # inactivity: routine-aware first, the fixed rule as the backstop
         fixed_at = max(base + cfg.inactivity_s, hold)
@@ -498,7 +511,8 @@ class Household:
         # count only part of the usual activity as expected and wait correspondingly longer.
         # A dead sensor in the room where the resident sits is otherwise a false alarm a day.
         damp = p.partly_blind_factor if silent_sensors else 1.0
-        if cfg.routine_enabled and p.routine_allowed and routine is not None and routine.ready(p):
+        if (use_routine and cfg.routine_enabled and p.routine_allowed and routine is not None
+                and routine.ready(p)):
             crossing = routine.crossing(evidence_from, p, cfg, fixed_at, p.routine_target * damp)
             if crossing is not None:
                 routine_at = max(crossing, base + p.routine_min_silence_s * damp, hold)

@@ -429,3 +429,29 @@ def test_a_late_older_event_does_not_resolve_an_alert_about_a_later_silence() ->
     assert "inactivity_routine" in (engine.households[HH].open or {})
     back = engine.observe(HH, "motion-1", "motion", 1.0, at(14, 13))
     assert back is not None and kinds(back) == [("inactivity_routine", "resolve")]
+
+
+def test_a_fall_just_inside_the_door_after_coming_home_is_judged_as_at_home() -> None:
+    # out at 10:00, back through the door at 10:30, then nothing moves: the homecoming
+    # door is not a new departure, so the routine alert comes after its usual 2 h
+    rows = routine_rows(range(0, 17), stop_at=at(16, 9.5), heartbeat_until=at(17, 0))
+    for t, v in ((at(16, 10), 1.0), (at(16, 10) + 5, 0.0), (at(16, 10.5), 1.0),
+                 (at(16, 10.5) + 5, 0.0)):
+        rows.append((t, HH, "door-1", "door", v))
+    alerts = run(make_engine(), rows, until=at(16, 18))
+    raised = [a for a in alerts if a.action is AlertAction.RAISE]
+    assert kinds(raised) == [("inactivity_routine", "raise")]
+    assert raised[0].raised_at.timestamp() == at(16, 10.5) + 5 + DetectorParams(
+    ).routine_min_silence_s
+
+
+def test_a_plug_does_not_close_not_back_and_the_fixed_rule_stays_the_backstop() -> None:
+    # out through the door and never seen inside again; a kettle on a timer switches on in
+    # the evening. The not_back alert stays open, and a day after the last activity the
+    # fixed rule raises too (the resident may be home with the door message lost).
+    rows = routine_rows(range(0, 15), stop_at=at(14, 10))
+    rows += [(at(14, 10), HH, "door-1", "door", 1.0), (at(14, 10) + 10, HH, "door-1", "door", 0.0),
+             (at(0, 6), HH, "kettle", "power", 0.0), (at(14, 20), HH, "kettle", "power", 1800.0)]
+    alerts = run(make_engine(), rows, until=at(16, 0))
+    assert kinds(alerts) == [("not_back", "raise"), ("inactivity", "raise")]
+    assert alerts[1].raised_at.timestamp() == at(14, 20) + 24 * 3600
