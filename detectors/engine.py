@@ -6,6 +6,7 @@ Faust worker, ``anbu backtest`` and the unit tests all drive this same class.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Iterable
 
@@ -20,6 +21,11 @@ from anbu.registry_records import (
 from detectors.deadlines import DeadlineQueue
 from detectors.household import INF, Household
 from detectors.params import DetectorParams, HouseholdConfig
+
+log = logging.getLogger(__name__)
+
+_RETRY_WAKE_S = 60.0
+"""A household whose wake-up failed is tried again this much later (event time)."""
 
 _DEVICE_KIND_EVENTS = {"plug": "plug"}
 
@@ -189,7 +195,14 @@ class Engine:
             if h is None or h.due != at:
                 continue  # stale: the household moved its deadline
             h.due = INF
-            alerts, nxt = h.wake(now, p, health_now)
+            try:
+                alerts, nxt = h.wake(now, p, health_now)
+            except Exception:
+                # A bug in one household must neither drop the alerts already gathered for
+                # others in this call nor leave this one unscheduled for ever: try again in
+                # a minute.
+                log.exception("detector failed waking household %s", hid)
+                alerts, nxt = None, now + _RETRY_WAKE_S
             # a wake may change state without raising (a held-back deadline): save it too
             changed.add(hid)
             if alerts:

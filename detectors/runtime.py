@@ -198,9 +198,12 @@ class Runtime:
         if st.ahead:
             skip = {hid for _, hid, *_ in events if self._already_applied(st, hid, 0, offset)}
             for t, hid, dev, kind, value, detail in events:
-                alerts += advance(t, health)
-                if hid not in skip:
-                    alerts += observe(hid, dev, kind, value, t, detail) or ()
+                try:
+                    alerts += advance(t, health)
+                    if hid not in skip:
+                        alerts += observe(hid, dev, kind, value, t, detail) or ()
+                except Exception:  # as below: one event's bug must not drop the others
+                    log.exception("detector failed on a %s event of household %s", kind, hid)
             return alerts
         queue = engine.queue
         for t, hid, dev, kind, value, detail in events:

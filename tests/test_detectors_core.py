@@ -455,3 +455,28 @@ def test_a_plug_does_not_close_not_back_and_the_fixed_rule_stays_the_backstop() 
     alerts = run(make_engine(), rows, until=at(16, 0))
     assert kinds(alerts) == [("not_back", "raise"), ("inactivity", "raise")]
     assert alerts[1].raised_at.timestamp() == at(14, 20) + 24 * 3600
+
+
+def test_a_bug_waking_one_household_loses_no_other_alert_and_it_is_tried_again(
+    monkeypatch: Any,
+) -> None:
+    from detectors.household import Household
+
+    wake = Household.wake
+    failed: list[str] = []
+
+    def failing_once(self: Household, now: float, p: DetectorParams,
+                     health_now: float | None = None) -> Any:
+        if self.hid == "hh-b" and now >= at(1, 8) and not failed:
+            failed.append(self.hid)
+            raise RuntimeError("a bug in one household")
+        return wake(self, now, p, health_now)
+
+    monkeypatch.setattr(Household, "wake", failing_once)
+    engine = make_engine(routine=False)
+    rows: list[Row] = [(at(0, 8), hh, "m", "motion", 1.0) for hh in ("hh-a", "hh-b")]
+    rows += [(at(0, 9) + 300 * i, "hh-c", "gw", "heartbeat", 1.0) for i in range(12 * 30)]
+    alerts = run(engine, rows)
+    assert failed == ["hh-b"]
+    raised = sorted(a.household_id for a in alerts if a.kind is AlertKind.INACTIVITY)
+    assert raised == ["hh-a", "hh-b", "hh-c"]  # hh-b a minute late, nobody lost
