@@ -164,6 +164,11 @@ class SosEvent(_Record):
     detail: str | None = Field(default=None, max_length=200)
 
 
+DEAD_LETTER_PAYLOAD_MAX = 128 * 1024
+"""Characters of a payload a dead letter keeps: JSON may write one as six (``\u0001``), and
+the record must stay under Kafka's 1 MB."""
+
+
 class DeadLetter(_Record):
     """An input that could not become an event, kept with the reason so nothing is lost.
 
@@ -175,6 +180,8 @@ class DeadLetter(_Record):
         payload_encoding: ``utf-8`` or ``base64``.
         receive_time: when the bridge received it.
         gateway_id: the gateway it came from, when the topic tells.
+        payload_chars: the payload's full length when it was cut to
+            :data:`DEAD_LETTER_PAYLOAD_MAX` characters (``None``: kept whole).
     """
 
     reason: str
@@ -185,6 +192,19 @@ class DeadLetter(_Record):
     receive_time: UtcDatetime
     source_format: SourceFormat | None = None
     gateway_id: str | None = None
+    payload_chars: int | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _clip_payload(cls, data: Any) -> Any:
+        # Kafka refuses records over 1 MB: a dead letter that can never be sent would stall
+        # whoever waits for it, so a huge payload is kept in part, with its length.
+        if isinstance(data, dict):
+            payload = data.get("payload")
+            if isinstance(payload, str) and len(payload) > DEAD_LETTER_PAYLOAD_MAX:
+                data = {**data, "payload": payload[:DEAD_LETTER_PAYLOAD_MAX],
+                        "payload_chars": len(payload)}
+        return data
 
 
 class AlertKind(StrEnum):
