@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from kafka.partitioner.default import murmur2
 
 from anbu.events import AlertEvent, DeviceEvent, EventBatch, SosEvent
-from anbu.registry_records import CareCenterRecord, RegistryRecord
+from anbu.registry_records import CareCenterRecord, DeviceRecord, GatewayRecord, RegistryRecord
 from detectors.engine import Engine
 from detectors.fastparse import FastEvent
 from detectors.household import Household
@@ -136,6 +136,7 @@ class Runtime:
                 them is "ahead" (see :class:`PartitionState`). None: nothing is ahead.
         """
         count = 0
+        devices = self._registry_by_household()
         for key, raw in items:
             if not raw:
                 continue
@@ -147,6 +148,7 @@ class Runtime:
             partition = partition_of(h.hid, self.partitions)
             st = self.state(partition)
             st.engine.adopt(h)
+            self._refresh_registry(st.engine, h, devices.get(h.hid, []))
             base = saved.get(partition, NOTHING) if saved is not None else as_of
             if as_of[0] > base[0] or as_of[1] > base[1]:
                 st.ahead[h.hid] = as_of
@@ -154,6 +156,31 @@ class Runtime:
                                   max(st.ahead_until[1], as_of[1]))
             count += 1
         return count
+
+    def _registry_by_household(self) -> dict[str, list[DeviceRecord | GatewayRecord]]:
+        out: dict[str, list[DeviceRecord | GatewayRecord]] = {}
+        for record in self.registry.values():
+            if isinstance(record, DeviceRecord | GatewayRecord):
+                out.setdefault(record.household_id, []).append(record)
+        return out
+
+    @staticmethod
+    def _refresh_registry(
+        engine: Engine, h: Household, records: list[DeviceRecord | GatewayRecord]
+    ) -> None:
+        """Apply the registry as it is now to a household restored from older state.
+
+        A device replaced or retired while the worker was down (or in the second before a
+        crash) would otherwise stay "registered" in the saved state; once it falls silent
+        the household would look blind, and blind households get no inactivity alert.
+        """
+        for record in records:
+            engine.apply_registry(record)
+        active = {r.device_id for r in records if isinstance(r, DeviceRecord)
+                  and not (r.retired or r.retired_at is not None)}
+        for device_id, dev in list((h.devices or {}).items()):
+            if dev.interval > 0.0 and device_id not in active:
+                h.register_device(device_id, dev.kind, 0.0, True, engine.now)
 
     def drop(self, partition: int) -> None:
         """Forget a partition's engine (its partition went to another worker, or is reloaded)."""

@@ -124,3 +124,32 @@ def test_the_core_alone_also_keeps_a_replay_of_older_movements_harmless() -> Non
     kept, ahead = _run(raised[0].raised_at.timestamp() + 1, skip=False)
     assert ahead == 0  # nothing skipped: every old record is replayed into the newer state
     assert kept == downstream(everything)
+
+
+def test_a_restored_household_takes_the_registry_as_it_is_now() -> None:
+    # saved with motion-1 registered; while the worker was down the installer replaced it
+    # by motion-2. A retired sensor left in the state would fall silent and make the
+    # household look blind, and blind households get no inactivity alert.
+    from datetime import UTC, datetime
+
+    from anbu.events import SourceFormat
+    from anbu.registry_records import DeviceRecord
+
+    def sensor(device_id: str, retired: bool = False) -> DeviceRecord:
+        return DeviceRecord(device_id=device_id, household_id="hh-1", kind="motion",
+                            source_format=SourceFormat.ZIGBEE2MQTT, mqtt_topic=f"z/{device_id}",
+                            reporting_interval_s=3600,
+                            retired_at=datetime(2026, 3, 4, tzinfo=UTC) if retired else None)
+
+    first = Runtime(DetectorParams(), 1, wall=lambda: 0.0)
+    first.apply_registry("device:motion-1", sensor("motion-1"))
+    t0 = datetime(2026, 3, 2, tzinfo=UTC).timestamp()
+    first.apply_events(0, [(t0 + 600 * i, "hh-1", "motion-1", "motion", 1.0, None)
+                           for i in range(10)], 9)
+    saved = first.snapshot(0, (9, -1))
+    second = Runtime(DetectorParams(), 1, wall=lambda: 0.0)
+    second.apply_registry("device:motion-1", sensor("motion-1", retired=True))
+    second.apply_registry("device:motion-2", sensor("motion-2"))
+    assert second.restore(list(saved.items()), {0: (9, -1)}) == 1
+    devices = second.states[0].engine.households["hh-1"].devices or {}
+    assert {d: dev.interval for d, dev in devices.items()} == {"motion-2": 3600.0}
