@@ -251,7 +251,10 @@ class Household:
         if dev is not None:
             if t > dev.last_seen:
                 dev.last_seen = t
-            if dev.interval > 0.0 and self.open is not None:
+            # a device saying "I am offline" is not it reporting again (Zigbee2MQTT repeats
+            # its retained availability on every reconnect)
+            offline = kind == "availability" and value < 0.5
+            if dev.interval > 0.0 and self.open is not None and not offline:
                 key = f"{AlertKind.DEVICE_SILENT.value}:{device_id}"
                 if key in self.open:
                     blind_before = self._sensors_blind()

@@ -480,3 +480,19 @@ def test_a_bug_waking_one_household_loses_no_other_alert_and_it_is_tried_again(
     assert failed == ["hh-b"]
     raised = sorted(a.household_id for a in alerts if a.kind is AlertKind.INACTIVITY)
     assert raised == ["hh-a", "hh-b", "hh-c"]  # hh-b a minute late, nobody lost
+
+
+def test_a_repeated_offline_message_keeps_one_device_silent_alert() -> None:
+    from anbu.registry_records import DeviceRecord
+
+    motion = DeviceRecord(device_id="motion-2", household_id=HH, kind="motion",
+                          source_format=SourceFormat.ZIGBEE2MQTT, mqtt_topic="z/m2",
+                          reporting_interval_s=6 * 3600)
+    rows = [r for r in routine_rows(range(0, 2)) if r[0] < at(1, 10)]
+    rows += [(at(0, 0) + 3600 * i, HH, "motion-2", "battery", 90.0) for i in range(32)]
+    rows += [(at(1, 8) + 60 * i, HH, "motion-2", "availability", 0.0) for i in range(3)]
+    rows.append((at(1, 9), HH, "motion-2", "availability", 1.0))
+    alerts = run(make_engine(devices=[motion]), rows)
+    health = [a for a in alerts if a.kind is AlertKind.DEVICE_SILENT]
+    assert kinds(health) == [("device_silent", "raise"), ("device_silent", "resolve")]
+    assert health[0].raised_at.timestamp() == at(1, 8)
