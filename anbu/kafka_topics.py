@@ -64,7 +64,31 @@ def ensure_topics(settings: Any, timeout_s: float = 30.0) -> list[str]:
                     admin.create_topics(new)
                 except TopicAlreadyExistsError:
                     pass
+            _check_partitions(admin, settings, existing)
             return [t.name for t in new]
         finally:
             admin.close()
     raise KafkaSetupError(f"Kafka at {settings.kafka.bootstrap_servers} did not answer: {last}")
+
+
+def _check_partitions(admin: KafkaAdminClient, settings: Any, existing: set[str]) -> None:
+    """Refuse topics that exist with another partition count than the settings say.
+
+    Households are spread over partitions by a hash of their id modulo the count, and the
+    detector worker keeps one engine and one saved state per partition: if the topic has
+    more or fewer partitions than ``kafka.topics.partitions``, a restarted worker would
+    restore households into the wrong engine.
+    """
+    topics = settings.kafka.topics
+    wanted = topics.partitions
+    names = [t for t in (topics.events, topics.sos) if t in existing]
+    if not names:
+        return
+    for meta in admin.describe_topics(names):
+        count = len(meta.get("partitions") or [])
+        name = meta.get("topic") or meta.get("name")  # the key differs between versions
+        if count and count != wanted:
+            raise KafkaSetupError(
+                f"topic {name} has {count} partitions but kafka.topics.partitions "
+                f"is {wanted}: set ANBU_KAFKA__TOPICS__PARTITIONS={count} (or recreate the topic)"
+            )
