@@ -182,6 +182,17 @@ class Runtime:
             if dev.interval > 0.0 and device_id not in active:
                 h.register_device(device_id, dev.kind, 0.0, True, engine.now)
 
+    def quiet_since_load(self, partition: int, grace_s: float) -> None:
+        """Tick a partition restored without a record once ``grace_s`` pass with none.
+
+        The timer advances an active partition to the wall clock after ``idle_s`` without
+        records; the longer grace keeps a backlog that is about to arrive from being
+        judged against the wall clock first.
+        """
+        st = self.state(partition)
+        st.active = True
+        st.last_record_wall = self.wall() + max(0.0, grace_s - self.idle_s)
+
     def drop(self, partition: int) -> None:
         """Forget a partition's engine (its partition went to another worker, or is reloaded)."""
         self.states.pop(partition, None)

@@ -370,6 +370,7 @@ def build_app(settings: Settings) -> tuple[faust.App, Runtime]:
     @app.on_rebalance_complete.connect
     async def resume_from_state(sender: Any, /, *_: Any, signal: Any, **__: Any) -> None:
         await resume_from_saved_offsets(app, keeper)
+        load_quiet_partitions(app, keeper)
 
     @app.agent(events_topic, name="detect")
     async def detect(stream: Any) -> None:
@@ -397,6 +398,29 @@ def build_app(settings: Settings) -> tuple[faust.App, Runtime]:
     app.conf.detectors_runtime = runtime  # for tests and benchmarks in the same process
     _ = (detect, raise_sos, tick, follow_registry)
     return app, runtime
+
+
+QUIET_AFTER_LOAD_S = 15.0
+"""A partition loaded at a rebalance that has had no record this long is quiet: its clock
+moves with the wall clock (a partition with a backlog delivers its first record long before)."""
+
+
+def load_quiet_partitions(app: faust.App, keeper: Checkpoints) -> None:
+    """Restore every assigned partition now, not at its first record.
+
+    A partition that receives nothing after a restart (every gateway on it down at once: a
+    power cut over a small pilot) would otherwise never be loaded nor ticked, and raise
+    neither ``gateway_offline`` nor inactivity. Called from the rebalance signal, where no
+    record is being processed, so keyed table reads search every local partition.
+    """
+    token = _current_event.set(None)
+    try:
+        for tp in app.consumer.assignment():
+            if tp.topic == keeper.inputs[0] and tp.partition not in keeper.loaded:
+                keeper.load(tp.partition)
+                keeper.runtime.quiet_since_load(tp.partition, QUIET_AFTER_LOAD_S)
+    finally:
+        _current_event.reset(token)
 
 
 async def resume_from_saved_offsets(app: faust.App, keeper: Checkpoints) -> None:

@@ -16,7 +16,9 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from anbu.events import (
+    AlertAction,
     AlertEvent,
+    AlertKind,
     DeviceEvent,
     EventBatch,
     EventKind,
@@ -262,5 +264,51 @@ def test_events_in_alerts_out_and_a_killed_worker_loses_and_repeats_nothing(
                 and a.action.value == "resolve"]
         assert back and back[0].details["resolved_by"] == "activity"
         assert datetime.now(UTC) < min(a.raised_at for a in reader.alerts)
+    finally:
+        reader.close()
+
+
+def test_a_partition_with_no_record_after_a_restart_still_raises_gateway_offline(
+    det_settings: Settings, worker: Worker
+) -> None:
+    # A household's gateway (heartbeat every 10 s) is heard, the worker saves it and is
+    # restarted, and then nothing at all arrives on its partition: a power cut. The
+    # restarted worker must still notice the gateway going quiet.
+    from anbu.registry_records import GatewayRecord
+    from anbu.timeutil import utcnow
+
+    hh = "hh-quiet"
+    reader = AlertReader(det_settings)
+    try:
+        worker.start()
+        now = utcnow()
+        beats = [event(hh, "gw-quiet", EventKind.HEARTBEAT, 1, now - timedelta(seconds=s))
+                 for s in (30, 20, 10, 0)]
+        marker = event(hh, "motion-quiet", EventKind.BATTERY, 5, now)  # battery_low at once
+        producer = KafkaProducer(bootstrap_servers=det_settings.kafka.bootstrap_servers,
+                                 acks="all")
+        gateway = GatewayRecord(gateway_id="gw-quiet", household_id=hh,
+                                mqtt_username="gw-quiet", heartbeat_interval_s=10)
+        producer.send(det_settings.kafka.topics.registry, key=b"gateway:gw-quiet",
+                      value=gateway.to_json())
+        producer.flush()
+        producer.close()
+        produce(det_settings, [*beats, marker])
+
+        def raised(kind: AlertKind) -> bool:
+            return any(a.kind is kind and a.action is AlertAction.RAISE for a in reader.alerts)
+
+        reader.wait_for(lambda _: raised(AlertKind.BATTERY_LOW), timeout=60, worker=worker)
+        assert not raised(AlertKind.GATEWAY_OFFLINE)
+        time.sleep(3)  # its checkpoint (every second for a quiet partition)
+        worker.stop()
+        worker.start()
+        reader.wait_for(lambda _: raised(AlertKind.GATEWAY_OFFLINE), timeout=90,
+                        worker=worker)
+        offline = [a for a in reader.alerts if a.kind is AlertKind.GATEWAY_OFFLINE]
+        assert offline, worker.log.read_text()[-3000:]
+        assert offline[0].household_id == hh
+        # heard last at `now`; offline after three missed heartbeats
+        assert offline[0].raised_at == now + timedelta(seconds=30)
     finally:
         reader.close()
