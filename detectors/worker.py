@@ -17,7 +17,7 @@ import asyncio
 import logging
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -107,6 +107,7 @@ class Checkpoints:
         self.count = 0
         self._lock = asyncio.Lock()
         self._keys: dict[int, tuple[bytes, bytes]] = {}
+        self.recreated: set[bytes] = set()  # progress keys whose saved offsets are void
 
     def keys(self, partition: int) -> tuple[bytes, bytes]:
         """The table keys of the partition's events and SOS offsets."""
@@ -117,8 +118,29 @@ class Checkpoints:
         return keys
 
     def _stored(self, key: bytes) -> int:
+        if key in self.recreated:
+            return -1
         stored = self.state.get(key)
         return int(stored) if stored else -1
+
+    def note_recreated(self, highwaters: Mapping[TopicPartition, int]) -> None:
+        """Ignore saved offsets of input partitions that now hold fewer records.
+
+        The topic was recreated (the embedded broker keeps its data in memory, so every
+        ``anbu up`` starts it empty): its new records begin at offset 0, and resuming after
+        the saved offset would skip them all until the new ones passed it.
+        """
+        self.recreated = set()
+        for tp, high in highwaters.items():
+            if tp.topic not in self.inputs or tp.partition in self.loaded:
+                continue
+            key = progress_key(tp.topic, tp.partition)
+            stored = self._stored(key)
+            if stored >= high:
+                log.warning("%s partition %d holds %d records but %d were processed: the topic "
+                            "was recreated; reading it from its start", tp.topic, tp.partition,
+                            high, stored + 1)
+                self.recreated.add(key)
 
     def load(self, partition: int) -> None:
         """Restore a partition's households and offsets from the table.
@@ -136,7 +158,9 @@ class Checkpoints:
         items = [(k, v) for k, v in self.state.items()
                  if not k.startswith(OFFSET_PREFIX)
                  and partition_of(k.decode(errors="replace"), n) == partition]
-        count = self.runtime.restore(items, {partition: saved})
+        # after a recreated topic the households' own offsets are void too: nothing is ahead
+        count = self.runtime.restore(
+            items, None if set(keys) & self.recreated else {partition: saved})
         self.loaded.add(partition)
         self.records[partition] = 0
         self.since[partition] = time.monotonic()
@@ -247,6 +271,8 @@ class Checkpoints:
                     else self._stored(key))
             if last >= 0:
                 offsets[tp] = last + 1
+            elif key in self.recreated:
+                offsets[tp] = 0  # not the group's old offset, which points past the end
         return offsets
 
 
@@ -436,6 +462,12 @@ async def resume_from_saved_offsets(app: faust.App, keeper: Checkpoints) -> None
     commits are off for the inputs.
     """
     assigned = [tp for tp in app.consumer.assignment() if tp.topic in keeper.inputs]
+    try:
+        highwaters = await app.consumer.highwaters(*assigned)
+    except Exception as exc:  # Kafka busy: keep the saved offsets as they are
+        log.warning("could not read the input partitions' end offsets: %r", exc)
+        highwaters = {}
+    keeper.note_recreated(highwaters)
     offsets = keeper.resume_offsets(assigned)
     if not offsets:
         return  # nothing processed yet: the committed offsets (or "earliest") are right

@@ -312,3 +312,43 @@ def test_a_partition_with_no_record_after_a_restart_still_raises_gateway_offline
         assert offline[0].raised_at == now + timedelta(seconds=30)
     finally:
         reader.close()
+
+
+def test_a_recreated_input_topic_is_read_from_its_start(
+    det_settings: Settings, worker: Worker
+) -> None:
+    # The embedded broker keeps its data in memory: after `anbu up` restarts, anbu.events
+    # is empty again while the worker's saved state says it processed N records of it.
+    from kafka.admin import KafkaAdminClient, NewTopic
+
+    from anbu.timeutil import utcnow
+
+    def raised_for(hh: str) -> bool:
+        return any(a.household_id == hh and a.kind is AlertKind.BATTERY_LOW
+                   for a in reader.alerts)
+
+    topic = det_settings.kafka.topics.events
+    reader = AlertReader(det_settings)
+    try:
+        worker.start()
+        now = utcnow()
+        first = [event(f"hh-before-{i}", "m", EventKind.BATTERY, 5, now) for i in range(40)]
+        produce(det_settings, first)
+        reader.wait_for(lambda _: all(raised_for(f"hh-before-{i}") for i in range(40)),
+                        timeout=60, worker=worker)
+        time.sleep(3)  # its checkpoint
+        worker.stop()
+        admin = KafkaAdminClient(bootstrap_servers=det_settings.kafka.bootstrap_servers)
+        try:
+            admin.delete_topics([topic])
+            time.sleep(1)
+            admin.create_topics([NewTopic(topic, det_settings.kafka.topics.partitions, 1)])
+        finally:
+            admin.close()
+        worker.start()
+        produce(det_settings, [event("hh-after", "m", EventKind.BATTERY, 5, utcnow())])
+        reader.wait_for(lambda _: raised_for("hh-after"), timeout=60, worker=worker)
+        assert raised_for("hh-after"), worker.log.read_text()[-3000:]
+        assert "the topic was recreated; reading it from its start" in worker.log.read_text()
+    finally:
+        reader.close()
