@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
-import pickle
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ from anbu.events import AlertEvent, DeviceEvent, EventBatch, EventKind, SourceFo
 from anbu.timeutil import SEOUL
 from detectors.backtest import Row, make_engine, run_rows
 from detectors.engine import Engine
+from detectors.packing import pack, unpack
 from detectors.params import DetectorParams
 from detectors.runtime import Runtime, partition_of
 
@@ -78,31 +78,56 @@ def trained_household() -> Any:
     return engine.households["hh-x"]
 
 
-def memory_per_household(counts: list[int]) -> list[dict[str, Any]]:
-    """Bytes per household for ``counts`` households, each a copy of a trained one.
+def memory_per_household(counts: list[int], hot: int | None = None) -> list[dict[str, Any]]:
+    """Bytes per household in an engine of ``counts`` households, each a trained one.
 
-    Measured with tracemalloc: the household objects, their routine arrays and device
-    states, the engine's dict entry and a deadline-heap entry.
+    The engine as it runs: at most ``hot`` households (default: the ``hot_households``
+    setting's default) kept as objects, the others packed. Measured with tracemalloc: the
+    packed bytes and household objects, the store's dict entries, one deadline-heap entry
+    and one id string per household. The first count is also measured with every household
+    an object (``hot_households = 0``, as before packing) for comparison.
     """
-    blob = pickle.dumps(trained_household(), protocol=pickle.HIGHEST_PROTOCOL)
+    trained = trained_household()
+    params = DetectorParams() if hot is None else DetectorParams(hot_households=hot)
     out = []
-    for n in counts:
-        gc.collect()
-        tracemalloc.start()
-        before = tracemalloc.get_traced_memory()[0]
-        engine = Engine(DetectorParams())
-        for i in range(n):
-            h = pickle.loads(blob)
-            h.hid = f"hh-{i:07d}"
-            engine.households[h.hid] = h
-            engine.queue.push(1e9 + i, h.hid)
-        used = tracemalloc.get_traced_memory()[0] - before
-        tracemalloc.stop()
-        out.append({"households": n, "bytes_per_household": round(used / n),
-                    "total_mb": round(used / 1e6, 1)})
-        del engine
-        gc.collect()
+    for k, n in enumerate(counts):
+        for p in ([params, DetectorParams(hot_households=0)] if k == 0 else [params]):
+            gc.collect()
+            tracemalloc.start()
+            before = tracemalloc.get_traced_memory()[0]
+            engine = Engine(p)
+            store = engine.households
+            for i in range(n):
+                hid = f"hh-{i:07d}"
+                trained.due = 1e9 + i
+                store.put_packed(hid, pack(trained))  # its own bytes, as after an eviction
+                engine.queue.push(trained.due, hid)
+            # fill the hot cache the way events do: unpack up to its limit
+            for i in range(min(n, p.hot_households) if p.hot_households else n):
+                store.get(f"hh-{i:07d}")
+            used = tracemalloc.get_traced_memory()[0] - before
+            tracemalloc.stop()
+            out.append({"households": n, "hot_households": len(store.hot),
+                        "bytes_per_household": round(used / n),
+                        "total_mb": round(used / 1e6, 1), "packed_bytes": len(pack(trained))})
+            del engine, store
+            gc.collect()
     return out
+
+
+def pack_cost(rounds: int = 20_000) -> dict[str, float]:
+    """µs to pack and to unpack the trained household (a packed household's first event)."""
+    trained = trained_household()
+    raw = pack(trained)
+    started = time.perf_counter()
+    for _ in range(rounds):
+        pack(trained)
+    packed = time.perf_counter()
+    for _ in range(rounds):
+        unpack("hh-x", raw)
+    done = time.perf_counter()
+    return {"pack_us": round((packed - started) / rounds * 1e6, 2),
+            "unpack_us": round((done - packed) / rounds * 1e6, 2)}
 
 
 def deadline_lag(households: int = 2000, tick_s: float = 0.25,

@@ -44,6 +44,8 @@ def detectors(
         results["memory"] = bd.memory_per_household(counts)
         for row in results["memory"]:
             typer.echo(f"  {row}")
+        results["packing"] = bd.pack_cost()
+        typer.echo(f"  packing one household: {results['packing']}")
     typer.echo("deadline -> alert lag (live runtime, wall clock) ...")
     results["lag"] = bd.deadline_lag(tick_s=tick)
     typer.echo(f"  {results['lag']}")

@@ -21,6 +21,7 @@ from anbu.registry_records import (
 from detectors.deadlines import DeadlineQueue
 from detectors.household import INF, Household
 from detectors.params import DetectorParams, HouseholdConfig
+from detectors.store import HouseholdStore
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,8 @@ class Engine:
     Attributes:
         now: the engine's clock (epoch seconds): the latest time passed to :meth:`advance`
             or seen on an event.
-        households: state by household id.
+        households: state by household id (the least recently used ones packed: see
+            :class:`~detectors.store.HouseholdStore`).
         on_change: called with a household id whenever its state changed (the worker
             persists those).
     """
@@ -54,7 +56,7 @@ class Engine:
         self.default_config = default_config or HouseholdConfig(
             inactivity_s=self.p.default_inactivity_s
         )
-        self.households: dict[str, Household] = {}
+        self.households = HouseholdStore(self.p.hot_households, self._configure)
         self.configs: dict[str, HouseholdConfig] = {}
         self.queue = DeadlineQueue()
         self.now = 0.0
@@ -69,9 +71,12 @@ class Engine:
             h = self.households[hid] = Household(hid, self.configs.get(hid, self.default_config))
         return h
 
+    def _configure(self, h: Household) -> None:
+        h.cfg = self.configs.get(h.hid, self.default_config)
+
     def adopt(self, h: Household) -> None:
         """Take over a household restored from storage and schedule its next check."""
-        h.cfg = self.configs.get(h.hid, self.default_config)
+        self._configure(h)
         self.households[h.hid] = h
         h.due = INF
         self._schedule(h, self.now if self.now else h.watch_start)
@@ -79,7 +84,7 @@ class Engine:
     def _schedule(self, h: Household, at: float) -> None:
         if at < h.due:
             h.due = at
-            self.queue.push(at, h.hid)
+            self.queue.push(at, h.hid)  # the household's own id string: one per household
 
     # -- inputs
 
@@ -99,7 +104,7 @@ class Engine:
         out, hint = h.observe(kind, value, t, device_id, detail, self.p)
         if hint < h.due:
             h.due = hint
-            self.queue.push(hint, household_id)
+            self.queue.push(hint, h.hid)
         if t > self.now:
             self.now = t
         self.changed.add(household_id)
@@ -211,9 +216,9 @@ class Engine:
                 if nxt <= now:
                     nxt = math.nextafter(now, INF)  # never loop on one instant
                 h.due = nxt
-                queue.push(nxt, hid)
+                queue.push(nxt, h.hid)
         if len(queue) > 4 * len(households) + 1024:
-            queue.compact({hid: h.due for hid, h in households.items()})
+            queue.compact(households.dues())
         return out
 
     def next_deadline(self) -> float | None:

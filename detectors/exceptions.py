@@ -20,3 +20,7 @@ class BacktestInputError(DetectorError):
         super().__init__(f"{where}: {message}")
         self.path = path
         self.line = line
+
+
+class PackingError(DetectorError, ValueError):
+    """Bytes that are not a packed household of a version this code reads."""

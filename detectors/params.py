@@ -44,6 +44,16 @@ class DetectorParams:
     plug_step_ratio: float = 0.5
     plug_warmup_s: float = 72 * 3600.0
     routine_allowed: bool = True  # False: fixed rule only (for comparisons)
+    hot_households: int = 10_000  # kept unpacked per engine (0: all); see detectors.store
+
+    @property
+    def routine_count_cap(self) -> int:
+        """Where a routine bin's observation count stops growing.
+
+        From there on its mean is weighted by ``routine_alpha_min`` alone, so a higher count
+        would change nothing (and at most 15, the counts pack two to a byte).
+        """
+        return min(255, max(self.routine_min_obs, math.ceil(1 / self.routine_alpha_min) - 1))
 
     @property
     def rate_scale(self) -> float:
@@ -76,6 +86,7 @@ class DetectorParams:
             battery_low=s.battery_low_percent,
             battery_ok=s.battery_ok_percent,
             sos_merge_s=s.sos_merge.total_seconds(),
+            hot_households=s.hot_households,
             plug_on_w=s.plug_on_watts,
             plug_step_w=s.plug_step_watts,
             plug_step_ratio=s.plug_step_ratio,

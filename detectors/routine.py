@@ -37,7 +37,7 @@ def local_minute(t: float) -> int:
     return int((t + SEOUL_OFFSET_S) // 60) % 1440
 
 
-_ZEROS = [0] * (2 * BINS)
+_ZEROS = array("B", bytes(2 * BINS))
 
 
 if TYPE_CHECKING:
@@ -56,7 +56,8 @@ class Routine(_Bytes):
     __slots__ = ("cur_count", "cur_hour", "last_slot", "learned_hours")
 
     def __new__(cls) -> Routine:  # noqa: D102
-        # from a list, not bytes: bytes would over-allocate the buffer by about 8 %
+        # from an array, not bytes (which would over-allocate the buffer by about 8 %) nor a
+        # list (which converts 336 ints one by one: 12 µs)
         return cast(Routine, super().__new__(cls, "B", _ZEROS))
 
     def __init__(self) -> None:
@@ -100,7 +101,7 @@ class Routine(_Bytes):
         old = bins[b] / scale
         value = old + alpha * (count - old)
         bins[b] = min(255, int(value * scale + 0.5))
-        if n < 255:
+        if n < p.routine_count_cap:
             bins[BINS + b] = n + 1
         self.learned_hours += 1
 

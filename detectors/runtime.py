@@ -25,6 +25,7 @@ from anbu.registry_records import CareCenterRecord, DeviceRecord, GatewayRecord,
 from detectors.engine import Engine
 from detectors.fastparse import FastEvent
 from detectors.household import Household
+from detectors.packing import pack_name, read_name, unpack
 from detectors.params import DetectorParams, HouseholdConfig
 
 log = logging.getLogger(__name__)
@@ -41,17 +42,23 @@ AsOf = tuple[int, int]
 NOTHING: AsOf = (-1, -1)
 
 _HEADER = struct.Struct("<4sqq")
-_MAGIC = b"hh1\x00"
+_MAGIC = b"hh1\x00"  # offsets, then a pickle of the Household (saved before packing)
+_MAGIC_PACKED = b"hh2\x00"  # offsets, the household id, then detectors.packing's bytes
 
 
-def encode_household(h: Household, as_of: AsOf) -> bytes:
-    """A household's saved form: the offsets its state includes, then its pickle."""
-    return _HEADER.pack(_MAGIC, *as_of) + pickle.dumps(h, protocol=pickle.HIGHEST_PROTOCOL)
+def encode_household(hid: str, packed: bytes, as_of: AsOf) -> bytes:
+    """A household's saved form: the offsets its state includes, its id, its packed state."""
+    return _HEADER.pack(_MAGIC_PACKED, *as_of) + pack_name(hid) + packed
 
 
 def decode_household(raw: bytes) -> tuple[Household, AsOf]:
-    """Read :func:`encode_household`'s form (or a bare pickle, saved before the header)."""
-    if raw[:4] == _MAGIC:
+    """Read :func:`encode_household`'s form (or the older pickled forms)."""
+    magic = raw[:4]
+    if magic == _MAGIC_PACKED:
+        _, events, sos = _HEADER.unpack_from(raw)
+        hid, pos = read_name(raw, _HEADER.size)
+        return unpack(hid, raw[pos:]), (events, sos)
+    if magic == _MAGIC:
         _, events, sos = _HEADER.unpack_from(raw)
         return pickle.loads(raw[_HEADER.size:]), (events, sos)
     return pickle.loads(raw), NOTHING
@@ -282,12 +289,12 @@ class Runtime:
             ahead.clear()  # the partition has caught up with every restored household
         out: dict[str, bytes] = {}
         for hid in engine.changed:
-            h = households.get(hid)
-            if h is None:
+            packed = households.packed(hid)  # a packed household is saved as it is
+            if packed is None:
                 continue
             own = ahead.get(hid) if ahead else None
             # a household still ahead keeps its own (later) offsets: its state includes them
-            out[hid] = encode_household(h, as_of if own is None else (
+            out[hid] = encode_household(hid, packed, as_of if own is None else (
                 max(own[0], as_of[0]), max(own[1], as_of[1])))
         engine.changed.clear()
         return out

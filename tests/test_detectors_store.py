@@ -1,0 +1,137 @@
+"""Idle households kept packed: the same alerts as with every household unpacked."""
+
+from __future__ import annotations
+
+import pickle
+from dataclasses import replace
+
+import pytest
+
+from anbu.events import AlertEvent
+from anbu.registry_records import DeviceRecord, GatewayRecord
+from detectors.backtest import Row, make_engine, run_rows
+from detectors.engine import Engine
+from detectors.exceptions import PackingError
+from detectors.household import Household
+from detectors.packing import pack, unpack
+from detectors.params import DetectorParams
+from detectors.runtime import Runtime, decode_household, encode_household, partition_of
+from tests.test_detectors_core import at, routine_rows
+
+HOUSEHOLDS = [f"hh-{i}" for i in range(6)]
+
+
+def _registry() -> tuple[list[DeviceRecord], list[GatewayRecord]]:
+    devices, gateways = [], []
+    for hh in HOUSEHOLDS:
+        for name, kind in (("motion", "motion"), ("door", "door"), ("kettle", "plug")):
+            devices.append(DeviceRecord.model_validate({
+                "device_id": f"{hh}-{name}", "household_id": hh, "kind": kind,
+                "source_format": "zigbee2mqtt", "mqtt_topic": f"zigbee2mqtt/{hh}_{name}",
+                "reporting_interval_s": 6 * 3600}))
+        gateways.append(GatewayRecord(gateway_id=f"{hh}-gw", household_id=hh,
+                                      mqtt_username=f"{hh}-gw", heartbeat_interval_s=300))
+    return devices, gateways
+
+
+def _stream() -> list[Row]:
+    """Three weeks of six residents: routines, doors, a kettle, heartbeats, and trouble.
+
+    hh-0 stops moving on day 20 at 10:00 (a collapse); hh-1's kettle dies on day 10 (a
+    device falls silent); hh-2's gateway goes quiet on day 15 for a day; hh-3 presses SOS.
+    """
+    rows: list[Row] = []
+    for i, hh in enumerate(HOUSEHOLDS):
+        stop = at(20, 10) if i == 0 else None
+        hb_until = at(15, 0) if i == 2 else at(21, 0)
+        for t, _, _dev, kind, value in routine_rows(range(21), stop_at=stop,
+                                                   heartbeat_until=hb_until, hh=hh):
+            device = f"{hh}-gw" if kind == "heartbeat" else f"{hh}-motion"
+            rows.append((t + i, hh, device, kind, value))
+        if i == 2:
+            rows += [(at(16, 0) + 300 * k + i, hh, f"{hh}-gw", "heartbeat", 1.0)
+                     for k in range(12 * 24 * 5)]
+        for day in range(21):
+            if i != 1 or day < 10:
+                rows.append((at(day, 8) + 20 + i, hh, f"{hh}-kettle", "power", 1800.0))
+                rows.append((at(day, 8) + 320 + i, hh, f"{hh}-kettle", "power", 0.0))
+            for hour in (10, 16):  # out and back: door, silence inside, door
+                rows.append((at(day, hour) + 13 + i, hh, f"{hh}-door", "door", 1.0))
+                rows.append((at(day, hour) + 40 + i, hh, f"{hh}-door", "door", 0.0))
+                rows.append((at(day, hour + 1) + 13 + i, hh, f"{hh}-door", "door", 1.0))
+                rows.append((at(day, hour + 1) + 40 + i, hh, f"{hh}-door", "door", 0.0))
+        if i == 3:
+            rows.append((at(12, 14) + 5, hh, f"{hh}-button", "sos", 1.0))  # a CSV button row
+    rows.sort(key=lambda r: r[0])
+    return rows
+
+
+def _run(hot: int) -> tuple[Engine, list[AlertEvent]]:
+    devices, gateways = _registry()
+    engine = make_engine(None, devices, gateways, params=replace(DetectorParams(),
+                                                                 hot_households=hot))
+    alerts = list(run_rows(engine, _stream()))
+    return engine, alerts
+
+
+def test_households_packed_between_uses_raise_exactly_the_same_alerts() -> None:
+    everything, expected = _run(hot=0)
+    squeezed, got = _run(hot=1)  # at most one household unpacked: packed at every switch
+
+    assert squeezed.households.unpacked > 1000  # packing really happened, many times
+    assert len(squeezed.households.cold) == len(HOUSEHOLDS) - 1
+    assert not everything.households.cold
+    kinds = {(a.household_id, a.kind.value, a.action.value) for a in expected}
+    # the scenario has the alerts it was written for, so the comparison means something
+    assert ("hh-0", "inactivity_routine", "raise") in kinds
+    assert ("hh-1", "device_silent", "raise") in kinds
+    assert ("hh-2", "gateway_offline", "raise") in kinds
+    assert ("hh-3", "sos", "raise") in kinds
+    assert [a.to_json() for a in got] == [a.to_json() for a in expected]
+
+
+def test_a_packed_household_comes_back_with_all_its_state() -> None:
+    engine, _ = _run(hot=0)
+    for hid in HOUSEHOLDS:
+        h = engine.households[hid]
+        back = unpack(hid, pack(h))
+        assert pickle.dumps(back) == pickle.dumps(h)  # every persisted slot, devices, routine
+        assert back.due == h.due
+    assert engine.households["hh-3"].open  # the SOS is still open: open alerts are packed too
+
+
+def test_damaged_packed_bytes_are_refused_with_a_clear_error() -> None:
+    engine, _ = _run(hot=0)
+    raw = pack(engine.households["hh-1"])
+    with pytest.raises(PackingError, match="damaged"):
+        unpack("hh-1", raw[:-7])
+    with pytest.raises(PackingError, match="left over"):
+        unpack("hh-1", raw + b"\0")
+    with pytest.raises(PackingError, match="not a packed household"):
+        unpack("hh-1", pickle.dumps(engine.households["hh-1"]))
+
+
+def test_the_saved_form_holds_a_packed_household_and_older_pickles_still_load() -> None:
+    rt = Runtime(DetectorParams(hot_households=1), partitions=2)
+    t = at(0, 9)
+    for hh in HOUSEHOLDS:
+        rt.state(partition_of(hh, 2)).engine.observe(hh, f"{hh}-door", "door", 1.0, t)
+    saved = {hid: raw for p in (0, 1) for hid, raw in rt.snapshot(p, (41, 7)).items()}
+    assert sorted(saved) == HOUSEHOLDS
+    h, as_of = decode_household(saved["hh-4"])
+    assert (h.hid, h.last_door, as_of) == ("hh-4", t, (41, 7))
+
+    old = Household("hh-9")  # state saved by the previous version: a bare pickle
+    old.last_activity = t
+    back, as_of = decode_household(pickle.dumps(old))
+    assert (back.hid, back.last_activity) == ("hh-9", t)
+    assert encode_household("hh-9", pack(back), (1, 2))[:4] == b"hh2\x00"
+
+
+def test_compacting_the_deadline_queue_reads_packed_households_without_unpacking() -> None:
+    engine, _ = _run(hot=2)
+    before = engine.households.unpacked
+    dues = engine.households.dues()
+    assert engine.households.unpacked == before
+    assert sorted(dues) == HOUSEHOLDS
+    assert all(dues[hid] == engine.households[hid].due for hid in HOUSEHOLDS)
