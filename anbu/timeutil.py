@@ -17,11 +17,16 @@ def to_utc(moment: datetime) -> datetime:
     """Convert an aware datetime to UTC.
 
     Raises:
-        ValueError: ``moment`` is naive; a naive time is ambiguous, so it is refused.
+        ValueError: ``moment`` is naive (a naive time is ambiguous, so it is refused), or
+            out of range in UTC (year 1 or 9999 with an offset).
     """
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("naive datetime: a timezone is required")
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        # a ValueError, so model validation reports it and the record is dead-lettered
+        raise ValueError(f"{moment.isoformat()} is out of range in UTC") from None
 
 
 def from_epoch(seconds: float) -> datetime:
