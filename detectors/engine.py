@@ -19,6 +19,7 @@ from anbu.registry_records import (
     RegistryRecord,
 )
 from detectors.deadlines import DeadlineQueue
+from detectors.fastparse import FastEvent
 from detectors.household import INF, Household
 from detectors.params import DetectorParams, HouseholdConfig
 from detectors.store import HouseholdStore
@@ -108,6 +109,41 @@ class Engine:
         if t > self.now:
             self.now = t
         self.changed.add(household_id)
+        return out
+
+    def observe_events(
+        self, events: Iterable[FastEvent], health_now: float | None = None
+    ) -> list[AlertEvent]:
+        """Take device events in order, advancing the clock to each first; return the alerts.
+
+        What :meth:`advance` then :meth:`observe` do for each event, with the lookups done
+        once per call rather than per event (the worker's path: about 1 µs an event). An
+        event that fails is logged and skipped: the others' alerts are still returned.
+        """
+        out: list[AlertEvent] = []
+        heap = self.queue.heap
+        push = self.queue.push
+        hot = self.households.hot
+        changed = self.changed
+        p = self.p
+        for t, hid, device_id, kind, value, detail in events:
+            try:
+                # advance only when it has something to do: the clock moves, or one is due
+                if t > self.now or (heap and heap[0][0] <= self.now):
+                    woken = self.advance(t, health_now)
+                    if woken:
+                        out += woken
+                    heap = self.queue.heap  # compacting replaces the list
+                h = hot.get(hid) or self.household(hid)  # never kept across lookups
+                raised, hint = h.observe(kind, value, t, device_id, detail, p)
+                if hint < h.due:
+                    h.due = hint
+                    push(hint, h.hid)
+                changed.add(hid)
+                if raised:
+                    out += raised
+            except Exception:  # a bug on one event must not drop the others' alerts
+                log.exception("detector failed on a %s event of household %s", kind, hid)
         return out
 
     def sos(

@@ -237,34 +237,20 @@ class Runtime:
         st.last_record_wall = self.wall()
         engine = st.engine
         health = self.health_now(engine)
-        alerts: list[AlertEvent] = []
-        advance = engine.advance
-        observe = engine.observe
         if st.ahead:
+            alerts: list[AlertEvent] = []
+            advance = engine.advance
+            observe = engine.observe
             skip = {hid for _, hid, *_ in events if self._already_applied(st, hid, 0, offset)}
             for t, hid, dev, kind, value, detail in events:
                 try:
                     alerts += advance(t, health)
                     if hid not in skip:
                         alerts += observe(hid, dev, kind, value, t, detail) or ()
-                except Exception:  # as below: one event's bug must not drop the others
+                except Exception:  # as in Engine.observe_events: one event must not drop others
                     log.exception("detector failed on a %s event of household %s", kind, hid)
             return alerts
-        queue = engine.queue
-        for t, hid, dev, kind, value, detail in events:
-            try:
-                # advance only when it has something to do: the clock moves, or one is due
-                heap = queue.heap
-                if t > engine.now or (heap and heap[0][0] <= engine.now):
-                    woken = advance(t, health)
-                    if woken:
-                        alerts += woken
-                raised = observe(hid, dev, kind, value, t, detail)
-                if raised:
-                    alerts += raised
-            except Exception:  # a bug on one event must not drop the others' alerts
-                log.exception("detector failed on a %s event of household %s", kind, hid)
-        return alerts
+        return engine.observe_events(events, health)
 
     @staticmethod
     def _already_applied(st: PartitionState, hid: str, topic: int, offset: int) -> bool:

@@ -496,3 +496,31 @@ def test_a_repeated_offline_message_keeps_one_device_silent_alert() -> None:
     health = [a for a in alerts if a.kind is AlertKind.DEVICE_SILENT]
     assert kinds(health) == [("device_silent", "raise"), ("device_silent", "resolve")]
     assert health[0].raised_at.timestamp() == at(1, 8)
+
+
+def test_a_bug_on_one_event_of_a_record_loses_no_other_events_alert(
+    monkeypatch: Any, caplog: Any,
+) -> None:
+    from detectors.household import Household
+    from detectors.runtime import Runtime
+
+    observe = Household.observe
+
+    def failing_for_b(self: Household, kind: str, *args: Any) -> Any:
+        if self.hid == "hh-b" and kind == "battery":
+            raise RuntimeError("a bug in one household")
+        return observe(self, kind, *args)
+
+    monkeypatch.setattr(Household, "observe", failing_for_b)
+    runtime = Runtime(DetectorParams(), 1, wall=lambda: 0.0)
+    t = at(0, 8)
+    alerts = runtime.apply_events(0, [
+        (t, "hh-a", "b1", "battery", 5.0, None),
+        (t + 1, "hh-b", "b2", "battery", 5.0, None),
+        (t + 2, "hh-c", "b3", "battery", 5.0, None),
+        (t + 3, "hh-b", "m", "motion", 1.0, None),
+    ])
+    assert [(a.household_id, a.kind) for a in alerts] == [
+        ("hh-a", AlertKind.BATTERY_LOW), ("hh-c", AlertKind.BATTERY_LOW)]
+    assert "battery event of household hh-b" in caplog.text
+    assert runtime.states[0].engine.households["hh-b"].last_activity == t + 3
