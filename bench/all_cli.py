@@ -133,7 +133,7 @@ def _detectors(report: Report, options: Options) -> None:
             else (f"bench.detectors {name} did not report it")
         )
 
-    worker = attempt("worker", lambda: bd.worker_vs_raw(20_000 if quick else 200_000, 50)) or {}
+    worker = attempt("worker", lambda: bd.worker_vs_raw(20_000 if quick else 800_000, 50)) or {}
     report.set("worker_events_per_s", worker.get("worker_events_per_s"), why("worker"))
     report.set("worker_ratio", worker.get("worker_vs_raw"), why("worker"))
     lag = attempt("lag", lambda: bd.deadline_lag(500 if quick else 2000)) or {}

@@ -26,7 +26,7 @@ def detectors(
     ] = "100000,1000000",
     worker_events: Annotated[
         int, typer.Option(help="Events for worker vs raw consumer (0: skip).")
-    ] = 200_000,
+    ] = 800_000,
     batch: Annotated[int, typer.Option(help="Events per Kafka record (EventBatch).")] = 50,
     tick: Annotated[float, typer.Option(help="Worker tick interval for the lag, seconds.")] = 0.25,
     json_out: Annotated[Path | None, typer.Option("--json", help="Also write JSON here.")] = None,
