@@ -136,6 +136,7 @@ def _detectors(report: Report, options: Options) -> None:
     worker = attempt("worker", lambda: bd.worker_vs_raw(20_000 if quick else 800_000, 50)) or {}
     report.set("worker_events_per_s", worker.get("worker_events_per_s"), why("worker"))
     report.set("worker_ratio", worker.get("worker_vs_raw"), why("worker"))
+    report.set("bare_ratio", worker.get("bare_vs_raw"), why("worker"))
     lag = attempt("lag", lambda: bd.deadline_lag(500 if quick else 2000)) or {}
     p50 = lag.get("lag_p50_s")
     report.set("inactivity_lag_p50_ms", None if p50 is None else p50 * 1000, why("lag"))
@@ -217,6 +218,7 @@ STAGES: list[Stage] = [
         (
             "worker_events_per_s",
             "worker_ratio",
+            "bare_ratio",
             "inactivity_lag_p50_ms",
             "inactivity_lag_p99_ms",
             "detector_bytes_per_household",

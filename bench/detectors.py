@@ -220,8 +220,9 @@ def worker_vs_raw(events: int = 800_000, batch: int = 50, raw_runs: int = 3) -> 
 
     The raw consumer reads the whole topic ``raw_runs`` times (each a new group); its median
     rate is reported, since one pass of a few hundred milliseconds swings with whatever else
-    the machine does. The worker's time comes from the Kafka timestamps of its marker alerts
-    (set by its producer), not from when this process happens to see them.
+    the machine does. One more pass ("bare") runs every record through the detector core
+    as the worker does, without Faust. The worker's time comes from the Kafka timestamps of
+    its marker alerts (set by its producer), not from when this process happens to see them.
     """
     from kafka import KafkaProducer
 
@@ -256,19 +257,31 @@ def worker_vs_raw(events: int = 800_000, batch: int = 50, raw_runs: int = 3) -> 
         raw = sorted(asyncio.run(_raw_consume(settings, topic, n_records, f"bench-raw-{i}"))
                      for i in range(raw_runs))
         raw_s = raw[len(raw) // 2]
+        core = Runtime(DetectorParams(), settings.kafka.topics.partitions)
+        bare_s = asyncio.run(_raw_consume(settings, topic, n_records, "bench-bare", core))
         worker_s = _worker_consume(settings, Path(tmp), markers)
         return {
             "events": total_events, "records": n_records, "batch": batch,
             "raw_events_per_s": round(total_events / raw_s),
             "raw_events_per_s_runs": [round(total_events / s) for s in raw],
+            "bare_events_per_s": round(total_events / bare_s),
+            "bare_vs_raw": round(raw_s / bare_s, 3),
             "worker_events_per_s": round(total_events / worker_s) if worker_s else None,
             "worker_vs_raw": round(raw_s / worker_s, 3) if worker_s else None,
         }
 
 
-async def _raw_consume(settings: Any, topic: str, n_records: int, group: str) -> float:
+async def _raw_consume(
+    settings: Any, topic: str, n_records: int, group: str, runtime: Runtime | None = None
+) -> float:
+    """Seconds for a plain aiokafka group consumer to read ``n_records`` from the first.
+
+    With ``runtime``, each record is also read and run through the detector core as the
+    worker does, without Faust: the bound on what any worker built on this core can reach.
+    """
     from aiokafka import AIOKafkaConsumer
 
+    from detectors.fastparse import fast_events
     from detectors.worker import FETCH_BYTES
 
     consumer = AIOKafkaConsumer(
@@ -279,14 +292,24 @@ async def _raw_consume(settings: Any, topic: str, n_records: int, group: str) ->
     )
     await consumer.start()
     try:
+        # the clock starts once the group has assigned the partitions, before the first
+        # fetch: with 8 MiB fetches a small topic can arrive in a single batch
+        give_up = time.monotonic() + 60
+        while not consumer.assignment():
+            if time.monotonic() > give_up:
+                raise TimeoutError(f"consumer group {group}: no partitions assigned in 60 s")
+            await asyncio.sleep(0.005)
         seen = 0
-        first = 0.0
+        first = time.perf_counter()
         while seen < n_records:
             batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
-            for msgs in batches.values():
-                if msgs and not first:
-                    first = time.perf_counter()
+            for tp, msgs in batches.items():
                 seen += len(msgs)
+                if runtime is not None:
+                    for m in msgs:
+                        events = fast_events(m.value)
+                        if events is not None:
+                            runtime.apply_events(tp.partition, events, m.offset)
         return time.perf_counter() - first
     finally:
         await consumer.stop()

@@ -47,6 +47,7 @@ FIGURES: list[Figure] = [
     Figure("bridge_ratio", "bridge / plain MQTT subscriber", "x"),
     Figure("worker_events_per_s", "detector worker", "ev/s"),
     Figure("worker_ratio", "worker / raw aiokafka consumer", "x", ">= 0.5", lambda v: v >= 0.5),
+    Figure("bare_ratio", "  detector core without Faust / raw", "x"),
     Figure(
         "pipeline_events_per_s",
         "whole pipeline, sustained",
