@@ -12,7 +12,7 @@ from datetime import timedelta
 from anbu.influx import InfluxClient
 from anbu.timeutil import utcnow
 from config import Settings
-from timeseries.demo import demo_events, demo_registry, publish
+from timeseries.demo import demo_events, demo_registry, last_evening, publish
 
 
 def _flags(settings: Settings) -> list[str]:
@@ -43,11 +43,13 @@ def test_series_command_writes_and_stops_on_sigterm(settings: Settings) -> None:
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ),
     )
     try:
-        end = utcnow()
+        # "the last three hours" held no motion at all when the suite ran 17-22 h UTC
+        end = last_evening(utcnow())
         events = list(demo_events(2, end - timedelta(hours=3), end))
         publish(settings, demo_registry(2), events)
         client = InfluxClient.from_settings(settings)
         motion = sum(1 for e in events if e.kind.value == "motion")
+        assert motion > 0
 
         def written() -> bool:
             health = client.query('SELECT count("online") FROM "health"."device_health"')
@@ -59,8 +61,13 @@ def test_series_command_writes_and_stops_on_sigterm(settings: Settings) -> None:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not written():
             time.sleep(0.5)
-        assert written(), "motion counts and device health not written within 60 s"
+        ok = written()
+        seen = (client.query('SELECT count("online") FROM "health"."device_health"'),
+                client.query("SELECT sum(\"count\") FROM \"activity_5m\" "
+                             "WHERE \"kind\" = 'motion'"))
     finally:
         process.send_signal(signal.SIGTERM)
         _out, err = process.communicate(timeout=30)
+    assert ok, (f"motion counts ({motion} sent) and device health not written within 60 s: "
+                f"{seen}\n{err[-3000:]}")
     assert process.returncode == 0, err

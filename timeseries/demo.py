@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from anbu.events import DeviceEvent, EventKind, SourceFormat, idempotency_key
 from anbu.influx import Point
 from anbu.registry_records import CareCenterRecord, DeviceRecord, HouseholdRecord
-from anbu.timeutil import from_epoch, to_utc
+from anbu.timeutil import SEOUL, from_epoch, to_utc
 from config import Settings
 from timeseries.schema import ACTIVITY, ALERT_EVENTS, INGEST_METRICS
 
@@ -77,6 +77,17 @@ def _daytime_weight(moment: datetime) -> float:
     if hour < 6 or hour >= 23:
         return 0.03
     return 0.35 + 0.45 * max(0.0, math.sin((hour - 6) / 17 * math.pi))
+
+
+def last_evening(now: datetime) -> datetime:
+    """The last 21:00 in Seoul at or before ``now``: the hours before it are active ones.
+
+    Demo residents sleep at night, so a window of "the last few hours" can hold no motion
+    at all; tests that count activity end their window here instead.
+    """
+    local = now.astimezone(SEOUL)
+    end = local.replace(hour=21, minute=0, second=0, microsecond=0)
+    return end if end <= local else end - timedelta(days=1)
 
 
 def demo_events(
