@@ -77,9 +77,10 @@ class DetectorSettings(_Section):
     web_port: Port = 6066
     hot_households: int = Field(
         default=10_000, ge=0,
-        description="Households each engine (one per input partition) keeps as objects; "
-        "the others are kept packed, about 0.65 KB instead of 1.8 KB, and unpacked (about "
-        "10 µs) when an event or deadline needs them. 0 keeps all of them unpacked.",
+        description="Households the worker keeps as objects, shared evenly by its input "
+        "partitions' engines; the others are kept packed, about 0.55 KB instead of 2 KB, and "
+        "unpacked (about 10 µs) when an event or deadline needs them. 0 keeps all of them "
+        "unpacked.",
     )
     # Routine-aware inactivity (see docs/detectors.md).
     routine_threshold: float = Field(

@@ -42,7 +42,7 @@ class Engine:
     Attributes:
         now: the engine's clock (epoch seconds): the latest time passed to :meth:`advance`
             or seen on an event.
-        households: state by household id (the least recently used ones packed: see
+        households: state by household id (those unpacked longest ago are packed: see
             :class:`~detectors.store.HouseholdStore`).
         on_change: called with a household id whenever its state changed (the worker
             persists those).

@@ -22,5 +22,9 @@ class BacktestInputError(DetectorError):
         self.line = line
 
 
-class PackingError(DetectorError, ValueError):
-    """Bytes that are not a packed household of a version this code reads."""
+class PackingError(DetectorError):
+    """A household that cannot be packed, or bytes that are not a packed household.
+
+    Not a ``ValueError``: the worker turns those into dead letters (bad input), and a
+    packing failure is never the input's fault.
+    """

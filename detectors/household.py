@@ -22,6 +22,8 @@ from detectors.routine import Routine, local_minute
 from detectors.text import local_clock, routine_reason, span_en, span_ko
 
 INF = math.inf
+MAX_DEVICES = 256
+"""Devices an unregistered id is still remembered for; registered ones always are."""
 _DEFAULT_CONFIG = HouseholdConfig()
 # Floats that all restored households share: these, and whole numbers below a million met
 # on restore (intervals, watts), up to a bound. Timestamps are never among them.
@@ -576,9 +578,14 @@ class Household:
     def _device(self, device_id: str, kind: str, t: float) -> Device:
         if self.devices is None:
             self.devices = {}
-        dev = self.devices[device_id] = Device(kind)
+        dev = Device(kind)
         dev.first_seen = t
         dev.last_seen = t
+        # unregistered ids are remembered up to a bound: a gateway sending a new id with
+        # every message must not grow one household without limit (its events still count,
+        # judged as a first message each)
+        if len(self.devices) < MAX_DEVICES:
+            self.devices[device_id] = dev
         return dev
 
     def _learn_outing(self, outing: float, p: DetectorParams) -> None:

@@ -32,7 +32,7 @@ VERSION = 2  # 1 was the pickle of the whole Household object (still read by the
 _HEAD = struct.Struct("<BB11d")
 _ROUTINE = struct.Struct("<iHqi")  # cur_hour, cur_count, last_slot, learned_hours
 _NIBBLES = BINS // 2
-_COUNT = struct.Struct("<H")
+_COUNT = struct.Struct("<I")
 _DUE = struct.Struct("<d")
 _DUE_AT = _HEAD.size - _DUE.size  # due is the last of the head's floats
 _DEVICE = struct.Struct("<5di")
@@ -108,7 +108,7 @@ def unpack(hid: str, raw: bytes) -> Household:
         raise PackingError(f"not a packed household (version byte {raw[:1]!r})")
     try:
         return _unpack(hid, raw)
-    except (struct.error, IndexError, UnicodeDecodeError, pickle.UnpicklingError, EOFError) as exc:
+    except (struct.error, IndexError, ValueError, pickle.UnpicklingError, EOFError) as exc:
         raise PackingError(f"packed household {hid!r} is damaged: {exc}") from exc
 
 

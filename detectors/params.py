@@ -44,7 +44,7 @@ class DetectorParams:
     plug_step_ratio: float = 0.5
     plug_warmup_s: float = 72 * 3600.0
     routine_allowed: bool = True  # False: fixed rule only (for comparisons)
-    hot_households: int = 10_000  # kept unpacked per engine (0: all); see detectors.store
+    hot_households: int = 10_000  # kept unpacked (0: all); the runtime shares it by partition
 
     @property
     def routine_count_cap(self) -> int:
@@ -53,6 +53,8 @@ class DetectorParams:
         From there on its mean is weighted by ``routine_alpha_min`` alone, so a higher count
         would change nothing (and at most 15, the counts pack two to a byte).
         """
+        if self.routine_alpha_min <= 1 / 256:
+            return 255  # a half-life of years: counts never stop mattering within a byte
         return min(255, max(self.routine_min_obs, math.ceil(1 / self.routine_alpha_min) - 1))
 
     @property

@@ -101,8 +101,9 @@ class Routine(_Bytes):
         old = bins[b] / scale
         value = old + alpha * (count - old)
         bins[b] = min(255, int(value * scale + 0.5))
-        if n < p.routine_count_cap:
-            bins[BINS + b] = n + 1
+        cap = p.routine_count_cap
+        # also brings a count saved before the cap existed (up to 255) down to it
+        bins[BINS + b] = n + 1 if n < cap else cap
         self.learned_hours += 1
 
     def ready(self, p: DetectorParams) -> bool:

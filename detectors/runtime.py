@@ -16,13 +16,14 @@ import pickle
 import struct
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from kafka.partitioner.default import murmur2
 
 from anbu.events import AlertEvent, DeviceEvent, EventBatch, SosEvent
 from anbu.registry_records import CareCenterRecord, DeviceRecord, GatewayRecord, RegistryRecord
 from detectors.engine import Engine
+from detectors.exceptions import PackingError
 from detectors.fastparse import FastEvent
 from detectors.household import Household
 from detectors.packing import pack_name, read_name, unpack
@@ -108,7 +109,11 @@ class Runtime:
         """The partition's state, created on first use."""
         st = self.states.get(partition)
         if st is None:
-            engine = Engine(self.params)
+            p = self.params
+            if p.hot_households:
+                # the setting is the worker's budget, shared by its partitions' engines
+                p = replace(p, hot_households=max(1, -(-p.hot_households // self.partitions)))
+            engine = Engine(p)
             engine.configs = self.configs  # shared: one registry for every partition
             st = self.states[partition] = PartitionState(engine)
             for record in self.registry.values():
@@ -275,7 +280,12 @@ class Runtime:
             ahead.clear()  # the partition has caught up with every restored household
         out: dict[str, bytes] = {}
         for hid in engine.changed:
-            packed = households.packed(hid)  # a packed household is saved as it is
+            try:
+                packed = households.packed(hid)  # a packed household is saved as it is
+            except PackingError:
+                # not saved, still watched in memory: after a crash it would start afresh
+                log.exception("household %s cannot be packed; not saved", hid)
+                continue
             if packed is None:
                 continue
             own = ahead.get(hid) if ahead else None

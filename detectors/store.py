@@ -14,15 +14,19 @@ looking it up, and nothing may keep one across lookups.
 
 from __future__ import annotations
 
+import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, MutableMapping
 
+from detectors.exceptions import PackingError
 from detectors.household import Household
 from detectors.packing import pack, packed_due, unpack
 
+log = logging.getLogger(__name__)
+
 
 class HouseholdStore(MutableMapping[str, Household]):
-    """A mapping of household id to :class:`Household`, packing the least recently unpacked.
+    """A mapping of household id to :class:`Household`, packing the one unpacked longest ago.
 
     Args:
         limit: households kept as objects (0: all of them, never pack).
@@ -33,9 +37,10 @@ class HouseholdStore(MutableMapping[str, Household]):
         hot: households kept as objects, the longest-unpacked first.
         cold: packed households.
         unpacked: how many times a household was unpacked (for the benchmarks).
+        stuck: households that could not be packed (kept as objects, logged once).
     """
 
-    __slots__ = ("_configure", "cold", "hot", "limit", "unpacked")
+    __slots__ = ("_configure", "cold", "hot", "limit", "stuck", "unpacked")
 
     def __init__(self, limit: int, configure: Callable[[Household], None]) -> None:
         self.hot: OrderedDict[str, Household] = OrderedDict()
@@ -43,16 +48,24 @@ class HouseholdStore(MutableMapping[str, Household]):
         self.limit = limit
         self._configure = configure
         self.unpacked = 0
+        self.stuck: set[str] = set()
 
     def get(self, hid: str, default: Household | None = None) -> Household | None:  # type: ignore[override]
         """The household, unpacked if it was packed; ``default`` if there is none."""
         h = self.hot.get(hid)
         if h is not None:
             return h
-        raw = self.cold.pop(hid, None)
+        raw = self.cold.get(hid)
         if raw is None:
             return default
-        h = unpack(hid, raw)
+        try:
+            h = unpack(hid, raw)
+        except PackingError:
+            # never expected (the bytes are our own): the household starts afresh rather
+            # than failing every event and deadline of its own for ever
+            log.exception("packed household %s unreadable, starting it afresh", hid)
+            del self.cold[hid]
+            return default
         self._configure(h)
         self.unpacked += 1
         self[hid] = h
@@ -68,12 +81,27 @@ class HouseholdStore(MutableMapping[str, Household]):
         hot = self.hot
         hot[hid] = h
         self.cold.pop(hid, None)
-        if self.limit and len(hot) > self.limit:
+        if not self.limit:
+            return
+        for _ in range(len(hot)):
+            if len(hot) <= self.limit:
+                break
             old_id = next(iter(hot))
-            self.cold[old_id] = pack(hot[old_id])  # packed before it leaves: nothing lost
-            del hot[old_id]
+            if old_id == hid:
+                break  # never the one just stored: its caller is about to change it
+            if old_id not in self.stuck:
+                try:
+                    self.cold[old_id] = pack(hot[old_id])  # packed before it leaves
+                    del hot[old_id]
+                    continue
+                except PackingError:
+                    log.exception("household %s cannot be packed; kept unpacked", old_id)
+                    self.stuck.add(old_id)
+            # one that cannot be packed stays an object and blocks no other
+            hot.move_to_end(old_id)
 
     def __delitem__(self, hid: str) -> None:
+        self.stuck.discard(hid)
         if self.hot.pop(hid, None) is None and self.cold.pop(hid, None) is None:
             raise KeyError(hid)
 
@@ -88,7 +116,11 @@ class HouseholdStore(MutableMapping[str, Household]):
         return iter([*self.hot, *self.cold])
 
     def packed(self, hid: str) -> bytes | None:
-        """The household's packed form, without unpacking it if it is packed."""
+        """The household's packed form, without unpacking it if it is packed.
+
+        Raises:
+            PackingError: the household cannot be packed.
+        """
         h = self.hot.get(hid)
         if h is not None:
             return pack(h)

@@ -135,3 +135,56 @@ def test_compacting_the_deadline_queue_reads_packed_households_without_unpacking
     assert engine.households.unpacked == before
     assert sorted(dues) == HOUSEHOLDS
     assert all(dues[hid] == engine.households[hid].due for hid in HOUSEHOLDS)
+
+
+def test_a_household_that_cannot_be_packed_stays_watched_and_blocks_no_other(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    engine = make_engine(params=DetectorParams(hot_households=1))
+    t = at(0, 9)
+    engine.observe("hh-big", "door-1", "door", 1.0, t)
+    # a device id no packed form can hold (ids are at most 64 characters in practice)
+    engine.households["hh-big"].register_device("x" * 70_000, "door", 3600.0, False, t)
+    for i, hh in enumerate(("hh-a", "hh-b", "hh-c")):
+        engine.observe(hh, "motion", "motion", 1.0, t + i)  # each evicts the oldest
+    assert "cannot be packed" in caplog.text
+    assert "hh-big" in engine.households.hot  # kept as an object, state intact
+    assert {"hh-a", "hh-b"} <= set(engine.households.cold)  # the others were packed
+    sos = engine.sos("hh-new", "button-1", "button", t + 10)
+    assert sos and sos[0].kind.value == "sos"
+
+    rt = Runtime(DetectorParams(), partitions=1)
+    rt.states[0] = rt.state(0)
+    rt.states[0].engine = engine
+    saved = rt.snapshot(0, (1, 1))
+    assert "hh-big" not in saved and {"hh-a", "hh-b", "hh-c", "hh-new"} <= set(saved)
+
+
+def test_unreadable_packed_bytes_start_the_household_afresh_instead_of_failing_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    engine = make_engine(params=DetectorParams(hot_households=1))
+    t = at(0, 9)
+    engine.observe("hh-a", "motion", "motion", 1.0, t)
+    engine.observe("hh-b", "motion", "motion", 1.0, t)  # packs hh-a
+    engine.households.cold["hh-a"] = engine.households.cold["hh-a"][:-5]
+    engine.observe("hh-a", "motion", "motion", 1.0, t + 60)
+    assert "unreadable, starting it afresh" in caplog.text
+    assert engine.households["hh-a"].last_activity == t + 60
+
+
+def test_a_household_remembers_a_bounded_number_of_unregistered_devices() -> None:
+    from detectors.household import MAX_DEVICES
+
+    engine = make_engine()
+    for i in range(MAX_DEVICES + 50):
+        engine.observe("hh-a", f"contact-{i}", "contact", 1.0, at(0, 9) + i)
+    assert len(engine.households["hh-a"].devices or {}) == MAX_DEVICES
+    assert engine.households["hh-a"].last_activity == at(0, 9) + MAX_DEVICES + 49
+
+
+def test_the_worker_budget_of_unpacked_households_is_shared_by_its_partitions() -> None:
+    rt = Runtime(DetectorParams(hot_households=10_000), partitions=4)
+    assert rt.state(0).engine.households.limit == 2_500
+    unlimited = Runtime(DetectorParams(hot_households=0), partitions=4)
+    assert unlimited.state(1).engine.households.limit == 0
