@@ -88,12 +88,12 @@ class Device:
         self.kind = sys.intern(self.kind)  # a handful of kinds: one string each
 
 
-def _shared(value: float, shared: dict[float, float]) -> float:
+def share_float(value: float, shared: dict[float, float]) -> float:
     """``value``, or an equal float object already kept (24 B saved), as in a running household.
 
     While a household runs, one event's time is both its ``last_activity`` and
     ``last_inside``, a heartbeat's both ``last_hb`` and ``last_heard``, a device's
-    ``last_seen`` often one of them; unpickling makes separate objects of them all.
+    ``last_seen`` often one of them; unpickling or unpacking makes separate objects of them.
     """
     if not value:  # 0.0 == -0.0 as dict keys: keep the sign
         return _ZERO if math.copysign(1.0, value) > 0.0 else value
@@ -166,12 +166,12 @@ class Household:
     def __setstate__(self, state: tuple[Any, ...]) -> None:
         shared: dict[float, float] = {}
         for name, value in zip(self._PERSISTED, state, strict=True):
-            setattr(self, name, _shared(value, shared) if type(value) is float else value)
+            setattr(self, name, share_float(value, shared) if type(value) is float else value)
         self.cfg = _DEFAULT_CONFIG
         self.due = INF
         for dev in (self.devices or {}).values():
             for name in _DEVICE_FLOATS:
-                setattr(dev, name, _shared(getattr(dev, name), shared))
+                setattr(dev, name, share_float(getattr(dev, name), shared))
 
     # -- inputs
 

@@ -17,15 +17,13 @@ are stored under.
 
 from __future__ import annotations
 
-import math
 import pickle
 import struct
 import sys
-from math import copysign
 
 from detectors.exceptions import PackingError
-from detectors.household import Device, Household
-from detectors.routine import BINS, Routine
+from detectors.household import Device, Household, share_float
+from detectors.routine import BINS, restore_routine
 
 VERSION = 2  # 1 was the pickle of the whole Household object (still read by the runtime)
 
@@ -49,7 +47,6 @@ _NIBBLE_FLAG = 32  # the routine's observation counts two to a byte (all of them
 _KINDS = ("motion", "door", "contact", "presence", "plug", "button", "robot", "gateway", "other")
 _KIND_CODE = {k: i for i, k in enumerate(_KINDS)}
 _OTHER_KIND = 255
-_COMMON = {v: v for v in (0.0, 1.0, math.inf)}  # copied per household: never grows
 _HIGH = bytes((v << 4) & 0xFF for v in range(256))  # v -> v in the high nibble
 _TOP = bytes(v >> 4 for v in range(256))
 _BOTTOM = bytes(v & 0x0F for v in range(256))
@@ -118,33 +115,27 @@ def _unpack(hid: str, raw: bytes) -> Household:
     flags = head[1]
     # equal floats become one object, as while the household ran (an event's time is both
     # last_activity and last_inside, a device's last_seen often one of them): 24 B each
-    shared = _COMMON.copy()
-    keep = shared.setdefault
+    shared: dict[float, float] = {}
     (h.last_activity, h.last_inside, h.last_door, h.last_heard, h.last_hb, h.watch_start,
      h.hb_interval, h.unblind_at, h.long_out, h.last_sos, h.due) = [
-        keep(v, v) if v or copysign(1.0, v) > 0.0 else v for v in head[2:]]
+        share_float(v, shared) for v in head[2:]]
     h.hb_registered = bool(flags & _HB_REGISTERED)
     h.deferred = bool(flags & _DEFERRED)
     pos = _HEAD.size
     if flags & _ROUTINE_FLAG:
-        cur_hour, cur_count, last_slot, learned = _ROUTINE.unpack_from(raw, pos)
+        counters = _ROUTINE.unpack_from(raw, pos)
         pos += _ROUTINE.size
-        r = h.routine = Routine()
-        view = memoryview(r)
-        view[:BINS] = raw[pos:pos + BINS]
-        pos += BINS
         if flags & _NIBBLE_FLAG:
-            pairs = raw[pos:pos + _NIBBLES]
-            pos += _NIBBLES
-            view[BINS::2] = pairs.translate(_TOP)
-            view[BINS + 1::2] = pairs.translate(_BOTTOM)
+            bins = bytearray(2 * BINS)
+            bins[:BINS] = raw[pos:pos + BINS]
+            pairs = raw[pos + BINS:pos + BINS + _NIBBLES]
+            bins[BINS::2] = pairs.translate(_TOP)
+            bins[BINS + 1::2] = pairs.translate(_BOTTOM)
+            pos += BINS + _NIBBLES
         else:
-            view[BINS:] = raw[pos:pos + BINS]
-            pos += BINS
-        r.cur_hour = cur_hour
-        r.cur_count = cur_count
-        r.last_slot = last_slot
-        r.learned_hours = learned
+            bins = bytearray(raw[pos:pos + 2 * BINS])
+            pos += 2 * BINS
+        h.routine = restore_routine(bins, *counters)
     if flags & _DEVICES_FLAG:
         (count,) = _COUNT.unpack_from(raw, pos)
         pos += _COUNT.size
@@ -161,7 +152,7 @@ def _unpack(hid: str, raw: bytes) -> Household:
             dev = Device(kind)
             *numbers, dev.night_day = _DEVICE.unpack_from(raw, pos)
             (dev.interval, dev.last_seen, dev.value, dev.first_seen, dev.night_score) = [
-                keep(v, v) if v or copysign(1.0, v) > 0.0 else v for v in numbers]
+                share_float(v, shared) for v in numbers]
             pos += _DEVICE.size
             devices[device_id] = dev
         h.devices = devices

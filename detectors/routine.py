@@ -68,8 +68,8 @@ class Routine(_Bytes):
 
     def __reduce_ex__(self, protocol: SupportsIndex, /) -> tuple[Any, ...]:
         # array's own __reduce_ex__ would drop the slots
-        return _restore, (self.tobytes(), self.cur_hour, self.cur_count, self.last_slot,
-                          self.learned_hours)
+        return restore_routine, (self.tobytes(), self.cur_hour, self.cur_count,
+                                 self.last_slot, self.learned_hours)
 
     def learn(self, t: float, p: DetectorParams) -> None:
         """Record activity at ``t``; an event in an already counted slot changes nothing."""
@@ -169,10 +169,10 @@ class Routine(_Bytes):
         return sum(rates) / len(rates) if rates else 0.0
 
 
-def _restore(
-    bins: bytes, cur_hour: int, cur_count: int, last_slot: int, learned_hours: int
+def restore_routine(
+    bins: bytes | bytearray, cur_hour: int, cur_count: int, last_slot: int, learned_hours: int
 ) -> Routine:
-    """Rebuild a pickled :class:`Routine`."""
+    """Rebuild a :class:`Routine` from its 336 bins and counters (pickled or packed)."""
     r = Routine()
     memoryview(r)[:] = bins  # in place: the buffer keeps its exact size
     r.cur_hour = cur_hour

@@ -242,20 +242,10 @@ class Runtime:
         st.last_record_wall = self.wall()
         engine = st.engine
         health = self.health_now(engine)
+        skip = None
         if st.ahead:
-            alerts: list[AlertEvent] = []
-            advance = engine.advance
-            observe = engine.observe
             skip = {hid for _, hid, *_ in events if self._already_applied(st, hid, 0, offset)}
-            for t, hid, dev, kind, value, detail in events:
-                try:
-                    alerts += advance(t, health)
-                    if hid not in skip:
-                        alerts += observe(hid, dev, kind, value, t, detail) or ()
-                except Exception:  # as in Engine.observe_events: one event must not drop others
-                    log.exception("detector failed on a %s event of household %s", kind, hid)
-            return alerts
-        return engine.observe_events(events, health)
+        return engine.observe_events(events, health, skip)
 
     @staticmethod
     def _already_applied(st: PartitionState, hid: str, topic: int, offset: int) -> bool:
