@@ -274,9 +274,7 @@ def figures(lives: Lives) -> dict[str, Any]:
             round(sum(1 for s in lengths if s > 2 * HOUR) / days, 3) if days else None
         )
         out[name] = period
-    out["daytime_longest_h"] = {
-        f"p{q}": _pct(lives.day_longest, q, HOUR) for q in (50, 90, 99)
-    }
+    out["daytime_longest_h"] = {f"p{q}": _pct(lives.day_longest, q, HOUR) for q in (50, 90, 99)}
     out["outings"] = {
         "per_day": round(len(lives.outings) / days, 3) if days else None,
         "p50_h": _pct(lives.outings, 50, HOUR),
