@@ -5,7 +5,10 @@ from __future__ import annotations
 import sys
 from urllib.parse import urlsplit
 
+from anbu.stack.apache_kafka import apache_kafka_spec
+from anbu.stack.exceptions import StackError
 from anbu.stack.services import (
+    MosquittoTls,
     ServiceSpec,
     influxdb_spec,
     mosquitto_spec,
@@ -39,7 +42,12 @@ def service_ports(settings: Settings) -> dict[str, int]:
 
 
 def infra_programs(settings: Settings) -> list[Program]:
-    """Mosquitto, the Kafka-compatible broker and InfluxDB, on the configured ports."""
+    """Mosquitto, the Kafka broker and InfluxDB, on the configured ports.
+
+    Raises:
+        MissingProgram: a program is not installed (the message says how to install it).
+        StackError: Kafka's jars could not be fetched or its storage formatted.
+    """
     data = settings.data_dir
     stack = settings.stack
     mosquitto = mosquitto_spec(
@@ -47,6 +55,7 @@ def infra_programs(settings: Settings) -> list[Program]:
         settings.mqtt.port,
         service_user=(settings.mqtt.username, settings.mqtt_password()),
         binary=stack.mosquitto_bin,
+        tls=mosquitto_tls(settings),
     )
     ports = service_ports(settings)
     influx = influxdb_spec(
@@ -54,9 +63,41 @@ def infra_programs(settings: Settings) -> list[Program]:
     )
     return [
         Program(mosquitto, autostart=True, priority=10),
-        Program(tansu_spec(ports["kafka"], binary=stack.tansu_bin), autostart=True, priority=10),
+        Program(kafka_spec(settings), autostart=True, priority=10),
         Program(influx, autostart=True, priority=10),
     ]
+
+
+def mosquitto_tls(settings: Settings) -> MosquittoTls | None:
+    """Mosquitto's TLS listener if a certificate and key are set.
+
+    Raises:
+        StackError: only one of the two is set.
+    """
+    stack = settings.stack
+    cert, key = stack.mosquitto_tls_cert, stack.mosquitto_tls_key
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise StackError("set both stack.mosquitto_tls_cert and stack.mosquitto_tls_key")
+    return MosquittoTls(stack.mosquitto_tls_port, cert, key, stack.mosquitto_tls_bind)
+
+
+def kafka_spec(settings: Settings) -> ServiceSpec:
+    """The embedded broker ``stack.kafka`` names, on the port of ``kafka.bootstrap_servers``."""
+    stack = settings.stack
+    port = service_ports(settings)["kafka"]
+    if stack.kafka == "tansu":
+        return tansu_spec(port, binary=stack.tansu_bin)
+    return apache_kafka_spec(
+        settings.data_dir / "kafka",
+        port,
+        stack.kafka_controller_port,
+        java=stack.java_bin,
+        heap=stack.kafka_heap,
+        lib_dir=stack.kafka_lib_dir,
+        partitions=settings.kafka.topics.partitions,
+    )
 
 
 def anbu_argv(*args: str) -> list[str]:
