@@ -92,8 +92,13 @@ def register(bench_app: typer.Typer) -> None:
     ) -> None:
         """Silences by time of day, outings, sleep, quiet sensors: real logs vs simulator."""
         from bench.realism import figures, pool, real_lives, simulated_lives
+        from detectors.exceptions import BacktestInputError
 
-        homes = real_lives(real)
+        try:
+            homes = real_lives(real)
+        except (FileNotFoundError, BacktestInputError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
         real_figures = {name: figures(lives) for name, lives in homes.items()}
         pooled = figures(pool(homes.values()))
         simulated = figures(simulated_lives(households, days, seed))

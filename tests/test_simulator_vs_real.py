@@ -115,3 +115,34 @@ def test_bench_realism_reads_a_folder_and_writes_json(tmp_path: Path) -> None:
     assert written["real"]["homes"]["tiny"]["outings"]["p50_h"] == pytest.approx(2.5, abs=0.01)
     assert written["simulator"]["households"] == 2
     assert written["simulator"]["days_with_data"] >= 2 * 7
+
+
+def test_bench_realism_says_what_is_wrong_with_the_folder(tmp_path: Path) -> None:
+    def realism(folder: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                sys.executable, "-m", "anbu", "--data-dir", str(tmp_path / "var"),
+                "bench", "realism", "--real", str(folder), "--households", "1", "--days", "7",
+                "--output", str(tmp_path / "out.json"),
+            ],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = realism(empty)
+    assert result.returncode == 2 and "no *.csv file" in result.stderr
+    assert "Traceback" not in result.stderr
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "home.csv").write_text(
+        "timestamp,household_id,device_id,kind,value\n2026-01-05T08:00:00,h,d,motion,1\n"
+    )
+    result = realism(bad)
+    assert result.returncode == 2 and "home.csv:2:" in result.stderr and "offset" in result.stderr
+    # Positive control: the same file with its offset is read and measured.
+    (bad / "home.csv").write_text(
+        "timestamp,household_id,device_id,kind,value\n2026-01-05T08:00:00+09:00,h,d,motion,1\n"
+    )
+    result = realism(bad)
+    assert result.returncode == 0, result.stderr
