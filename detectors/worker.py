@@ -220,8 +220,25 @@ class Checkpoints:
         finally:
             _current_event.reset(token)
 
-    async def checkpoint(self, partition: int) -> None:
+    async def hand_over(self, partitions: set[int]) -> None:
+        """Checkpoint partitions that a rebalance is revoking, before they go.
+
+        Faust's rebalances are eager: every partition is revoked before the worker rejoins
+        the group, and none is given to another worker until it has. So this worker still
+        owns them here, and saving them now lets the next owner resume after the last record
+        processed, instead of replaying from the previous checkpoint and raising those
+        records' alerts a second time.
+        """
+        for p in sorted(partitions & self.loaded):
+            if p in self.last_event and self.unsaved(p):
+                await self.checkpoint(p, handing_over=True)
+
+    async def checkpoint(self, partition: int, handing_over: bool = False) -> None:
         """Save the partition's changed households, then its offsets.
+
+        Args:
+            partition: the partition.
+            handing_over: called by :meth:`hand_over`, which may write while rebalancing.
 
         The snapshot (state, offsets, and the alerts not yet acknowledged) is taken in one
         synchronous step; Kafka's acknowledgement of those alerts is awaited before anything
@@ -236,7 +253,7 @@ class Checkpoints:
             self.records[partition] = 0
             self.since[partition] = time.monotonic()
             await self.alerts.drained(waiting)
-            if self.rebalancing() or partition not in self.loaded:
+            if (self.rebalancing() and not handing_over) or partition not in self.loaded:
                 # the partition may be another worker's by now: write nothing, save later
                 self.runtime.mark_changed(partition, blobs)
                 return
@@ -404,6 +421,13 @@ def build_app(settings: Settings) -> tuple[faust.App, Runtime]:
         await resume_from_saved_offsets(app, keeper)
         load_quiet_partitions(app, keeper)
 
+    @app.on_partitions_revoked.connect
+    async def save_before_handover(sender: Any, revoked: Any, /, *_: Any, **__: Any) -> None:
+        # Faust has drained the agents by now; the changelog writes must reach Kafka before
+        # this worker rejoins, when another may recover the partitions from the changelog
+        await keeper.hand_over({tp.partition for tp in revoked if tp.topic in inputs})
+        await app.producer.flush()
+
     @app.agent(events_topic, name="detect")
     async def detect(stream: Any) -> None:
         async for event in stream.events():
@@ -416,7 +440,9 @@ def build_app(settings: Settings) -> tuple[faust.App, Runtime]:
 
     @app.timer(det.tick_interval.total_seconds())
     async def tick() -> None:
-        if not registry_ready.is_set():
+        # not while rebalancing: a partition being handed over is saved as it is, and an
+        # alert its deadline raised now would be raised again by the next owner
+        if not registry_ready.is_set() or app.rebalancing:
             return
         raised = runtime.tick()
         if raised:
