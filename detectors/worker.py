@@ -422,7 +422,8 @@ def build_app(settings: Settings) -> tuple[faust.App, Runtime]:
         load_quiet_partitions(app, keeper)
 
     @app.on_partitions_revoked.connect
-    async def save_before_handover(sender: Any, revoked: Any, /, *_: Any, **__: Any) -> None:
+    async def save_before_handover(sender: Any, /, *args: Any, signal: Any, **__: Any) -> None:
+        revoked = args[0]  # mode's signals pass the sent value after the sender
         # Faust has drained the agents by now; the changelog writes must reach Kafka before
         # this worker rejoins, when another may recover the partitions from the changelog
         await keeper.hand_over({tp.partition for tp in revoked if tp.topic in inputs})
