@@ -42,6 +42,7 @@ class Dispatcher:
         attempts: tries per notification before giving up.
         backoff_max_s: longest wait between tries (exponential from 0.5 s).
         concurrency: most deliveries in progress at once per channel.
+        send_timeout_s: longest one attempt may take (``alerts.notify_timeout``).
     """
 
     def __init__(
@@ -52,6 +53,7 @@ class Dispatcher:
         attempts: int = 5,
         backoff_max_s: float = 30.0,
         concurrency: int = 32,
+        send_timeout_s: float = 10.0,
     ) -> None:
         self.store = store
         self.notifiers = dict(notifiers)
@@ -62,6 +64,9 @@ class Dispatcher:
         # waiting here instead of in the HTTP pool keeps a burst from timing out.
         self._slots: dict[str, asyncio.Semaphore] = {}
         self.concurrency = concurrency
+        # a claim covers one try and the wait after it (renewed at each retry), with room
+        # for a slow slot: an instance that died hands its sends over within this long
+        self.lease_s = backoff_max_s + 2 * send_timeout_s
 
     def kick(self) -> int:
         """Start a task for every pending notification not already being sent.
@@ -120,6 +125,8 @@ class Dispatcher:
         notification = self.store.get_notification(notification_id)
         if notification is None or notification.status is not NotificationStatus.PENDING:
             return
+        if not self.store.claim(notification_id, utcnow(), self.lease_s):
+            return  # another alerts service is sending it
         try:
             alert = self.store.get(notification.alert_id)
         except AlertNotFound:
@@ -146,7 +153,11 @@ class Dispatcher:
                 exc,
             )
             self.store.record_attempt(
-                notification.id, utcnow(), status=NotificationStatus.PENDING, error=str(exc)
+                notification.id,
+                utcnow(),
+                status=NotificationStatus.PENDING,
+                error=str(exc),
+                hold_s=self.lease_s,
             )
 
         retrying = AsyncRetrying(

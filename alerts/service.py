@@ -121,6 +121,7 @@ class AlertService:
             self.notifiers,
             attempts=settings.alerts.notify_attempts,
             backoff_max_s=settings.alerts.notify_backoff_max.total_seconds(),
+            send_timeout_s=settings.alerts.notify_timeout.total_seconds(),
         )
         self.sink = InfluxSink(
             self.store,

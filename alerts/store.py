@@ -153,6 +153,8 @@ notifications_table = Table(
     Column("last_error", Text),
     Column("created_at", BigInteger, nullable=False),
     Column("sent_at", BigInteger),
+    # until when one alerts service has claimed the delivery (several may run on one store)
+    Column("claimed_until", BigInteger),
     Index("notifications_pending", "status"),
 )
 
@@ -168,8 +170,10 @@ def _insert_ignore(conn: Connection, table: Table, **values: Any) -> bool:
         statement = postgresql.insert(table).values(**values).on_conflict_do_nothing()
     else:
         statement = sqlite.insert(table).values(**values).on_conflict_do_nothing()
-    result = conn.execute(statement)
-    return bool(result.rowcount == 1)
+    # RETURNING, not rowcount: SQLAlchemy 2.1 with psycopg 3 reports a rowcount of -1 for
+    # this statement, which read as "already there" made every event on PostgreSQL a duplicate
+    key = next(iter(table.primary_key.columns))
+    return conn.execute(statement.returning(key)).first() is not None
 
 
 def store_url(settings: Any) -> str:
@@ -236,6 +240,10 @@ class AlertStore:
                 conn.execute(
                     text("ALTER TABLE alerts ADD COLUMN scope VARCHAR(64) NOT NULL DEFAULT ''")
                 )
+            if inspector.has_table("notifications") and "claimed_until" not in {
+                c["name"] for c in inspector.get_columns("notifications")
+            }:
+                conn.execute(text("ALTER TABLE notifications ADD COLUMN claimed_until BIGINT"))
             if "one_active_per_kind" in indexes:
                 conn.execute(text("DROP INDEX one_active_per_kind"))
             for index in alerts_table.indexes:
@@ -528,6 +536,30 @@ class AlertStore:
             ).first()
         return None if row is None else _notification(row._mapping)
 
+    def claim(self, notification_id_: str, now: datetime, lease_s: float) -> bool:
+        """Claim a pending notification's delivery for ``lease_s``.
+
+        Returns False if it is not pending or another alerts service holds an unexpired
+        claim on it. Several alerts services share the store; each sends only what it has
+        claimed, so a notification goes out once. A service that dies while sending leaves a
+        claim that expires, and another sends it then.
+        """
+        at = micros(now)
+        with self.transaction() as conn:
+            result = conn.execute(
+                update(notifications_table)
+                .where(
+                    notifications_table.c.id == notification_id_,
+                    notifications_table.c.status == NotificationStatus.PENDING.value,
+                    or_(
+                        notifications_table.c.claimed_until.is_(None),
+                        notifications_table.c.claimed_until < at,
+                    ),
+                )
+                .values(claimed_until=at + int(lease_s * 1_000_000))
+            )
+        return bool(result.rowcount == 1)
+
     def record_attempt(
         self,
         notification_id_: str,
@@ -535,13 +567,16 @@ class AlertStore:
         *,
         status: NotificationStatus,
         error: str | None,
+        hold_s: float | None = None,
     ) -> None:
-        """Record one delivery attempt's outcome."""
+        """Record one delivery attempt's outcome (and renew the claim for ``hold_s``)."""
         values: dict[str, Any] = {
             "attempts": notifications_table.c.attempts + 1,
             "status": status.value,
             "last_error": error,
         }
+        if hold_s is not None:
+            values["claimed_until"] = micros(now) + int(hold_s * 1_000_000)
         if status is NotificationStatus.SENT:
             values["sent_at"] = micros(now)
         with self.transaction() as conn:
