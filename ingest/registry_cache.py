@@ -35,12 +35,15 @@ class RegistryCache:
         self._roots: dict[str, dict[str, int]] = {}
         self._lock = threading.Lock()
         self.households: set[str] = set()
+        # Bumped on every change, so the SOS lane re-derives its subscriptions only then.
+        self.version = 0
 
     def __len__(self) -> int:
         return len(self._by_topic)
 
     def apply(self, record: RegistryRecord) -> None:
         """Add, change or (``retired=True``) remove an entity."""
+        self.version += 1
         if isinstance(record, DeviceRecord):
             if record.retired:
                 self.remove(f"device:{record.device_id}")
@@ -64,6 +67,7 @@ class RegistryCache:
     def remove(self, key: str) -> None:
         """Remove the entity with registry key ``"<type>:<id>"`` (a tombstone)."""
         kind, _, ident = key.partition(":")
+        self.version += 1
         with self._lock:
             if kind == "device":
                 topic = self._device_topic.pop(ident, None)
@@ -137,6 +141,22 @@ class RegistryCache:
                 )
                 return owner, "/".join(levels[2:])
         return None
+
+    def sos_sources(self) -> tuple[list[str], list[str]]:
+        """Where a call for help can come from: gateway ids, and devices' base topics.
+
+        Every registered gateway (its ``anbu/<gateway_id>/...`` messages may be an SOS or a
+        fall), and every registered device that can raise one: an emergency button of any
+        format, or a device speaking anbu JSON (a care robot).
+        """
+        with self._lock:
+            gateways = list(self._gateways)
+            topics = [
+                topic
+                for topic, owner in self._by_topic.items()
+                if owner.kind == "button" or owner.source_format is SourceFormat.ANBU
+            ]
+        return gateways, topics
 
     def gateway_of_unregistered(self, topic: str) -> str | None:
         """Best guess of the gateway an unregistered topic comes from, for installers.
