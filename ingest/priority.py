@@ -16,6 +16,8 @@ from collections import OrderedDict
 from anbu.events import SourceFormat
 from ingest.registry_cache import ANBU_ROOT, RegistryCache
 
+_ANBU_PREFIX = f"{ANBU_ROOT}/"
+
 _SOS_WORDS = (b"sos", b"fall")
 """Bytes every anbu SOS or fall message holds (its ``type``); others are not candidates."""
 
@@ -29,12 +31,14 @@ def sos_filters(cache: RegistryCache) -> set[str]:
     flood from them never reaches the SOS lane.
     """
     gateways, topics = cache.sos_sources()
-    filters = {f"{ANBU_ROOT}/{gateway}/#" for gateway in gateways}
+    known = set(gateways)
+    filters = {f"{_ANBU_PREFIX}{gateway}/#" for gateway in gateways}
     for topic in topics:
-        levels = topic.split("/")
-        if len(levels) >= 2 and levels[0] == ANBU_ROOT and f"{ANBU_ROOT}/{levels[1]}/#" in filters:
-            continue
-        filters.add(f"{topic}/#")
+        if topic.startswith(_ANBU_PREFIX):
+            gateway, _, rest = topic[len(_ANBU_PREFIX) :].partition("/")
+            if rest and gateway in known:
+                continue
+        filters.add(topic + "/#")
     return filters
 
 
