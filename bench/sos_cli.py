@@ -46,7 +46,7 @@ def flood_table(f: dict[str, Any]) -> str:
             f"  goal < 1 s: {verdict}",
             f"{'slowest':46}{ms(f['max_ms']):>14}",
             *(
-                f"  median {stage:48}{ms(value):>14}"
+                f"  median {stage:48}{ms(value):>14}  p99 {ms(f['stage_p99_ms'][stage])}"
                 for stage, value in f.get("stage_p50_ms", {}).items()
             ),
             f"junk dead-lettered: {f['junk_dead_lettered']:,} of {f['junk']:,} (all acknowledged "
