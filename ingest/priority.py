@@ -14,6 +14,9 @@ import time
 from collections import OrderedDict
 
 from anbu.events import SourceFormat
+from ingest.adapters import ADAPTERS
+from ingest.exceptions import IngestError
+from ingest.readings import Emergency
 from ingest.registry_cache import ANBU_ROOT, RegistryCache
 
 _ANBU_PREFIX = f"{ANBU_ROOT}/"
@@ -46,8 +49,8 @@ def may_be_sos(cache: RegistryCache, topic: str, payload: bytes) -> bool:
     """Whether a message can carry an SOS, by a registry lookup and a byte search.
 
     A false answer is certain (unregistered topic, a device that cannot call for help, an
-    anbu message without the words ``sos`` or ``fall``); a true one is checked by the
-    adapter. It never parses JSON, so junk costs the SOS lane next to nothing.
+    anbu message without the words ``sos`` or ``fall``); a true one is checked by
+    :func:`is_sos`. It never parses JSON, so junk costs the SOS lane next to nothing.
     """
     found = cache.owner_of(topic)
     if found is None:
@@ -58,6 +61,28 @@ def may_be_sos(cache: RegistryCache, topic: str, payload: bytes) -> bool:
     if owner.source_format is SourceFormat.ANBU:
         return any(word in payload for word in _SOS_WORDS)
     return False
+
+
+def is_sos(cache: RegistryCache, topic: str, payload: bytes) -> bool:
+    """Whether a message is an SOS, by its device's adapter alone.
+
+    Bad input is simply not an SOS here: nothing is logged or dead-lettered (the main lane
+    does that with its own copy), so SOS-looking junk costs the SOS lane a JSON parse.
+    """
+    if not may_be_sos(cache, topic, payload):
+        return False
+    found = cache.owner_of(topic)
+    if found is None:
+        return False
+    owner, suffix = found
+    adapter = ADAPTERS.get(owner.source_format)
+    if adapter is None:
+        return False
+    try:
+        parsed = adapter(suffix, payload, owner)
+    except IngestError:
+        return False
+    return any(isinstance(item, Emergency) for item in parsed.items)
 
 
 class SosClaims:

@@ -6,10 +6,10 @@ held an SOS for 10 s. The lane is a session of its own (client id ``<bridge>-sos
 subscribed only to the topics an SOS can come from (:func:`ingest.priority.sos_filters`:
 registered gateways, buttons and robots, followed as the registry changes), with a Kafka
 producer of its own (linger 0, its own connection, never behind dead letters or telemetry).
-It acknowledges at once whatever is not an SOS (the main lane handles that copy) and an SOS
-once Kafka has it. The main lane still reads everything, SOS included, so an SOS from a topic
-the lane does not follow yet is handled as before; :class:`ingest.priority.SosClaims` makes
-one record of the two copies.
+It acknowledges at once whatever is not an SOS (the main lane handles that copy; junk is not
+even logged here) and an SOS once Kafka has it. The main lane still reads everything, SOS
+included, so an SOS from a topic the lane does not follow yet is handled as before;
+:class:`ingest.priority.SosClaims` makes one record of the two copies.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from anbu.timeutil import utcnow
 from ingest.kafka_sink import Delivery, KafkaSink
 from ingest.normalise import Inbound, Normaliser
-from ingest.priority import SosClaims, may_be_sos, sos_filters
+from ingest.priority import SosClaims, is_sos, sos_filters
 from ingest.ratelimit import RateLimitedLog
 from ingest.registry_cache import RegistryCache
 
@@ -236,7 +236,7 @@ class SosLane:
     def handle(self, topic: str, payload: bytes, mid: int, qos: int) -> int:
         """Send the SOS a message carries, or acknowledge it at once; return records sent."""
         self.received += 1
-        if may_be_sos(self.cache, topic, payload):
+        if is_sos(self.cache, topic, payload):
             result = self.normaliser.normalise(Inbound(topic, payload, utcnow()))
             calls = [s for s in result.sos if self.claims.claim(s.idempotency_key, LANE)]
             if calls:
