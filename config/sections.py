@@ -152,6 +152,13 @@ class DetectorSettings(_Section):
         description="A plug counts as activity only after it has been watched this long and "
         "did not cycle on by itself at night (a fridge is not a person).",
     )
+    event_time_margin: Duration = Field(
+        default=timedelta(minutes=2),
+        description="A record on the events topic with an event time further ahead of the "
+        "worker's wall clock than ingest.device_time_window plus this is dead-lettered "
+        "(reason event_time_ahead) and moves no clock; an SOS that far ahead is kept, its "
+        "time set to when Kafka took it (or to the wall clock).",
+    )
     broker_session_timeout: float = 6.0
     broker_heartbeat_interval: float = 1.0
     broker_rebalance_timeout: float = 5.0
