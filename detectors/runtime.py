@@ -297,8 +297,8 @@ class Runtime:
             EventTimeAheadError: as for :meth:`apply`, before anything is applied.
         """
         wall = self.wall()
-        latest = max(events, key=_event_time)
-        if latest[0] > wall + self.max_ahead_s:
+        latest = max(events, key=_event_time, default=None)
+        if latest is not None and latest[0] > wall + self.max_ahead_s:
             raise EventTimeAheadError(latest[0], wall + self.max_ahead_s, latest[1])
         st = self.state(partition)
         st.active = True

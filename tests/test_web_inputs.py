@@ -21,7 +21,8 @@ import uvicorn
 
 from anbu.stack.services import free_port
 from config import Settings
-from web.app import create_app, server_config
+from web.app import create_app
+from web.server import server_config
 
 
 @dataclass
@@ -183,6 +184,10 @@ def test_long_urls_and_headers_get_414_and_431_not_a_reset(web: Web) -> None:
     for size in (100_000, 500_000):  # longer than httpx sends: written to a socket
         head = f"GET {path}{'d' * size} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
         assert raw_status(web, head) == 414, size
+    # past what the HTTP server reads of a request head at all: 431, still no reset
+    head_limit = web.settings.web.max_request_head_bytes
+    head = f"GET {path}{'d' * 2 * head_limit} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+    assert raw_status(web, head) == 431
     max_headers = web.settings.web.max_header_bytes
     small = web.client.get("/healthz", headers={"X-Pad": "p" * (max_headers // 2)})
     assert small.status_code == 200

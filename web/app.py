@@ -22,7 +22,6 @@ from contextlib import asynccontextmanager
 from types import ModuleType
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -124,19 +123,3 @@ def _writable(value: Any) -> Any:
         return [_writable(v) for v in value]
     return value
 
-
-def server_config(app: FastAPI, settings: Settings, **overrides: Any) -> uvicorn.Config:
-    """The uvicorn configuration ``anbu web`` serves ``app`` with (tests use it too).
-
-    h11 reads at most ``web.max_request_head_bytes`` of request line and headers (its
-    default, 16 KiB, was below the URL and header limits: a 100 KB query string got a 400
-    written into a connection it then closed with the request unread, which the client saw
-    as a reset), so the limits are answered by :class:`RequestLimits` instead.
-    """
-    options: dict[str, Any] = {
-        "host": settings.web.host, "port": settings.web.port, "log_level": "warning",
-        "access_log": False, "http": "h11",
-        "h11_max_incomplete_event_size": settings.web.max_request_head_bytes,
-    }
-    options.update(overrides)
-    return uvicorn.Config(app, **options)

@@ -6,7 +6,8 @@ import typer
 import uvicorn
 
 from anbu.cli_support import settings_of
-from web.app import create_app, server_config
+from web.app import create_app
+from web.server import server_config
 
 
 def web(ctx: typer.Context) -> None:
