@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from anbu.timeutil import utcnow
 from devices.exceptions import ImportRejected, InvalidInput, RowError
 from devices.models import CareCenter, Device, Household, Resident, table_of
+from devices.rules import problem
 from devices.schemas import DeviceIn, HouseholdPatch, ResidentIn
 from devices.service import (
     changes_of,
@@ -136,9 +137,7 @@ def _validated(row: _Row, model: type[_Model], given: dict[str, Any],
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
             name = str(error["loc"][0]) if error["loc"] else "row"
-            value = error.get("input")
-            shown = f"{value!r}: " if isinstance(value, str) and len(value) <= 64 else ""
-            row.fail(columns.get(name, name), shown + error["msg"])
+            row.fail(columns.get(name, name), problem(error))
         return None
 
 

@@ -8,9 +8,9 @@ from here, so a value one of them accepts is never refused, nor let through, by 
 from __future__ import annotations
 
 from functools import cache
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
-from pydantic import Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from devices.exceptions import InvalidInput
 
@@ -19,6 +19,8 @@ DELAY_MAX_S = 7 * 86400
 DELAYS_MAX = 10
 HEARTBEAT_MAX_S = 86400
 REPORTING_MAX_S = 7 * 86400
+
+_Body = TypeVar("_Body", bound=BaseModel)
 TEXT_MAX = 200
 SHORT_MAX = 100  # dong, room, relation: the database's column width
 
@@ -48,4 +50,25 @@ def checked(rule: Any, value: Any, field_name: str) -> Any:
     try:
         return _adapter(rule).validate_python(value)
     except ValidationError as exc:
-        raise InvalidInput(field_name, exc.errors()[0]["msg"]) from None
+        raise InvalidInput(field_name, problem(exc.errors()[0])) from None
+
+
+def as_request(model: type[_Body], **values: Any) -> _Body:
+    """``values`` checked as the API's request body ``model`` checks them (for the CLI).
+
+    Raises:
+        InvalidInput: the first problem, naming its field.
+    """
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise InvalidInput(".".join(str(p) for p in error["loc"]) or "body",
+                           problem(error)) from None
+
+
+def problem(error: Any) -> str:
+    """A pydantic error as a reason, with the bad value when it is short text."""
+    value = error.get("input")
+    shown = f"{value!r}: " if isinstance(value, str) and len(value) <= 64 else ""
+    return shown + str(error["msg"])
