@@ -281,8 +281,8 @@ def _format(java: str, classpath: str, config: Path, jvm_flags: list[str] | None
             classpath,
             "kafka.tools.StorageTool",
             "format",
-            "-t",
-            _cluster_id(),
+            # one argument: an id may start with "-" and would read as an option
+            f"--cluster-id={_cluster_id()}",
             "-c",
             str(config),
             "--ignore-formatted",
