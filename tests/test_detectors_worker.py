@@ -1,4 +1,4 @@
-"""The detector worker through the real Kafka-compatible broker (Tansu), as a subprocess."""
+"""The detector worker through the real Kafka broker, as a subprocess."""
 
 from __future__ import annotations
 
