@@ -222,6 +222,8 @@ class Household:
                 if known.last_seen == 0.0:
                     known.last_seen = t  # registered before the first event: silent from now
         if t > self.last_heard:
+            if self.last_heard == 0.0:
+                hint = t  # first heard: the gateway's offline deadline starts now
             self.last_heard = t
         if self.open is not None and AlertKind.GATEWAY_OFFLINE.value in self.open:
             out = self._resolve(out, AlertKind.GATEWAY_OFFLINE, t, "heard again", "다시 연결됨", "")
@@ -391,8 +393,9 @@ class Household:
         opened = self.open or {}
         hnow = now if health_now is None else health_now
 
-        # gateway: heard nothing for several heartbeat intervals
-        if self.hb_interval > 0.0:
+        # gateway: heard nothing for several heartbeat intervals; a gateway never heard yet
+        # is "not yet seen" (just registered, not installed), not offline since 1970
+        if self.hb_interval > 0.0 and self.last_heard > 0.0:
             off_at = self.last_heard + p.gateway_missed * self.hb_interval
             if hnow >= off_at:
                 if AlertKind.GATEWAY_OFFLINE.value not in opened:

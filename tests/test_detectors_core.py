@@ -524,3 +524,24 @@ def test_a_bug_on_one_event_of_a_record_loses_no_other_events_alert(
         ("hh-a", AlertKind.BATTERY_LOW), ("hh-c", AlertKind.BATTERY_LOW)]
     assert "battery event of household hh-b" in caplog.text
     assert runtime.states[0].engine.households["hh-b"].last_activity == t + 3
+
+
+def test_a_gateway_never_heard_is_not_yet_seen_and_offline_only_after_it_was_heard() -> None:
+    from anbu.registry_records import DeviceRecord
+
+    engine = make_engine()
+    engine.advance(at(0, 0))
+    engine.apply_registry(GatewayRecord(gateway_id="gw-1", household_id=HH,
+                                        mqtt_username="gw-1", heartbeat_interval_s=300))
+    engine.apply_registry(DeviceRecord(device_id="motion-1", household_id=HH, kind="motion",
+                                       source_format=SourceFormat.ZIGBEE2MQTT,
+                                       mqtt_topic="z/m1", reporting_interval_s=6 * 3600))
+    # registered, installed later: three hours without a heartbeat is "not yet seen", not
+    # "silent since 1970-01-01 09:00"
+    assert engine.advance(at(0, 3)) == []
+    # positive control: once heard, the same gateway going silent raises on time
+    assert engine.observe(HH, "gw-1", "heartbeat", 1.0, at(0, 4)) is None
+    alerts = engine.advance(at(0, 5))
+    assert kinds(alerts) == [("gateway_offline", "raise")]
+    assert alerts[0].raised_at.timestamp() == at(0, 4) + 3 * 300
+    assert "1970" not in alerts[0].reason
