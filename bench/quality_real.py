@@ -301,17 +301,31 @@ def ttd_figures(values: list[float | None]) -> dict[str, Any]:
     }
 
 
-def detector_params(routine: bool = True) -> DetectorParams:
-    """The settings' defaults, or the fixed rule alone."""
+def detector_params(
+    routine: bool = True, budget: float | None = None, model: str | None = None
+) -> DetectorParams:
+    """The settings' defaults; or the fixed rule alone, another alert budget, another model."""
     from config.sections import DetectorSettings
 
     p = DetectorParams.from_settings(DetectorSettings())
-    return p if routine else replace(p, routine_allowed=False)
+    if not routine:
+        return replace(p, routine_allowed=False)
+    if budget is not None:
+        p = replace(p, alert_budget=budget / 100.0)
+    if model is not None:
+        p = replace(p, routine_model=model)
+    return p
 
 
 def default_detectors() -> dict[str, DetectorParams]:
-    """The detectors compared in one run: the routine-aware default and the fixed rule."""
-    return {"routine": detector_params(), "fixed": detector_params(routine=False)}
+    """The detectors compared in one run.
+
+    ``routine``: the default (silences model, 5 alerts per 100 days); ``direct``: the same
+    with the direct-to-worker budget (1 per 100 days); ``old``: the rates model of
+    2026-11-22 (``routine_model = "rates"``); ``fixed``: the fixed 24 h rule alone.
+    """
+    return {"routine": detector_params(), "direct": detector_params(budget=1.0),
+            "old": detector_params(model="rates"), "fixed": detector_params(routine=False)}
 
 
 def run(
