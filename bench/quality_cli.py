@@ -81,6 +81,7 @@ def register(bench_app: typer.Typer) -> None:
 
     @bench_app.command("quality")
     def quality(
+        ctx: typer.Context,
         households: Annotated[int, typer.Option(min=1, help="Simulated households.")] = 500,
         days: Annotated[int, typer.Option(min=7, help="Simulated days.")] = 60,
         seed: Annotated[int, typer.Option(help="Simulation seed.")] = 1,
@@ -99,7 +100,11 @@ def register(bench_app: typer.Typer) -> None:
             from bench import quality_real
 
             results = Path("bench-results")
-            figures = quality_real.run(real, cuts=cuts, seed=cut_seed, pictures=results)
+            from anbu.cli_support import settings_of
+
+            detectors = quality_real.default_detectors(settings_of(ctx).detectors)
+            figures = quality_real.run(real, cuts=cuts, seed=cut_seed, pictures=results,
+                                       detectors=detectors)
             typer.echo(real_table(figures))
             target = output or results / "quality-real.json"
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from anbu.events import HEALTH_KINDS, AlertAction, AlertEvent, AlertKind
+from config.sections import DetectorSettings
 from detectors.backtest import Row, make_engine, read_csv, run_rows
 from detectors.engine import Engine
 from detectors.packing import pack, unpack
@@ -302,12 +303,11 @@ def ttd_figures(values: list[float | None]) -> dict[str, Any]:
 
 
 def detector_params(
-    routine: bool = True, budget: float | None = None, model: str | None = None
+    routine: bool = True, budget: float | None = None, model: str | None = None,
+    settings: DetectorSettings | None = None,
 ) -> DetectorParams:
-    """The settings' defaults; or the fixed rule alone, another alert budget, another model."""
-    from config.sections import DetectorSettings
-
-    p = DetectorParams.from_settings(DetectorSettings())
+    """The settings (default: the defaults); or the fixed rule alone, another budget or model."""
+    p = DetectorParams.from_settings(settings or DetectorSettings())
     if not routine:
         return replace(p, routine_allowed=False)
     if budget is not None:
@@ -317,15 +317,18 @@ def detector_params(
     return p
 
 
-def default_detectors() -> dict[str, DetectorParams]:
+def default_detectors(settings: DetectorSettings | None = None) -> dict[str, DetectorParams]:
     """The detectors compared in one run.
 
     ``routine``: the default (silences model, 5 alerts per 100 days); ``direct``: the same
     with the direct-to-worker budget (1 per 100 days); ``old``: the rates model of
     2026-11-22 (``routine_model = "rates"``); ``fixed``: the fixed 24 h rule alone.
     """
-    return {"routine": detector_params(), "direct": detector_params(budget=1.0),
-            "old": detector_params(model="rates"), "fixed": detector_params(routine=False)}
+    s = settings
+    return {"routine": detector_params(settings=s),
+            "direct": detector_params(budget=1.0, settings=s),
+            "old": detector_params(model="rates", settings=s),
+            "fixed": detector_params(routine=False, settings=s)}
 
 
 def run(

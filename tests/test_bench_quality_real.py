@@ -19,7 +19,7 @@ START = datetime(2026, 3, 2, tzinfo=SEOUL)
 def _write_log(path: Path, days: int = 20) -> dict[str, float]:
     """A resident who moves every 10 min from 07:00 to 22:00, heartbeats every hour.
 
-    Day 16 holds a 6 h daytime silence (10:00-16:00) that ends in ordinary life; days 10-11
+    Day 16 holds a 9 h daytime silence (10:00-19:00) that ends in ordinary life; days 10-11
     a trip of 40 h that leaves by the entrance door.
     """
     rows: list[tuple[float, str, str, float]] = []
@@ -29,9 +29,9 @@ def _write_log(path: Path, days: int = 20) -> dict[str, float]:
     while t < end:
         day = (t - START).days
         minute = t.hour * 60 + t.minute
-        if minute == 0:
+        if t.minute == 0:
             rows.append((t.timestamp(), "hh-gw", "heartbeat", 1))
-        quiet = day == 16 and 10 * 60 < minute < 16 * 60
+        quiet = day == 16 and 10 * 60 < minute < 19 * 60
         trip = (day == 10 and minute > 9 * 60) or day == 11 and minute <= 23 * 60
         if 7 * 60 <= minute <= 22 * 60 and minute % 10 == 0 and not quiet and not trip:
             room = "kitchen" if minute % 20 else "living"
@@ -61,12 +61,12 @@ def test_the_scoring_reports_a_false_alarm_apart_from_a_trip_and_detects_made_co
     routine = home["detectors"]["routine"]
     fixed = home["detectors"]["fixed"]
 
-    # the 6 h daytime silence ended within 24 h: the routine detector's alert in it is a
+    # the 9 h daytime silence ended within 24 h: the routine detector's alert in it is a
     # false alarm; the fixed rule (negative control) raises none there
     assert routine["false_alarms"] >= 1
     first = routine["false_alarm_list"][0]
     assert first["silence_start"] == round(marks["silence_start"])
-    assert first["silence_h"] is not None and 6 <= first["silence_h"] < 24
+    assert first["silence_h"] is not None and 9 <= first["silence_h"] < 24
     assert fixed["false_alarms"] == 0
     # the trip (over 24 h) is counted apart, by both
     assert routine["alerts_in_long_silences"] >= 1
