@@ -57,7 +57,6 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "ANBU_DETECTORS__APP_ID": settings.detectors.app_id,
         "ANBU_DETECTORS__WEB_PORT": str(settings.detectors.web_port),
         "ANBU_DETECTORS__TICK_INTERVAL": "0.2s",
-        "ANBU_DETECTORS__ROUTINE_MODEL": settings.detectors.routine_model,
     })
     return env
 
@@ -91,10 +90,7 @@ class Worker:
 
 @pytest.fixture
 def det_settings(make_settings: Callable[..., Settings]) -> Settings:
-    # the scenario's alerts come 2 h into a silence: the rates model's (the worker's crash and
-    # replay are the same for either model; tests/test_detectors_crash.py runs the default)
-    settings = make_settings({"detectors.web_port": free_port(),
-                              "detectors.routine_model": "rates"})
+    settings = make_settings({"detectors.web_port": free_port()})
     ensure_topics(settings)
     return settings
 
@@ -201,11 +197,12 @@ def scenario() -> tuple[list[Any], list[Any]]:
     """Two halves of one stream: history, a silent morning, an SOS; then returns."""
     first: list[DeviceEvent] = []
     second: list[DeviceEvent] = []
-    split = START + timedelta(days=DAYS - 1, hours=12)
+    split = START + timedelta(days=DAYS - 1, hours=16)
     households = {
         "hh-silent": resident("hh-silent", DAYS - 1, 600, None),  # alert, never resolved
-        "hh-back": resident("hh-back", DAYS - 1, 540, 900),  # alert at 11:00, back 15:00
-        "hh-late": resident("hh-late", DAYS - 1, 780, 1080),  # alert after the split
+        # silences model: alerts about 5 h into a silence (rates model: 2 h)
+        "hh-back": resident("hh-back", DAYS - 1, 540, 1140),  # alert ~14:30, back 19:00
+        "hh-late": resident("hh-late", DAYS - 1, 780, 1320),  # alert after the split
         "hh-fine": resident("hh-fine", None, 0, None),
     }
     stream = sorted((e for evs in households.values() for e in evs),
@@ -239,8 +236,8 @@ def test_events_in_alerts_out_and_a_killed_worker_loses_and_repeats_nothing(
     det_settings: Settings, worker: Worker
 ) -> None:
     part1, part2 = scenario()
-    expected_first = pairs_of(run_backtest(flatten(part1), params=RATES))
-    everything = run_backtest(flatten(part1 + part2), params=RATES)
+    expected_first = pairs_of(run_backtest(flatten(part1)))
+    everything = run_backtest(flatten(part1 + part2))
     expected = pairs_of(everything)
     assert sorted(a.kind.value + "/" + a.action.value for a in everything) == [
         "inactivity_routine/raise", "inactivity_routine/raise", "inactivity_routine/raise",
