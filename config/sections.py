@@ -183,6 +183,13 @@ class DetectorSettings(_Section):
         description="A plug counts as activity only after it has been watched this long and "
         "did not cycle on by itself at night (a fridge is not a person).",
     )
+    event_time_margin: Duration = Field(
+        default=timedelta(minutes=2),
+        description="A record on the events topic with an event time further ahead of the "
+        "worker's wall clock than ingest.device_time_window plus this is dead-lettered "
+        "(reason event_time_ahead) and moves no clock; an SOS that far ahead is kept, its "
+        "time set to when Kafka took it (or to the wall clock).",
+    )
     broker_session_timeout: float = 6.0
     broker_heartbeat_interval: float = 1.0
     broker_rebalance_timeout: float = 5.0
@@ -268,6 +275,12 @@ class RegistrySettings(_Section):
     gateway_mqtt_port: Port | None = Field(
         default=None, description="The broker port gateways are given; unset: mqtt.port."
     )
+    max_import_bytes: int = Field(
+        default=5 * 1024 * 1024,
+        gt=0,
+        description="Largest CSV file POST /api/v1/import takes (413 above it; about 20,000 "
+        "rows with a device each).",
+    )
 
 
 class WebSettings(_Section):
@@ -275,6 +288,26 @@ class WebSettings(_Section):
 
     host: str = "127.0.0.1"
     port: Port = 8080
+    max_body_bytes: int = Field(
+        default=256 * 1024,
+        gt=0,
+        description="Largest request body of any endpoint but the CSV import "
+        "(registry.max_import_bytes); 413 above it.",
+    )
+    max_url_bytes: int = Field(
+        default=8192, gt=0, description="Longest path and query string; 414 above it."
+    )
+    max_header_bytes: int = Field(
+        default=32 * 1024, gt=0, description="Most bytes of request headers; 431 above them."
+    )
+    max_request_head_bytes: int = Field(
+        default=1024 * 1024,
+        gt=0,
+        description="Most bytes of a request line and headers the HTTP server reads before "
+        "giving up (uvicorn's h11_max_incomplete_event_size); kept above the two limits "
+        "before so that a long URL or header gets its 414 or 431 instead of a dropped "
+        "connection.",
+    )
 
 
 class SeriesSettings(_Section):
