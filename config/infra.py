@@ -112,5 +112,13 @@ class StackSettings(_Section):
     )
     influx_rpc_port: Port = 8088
     start_timeout: Duration = timedelta(seconds=60)
+    workers: int = Field(default=1, ge=1, description="Detector workers `anbu up` runs (one "
+                         "consumer group; more than the topics' partitions sit idle).")
+    bridges: int = Field(default=1, ge=1, description="MQTT bridges `anbu up` runs (one "
+                         "shared subscription).")
+    alerts: int = Field(default=1, ge=1, description="Alerts services `anbu up` runs (one "
+                        "consumer group and one alert store).")
+    instance: int = Field(default=1, ge=1, description="Which copy of its program this "
+                          "process is (set by `anbu up` for the second and later copies).")
     demo_households: int = Field(default=20, ge=0)
     demo_speed: float = Field(default=60.0, gt=0, description="Simulated seconds per real second.")

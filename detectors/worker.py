@@ -301,7 +301,9 @@ def build_app(settings: Settings) -> tuple[faust.App, Runtime]:
     """The Faust app, its topics, table, agents and timer, over a fresh runtime."""
     det = settings.detectors
     topics = settings.kafka.topics
-    datadir = settings.data_dir / "detectors"
+    # one RocksDB directory per process: the second and later workers of `anbu up` have their own
+    instance = settings.stack.instance
+    datadir = settings.data_dir / ("detectors" if instance == 1 else f"detectors-{instance}")
     datadir.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         det.app_id,

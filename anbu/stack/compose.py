@@ -16,6 +16,7 @@ from anbu.stack.services import (
 )
 from anbu.stack.supervise import Program
 from config import Settings
+from ingest.bridge import default_client_id
 
 # Programs of anbu's own, in start order: (program name, anbu arguments).
 APP_PROGRAMS: list[tuple[str, list[str]]] = [
@@ -105,6 +106,25 @@ def anbu_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "anbu", *args]
 
 
+def copy_env(settings: Settings, name: str, n: int, port: int | None) -> dict[str, str]:
+    """The settings that make the ``n``-th copy of a program differ from the first.
+
+    Its port is the first one's plus ``n - 1``; a worker gets its own state directory (RocksDB
+    allows one process per directory) and a bridge its own MQTT session.
+    """
+    env = {"ANBU_STACK__INSTANCE": str(n)}
+    setting = {
+        "worker": "ANBU_DETECTORS__WEB_PORT",
+        "bridge": "ANBU_INGEST__METRICS_PORT",
+        "alerts": "ANBU_ALERTS__METRICS_PORT",
+    }
+    if port is not None and name in setting:
+        env[setting[name]] = str(port + n - 1)
+    if name == "bridge":
+        env["ANBU_INGEST__CLIENT_ID"] = f"{default_client_id(settings)}-{n}"
+    return env
+
+
 def app_programs(settings: Settings, available: set[str], *, demo: bool) -> list[Program]:
     """Anbu's own processes whose commands exist in this installation."""
     ports = {
@@ -114,11 +134,26 @@ def app_programs(settings: Settings, available: set[str], *, demo: bool) -> list
         "alerts": settings.alerts.metrics_port,
         "series": None,
     }
+    copies = {
+        "worker": settings.stack.workers,
+        "bridge": settings.stack.bridges,
+        "alerts": settings.stack.alerts,
+    }
     programs = [
         Program(ServiceSpec(name, anbu_argv(*args), ports[name]), autostart=False, priority=50)
         for name, args in APP_PROGRAMS
         if name in available
     ]
+    for name, args in APP_PROGRAMS:
+        for n in range(2, copies.get(name, 1) + 1) if name in available else ():
+            port = ports[name]
+            spec = ServiceSpec(
+                f"{name}-{n}",
+                anbu_argv(*args),
+                None if port is None else port + n - 1,
+                env=copy_env(settings, name, n, port),
+            )
+            programs.append(Program(spec, autostart=False, priority=50))
     if demo and "simulate" in available:
         argv = anbu_argv(
             "simulate",
