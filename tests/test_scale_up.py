@@ -1,0 +1,63 @@
+"""`anbu up` with ``stack.workers = 2``: two detector workers share the partitions."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from anbu.stack.compose import app_programs
+from config import load_settings
+from tests.test_stack_up import _env, _status
+
+LOADED = re.compile(r"partition (\d+): restored")
+
+
+def test_copies_get_their_own_ports_state_and_mqtt_session() -> None:
+    settings = load_settings(None, {"stack.workers": 3, "stack.bridges": 2})
+    programs = {p.spec.name: p.spec for p in app_programs(
+        settings, {"web", "bridge", "worker", "alerts", "series"}, demo=False)}
+    assert {"worker", "worker-2", "worker-3", "bridge", "bridge-2", "alerts"} <= set(programs)
+    assert "alerts-2" not in programs  # one alerts service unless asked
+    ports = [programs[n].port for n in ("worker", "worker-2", "worker-3")]
+    assert len(set(ports)) == 3
+    assert programs["worker-3"].env["ANBU_STACK__INSTANCE"] == "3"
+    assert programs["bridge-2"].env["ANBU_INGEST__CLIENT_ID"].endswith("-2")
+    assert programs["worker"].env == {}
+
+
+@pytest.mark.slow
+def test_anbu_up_runs_two_workers_sharing_the_partitions(tmp_path: Path) -> None:
+    data_dir = tmp_path / "var"
+    env = _env(data_dir)
+    env["ANBU_STACK__WORKERS"] = "2"
+    with (tmp_path / "up.log").open("w") as log:
+        up = subprocess.Popen([sys.executable, "-m", "anbu", "up"], env=env, stdout=log,
+                              stderr=subprocess.STDOUT, cwd=tmp_path)
+    try:
+        logs = [data_dir / "log" / "worker.log", data_dir / "log" / "worker-2.log"]
+        deadline = time.monotonic() + 240
+        owned: list[set[int]] = [set(), set()]
+        while time.monotonic() < deadline:
+            _, rows = _status(env)
+            owned = [set(map(int, LOADED.findall(p.read_text()))) if p.exists() else set()
+                     for p in logs]
+            running = all(rows.get(n, ("", 0))[0] == "RUNNING" for n in ("worker", "worker-2"))
+            if running and all(owned) and owned[0] | owned[1] == {0, 1, 2, 3}:
+                break
+            time.sleep(2)
+        assert all(owned), (owned, (tmp_path / "up.log").read_text()[-2000:])
+        assert owned[0] | owned[1] == {0, 1, 2, 3}
+        # each has its own RocksDB directory
+        assert (data_dir / "detectors").is_dir() and (data_dir / "detectors-2").is_dir()
+        up.send_signal(signal.SIGINT)
+        assert up.wait(timeout=120) == 0
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
