@@ -361,6 +361,11 @@ def build_app(settings: Settings) -> tuple[faust.App, Runtime]:
     inputs = (events_topic.get_topic_name(), sos_topic.get_topic_name())
 
     async def commit(offsets: dict[TopicPartition, int]) -> Any:
+        # the table's changelog writes go out through the producer's buffer: flushed first,
+        # so the group's offset is never ahead of the changelog. Otherwise a worker killed
+        # right after the commit leaves a changelog behind it, and the worker that takes the
+        # partition over (with no local RocksDB of it) was found to skip a record
+        await app.producer.flush()
         consumer: Any = app.consumer  # Faust has no public call to commit given offsets
         return await consumer._commit(offsets)
 
