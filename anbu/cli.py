@@ -32,6 +32,7 @@ PLUGINS: dict[str, str] = {
     "web": "web.cli",
     "simulate": "simulator.cli",
     "bench": "bench.cli",
+    "review": "detectors.review_cli",
 }
 
 app = typer.Typer(

@@ -41,7 +41,8 @@ HISTORY_WEEKS = 8
 MIN_DAYS = 4  # a week with fewer days at home is not compared (nor used as a baseline)
 MIN_BASELINE = 3  # earlier comparable weeks needed to judge a week
 NIGHT_FLOOR = 6.0  # active night slots a day below which a rise is measured from this
-DECLINED = 3.0  # the score from which a household is on the visit plan
+RECENT = 3  # weeks (this one included) that make "lately", against the older ones
+DECLINED = 2.0  # the score from which a household is on the visit plan
 QUIET_AFTER = 3600.0  # a sensor heard this long into a silence: the home's sensors ran
 
 _INSIDE = frozenset({"motion", "robot", "checkin_answer", "button"})
@@ -212,9 +213,11 @@ class HouseholdReview:
 
     def finish(self, t: float) -> list[WeekStats]:
         """Close the weeks up to ``t`` (the end of the data) and the week ``t`` is in."""
-        closed = self._roll(t)
+        # the data ending exactly at a Monday 00:00 ends the week before, not a new one
+        closed = self._roll(t - 1e-3)
         if self.week >= 0:
-            closed.append(self._close(min(t, week_start(self.week + 1))))
+            if any(day.heard for day in self.days):
+                closed.append(self._close(min(t, week_start(self.week + 1))))
             self.week = -1
         return closed
 
@@ -303,6 +306,16 @@ def _per_week(value: float, days: int) -> float:
     return value * 7.0 / days
 
 
+def _rates(weeks: list[WeekStats]) -> tuple[float, float, float]:
+    """Mean days out per week, active slots per day and night slots per day of ``weeks``."""
+    n = len(weeks)
+    return (
+        sum(_per_week(w.out_days, w.home_days) for w in weeks) / n,
+        sum(w.active_slots / w.home_days for w in weeks) / n,
+        sum(w.night_slots / w.home_days for w in weeks) / n,
+    )
+
+
 def judge(hid: str, stats: WeekStats, earlier: Iterable[WeekStats]) -> Judgement:
     """Compare ``stats`` with the household's earlier weeks (at most the last eight).
 
@@ -342,15 +355,28 @@ def judge(hid: str, stats: WeekStats, earlier: Iterable[WeekStats]) -> Judgement
             )
         return Judgement(hid, stats, 0.0, tuple(reasons), False, len(base))
     n = len(base)
-    out_now = _per_week(stats.out_days, stats.home_days)
-    out_usual = sum(_per_week(w.out_days, w.home_days) for w in base) / n
-    act_now = stats.active_slots / stats.home_days
-    act_usual = sum(w.active_slots / w.home_days for w in base) / n
-    night_now = stats.night_slots / stats.home_days
-    night_usual = sum(w.night_slots / w.home_days for w in base) / n
-    out_drop = max(0.0, out_usual - out_now) / max(1.0, 0.25 * out_usual)
-    act_drop = max(0.0, act_usual - act_now) / max(act_usual, 1.0) / 0.15
-    night_rise = max(0.0, night_now - night_usual) / max(night_usual, NIGHT_FLOOR) / 0.5
+    # A gradual decline spreads over the baseline itself: "usual" is the older weeks of
+    # the eight (those before the last three) when there are enough of them.
+    older = [w for w in base if w.week <= stats.week - RECENT] or base
+    if len(older) < MIN_BASELINE:
+        older = base
+    recent = [w for w in base if w.week > stats.week - RECENT] + [stats]
+    out_now, act_now, night_now = _rates([stats])
+    out_usual, act_usual, night_usual = _rates(older)
+    out_recent, act_recent, night_recent = _rates(recent)
+
+    def declines(out: float, act: float, night: float) -> tuple[float, float, float]:
+        return (
+            max(0.0, out_usual - out) / max(1.0, 0.25 * out_usual),
+            max(0.0, act_usual - act) / max(act_usual, 1.0) / 0.15,
+            max(0.0, night - night_usual) / max(night_usual, NIGHT_FLOOR) / 0.5,
+        )
+
+    # half this week, half the recent weeks': one unusual week of a steady household counts
+    # for less than a decline that has lasted
+    week_d = declines(out_now, act_now, night_now)
+    recent_d = declines(out_recent, act_recent, night_recent)
+    out_drop, act_drop, night_rise = (0.5 * (a + b) for a, b in zip(week_d, recent_d, strict=True))
     now_d, usual_d = round(out_now), round(out_usual)
     pct = round(100 * (act_usual - act_now) / max(act_usual, 1.0))
     parts = [
@@ -379,7 +405,12 @@ def judge(hid: str, stats: WeekStats, earlier: Iterable[WeekStats]) -> Judgement
     score = sum(value for value, _ in parts)
     declined = score >= DECLINED
     if declined:
-        shown = [reason for value, reason in parts if value >= 1.0]
+        # what moved this week, or what has been moving lately
+        shown = [
+            reason
+            for (value, reason), this_week in zip(parts, week_d, strict=True)
+            if value >= 1.0 or this_week >= 1.0
+        ]
         # several small declines and none large: name the largest
         reasons.extend(shown or [max(parts, key=lambda part: part[0])[1]])
     else:

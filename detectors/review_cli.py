@@ -1,0 +1,94 @@
+"""``anbu review``: the week's visit plan from recorded events, printed or exported as CSV."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+_HEAD = {
+    "ko": ("순위", "가구", "판단", "집에 있던 날", "부재일", "외출일", "사유"),
+    "en": ("rank", "household", "verdict", "days home", "days away", "days out", "why"),
+}
+_TEXT: dict[str, dict[str, str]] = {
+    "ko": {
+        "title": "주간 점검 {week} ({first} ~ {last}): 방문 계획",
+        "declined": "방문",
+        "away": "부재",
+        "usual": "-",
+        "none": "{week}에 판단한 가구가 없습니다",
+    },
+    "en": {
+        "title": "Weekly review {week} ({first} to {last}): visit plan",
+        "declined": "visit",
+        "away": "away",
+        "usual": "-",
+        "none": "no household was judged in {week}",
+    },
+}
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``review`` to the ``anbu`` command."""
+    app.command("review")(review)
+
+
+def review(
+    events: Annotated[
+        Path, typer.Option("--events", help="Events CSV (the format of `anbu backtest`).")
+    ],
+    week: Annotated[
+        str | None,
+        typer.Option("--week", help="ISO week, e.g. 2017-W16 (default: the last whole week)."),
+    ] = None,
+    lang: Annotated[str, typer.Option("--lang", help="ko (default) or en.")] = "ko",
+    csv_out: Annotated[
+        Path | None, typer.Option("--csv", help="Also write the plan to this CSV file.")
+    ] = None,
+) -> None:
+    """Print a week's visit plan: households whose pattern declined first, with the reason."""
+    from detectors.backtest import read_csv
+    from detectors.exceptions import BacktestInputError
+    from detectors.review import parse_week, review_rows, week_dates, week_label
+
+    if lang not in _TEXT:
+        typer.echo(f"anbu review: --lang {lang!r}: use ko or en", err=True)
+        raise typer.Exit(2)
+    try:
+        wanted = parse_week(week) if week is not None else None
+    except ValueError as exc:
+        typer.echo(f"anbu review: {exc}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        rows = read_csv(events)
+    except (BacktestInputError, OSError) as exc:
+        typer.echo(f"anbu review: {exc}", err=True)
+        raise typer.Exit(2) from None
+    replay = review_rows(rows)
+    weeks = replay.weeks()
+    if wanted is None:
+        # the last week the data covers whole (the file usually ends inside a week)
+        whole = [w for w in weeks if any(j.stats.observed == 7 for j in replay.judgements[w])]
+        wanted = (whole or weeks or [0])[-1]
+    text = _TEXT[lang]
+    first, last = week_dates(wanted)
+    plan = replay.ranked(wanted)
+    if not plan:
+        typer.echo(text["none"].format(week=week_label(wanted)), err=True)
+        raise typer.Exit(1)
+    typer.echo(text["title"].format(week=week_label(wanted), first=first, last=last))
+    table = []
+    for rank, j in enumerate(plan, start=1):
+        s = j.stats
+        verdict = text["declined"] if j.declined else text["away"] if s.away else text["usual"]
+        why = "; ".join(r.text(lang) for r in j.reasons)
+        table.append((rank, j.household_id, verdict, s.home_days, s.away, s.out_days, why))
+        typer.echo(f"{rank:3}  {j.household_id:14} {verdict:6} {why}")
+    if csv_out is not None:
+        with csv_out.open("w", newline="", encoding="utf-8-sig") as handle:
+            # utf-8 with a BOM: a spreadsheet opened by a care center shows the Korean text
+            writer = csv.writer(handle)
+            writer.writerow(_HEAD[lang])
+            writer.writerows(table)
