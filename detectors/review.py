@@ -93,6 +93,8 @@ class WeekStats:
         active_slots: 5-minute slots with activity on the days at home.
         night_slots: those of them in the night (00-05 h).
         absences: absences that touched the week: (start, end, ended with the door).
+        door_heard: the entrance door's sensor sent anything this week (any report): when
+            it did not, fewer days out may be a dead sensor rather than a resident at home.
     """
 
     week: int
@@ -102,6 +104,7 @@ class WeekStats:
     active_slots: int
     night_slots: int
     absences: tuple[tuple[float, float, bool], ...] = ()
+    door_heard: bool = True
 
     @property
     def home_days(self) -> int:
@@ -175,11 +178,17 @@ class HouseholdReview:
     door_at: float = 0.0  # the entrance door, not yet followed by movement inside
     last_slot: int = -1
     absences: list[tuple[float, float, bool]] = field(default_factory=list)
+    door_device: str = ""  # the entrance door's sensor, once it has reported
+    door_heard: bool = False  # it reported this week
 
     def observe(self, t: float, device_id: str, kind: str, value: float) -> list[WeekStats]:
         """Take one event (time order); returns the weeks it closed, oldest first."""
         closed = self._roll(t)
         self.days[self._day(t)].heard = True
+        if kind == "door":
+            self.door_device = device_id
+        if device_id == self.door_device:
+            self.door_heard = True
         if kind == "heartbeat":
             return closed
         active, where = self._activity(device_id, kind, value)
@@ -273,8 +282,10 @@ class HouseholdReview:
             active_slots=sum(d.slots for d in home),
             night_slots=sum(d.night for d in home),
             absences=tuple(self.absences),
+            door_heard=self.door_heard or not self.door_device,
         )
         self.absences = []
+        self.door_heard = False
         self.history.append(stats)
         return stats
 
@@ -378,14 +389,18 @@ def judge(hid: str, stats: WeekStats, earlier: Iterable[WeekStats]) -> Judgement
     recent_d = declines(out_recent, act_recent, night_recent)
     out_drop, act_drop, night_rise = (0.5 * (a + b) for a, b in zip(week_d, recent_d, strict=True))
     now_d, usual_d = round(out_now), round(out_usual)
+    check_ko = check_en = ""
+    if not stats.door_heard:
+        check_ko = " (현관문 센서가 이번 주 아무것도 보내지 않음: 센서 점검)"
+        check_en = " (the entrance door's sensor sent nothing this week: check it)"
     pct = round(100 * (act_usual - act_now) / max(act_usual, 1.0))
     parts = [
         (
             out_drop,
             Reason(
-                ko=f"이번 주 외출 {now_d}일, 평소 {usual_d}일",
+                ko=f"이번 주 외출 {now_d}일, 평소 {usual_d}일{check_ko}",
                 en=f"went out on {now_d} day{'' if now_d == 1 else 's'} this week, "
-                f"usually {usual_d}",
+                f"usually {usual_d}{check_en}",
             ),
         ),
         (

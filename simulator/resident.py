@@ -201,7 +201,8 @@ class ResidentSim:
         # Some days are quieter than others: the day's stillness varies around the habit.
         self.stillness = min(0.92, p.sit_share * rng.lognormvariate(0.0, p.still_spread))
         # withdrawing: more of the day sitting still (the chance of pottering about shrinks)
-        self.stillness = min(0.95, 1.0 - (1.0 - self.stillness) * withdrawal)
+        if withdrawal < 1.0:  # (untouched otherwise: the same seed gives the same days)
+            self.stillness = min(0.95, 1.0 - (1.0 - self.stillness) * withdrawal)
         chance = (p.weekend_outing_chance if weekend else p.outing_chance) * f * f
         if not collapse_today and not weekend and rng.random() < p.day_centre * f:
             at = midnight + rng.uniform(8.5, 10.5) * HOUR

@@ -146,7 +146,18 @@ def test_a_gradual_decline_without_any_absence_is_flagged() -> None:
         rows += _day("fading", day, out=weekday < outings)
     fading = _last(_replay(rows), "fading")
     assert fading.declined and fading.stats.away == 0
-    assert any(r.en.startswith("went out on 0 days this week") for r in fading.reasons)
+    out = next(r for r in fading.reasons if r.en.startswith("went out on 0 days this week"))
+    # no door this week and nothing else from its sensor either: it may be the sensor
+    assert out.en.endswith("(the entrance door's sensor sent nothing this week: check it)")
+    assert "센서 점검" in out.ko
+    # a door sensor that reports its battery daily is alive: the resident stayed in
+    battery = [
+        (MONDAY + d * DAY + 3 * HOUR, "fading", "fading-door", "battery", 90.0)
+        for d in range(WEEKS * 7)
+    ]
+    fading = _last(_replay(rows + battery), "fading")
+    out = next(r for r in fading.reasons if r.en.startswith("went out on 0 days this week"))
+    assert out.en == "went out on 0 days this week, usually 5"
 
 
 def test_weeks_are_seoul_weeks() -> None:
