@@ -47,9 +47,16 @@ def review(
     csv_out: Annotated[
         Path | None, typer.Option("--csv", help="Also write the plan to this CSV file.")
     ] = None,
+    registry: Annotated[
+        Path | None,
+        typer.Option("--registry", help="Registry file (as for `anbu backtest`), for --center."),
+    ] = None,
+    center: Annotated[
+        str | None, typer.Option("--center", help="Only this care center's households.")
+    ] = None,
 ) -> None:
     """Print a week's visit plan: households whose pattern declined first, with the reason."""
-    from detectors.backtest import read_csv
+    from detectors.backtest import load_registry, read_csv
     from detectors.exceptions import BacktestInputError
     from detectors.review import parse_week, review_rows, week_dates, week_label
 
@@ -61,8 +68,19 @@ def review(
     except ValueError as exc:
         typer.echo(f"anbu review: {exc}", err=True)
         raise typer.Exit(2) from None
+    if center is not None and registry is None:
+        typer.echo("anbu review: --center needs --registry", err=True)
+        raise typer.Exit(2)
     try:
         rows = read_csv(events)
+        if center is not None and registry is not None:
+            # the plan is per center: its households alone (the others are not replayed)
+            ours = {
+                hid
+                for hid, record in load_registry(registry).households.items()
+                if record.care_center_id == center
+            }
+            rows = [row for row in rows if row[1] in ours]
     except (BacktestInputError, OSError) as exc:
         typer.echo(f"anbu review: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -78,7 +96,8 @@ def review(
     if not plan:
         typer.echo(text["none"].format(week=week_label(wanted)), err=True)
         raise typer.Exit(1)
-    typer.echo(text["title"].format(week=week_label(wanted), first=first, last=last))
+    title = text["title"].format(week=week_label(wanted), first=first, last=last)
+    typer.echo(f"{center}: {title}" if center else title)
     table = []
     for rank, j in enumerate(plan, start=1):
         s = j.stats

@@ -191,3 +191,30 @@ def test_anbu_review_prints_and_exports_the_visit_plan(tmp_path: Path) -> None:
     assert "went out on 1 day this week, usually 5" in result.output.splitlines()[1]
     argv = ["review", "--events", str(events), "--week", "2026-W99"]
     assert CliRunner().invoke(build_app(argv), argv).exit_code == 2
+
+
+
+def test_anbu_review_plans_one_center(tmp_path: Path) -> None:
+    rows = sorted(_weeks("steady", 5) + _weeks("withdrawn", 1), key=lambda r: r[0])
+    events = tmp_path / "events.csv"
+    events.write_text(
+        "timestamp,household_id,device_id,kind,value\n"
+        + "".join(f"{t},{hid},{dev},{kind},{value}\n" for t, hid, dev, kind, value in rows)
+    )
+    registry = tmp_path / "registry.yaml"
+    registry.write_text(
+        "steady: {care_center_id: center-a}\nwithdrawn: {care_center_id: center-b}\n"
+    )
+    week = week_label(week_of(MONDAY) + WEEKS - 1)
+    plans = {}
+    for center in ("center-a", "center-b"):
+        argv = ["review", "--events", str(events), "--week", week, "--lang", "en",
+                "--registry", str(registry), "--center", center]
+        result = CliRunner().invoke(build_app(argv), argv)
+        assert result.exit_code == 0, result.output
+        plans[center] = result.output.splitlines()
+    assert plans["center-a"][0].startswith("center-a: Weekly review")
+    assert len(plans["center-a"]) == 2 and "steady" in plans["center-a"][1]
+    assert len(plans["center-b"]) == 2 and "withdrawn" in plans["center-b"][1]
+    argv = ["review", "--events", str(events), "--center", "center-a"]
+    assert CliRunner().invoke(build_app(argv), argv).exit_code == 2
