@@ -200,6 +200,7 @@ class HouseholdReview:
             return closed
         if self.last_activity and t - self.last_activity >= ABSENCE:
             self._silence_ended(t, ended_by_door=where == 0)
+            where = max(where, 1)  # a door ending it is the homecoming, not a departure
         elif self.door_at and where >= 0 and t - self.door_at >= OUT_GRACE:
             self._went_out(self.door_at)
             where = 1  # back home: this door is the homecoming, not a new departure

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from detectors.review import Judgement
 
 _HEAD = {
     "ko": ("순위", "가구", "판단", "집에 있던 날", "부재일", "외출일", "사유"),
@@ -19,6 +22,8 @@ _TEXT: dict[str, dict[str, str]] = {
         "away": "부재",
         "usual": "-",
         "none": "{week}에 판단한 가구가 없습니다",
+        "note": "각 가구의 이번 주를 그 가구의 지난 8주와 비교했습니다. 방문: 생활 패턴이 줄어든 "
+        "가구 (점수 순). 부재: 여행 등 집을 비운 날이 있는 주.",
     },
     "en": {
         "title": "Weekly review {week} ({first} to {last}): visit plan",
@@ -26,6 +31,8 @@ _TEXT: dict[str, dict[str, str]] = {
         "away": "away",
         "usual": "-",
         "none": "no household was judged in {week}",
+        "note": "Each household's week against its own last eight weeks. Visit: the pattern "
+        "declined (largest decline first). Away: days away from home (a trip), not a decline.",
     },
 }
 
@@ -46,6 +53,10 @@ def review(
     lang: Annotated[str, typer.Option("--lang", help="ko (default) or en.")] = "ko",
     csv_out: Annotated[
         Path | None, typer.Option("--csv", help="Also write the plan to this CSV file.")
+    ] = None,
+    html_out: Annotated[
+        Path | None,
+        typer.Option("--html", help="Also write a printable page (HTML) of the plan here."),
     ] = None,
     registry: Annotated[
         Path | None,
@@ -97,7 +108,8 @@ def review(
         typer.echo(text["none"].format(week=week_label(wanted)), err=True)
         raise typer.Exit(1)
     title = text["title"].format(week=week_label(wanted), first=first, last=last)
-    typer.echo(f"{center}: {title}" if center else title)
+    title = f"{center}: {title}" if center else title
+    typer.echo(title)
     table = []
     for rank, j in enumerate(plan, start=1):
         s = j.stats
@@ -105,9 +117,47 @@ def review(
         why = "; ".join(r.text(lang) for r in j.reasons)
         table.append((rank, j.household_id, verdict, s.home_days, s.away, s.out_days, why))
         typer.echo(f"{rank:3}  {j.household_id:14} {verdict:6} {why}")
+    if html_out is not None:
+        html_out.write_text(plan_html(plan, title, lang), encoding="utf-8")
     if csv_out is not None:
         with csv_out.open("w", newline="", encoding="utf-8-sig") as handle:
             # utf-8 with a BOM: a spreadsheet opened by a care center shows the Korean text
             writer = csv.writer(handle)
             writer.writerow(_HEAD[lang])
             writer.writerows(table)
+
+
+def plan_html(plan: list[Judgement], title: str, lang: str) -> str:
+    """The visit plan as a printable HTML page (``detectors/templates/review.html``).
+
+    Args:
+        plan: the week's judgements in the plan's order (:meth:`Review.ranked`).
+        title: the page's heading.
+        lang: ``ko`` or ``en``.
+    """
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("detectors", "templates"),
+        autoescape=True,  # household ids and reasons are data: never markup
+    )
+    text = _TEXT[lang]
+    rows = []
+    for rank, j in enumerate(plan, start=1):
+        s = j.stats
+        visit, away = j.declined, bool(s.away)
+        rows.append(
+            {
+                "rank": rank,
+                "household": j.household_id,
+                "verdict": text["declined"] if visit else text["away"] if away else text["usual"],
+                "css": "visit" if visit else "away" if away else "",
+                "home": s.home_days,
+                "away": s.away,
+                "out": s.out_days,
+                "reasons": [r.text(lang) for r in j.reasons],
+            }
+        )
+    return env.get_template("review.html").render(
+        lang=lang, title=title, note=text["note"], head=_HEAD[lang], rows=rows
+    )

@@ -123,6 +123,9 @@ def test_a_trip_ending_with_the_entrance_door_is_an_absence_not_a_decline() -> N
     assert "back through the entrance door" in trip.reasons[0].en
     assert "현관문으로 귀가" in trip.reasons[0].ko
     assert trip.stats.absences and trip.stats.absences[-1][2]  # ended with the door
+    # Saturday and Sunday at home (Monday is mostly away), and no outing on either: the
+    # door of the homecoming is not a departure
+    assert trip.stats.home_days == 2 and trip.stats.out_days == 0
 
 
 def test_the_same_quiet_days_at_home_are_a_decline() -> None:
