@@ -50,6 +50,12 @@ def default_lib_dir() -> Path:
     return cache / "anbu" / f"kafka-{KAFKA_VERSION}" / "lib"
 
 
+def jars_cached(lib_dir: Path | None = None) -> bool:
+    """Whether the jars and the class archive are there already (no fetch at the next start)."""
+    lib = lib_dir or default_lib_dir()
+    return (lib / _COMPLETE).exists() and (lib.parent / "classes.jsa").exists()
+
+
 def ensure_jars(lib_dir: Path | None = None, *, mvn: str = "mvn") -> Path:
     """Return the folder of the broker's jars, fetching them with Maven the first time.
 

@@ -14,6 +14,7 @@ from anbu.cli_support import cli_context, settings_of
 from anbu.errors import AnbuError
 from anbu.influx import InfluxClient
 from anbu.kafka_topics import ensure_topics
+from anbu.stack.apache_kafka import jars_cached
 from anbu.stack.compose import app_programs, infra_programs
 from anbu.stack.exceptions import StackError
 from anbu.stack.services import wait_ready
@@ -40,6 +41,8 @@ def up(
 
     context = cli_context(ctx)
     settings = context.settings
+    if settings.stack.kafka == "apache" and not jars_cached(settings.stack.kafka_lib_dir):
+        _say("fetching Apache Kafka with Maven and preparing it (once; a minute or two)")
     try:
         infra = infra_programs(settings)
         apps = app_programs(settings, set(available_commands()), demo=demo)
