@@ -229,3 +229,9 @@ def remove(data_dir: Path, component: str) -> None:
     """Delete ``component``'s heartbeat file (a clean stop)."""
     with contextlib.suppress(FileNotFoundError):
         health_path(data_dir, component).unlink()
+
+
+def kafka_heartbeat(settings: Any, component: str, *probes: Probe) -> Heartbeat:
+    """Start ``component``'s heartbeat with a Kafka reachability probe and ``probes``."""
+    reachable = KafkaReachable(settings.kafka.bootstrap_servers)
+    return Heartbeat(settings.data_dir, component, [reachable, *probes]).start()

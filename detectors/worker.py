@@ -27,12 +27,14 @@ from faust.streams import _current_event, current_event
 from pydantic import ValidationError
 
 from anbu.events import AlertEvent, DeadLetter, DeviceEvent, EventBatch, SosEvent
+from anbu.health import kafka_heartbeat
 from anbu.kafka_topics import ensure_topics
 from anbu.registry_reader import RegistryReader
 from anbu.timeutil import utcnow
 from config import Settings
 from detectors.fastparse import fast_events
 from detectors.offsets import OFFSET_PREFIX, OffsetGuard, Verdict, progress_key
+from detectors.outage import KafkaOutage
 from detectors.outbox import Outbox
 from detectors.params import DetectorParams
 from detectors.runtime import Runtime, partition_of
@@ -414,9 +416,11 @@ def build_app(settings: Settings) -> tuple[faust.App, Runtime]:
         async for event in stream.events():
             await handle(event, True)
 
+    outage = KafkaOutage(runtime, settings.kafka.bootstrap_servers)
+
     @app.timer(det.tick_interval.total_seconds())
     async def tick() -> None:
-        if not registry_ready.is_set():
+        if not registry_ready.is_set() or not await outage.clock_may_move():
             return
         raised = runtime.tick()
         if raised:
@@ -497,7 +501,9 @@ def run_worker(settings: Settings) -> None:
                           redirect_stdouts=False, override_logging=False)
     started = time.monotonic()
     log.info("detector worker %s starting", det.app_id)
+    heartbeat = kafka_heartbeat(settings, "worker")
     try:
         worker.execute_from_commandline()
     finally:
+        heartbeat.stop()
         log.info("detector worker stopped after %.0f s", time.monotonic() - started)

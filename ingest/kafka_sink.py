@@ -34,6 +34,7 @@ from kafka.partitioner.default import murmur2
 
 from anbu.events import SCHEMA_VERSION
 from anbu.health import Report
+from anbu.kafka_producers import abandon
 from ingest.normalise import EventDict
 from ingest.ratelimit import RateLimitedLog
 
@@ -309,10 +310,7 @@ class KafkaSink:
         log.warning("Kafka producer replaced (%d so far): the old one could not send; "
                     "records it held are sent again", self.replacements)
         if old is not None:
-            try:
-                old.close(timeout=0)
-            except Exception as exc:  # noqa: BLE001 - it was broken already
-                log.info("closing the broken producer: %r", exc)
+            abandon(old)
         return True
 
     def stalled_s(self) -> float:
