@@ -1,15 +1,16 @@
 # anbu: `make run` brings up the embedded stack with demo households; `make test` runs the suite.
-# Both install what they need on a fresh Debian machine (run as root): apt packages,
-# a virtual environment in .venv, and the project.
+# Both install what they need on a fresh Debian machine (run as root): apt packages (Java 17
+# and Maven among them), a virtual environment in .venv, the project, and Apache Kafka's jars
+# from Maven Central (fetched once into ~/.cache/anbu/kafka-<version>/lib).
 
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := mosquitto influxdb postgresql chromium fonts-nanum
+APT_PACKAGES := mosquitto influxdb postgresql chromium fonts-nanum openjdk-17-jre-headless maven
 PYTEST_ARGS ?=
 
-.PHONY: run test apt venv lint typecheck bench clean help
+.PHONY: run test apt venv kafka lint typecheck bench clean help
 
 help:
 	@echo "make run    install everything, start the stack with demo households, serve the web pages"
@@ -37,11 +38,15 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 venv: $(VENV)/.installed
 
-run: apt venv
+# The embedded broker's jars; a no-op once cached.
+kafka: apt venv
+	@$(BIN)/python -m anbu.stack.apache_kafka >/dev/null
+
+run: apt venv kafka
 	$(BIN)/anbu up --demo
 
 # pytest exits 5 when it collected nothing: that is a failure, not a pass.
-test: apt venv
+test: apt venv kafka
 	@$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$status
@@ -50,7 +55,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/mypy .
 
-bench: apt venv
+bench: apt venv kafka
 	$(BIN)/anbu bench
 
 clean:

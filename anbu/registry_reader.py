@@ -1,10 +1,9 @@
 """Reading the compacted ``anbu.registry`` topic: the whole snapshot first, then every change.
 
 Every process needs every record, so there is no consumer group: the reader assigns itself
-all of the topic's partitions (manual assignment works on Tansu; kafka-python's group consumer
-does not). :attr:`RegistryReader.loaded` is set once everything that was on the topic when
-the reader first connected has been applied (at once for an empty topic), so a process can
-hold work back until it knows every household and device.
+all of the topic's partitions. :attr:`RegistryReader.loaded` is set once everything that was
+on the topic when the reader first connected has been applied (at once for an empty topic),
+so a process can hold work back until it knows every household and device.
 
 Example (asyncio)::
 
@@ -112,16 +111,18 @@ class RegistryReader:
                 client_id=self.client_id,
                 group_id=None,
                 enable_auto_commit=False,
-                # a saved position past the end (Tansu keeps data in memory and restarted
-                # empty) means read the topic again from its start
+                # a saved position past the end (the broker lost the topic and it was
+                # published again) means read the topic again from its start
                 auto_offset_reset="earliest",
             ) as consumer:
                 # aiokafka 0.14 raises CancelledError from stop() if its own task has not
                 # run yet; that would end the reader as if it had been cancelled.
                 await asyncio.sleep(0)
-                # Metadata of every topic comes with the connection; aiokafka does not
-                # refresh it for a topic nobody is assigned, hence a new connection.
-                numbers = consumer.partitions_for_topic(self.topic)
+                # Ask for every topic's metadata: a request naming the topic would create
+                # it (uncompacted) on a broker that auto-creates topics, and the consumer's
+                # own metadata holds only topics it is assigned.
+                cluster = await consumer._client.fetch_all_metadata()
+                numbers = cluster.partitions_for_topic(self.topic)
                 if numbers:
                     await self._follow(
                         consumer, [TopicPartition(self.topic, n) for n in sorted(numbers)]

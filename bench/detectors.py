@@ -166,16 +166,18 @@ def deadline_lag(households: int = 2000, tick_s: float = 0.25,
 
 
 @contextmanager
-def _tansu(directory: Path) -> Iterator[int]:
-    from anbu.stack.services import free_port, tansu_spec, wait_ready
+def _broker(directory: Path) -> Iterator[int]:
+    from anbu.stack.apache_kafka import READY_TIMEOUT_S, private_broker
+    from anbu.stack.services import wait_ready
 
-    port = free_port()
-    spec = tansu_spec(port)
-    with (directory / "tansu.log").open("ab") as log:
+    spec = private_broker(directory / "kafka")
+    assert spec.port is not None
+    port = spec.port
+    with (directory / "kafka.log").open("ab") as log:
         proc = subprocess.Popen(spec.argv, stdout=log, stderr=subprocess.STDOUT,
                                 env={**os.environ, **spec.env})
     try:
-        wait_ready(spec, 30)
+        wait_ready(spec, READY_TIMEOUT_S)
         yield port
     finally:
         proc.terminate()
@@ -230,7 +232,7 @@ def worker_vs_raw(events: int = 800_000, batch: int = 50, raw_runs: int = 3) -> 
     from anbu.stack.services import free_port
     from config import load_settings
 
-    with tempfile.TemporaryDirectory(prefix="anbu-bench-det-") as tmp, _tansu(Path(tmp)) as port:
+    with tempfile.TemporaryDirectory(prefix="anbu-bench-det-") as tmp, _broker(Path(tmp)) as port:
         settings = load_settings(None, {
             "kafka.bootstrap_servers": f"127.0.0.1:{port}",
             "stack.data_dir": str(Path(tmp) / "var"),

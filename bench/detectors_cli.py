@@ -50,7 +50,7 @@ def detectors(
     results["lag"] = bd.deadline_lag(tick_s=tick)
     typer.echo(f"  {results['lag']}")
     if worker_events:
-        typer.echo("worker vs raw aiokafka consumer (own Tansu broker) ...")
+        typer.echo("worker vs raw aiokafka consumer (own Kafka broker) ...")
         results["worker"] = bd.worker_vs_raw(worker_events, batch)
         typer.echo(f"  {results['worker']}")
     if json_out is not None:

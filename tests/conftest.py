@@ -1,4 +1,4 @@
-"""Session fixtures: real Mosquitto, Tansu and InfluxDB on free ports, and settings for them.
+"""Session fixtures: real Mosquitto, Apache Kafka and InfluxDB on free ports, and settings for them.
 
 Fixtures any test may use:
     mosquitto, kafka, influxdb: the running services (``.port``; ``.stop()``/``.restart()``).
@@ -20,12 +20,13 @@ import pytest
 
 from config import Settings, load_settings
 from tests.services import (
+    KAFKA_READY_S,
     SERVICE_USER,
     RunningService,
     running,
     start_influxdb,
+    start_kafka,
     start_mosquitto,
-    start_tansu,
 )
 
 
@@ -43,8 +44,8 @@ def mosquitto(services_dir: Path) -> Iterator[RunningService]:
 
 @pytest.fixture(scope="session")
 def kafka(services_dir: Path) -> Iterator[RunningService]:
-    spec, log = start_tansu(services_dir / "tansu")
-    with running(spec, log) as service:
+    spec, log = start_kafka(services_dir / "kafka")
+    with running(spec, log, KAFKA_READY_S) as service:
         yield service
 
 

@@ -1,6 +1,8 @@
-"""Real services for the tests: Mosquitto, Tansu and InfluxDB on free ports.
+"""Real services for the tests: Mosquitto, Apache Kafka and InfluxDB on free ports.
 
-They are started with the same specs ``anbu up`` uses (``anbu.stack.services``).
+They are started with the same specs ``anbu up`` uses (``anbu.stack.services``,
+``anbu.stack.apache_kafka``). ``ANBU_TEST_KAFKA=tansu`` runs the tests on the Tansu fallback
+instead (to compare; it keeps nothing across a restart).
 """
 
 from __future__ import annotations
@@ -13,12 +15,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from anbu.stack.apache_kafka import READY_TIMEOUT_S, private_broker
 from anbu.stack.services import (
     ServiceSpec,
     free_port,
     influxdb_spec,
     mosquitto_spec,
-    tansu_spec,
     wait_ready,
 )
 
@@ -32,6 +34,7 @@ class RunningService:
     spec: ServiceSpec
     process: subprocess.Popen[bytes]
     log_path: Path
+    ready_timeout_s: float = 30
 
     @property
     def port(self) -> int:
@@ -49,11 +52,17 @@ class RunningService:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
 
+    def kill(self) -> None:
+        """Kill it with SIGKILL, as a crash would, and wait."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
     def restart(self) -> None:
-        """Start it again with the same spec (after :meth:`stop`)."""
+        """Start it again with the same spec (after :meth:`stop` or :meth:`kill`)."""
         self.stop()
         self.process = _spawn(self.spec, self.log_path)
-        wait_ready(self.spec, 30)
+        wait_ready(self.spec, self.ready_timeout_s)
 
 
 def _spawn(spec: ServiceSpec, log_path: Path) -> subprocess.Popen[bytes]:
@@ -70,7 +79,7 @@ def _spawn(spec: ServiceSpec, log_path: Path) -> subprocess.Popen[bytes]:
 @contextmanager
 def running(spec: ServiceSpec, log_path: Path, timeout_s: float = 30) -> Iterator[RunningService]:
     """Run ``spec`` until the block ends."""
-    service = RunningService(spec, _spawn(spec, log_path), log_path)
+    service = RunningService(spec, _spawn(spec, log_path), log_path, timeout_s)
     try:
         wait_ready(spec, timeout_s)
         yield service
@@ -84,10 +93,17 @@ def start_mosquitto(directory: Path) -> tuple[ServiceSpec, Path]:
     return spec, directory / "mosquitto.log"
 
 
-def start_tansu(directory: Path) -> tuple[ServiceSpec, Path]:
-    """Spec for a Tansu broker on a free port."""
+KAFKA_READY_S = READY_TIMEOUT_S
+
+
+def start_kafka(directory: Path) -> tuple[ServiceSpec, Path]:
+    """Spec for an Apache Kafka broker on free ports with its data under ``directory``.
+
+    With ``ANBU_TEST_KAFKA=tansu``: a Tansu broker (memory only) instead.
+    """
     directory.mkdir(parents=True, exist_ok=True)
-    return tansu_spec(free_port()), directory / "tansu.log"
+    kind = os.environ.get("ANBU_TEST_KAFKA", "apache")
+    return private_broker(directory, kind=kind), directory / f"{kind}.log"
 
 
 def start_influxdb(directory: Path) -> tuple[ServiceSpec, Path]:

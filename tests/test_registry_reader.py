@@ -1,4 +1,4 @@
-"""The registry reader against a real Tansu: snapshot, loaded signal, changes, failures."""
+"""The registry reader against a real Kafka broker: snapshot, loaded signal, changes, failures."""
 
 from __future__ import annotations
 
@@ -19,14 +19,14 @@ from ingest.registry_cache import RegistryCache
 from ingest.registry_follower import RegistryFollower
 from ingest.testing import publish_registry
 from tests.conftest import settings_for
-from tests.services import RunningService, running, start_tansu
+from tests.services import KAFKA_READY_S, RunningService, running, start_kafka
 
 pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture
 def kafka_settings(tmp_path: Path, kafka: RunningService) -> Settings:
-    """Settings for the session's Tansu only, with topics of this test's own."""
+    """Settings for the session's Kafka only, with topics of this test's own."""
     return settings_for(tmp_path / "var", None, kafka, None)
 
 
@@ -150,7 +150,7 @@ def test_waits_for_the_topic_to_exist(kafka_settings: Settings) -> None:
 
 
 def test_starts_before_kafka_is_reachable(tmp_path: Path) -> None:
-    spec, log_path = start_tansu(tmp_path / "late-tansu")
+    spec, log_path = start_kafka(tmp_path / "late-kafka")
     settings = settings_for(
         tmp_path / "var", None, None, None, {"kafka.bootstrap_servers": f"127.0.0.1:{spec.port}"}
     )
@@ -158,7 +158,7 @@ def test_starts_before_kafka_is_reachable(tmp_path: Path) -> None:
 
     async def scenario(reader: RegistryReader) -> None:
         assert not await reader.wait_loaded(3)
-        with running(spec, log_path):
+        with running(spec, log_path, KAFKA_READY_S):
             await asyncio.to_thread(publish_registry, settings, [device("dev-late")])
             assert await reader.wait_loaded(60), "never loaded once Kafka was up"
             assert await until(lambda: "device:dev-late" in view.live)

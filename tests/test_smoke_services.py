@@ -1,4 +1,4 @@
-"""The real services round-trip data: MQTT through Mosquitto, Kafka through Tansu, InfluxDB."""
+"""The real services round-trip data: MQTT through Mosquitto, Kafka, InfluxDB."""
 
 from __future__ import annotations
 

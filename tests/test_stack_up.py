@@ -25,6 +25,7 @@ def _env(data_dir: Path) -> dict[str, str]:
             "ANBU_KAFKA__BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
             "ANBU_INFLUX__URL": f"http://127.0.0.1:{free_port()}",
             "ANBU_STACK__INFLUX_RPC_PORT": str(free_port()),
+            "ANBU_STACK__KAFKA_CONTROLLER_PORT": str(free_port()),
             "ANBU_WEB__PORT": str(free_port()),
             "ANBU_INGEST__METRICS_PORT": str(free_port()),
             "ANBU_DETECTORS__WEB_PORT": str(free_port()),

@@ -1,1 +1,1 @@
-"""The embedded stack: Mosquitto, Tansu and InfluxDB on one machine, and anbu's processes."""
+"""The embedded stack: Mosquitto, Apache Kafka and InfluxDB on one machine, and anbu's processes."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from urllib.parse import urlsplit
 
+from anbu.stack.apache_kafka import apache_kafka_spec
 from anbu.stack.services import (
     ServiceSpec,
     influxdb_spec,
@@ -39,7 +40,12 @@ def service_ports(settings: Settings) -> dict[str, int]:
 
 
 def infra_programs(settings: Settings) -> list[Program]:
-    """Mosquitto, the Kafka-compatible broker and InfluxDB, on the configured ports."""
+    """Mosquitto, the Kafka broker and InfluxDB, on the configured ports.
+
+    Raises:
+        MissingProgram: a program is not installed (the message says how to install it).
+        StackError: Kafka's jars could not be fetched or its storage formatted.
+    """
     data = settings.data_dir
     stack = settings.stack
     mosquitto = mosquitto_spec(
@@ -54,9 +60,26 @@ def infra_programs(settings: Settings) -> list[Program]:
     )
     return [
         Program(mosquitto, autostart=True, priority=10),
-        Program(tansu_spec(ports["kafka"], binary=stack.tansu_bin), autostart=True, priority=10),
+        Program(kafka_spec(settings), autostart=True, priority=10),
         Program(influx, autostart=True, priority=10),
     ]
+
+
+def kafka_spec(settings: Settings) -> ServiceSpec:
+    """The embedded broker ``stack.kafka`` names, on the port of ``kafka.bootstrap_servers``."""
+    stack = settings.stack
+    port = service_ports(settings)["kafka"]
+    if stack.kafka == "tansu":
+        return tansu_spec(port, binary=stack.tansu_bin)
+    return apache_kafka_spec(
+        settings.data_dir / "kafka",
+        port,
+        stack.kafka_controller_port,
+        java=stack.java_bin,
+        heap=stack.kafka_heap,
+        lib_dir=stack.kafka_lib_dir,
+        partitions=settings.kafka.topics.partitions,
+    )
 
 
 def anbu_argv(*args: str) -> list[str]:

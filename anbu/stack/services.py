@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +32,9 @@ class ServiceSpec:
         name: short name (``mosquitto``).
         argv: the command line.
         port: the port it serves, for status and readiness.
-        ready_url: an HTTP URL answering 2xx when ready; unset: the TCP port accepting.
+        ready_url: an HTTP URL answering 2xx when ready.
+        ready_probe: a check returning whether it is ready (used before ``ready_url``);
+            with neither: the TCP port accepting.
         env: extra environment variables.
         log_path: where its output goes.
     """
@@ -41,6 +44,7 @@ class ServiceSpec:
     port: int | None
     host: str = "127.0.0.1"
     ready_url: str | None = None
+    ready_probe: Callable[[], bool] | None = None
     env: dict[str, str] = field(default_factory=dict)
     log_path: Path | None = None
 
@@ -130,7 +134,11 @@ def mosquitto_spec(
 
 
 def tansu_spec(port: int, *, binary: str | None = None) -> ServiceSpec:
-    """The Kafka-compatible broker, with in-memory storage."""
+    """Tansu, the light fallback broker (``stack.kafka = "tansu"``): memory storage only.
+
+    It loses every topic, record and group offset when it stops; the default broker is
+    Apache Kafka (:mod:`anbu.stack.apache_kafka`).
+    """
     url = f"tcp://127.0.0.1:{port}"
     argv = [
         tansu_binary(binary),
@@ -200,7 +208,9 @@ def port_open(host: str, port: int) -> bool:
 
 
 def is_ready(spec: ServiceSpec) -> bool:
-    """Return whether the service answers (its HTTP ready URL, or its TCP port)."""
+    """Return whether the service answers (its probe, its HTTP ready URL, or its TCP port)."""
+    if spec.ready_probe is not None:
+        return spec.ready_probe()
     if spec.ready_url is None:
         return spec.port is None or port_open(spec.host, spec.port)
     try:
