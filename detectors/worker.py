@@ -34,7 +34,7 @@ from anbu.timeutil import utcnow
 from config import Settings
 from detectors.fastparse import fast_events
 from detectors.offsets import OFFSET_PREFIX, OffsetGuard, Verdict, progress_key
-from detectors.outage import KafkaOutage
+from detectors.outage import CHECK_EVERY_S, KafkaOutage
 from detectors.outbox import Outbox
 from detectors.params import DetectorParams
 from detectors.runtime import Runtime, partition_of
@@ -420,19 +420,23 @@ def build_app(settings: Settings) -> tuple[faust.App, Runtime]:
 
     @app.timer(det.tick_interval.total_seconds())
     async def tick() -> None:
-        if not registry_ready.is_set() or not await outage.clock_may_move():
+        if not registry_ready.is_set() or not outage.clock_may_move():
             return
         raised = runtime.tick()
         if raised:
             await alerts.publish(raised)
         await keeper.idle()
 
+    @app.timer(CHECK_EVERY_S)
+    async def watch_kafka() -> None:
+        await outage.check()
+
     @app.task
     async def follow_registry() -> None:
         await registry.run()
 
     app.conf.detectors_runtime = runtime  # for tests and benchmarks in the same process
-    _ = (detect, raise_sos, tick, follow_registry)
+    _ = (detect, raise_sos, tick, watch_kafka, follow_registry)
     return app, runtime
 
 

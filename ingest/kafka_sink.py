@@ -44,6 +44,10 @@ log = logging.getLogger(__name__)
 _FAILURES_BEFORE_REPLACING = 20
 """Sends failed in a row, none confirmed, before the producer is replaced anyway."""
 
+_STALLED_BEFORE_REPLACING_S = 20.0
+"""Seconds with work waiting and nothing confirmed before the producer is replaced anyway
+(then again at growing intervals, up to 30 s, while nothing is confirmed)."""
+
 
 class Delivery:
     """One MQTT message waiting for Kafka to confirm all of its records.
@@ -280,8 +284,11 @@ class KafkaSink:
         manager = getattr(producer, "_transaction_manager", None)
         if manager is not None and manager.has_fatal_error():
             return True
-        # Whatever else makes every send fail: a new producer is cheap; try one.
-        return self._failures_in_a_row >= _FAILURES_BEFORE_REPLACING
+        # Whatever else makes every send fail, or leaves sends neither confirmed nor failed
+        # (seen with Apache Kafka after a SIGKILL: a producer wedged for minutes, no error):
+        # a new producer is cheap; try one.
+        return (self._failures_in_a_row >= _FAILURES_BEFORE_REPLACING
+                or self.stalled_s() >= _STALLED_BEFORE_REPLACING_S)
 
     def replace_producer_if_broken(self) -> bool:
         """Replace a producer that cannot send any more; return whether it was replaced.
@@ -367,5 +374,6 @@ class KafkaSink:
                 "will redeliver the unacknowledged messages",
                 exc,
             )
-        finally:
+            abandon(self.producer)  # close() would flush again, and raise again
+        else:
             self.producer.close(timeout=timeout_s)

@@ -205,6 +205,7 @@ def _keys_in_kafka(settings: Settings, gateway: str, want: int, timeout_s: float
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_broker_sigkill_mid_stream_recovers_by_itself(tmp_path: Path) -> None:
     hooks = Webhooks()
     data_dir = tmp_path / "var"

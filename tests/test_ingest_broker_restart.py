@@ -1,6 +1,7 @@
 """The bridge's Kafka sink after a broker restart: a kafka-python idempotent producer that
 hit a fatal error (Tansu after a restart: ``InitProducerId`` -> ``UnknownError``) aborts every
-batch for ever; the sink replaces it and sends again what was not confirmed."""
+batch for ever; the sink replaces it and sends again what was not confirmed. Run on Tansu,
+which reproduces the fatal error, and on Apache Kafka, the embedded broker."""
 
 from __future__ import annotations
 
@@ -12,18 +13,21 @@ from pathlib import Path
 import pytest
 
 from anbu.kafka_topics import ensure_topics
+from anbu.stack.apache_kafka import READY_TIMEOUT_S, private_broker
 from config import Settings
 from ingest.kafka_sink import Delivery, KafkaSink
 from ingest.testing import KafkaTail
 from tests.conftest import settings_for
-from tests.services import RunningService, running, start_tansu
+from tests.services import RunningService, running
 
 
-@pytest.fixture
-def own_kafka(tmp_path: Path) -> Iterator[RunningService]:
+@pytest.fixture(params=["tansu", "apache"])
+def own_kafka(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[RunningService]:
     """A broker of this test alone: restarting it must not disturb the session's."""
-    spec, log_path = start_tansu(tmp_path / "tansu")
-    with running(spec, log_path) as service:
+    directory = tmp_path / "broker"
+    directory.mkdir()
+    spec = private_broker(directory, kind=request.param)
+    with running(spec, directory / "broker.log", READY_TIMEOUT_S) as service:
         yield service
 
 
@@ -74,7 +78,7 @@ def test_sink_sends_again_after_the_broker_restarted(
         assert outage.problem is not None and "confirmed nothing" in outage.problem, outage
 
         began = time.monotonic()
-        own_kafka.restart()  # memory storage: the topics are gone, as in the incident
+        own_kafka.restart()  # Tansu (memory): the topics are gone, as in the incident
         ensure_topics(settings, 30)
         after = send(2000, 200)
         missing = confirmed.wait(during | after, 120)
