@@ -98,7 +98,7 @@ class Bridge:
         self._http: Any = None
         self._influx_thread: threading.Thread | None = None
         self.heartbeat = Heartbeat(
-            settings.data_dir, "bridge", [lambda: self.sink.health(STUCK_AFTER_S), self._health]
+            settings.data_dir, "bridge", [lambda: self.sink.health(STUCK_AFTER_S), self.health]
         )
         self.client = self._mqtt_client()
 
@@ -250,7 +250,8 @@ class Bridge:
         self.stop()
         return status
 
-    def _health(self) -> Report:
+    def health(self) -> Report:
+        """Whether the bridge is connected to MQTT with its registry loaded (a heartbeat probe)."""
         facts = {
             "mqtt_connected": self.connected.is_set(),
             "registry_loaded": self.follower.loaded.is_set(),
