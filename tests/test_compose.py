@@ -87,7 +87,13 @@ def test_ports_match_the_settings(compose: dict[str, Any]) -> None:
     assert (
         "PLAINTEXT://kafka:9092" in services["kafka"]["environment"]["KAFKA_ADVERTISED_LISTENERS"]
     )
-    assert env["ANBU_MQTT__PORT"] == "1883" and "1883:1883" in services["mosquitto"]["ports"]
+    mosquitto_ports = services["mosquitto"]["ports"]
+    assert env["ANBU_MQTT__PORT"] == "1883" and "127.0.0.1:1883:1883" in mosquitto_ports
+    # Gateways: TLS only, on the port the embedded stack uses too.
+    tls_port = defaults.stack.mosquitto_tls_port
+    assert f"{tls_port}:{tls_port}" in mosquitto_ports and len(mosquitto_ports) == 2
+    conf = (ROOT / "deploy" / "mosquitto" / "mosquitto.conf").read_text()
+    assert f"listener {tls_port}\ncertfile /mosquitto/certs/" in conf
     assert env["ANBU_INFLUX__URL"] == "http://influxdb:8086"
 
 

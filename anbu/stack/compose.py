@@ -6,7 +6,9 @@ import sys
 from urllib.parse import urlsplit
 
 from anbu.stack.apache_kafka import apache_kafka_spec
+from anbu.stack.exceptions import StackError
 from anbu.stack.services import (
+    MosquittoTls,
     ServiceSpec,
     influxdb_spec,
     mosquitto_spec,
@@ -53,6 +55,7 @@ def infra_programs(settings: Settings) -> list[Program]:
         settings.mqtt.port,
         service_user=(settings.mqtt.username, settings.mqtt_password()),
         binary=stack.mosquitto_bin,
+        tls=mosquitto_tls(settings),
     )
     ports = service_ports(settings)
     influx = influxdb_spec(
@@ -63,6 +66,21 @@ def infra_programs(settings: Settings) -> list[Program]:
         Program(kafka_spec(settings), autostart=True, priority=10),
         Program(influx, autostart=True, priority=10),
     ]
+
+
+def mosquitto_tls(settings: Settings) -> MosquittoTls | None:
+    """Mosquitto's TLS listener if a certificate and key are set.
+
+    Raises:
+        StackError: only one of the two is set.
+    """
+    stack = settings.stack
+    cert, key = stack.mosquitto_tls_cert, stack.mosquitto_tls_key
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise StackError("set both stack.mosquitto_tls_cert and stack.mosquitto_tls_key")
+    return MosquittoTls(stack.mosquitto_tls_port, cert, key, stack.mosquitto_tls_bind)
 
 
 def kafka_spec(settings: Settings) -> ServiceSpec:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from anbu.stack.exceptions import MissingProgram, ServiceNotReady
+from anbu.stack.exceptions import MissingProgram, ServiceNotReady, StackError
 from anbu.stack.mosquitto_auth import (
     MqttAccount,
     ensure_service_account,
@@ -78,16 +78,26 @@ def mosquitto_spec(
     accounts: list[MqttAccount] | None = None,
     service_user: tuple[str, str] | None = None,
     binary: str = "mosquitto",
+    tls: MosquittoTls | None = None,
 ) -> ServiceSpec:
     """Write Mosquitto's config, password and ACL files under ``directory``.
 
+    The plaintext listener binds loopback only: anbu's own processes use it, gateways
+    never do. Gateways from outside use the TLS listener, with the same per-gateway
+    accounts and ACLs.
+
     Args:
         directory: where its config, persistence and pid file live.
-        port: loopback port to listen on.
+        port: loopback port to listen on (plaintext).
         accounts: every account to write; unset: keep the accounts already in the files
             (the registry's gateways) and only make sure the service account is valid.
         service_user: (username, password) of anbu's own processes.
         binary: the mosquitto program.
+        tls: the TLS listener for gateways; unset: none.
+
+    Raises:
+        MissingProgram: mosquitto is not installed.
+        StackError: the TLS certificate or key file does not exist.
     """
     directory = directory.resolve()
     directory.mkdir(parents=True, exist_ok=True)
@@ -114,6 +124,7 @@ def mosquitto_spec(
                 # Without this a QoS 1 stream stalls near 1,000 msg/s on loopback
                 # (Nagle against delayed ACK).
                 "set_tcp_nodelay true",
+                *(_tls_listener(tls) if tls is not None else []),
                 "persistence true",
                 f"persistence_location {directory}/",
                 "autosave_interval 30",
@@ -131,6 +142,37 @@ def mosquitto_spec(
         )
     )
     return ServiceSpec("mosquitto", [require_program(binary, "mosquitto"), "-c", str(config)], port)
+
+
+@dataclass(frozen=True, slots=True)
+class MosquittoTls:
+    """Mosquitto's TLS listener for gateways.
+
+    Attributes:
+        port: the port (8883 is MQTT over TLS).
+        certfile: the server certificate (PEM; with its chain after it).
+        keyfile: the certificate's private key (PEM).
+        bind: the address to listen on (all IPv4 addresses by default).
+    """
+
+    port: int
+    certfile: Path
+    keyfile: Path
+    bind: str = "0.0.0.0"
+
+
+def _tls_listener(tls: MosquittoTls) -> list[str]:
+    for path in (tls.certfile, tls.keyfile):
+        if not path.is_file():
+            raise StackError(f"Mosquitto TLS file {path} does not exist")
+    # With per_listener_settings false these belong to the listener just above them, and
+    # the password file and ACLs apply here too.
+    return [
+        f"listener {tls.port} {tls.bind}",
+        f"certfile {tls.certfile.resolve()}",
+        f"keyfile {tls.keyfile.resolve()}",
+        "tls_version tlsv1.2",
+    ]
 
 
 def tansu_spec(port: int, *, binary: str | None = None) -> ServiceSpec:
