@@ -326,6 +326,13 @@ def test_broker_sigkill_mid_stream_recovers_by_itself(tmp_path: Path) -> None:
                 failed.append(f"{len(soses)} SOS records in Kafka")
         finally:
             tail.close()
+        letters = KafkaTail(settings, settings.kafka.topics.deadletter)
+        try:
+            dead = letters.wait_for(lambda records: False, 5)  # read all there is
+            if dead:
+                failed.append(f"{len(dead)} dead letters, first: {dead[0][1][:300]!r}")
+        finally:
+            letters.close()
         print(f"heartbeats in Kafka: {found} of {sent} (acked before the kill: {acked:.0f}); "
               f"webhooks: {hooks.kinds()}; alerts: {kinds}")
         assert not failed, "\n".join(failed)
