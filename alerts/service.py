@@ -1,9 +1,9 @@
 """``anbu alerts``: the service that turns detector events into acted-on alerts.
 
-It consumes ``anbu.alerts`` (aiokafka group consumer; kafka-python's group consumer gets
-nothing from Tansu) and ``anbu.registry`` (read whole, for each household's settings), keeps
-the lifecycle in the alert store, escalates what nobody acknowledged, sends notifications,
-and writes every change to InfluxDB.
+It consumes ``anbu.alerts`` (aiokafka group consumer, see :mod:`anbu.kafka_topics`) and
+``anbu.registry`` (read whole, for each household's settings), keeps the lifecycle in the
+alert store, escalates what nobody acknowledged, sends notifications, and writes every
+change to InfluxDB.
 
 Embedding it (tests, benchmarks)::
 

@@ -1,4 +1,4 @@
-"""What anbu's Kafka consumers share: group timeouts that suit Tansu, and reconnecting.
+"""What anbu's Kafka consumers share: short group timeouts, and reconnecting.
 
 Example::
 
@@ -25,8 +25,10 @@ GROUP_TIMEOUTS: dict[str, int] = {
     "heartbeat_interval_ms": 1000,
     "rebalance_timeout_ms": 5000,
 }
-"""aiokafka group settings: found on Tansu, a group join takes ~30 s with the defaults, ~3 s
-with these."""
+"""aiokafka group settings. Measured with the detector worker on Apache Kafka 3.9: a member
+restarted after a crash (SIGKILL) joins in ~11 s with these, ~60 s with Faust's defaults
+(the broker waits for the dead member's session to time out); a first join takes ~6 s against
+~8.5 s. (On Tansu even a first join took ~30 s with the defaults.)"""
 
 
 async def keep_running(

@@ -1,8 +1,9 @@
 """Creating anbu's Kafka topics, and the shared client settings for Kafka.
 
-Found on this machine type: kafka-python's *group* consumer never receives records from
-Tansu, while aiokafka's does; so kafka-python is used for producing and admin, and
-consumers that join a group use aiokafka (or Faust, which is built on it).
+kafka-python is used for producing and admin, and consumers that join a group use aiokafka
+(or Faust, which is built on it): one group implementation for all, the one the detector
+worker needs anyway. (kafka-python's group consumer also received nothing from Tansu, the
+embedded broker before Apache Kafka.)
 """
 
 from __future__ import annotations

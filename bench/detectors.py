@@ -25,10 +25,9 @@ from detectors.backtest import Row, make_engine, run_rows
 from detectors.engine import Engine
 from detectors.packing import pack, unpack
 from detectors.params import DetectorParams
-from detectors.runtime import Runtime, partition_of
+from detectors.runtime import Runtime, max_ahead_s, partition_of
 
 START = datetime(2026, 3, 2, tzinfo=SEOUL)
-_BULK_START = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
 
 
 def resident_rows(hh: str, days: int, offset_min: int = 0) -> list[Row]:
@@ -188,11 +187,13 @@ def _records(events: int, batch: int) -> tuple[list[EventBatch], list[str], date
     """Batches of motion events for 1000 households, and the timing markers.
 
     One battery-low marker household per partition: its alert at the start and at the end
-    of the stream times the worker.
+    of the stream times the worker. Event times are a minute apart per household and end
+    a few minutes before now, as a backlog the worker catches up on (the worker refuses
+    times far ahead of its wall clock).
     """
-    moment = _BULK_START
     out: list[EventBatch] = []
     per_hh = max(1, events // 1000)
+    moment = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=per_hh + 5)
     for start in range(0, per_hh, batch):
         for i in range(1000):
             hh = f"hh-{i:04d}"
@@ -241,7 +242,7 @@ def worker_vs_raw(events: int = 800_000, batch: int = 50, raw_runs: int = 3) -> 
         ensure_topics(settings)
         records, markers, end = _records(events, batch)
         total_events = sum(len(r.events) for r in records)
-        moment = _BULK_START - timedelta(hours=1)
+        moment = records[0].events[0].event_time - timedelta(hours=1)
         producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers,
                                  acks="all", linger_ms=5, batch_size=256 * 1024)
         topic = settings.kafka.topics.events
@@ -259,7 +260,8 @@ def worker_vs_raw(events: int = 800_000, batch: int = 50, raw_runs: int = 3) -> 
         raw = sorted(asyncio.run(_raw_consume(settings, topic, n_records, f"bench-raw-{i}"))
                      for i in range(raw_runs))
         raw_s = raw[len(raw) // 2]
-        core = Runtime(DetectorParams(), settings.kafka.topics.partitions)
+        core = Runtime(DetectorParams(), settings.kafka.topics.partitions,
+                       max_ahead_s=max_ahead_s(settings))  # the worker's check, too
         bare_s = asyncio.run(_raw_consume(settings, topic, n_records, "bench-bare", core))
         worker_s = _worker_consume(settings, Path(tmp), markers)
         return {

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -83,6 +84,36 @@ class DetectorSettings(_Section):
         "unpacked.",
     )
     # Routine-aware inactivity (see docs/detectors.md).
+    routine_model: Literal["silences", "rates"] = Field(
+        default="silences",
+        description="silences: learn how long this resident's quiet spells last by time of "
+        "day and context, thresholds from alert_budget; rates: the older model of active "
+        "5-minute slots an hour (Poisson), kept for comparison.",
+    )
+    alert_budget: float = Field(
+        default=5.0, gt=0, le=100,
+        description="silences model: routine alerts in ordinary life per 100 household-days "
+        "the thresholds are chosen for (5 for ask-first homes with a robot or voice-bot "
+        "check-in; 1 for homes where an alert goes straight to a care worker).",
+    )
+    silence_min: Duration = Field(
+        default=timedelta(minutes=30),
+        description="silences model: shorter gaps between activities are not learned.",
+    )
+    silence_min_days: float = Field(
+        default=3.0, gt=0,
+        description="silences model: days learned before it judges (the prior carries it).",
+    )
+    silence_prior_days: float = Field(
+        default=5.0, ge=0, description="silences model: weight of the population prior, in days."
+    )
+    silence_half_life_weeks: float = Field(
+        default=8.0, gt=0, description="silences model: how fast old silences are forgotten."
+    )
+    silence_floor: Duration = Field(
+        default=timedelta(hours=1),
+        description="silences model: no routine alert for a shorter silence.",
+    )
     routine_threshold: float = Field(
         default=1e-5,
         gt=0,
@@ -151,6 +182,13 @@ class DetectorSettings(_Section):
         default=timedelta(hours=72),
         description="A plug counts as activity only after it has been watched this long and "
         "did not cycle on by itself at night (a fridge is not a person).",
+    )
+    event_time_margin: Duration = Field(
+        default=timedelta(minutes=2),
+        description="A record on the events topic with an event time further ahead of the "
+        "worker's wall clock than ingest.device_time_window plus this is dead-lettered "
+        "(reason event_time_ahead) and moves no clock; an SOS that far ahead is kept, its "
+        "time set to when Kafka took it (or to the wall clock).",
     )
     broker_session_timeout: float = 6.0
     broker_heartbeat_interval: float = 1.0
@@ -237,6 +275,12 @@ class RegistrySettings(_Section):
     gateway_mqtt_port: Port | None = Field(
         default=None, description="The broker port gateways are given; unset: mqtt.port."
     )
+    max_import_bytes: int = Field(
+        default=5 * 1024 * 1024,
+        gt=0,
+        description="Largest CSV file POST /api/v1/import takes (413 above it; about 20,000 "
+        "rows with a device each).",
+    )
 
 
 class WebSettings(_Section):
@@ -244,6 +288,26 @@ class WebSettings(_Section):
 
     host: str = "127.0.0.1"
     port: Port = 8080
+    max_body_bytes: int = Field(
+        default=256 * 1024,
+        gt=0,
+        description="Largest request body of any endpoint but the CSV import "
+        "(registry.max_import_bytes); 413 above it.",
+    )
+    max_url_bytes: int = Field(
+        default=8192, gt=0, description="Longest path and query string; 414 above it."
+    )
+    max_header_bytes: int = Field(
+        default=32 * 1024, gt=0, description="Most bytes of request headers; 431 above them."
+    )
+    max_request_head_bytes: int = Field(
+        default=1024 * 1024,
+        gt=0,
+        description="Most bytes of a request line and headers the HTTP server reads before "
+        "giving up (uvicorn's h11_max_incomplete_event_size); kept above the two limits "
+        "before so that a long URL or header gets its 414 or 431 instead of a dropped "
+        "connection.",
+    )
 
 
 class SeriesSettings(_Section):

@@ -28,3 +28,22 @@ class PackingError(DetectorError):
     Not a ``ValueError``: the worker turns those into dead letters (bad input), and a
     packing failure is never the input's fault.
     """
+
+
+class EventTimeAheadError(DetectorError):
+    """A record's event time lies too far ahead of the worker's wall clock.
+
+    Attributes:
+        event_time: the furthest event time in the record (epoch seconds).
+        limit: the latest event time accepted when it was read (epoch seconds).
+        household_id: the household of that event.
+    """
+
+    def __init__(self, event_time: float, limit: float, household_id: str) -> None:
+        super().__init__(
+            f"event time {event_time:.0f} of household {household_id} is {event_time - limit:.0f}"
+            " s past the latest accepted (worker wall clock + ingest.device_time_window + "
+            "detectors.event_time_margin)")
+        self.event_time = event_time
+        self.limit = limit
+        self.household_id = household_id

@@ -5,9 +5,9 @@ household state and in the same changelog, and written at every checkpoint after
 households of that checkpoint. After a restart, Kafka delivers again what came after the
 last saved offset; a record at or before it was already applied and is skipped. A record
 beyond the next expected offset means records were passed over (found here with Faust 0.15
-on Tansu when a worker was killed with SIGKILL while busy: it resumed past records whose
-effect on the state had not been saved); that is logged as an error, so such a loss is
-never silent.
+on Tansu, the embedded broker then, when a worker was killed with SIGKILL while busy: it
+resumed past records whose effect on the state had not been saved); that is logged as an
+error, so such a loss is never silent.
 """
 
 from __future__ import annotations

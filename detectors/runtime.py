@@ -6,6 +6,13 @@ a backlog (after a restart) deterministic: it raises what the backtest raises fo
 events, whatever order the partitions are consumed in. Once a partition is live (its event
 time close to the wall clock) or idle, the wall clock drives it, so a home whose gateway
 went quiet is noticed even when no event arrives.
+
+Event time is bounded by the wall clock: a record with an event time more than
+``max_ahead_s`` ahead of it (a producer with a wrong clock; the bridge never writes one) is
+refused before it touches anything (:class:`~detectors.exceptions.EventTimeAheadError`, which
+the worker dead-letters), since one such record would move its partition's clock and every
+deadline of every household there. An SOS that far ahead is never refused: its time is set
+to when Kafka took the record (the same on a replay), or to the wall clock.
 """
 
 from __future__ import annotations
@@ -17,25 +24,44 @@ import struct
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from operator import itemgetter
+from typing import TYPE_CHECKING
 
 from kafka.partitioner.default import murmur2
 
 from anbu.events import AlertEvent, DeviceEvent, EventBatch, SosEvent
 from anbu.registry_records import CareCenterRecord, DeviceRecord, GatewayRecord, RegistryRecord
+from anbu.timeutil import from_epoch
 from detectors.engine import Engine
-from detectors.exceptions import PackingError
+from detectors.exceptions import EventTimeAheadError, PackingError
 from detectors.fastparse import FastEvent
 from detectors.household import Household
 from detectors.packing import pack_name, read_name, unpack
 from detectors.params import DetectorParams, HouseholdConfig
 
+if TYPE_CHECKING:
+    from config import Settings
+
 log = logging.getLogger(__name__)
+
+
+def max_ahead_s(settings: Settings) -> float:
+    """How far ahead of the worker's wall clock an event time may be, in seconds.
+
+    The bridge replaces a device time further than ``ingest.device_time_window`` from its
+    receive time, so nothing it writes is further ahead than that; the margin covers the
+    clocks of the bridge's and the worker's machines.
+    """
+    return (settings.ingest.device_time_window
+            + settings.detectors.event_time_margin).total_seconds()
 
 
 def partition_of(household_id: str, partitions: int) -> int:
     """The partition Kafka's default partitioner gives a household's key."""
     return (murmur2(household_id.encode()) & 0x7FFFFFFF) % partitions
 
+
+_event_time = itemgetter(0)
 
 AsOf = tuple[int, int]
 """The last processed offsets (events topic, SOS topic) of a partition; -1: none."""
@@ -94,6 +120,8 @@ class Runtime:
         live_window_s: a partition whose event time is this close to the wall clock is live.
         idle_s: a partition with no record for this long is caught up.
         wall: the wall clock (epoch seconds); a parameter so tests can drive it.
+        max_ahead_s: an event time further than this ahead of the wall clock is refused
+            (see :func:`max_ahead_s`; infinite: any time is taken, as in unit tests).
     """
 
     params: DetectorParams
@@ -101,6 +129,7 @@ class Runtime:
     live_window_s: float = 10.0
     idle_s: float = 5.0
     wall: Callable[[], float] = time.time
+    max_ahead_s: float = math.inf
     states: dict[int, PartitionState] = field(default_factory=dict)
     configs: dict[str, HouseholdConfig] = field(default_factory=dict)
     registry: dict[str, RegistryRecord] = field(default_factory=dict)
@@ -213,7 +242,8 @@ class Runtime:
         self.states.pop(partition, None)
 
     def apply(
-        self, partition: int, record: EventBatch | DeviceEvent | SosEvent, offset: int = -1
+        self, partition: int, record: EventBatch | DeviceEvent | SosEvent, offset: int = -1,
+        taken: float | None = None,
     ) -> list[AlertEvent]:
         """Apply one Kafka record in event time; return the alerts.
 
@@ -221,13 +251,23 @@ class Runtime:
             partition: the record's partition.
             record: the record.
             offset: its offset (for the "ahead" households after a restart; -1: unknown).
+            taken: the record's Kafka timestamp (epoch seconds), for an SOS whose own time
+                is too far ahead.
+
+        Raises:
+            EventTimeAheadError: an event (not an SOS) is too far ahead of the wall clock;
+                nothing was applied.
         """
-        st = self.state(partition)
-        st.active = True
-        st.last_record_wall = self.wall()
         if isinstance(record, SosEvent):
+            wall = self.wall()
+            st = self.state(partition)
+            st.active = True
+            st.last_record_wall = wall
             if st.ahead and self._already_applied(st, record.household_id, 1, offset):
                 return []
+            limit = wall + self.max_ahead_s
+            if record.event_time.timestamp() > limit:
+                record = self._sos_now(record, limit, wall, taken)
             # the SOS topic is read beside the events topic, not in step with it: an SOS
             # must not move the partition's clock past events not read yet
             return st.engine.apply(record)
@@ -236,13 +276,36 @@ class Runtime:
             (e.event_time.timestamp(), e.household_id, e.device_id, e.kind.value, e.value,
              e.detail) for e in events], offset)
 
+    @staticmethod
+    def _sos_now(record: SosEvent, limit: float, wall: float, taken: float | None) -> SosEvent:
+        """The SOS with its time set to when Kafka took it, or else to the wall clock.
+
+        Never dropped: a call for help counts more than a wrong clock. Kafka's timestamp
+        first, because a replay after a restart reads the same one and so raises the same
+        alert (same id), or finds it already raised.
+        """
+        moment = taken if taken is not None and taken <= limit else wall
+        log.warning("SOS of household %s on device %s has event time %s, too far ahead of "
+                    "the wall clock; raised with the time %s instead", record.household_id,
+                    record.device_id, record.event_time.isoformat(),
+                    from_epoch(moment).isoformat())
+        return record.model_copy(update={"event_time": from_epoch(moment)})
+
     def apply_events(
         self, partition: int, events: list[FastEvent], offset: int = -1
     ) -> list[AlertEvent]:
-        """Like :meth:`apply`, for events read by :func:`detectors.fastparse.fast_events`."""
+        """Like :meth:`apply`, for events read by :func:`detectors.fastparse.fast_events`.
+
+        Raises:
+            EventTimeAheadError: as for :meth:`apply`, before anything is applied.
+        """
+        wall = self.wall()
+        latest = max(events, key=_event_time, default=None)
+        if latest is not None and latest[0] > wall + self.max_ahead_s:
+            raise EventTimeAheadError(latest[0], wall + self.max_ahead_s, latest[1])
         st = self.state(partition)
         st.active = True
-        st.last_record_wall = self.wall()
+        st.last_record_wall = wall
         engine = st.engine
         health = self.health_now(engine)
         skip = None
@@ -297,14 +360,16 @@ class Runtime:
     def health_now(self, engine: Engine) -> float:
         """The clock for gateway and device silence.
 
-        The wall clock once the partition is live (its event time within the live window of
-        the wall clock), else none at all, so that a backlog being replayed does not look
-        like every gateway going quiet.
+        The wall clock unless the partition replays a backlog (its event time further behind
+        the wall clock than the live window), when there is none at all, so that a backlog
+        being replayed does not look like every gateway going quiet. A clock ahead of the
+        wall clock (by at most ``max_ahead_s``: records further ahead are refused) keeps
+        health on the wall clock: a heartbeat from ahead makes nothing look silent.
         """
         now = self.wall()
         if now < self.health_paused_until:
             return -math.inf
-        return now if abs(now - engine.now) <= self.live_window_s else -math.inf
+        return now if engine.now >= now - self.live_window_s else -math.inf
 
     def tick(self) -> list[AlertEvent]:
         """Move live or idle partitions to the wall clock; return the alerts that fell due."""

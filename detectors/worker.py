@@ -32,12 +32,13 @@ from anbu.kafka_topics import ensure_topics
 from anbu.registry_reader import RegistryReader
 from anbu.timeutil import utcnow
 from config import Settings
+from detectors.exceptions import EventTimeAheadError
 from detectors.fastparse import fast_events
 from detectors.offsets import OFFSET_PREFIX, OffsetGuard, Verdict, progress_key
 from detectors.outage import CHECK_EVERY_S, KafkaOutage
 from detectors.outbox import Outbox
 from detectors.params import DetectorParams
-from detectors.runtime import Runtime, partition_of
+from detectors.runtime import Runtime, max_ahead_s, partition_of
 
 log = logging.getLogger(__name__)
 
@@ -311,7 +312,8 @@ def build_app(settings: Settings) -> tuple[faust.App, Runtime]:
         autodiscover=False,
         topic_allow_declare=True,
     )
-    runtime = Runtime(DetectorParams.from_settings(det), topics.partitions)
+    runtime = Runtime(DetectorParams.from_settings(det), topics.partitions,
+                      max_ahead_s=max_ahead_s(settings))
     raw: dict[str, Any] = {"key_serializer": "raw", "value_serializer": "raw"}
     # acks=False: Faust never commits the input offsets itself (see resume_from_state)
     events_topic = app.topic(topics.events, partitions=topics.partitions, acks=False, **raw)
@@ -351,12 +353,15 @@ def build_app(settings: Settings) -> tuple[faust.App, Runtime]:
                          every_s=det.checkpoint_interval.total_seconds())
     progress = keeper.progress
 
-    def letter_for(value: bytes, partition: int, exc: Exception) -> DeadLetter:
-        log.warning("invalid record on partition %d: %s", partition, str(exc)[:300])
+    def letter_for(value: bytes, message: Any, exc: Exception) -> DeadLetter:
+        ahead = isinstance(exc, EventTimeAheadError)
+        log.warning("%s record on %s partition %d: %s", "refused" if ahead else "invalid",
+                    message.topic, message.partition, str(exc)[:300])
         return DeadLetter(
-            reason="invalid_event",
-            detail=f"detector worker could not parse the record: {str(exc)[:500]}",
-            topic=f"kafka:{inputs[0]}",
+            reason="event_time_ahead" if ahead else "invalid_event",
+            detail=(f"detector worker refused the record: {exc}" if ahead else
+                    f"detector worker could not parse the record: {str(exc)[:500]}"),
+            topic=f"kafka:{message.topic}",
             payload=value.decode("utf-8", errors="replace"),
             receive_time=utcnow(),
         )
@@ -386,9 +391,9 @@ def build_app(settings: Settings) -> tuple[faust.App, Runtime]:
                 raised = runtime.apply_events(partition, fast, offset)
             else:
                 record = SosEvent.model_validate_json(value) if sos else parse_event(value)
-                raised = runtime.apply(partition, record, offset)
-        except (ValidationError, ValueError) as exc:
-            letter = letter_for(value, partition, exc)
+                raised = runtime.apply(partition, record, offset, message.timestamp)
+        except (ValidationError, ValueError, EventTimeAheadError) as exc:
+            letter = letter_for(value, message, exc)
         except Exception:  # one bad household must not stop the worker
             log.exception("detector failed on a record of partition %d", partition)
         # in the same synchronous step as the state change, so a checkpoint sees both

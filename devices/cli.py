@@ -24,6 +24,8 @@ from devices.csv_import import COLUMNS, import_csv
 from devices.db import init_db, session_factory
 from devices.exceptions import ImportRejected, RegistryError
 from devices.models import ApiToken, Device, Household
+from devices.rules import as_request
+from devices.schemas import CenterIn, ContactIn, DeviceIn, GatewayIn, HouseholdIn, ResidentIn
 
 devices_app = typer.Typer(
     help="Device registry: care centers, households, gateways, devices, tokens.",
@@ -58,6 +60,8 @@ def add_center(
 ) -> None:
     """Register a care center."""
     try:
+        as_request(CenterIn, care_center_id=care_center_id, name=name, dongs=dong or [],
+                   duty_phone=duty_phone, email=email, webhook_url=webhook_url)
         with _session(settings_of(ctx)) as session:
             service.create_care_center(
                 session,
@@ -96,6 +100,11 @@ def add_household(
     except ValueError:
         raise _fail(ValueError("--resident-birth-date: expected YYYY-MM-DD")) from None
     try:
+        as_request(HouseholdIn, care_center_id=center, dong=dong, household_id=household_id,
+                   address=address, inactivity_hours=inactivity_hours, checkin_enabled=checkin)
+        if resident_name:
+            as_request(ResidentIn, name=resident_name, phone=resident_phone, birth_date=birth,
+                       consent=consent)
         with _session(settings_of(ctx)) as session:
             row = service.create_household(
                 session,
@@ -133,6 +142,7 @@ def add_contact(
 ) -> None:
     """Add an escalation contact to a household."""
     try:
+        as_request(ContactIn, tier=tier, name=name, relation=relation, phone=phone, email=email)
         with _session(settings_of(ctx)) as session:
             row = service.add_contact(
                 session, household, tier, name, relation=relation, phone=phone, email=email
@@ -152,6 +162,7 @@ def add_gateway(
     """Register a gateway; prints its MQTT login once (the password is not stored)."""
     settings = settings_of(ctx)
     try:
+        as_request(GatewayIn, gateway_id=gateway_id, heartbeat_interval_s=heartbeat_interval_s)
         with _session(settings) as session:
             row, password = service.create_gateway(
                 session,
@@ -186,6 +197,9 @@ def add_device(
 ) -> None:
     """Register a device; prints its id."""
     try:
+        as_request(DeviceIn, device_id=device_id, kind=kind, source_format=source_format,
+                   mqtt_topic=topic, room=room, reporting_interval_s=interval,
+                   gateway_id=gateway)
         with _session(settings_of(ctx)) as session:
             row = service.add_device(
                 session,

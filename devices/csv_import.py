@@ -13,21 +13,20 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from anbu.timeutil import utcnow
 from devices.exceptions import ImportRejected, InvalidInput, RowError
 from devices.models import CareCenter, Device, Household, Resident, table_of
+from devices.rules import problem
+from devices.schemas import DeviceIn, HouseholdPatch, ResidentIn
 from devices.service import (
     changes_of,
-    check_format,
     check_id,
-    check_kind,
     check_topic,
     new_id,
     parse_quiet_hours,
@@ -72,6 +71,9 @@ class ImportResult(BaseModel):
     households: list[ImportedHousehold]
 
 
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
 @dataclass
 class _Row:
     line: int
@@ -87,7 +89,10 @@ class _Row:
 
 def _rows(text: str) -> Iterator[_Row]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip() for h in reader.fieldnames or []]
+    try:
+        header = [h.strip() for h in reader.fieldnames or []]
+    except csv.Error as exc:
+        raise ImportRejected([RowError(1, "header", _csv_problem(exc))]) from None
     if not header:
         raise ImportRejected([RowError(1, "header", "the file is empty; a header row is needed")])
     unknown = [h for h in header if h not in COLUMNS]
@@ -97,7 +102,13 @@ def _rows(text: str) -> Iterator[_Row]:
     if problems:
         raise ImportRejected(problems)
     reader.fieldnames = header
-    for record in reader:
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # e.g. a field over csv.field_size_limit(): nothing imported
+            raise ImportRejected([RowError(reader.line_num, "row", _csv_problem(exc))]) from None
         extra = record.pop(None, None)
         row = _Row(reader.line_num, {k: v or "" for k, v in record.items()})
         if extra:
@@ -105,19 +116,58 @@ def _rows(text: str) -> Iterator[_Row]:
         yield row
 
 
-def _number(row: _Row, column: str, low: float, high: float, *, integer: bool) -> Any:
-    text = row.get(column)
-    if not text:
-        return None
+def _csv_problem(exc: csv.Error) -> str:
+    if "field larger than field limit" in str(exc):
+        return f"a field is longer than {csv.field_size_limit()} characters"
+    return f"not readable as CSV: {exc}"
+
+
+def _validated(row: _Row, model: type[_Model], given: dict[str, Any],
+               columns: dict[str, str]) -> _Model | None:
+    """``given`` checked by the API's own request model; each problem named by its column.
+
+    Args:
+        row: the row (its errors are added to).
+        model: the API schema the values must pass.
+        given: the row's values, by the schema's field names.
+        columns: the CSV column of a schema field, where the names differ.
+    """
     try:
-        value: float = int(text) if integer else float(text)
-    except ValueError:
-        row.fail(column, f"{text!r} is not a {'whole ' if integer else ''}number")
+        return model.model_validate(given)
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            name = str(error["loc"][0]) if error["loc"] else "row"
+            row.fail(columns.get(name, name), problem(error))
         return None
-    if not low < value <= high and not (integer and low == value == 0):
-        row.fail(column, f"{text} is outside {low:g}-{high:g}")
-        return None
-    return value
+
+
+def _split(text: str) -> list[str]:
+    return text.replace(";", " ").split()
+
+
+def _household_fields(row: _Row) -> dict[str, Any]:
+    """Check a row's household columns (the API's rules); return the values it sets."""
+    given: dict[str, Any] = {c: row.get(c) for c in ("care_center_id", "dong",
+                                                      "inactivity_hours") if row.get(c)}
+    quiet = None
+    if row.get("quiet_hours"):
+        try:
+            quiet = parse_quiet_hours(row.get("quiet_hours"))
+        except InvalidInput as exc:
+            row.fail("quiet_hours", exc.reason)
+    checkin = _bool(row, "checkin_enabled")
+    if checkin is not None:
+        given["checkin_enabled"] = checkin
+    if row.get("escalation_delays_s"):
+        given["escalation_delays_s"] = _split(row.get("escalation_delays_s"))
+    checked = _validated(row, HouseholdPatch, given, {})
+    if checked is None:
+        return {}
+    values = checked.model_dump(exclude_unset=True)
+    if quiet is not None:
+        values["quiet_start"] = quiet.start.strftime("%H:%M")
+        values["quiet_end"] = quiet.end.strftime("%H:%M")
+    return values
 
 
 def _bool(row: _Row, column: str) -> bool | None:
@@ -132,92 +182,44 @@ def _bool(row: _Row, column: str) -> bool | None:
     return None
 
 
-def _household_fields(row: _Row) -> dict[str, Any]:
-    """Check a row's household columns; return the values it sets."""
-    values: dict[str, Any] = {}
-    for column in ("care_center_id", "dong"):
-        if row.get(column):
-            values[column] = row.get(column)
-    if "care_center_id" in values:
-        try:
-            check_id(values["care_center_id"], "care_center_id")
-        except InvalidInput as exc:
-            row.fail("care_center_id", exc.reason)
-    hours = _number(row, "inactivity_hours", 0, 336, integer=False)
-    if hours is not None:
-        values["inactivity_hours"] = hours
-    if row.get("quiet_hours"):
-        try:
-            quiet = parse_quiet_hours(row.get("quiet_hours"))
-            values["quiet_start"] = quiet.start.strftime("%H:%M")
-            values["quiet_end"] = quiet.end.strftime("%H:%M")
-        except InvalidInput as exc:
-            row.fail("quiet_hours", exc.reason)
-    checkin = _bool(row, "checkin_enabled")
-    if checkin is not None:
-        values["checkin_enabled"] = checkin
-    if row.get("escalation_delays_s"):
-        try:
-            delays = [int(p) for p in row.get("escalation_delays_s").replace(";", " ").split()]
-            if not delays or any(not 0 <= d <= 604800 for d in delays):
-                raise ValueError
-            values["escalation_delays_s"] = delays
-        except ValueError:
-            row.fail("escalation_delays_s", "expected seconds separated by ';', e.g. 900;900;1800")
-    return values
+_RESIDENT = {"name": "resident_name", "phone": "resident_phone",
+             "birth_date": "resident_birth_date", "consent": "resident_consent"}
 
 
 def _resident_fields(row: _Row) -> dict[str, Any] | None:
     if not any(row.get(c) for c in RESIDENT_COLUMNS):
         return None
-    name = row.get("resident_name")
-    if not name:
+    if not row.get("resident_name"):
         row.fail("resident_name", "resident details given without a name")
-    if len(name) > 200:
-        row.fail("resident_name", "longer than 200 characters")
-    birth: date | None = None
-    if row.get("resident_birth_date"):
-        try:
-            birth = date.fromisoformat(row.get("resident_birth_date"))
-        except ValueError:
-            row.fail("resident_birth_date", "expected YYYY-MM-DD")
-    phone = row.get("resident_phone") or None
-    if phone and (len(phone) > 30 or not all(c.isdigit() or c in "+-() " for c in phone)):
-        row.fail("resident_phone", "not a phone number")
-    consent = _bool(row, "resident_consent") or False
-    return {"name": name, "phone": phone, "birth_date": birth, "consent": consent}
+        return None
+    given: dict[str, Any] = {field: row.get(column) for field, column in _RESIDENT.items()
+                             if field != "consent" and row.get(column)}
+    given["consent"] = _bool(row, "resident_consent") or False
+    checked = _validated(row, ResidentIn, given, _RESIDENT)
+    return None if checked is None else checked.model_dump()
 
 
 def _device_fields(row: _Row) -> dict[str, Any] | None:
     if not any(row.get(c) for c in DEVICE_COLUMNS):
         return None
-    values: dict[str, Any] = {}
-    checks = (
-        ("device_kind", check_kind),
-        ("source_format", check_format),
-        ("mqtt_topic", check_topic),
-    )
-    for column, check in checks:
-        text = row.get(column)
-        if not text:
+    for column in ("device_kind", "source_format", "mqtt_topic"):
+        if not row.get(column):
             row.fail(column, "required when the row has a device")
-            continue
-        try:
-            values[column] = check(text)
-        except InvalidInput as exc:
-            row.fail(column, exc.reason)
-    if row.get("device_id"):
-        try:
-            values["device_id"] = check_id(row.get("device_id"), "device_id")
-        except InvalidInput as exc:
-            row.fail("device_id", exc.reason)
-    room = row.get("room")
-    if len(room) > 100:
-        row.fail("room", "longer than 100 characters")
-    values["room"] = room or None
-    interval = _number(row, "reporting_interval_s", 0, 604800, integer=True)
-    values["reporting_interval_s"] = interval or 3600
+    given = {field: row.get(column) for field, column in _DEVICE.items() if row.get(column)}
+    checked = _validated(row, DeviceIn, given, _DEVICE)
+    if checked is None:
+        return None
+    values = checked.model_dump(mode="json")
+    try:
+        check_topic(values["mqtt_topic"])  # the service's rules beyond the schema's
+    except InvalidInput as exc:
+        row.fail("mqtt_topic", exc.reason)
     return values
+
+
+_DEVICE = {"device_id": "device_id", "kind": "device_kind", "source_format": "source_format",
+           "mqtt_topic": "mqtt_topic", "room": "room",
+           "reporting_interval_s": "reporting_interval_s"}
 
 
 def _existing(session: Session, column: Any, wanted: set[str], extra: Any = None) -> set[str]:
@@ -306,7 +308,7 @@ def import_csv(session: Session, text: str, *, allowed_center: str | None = None
             residents.append({"household_id": household_id, **resident})
         device = _device_fields(row)
         if device is not None:
-            device_id = device.get("device_id") or new_id("dev")
+            device_id = device["device_id"] or new_id("dev")
             if device_id in device_lines:
                 row.fail("device_id", f"also on line {device_lines[device_id]}")
             device_lines.setdefault(device_id, row.line)
@@ -319,8 +321,8 @@ def import_csv(session: Session, text: str, *, allowed_center: str | None = None
                 {
                     "id": device_id,
                     "household_id": household_id,
-                    "kind": device.get("device_kind"),
-                    "source_format": device.get("source_format"),
+                    "kind": device["kind"],
+                    "source_format": device["source_format"],
                     "mqtt_topic": topic,
                     "room": device["room"],
                     "reporting_interval_s": device["reporting_interval_s"],

@@ -1,8 +1,8 @@
 """Learning each device's and gateway's last report by consuming ``anbu.events`` and ``anbu.sos``.
 
 The commissioning check needs "has this device reported since it was installed?". The
-registry reads the bridge's own output (aiokafka group consumer: kafka-python's group
-consumer gets nothing from Tansu) and keeps the latest broker receive time per device.
+registry reads the bridge's own output (aiokafka group consumer, see
+:mod:`anbu.kafka_topics`) and keeps the latest broker receive time per device.
 Receive times are used, not device clocks, so a device with a clock in the future cannot
 look healthy.
 """

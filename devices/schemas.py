@@ -10,6 +10,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from anbu.events import SourceFormat, UtcDatetime
 from anbu.registry_records import AwayPeriod, DeviceKindName, QuietHours
 from devices.auth import Role
+from devices.rules import (
+    SHORT_MAX,
+    TEXT_MAX,
+    EscalationDelays,
+    HeartbeatInterval,
+    InactivityHours,
+    ReportingInterval,
+)
 
 
 def _utf8(value: str) -> str:
@@ -26,18 +34,25 @@ Utf8 = AfterValidator(_utf8)
 Ident = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", max_length=64)
 ]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Utf8]
-OptText = Annotated[str, StringConstraints(max_length=200), Utf8] | None
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TEXT_MAX), Utf8
+]
+OptText = Annotated[str, StringConstraints(max_length=TEXT_MAX), Utf8] | None
+# what the database's 100-character columns hold (dong, room, relation)
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=SHORT_MAX), Utf8
+]
+OptShort = Annotated[str, StringConstraints(max_length=SHORT_MAX), Utf8] | None
 LongText = Annotated[str, StringConstraints(max_length=2000), Utf8] | None
 Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9 ()-]{3,30}$")] | None
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+$", max_length=200), Utf8] | None
 Url = Annotated[str, StringConstraints(pattern=r"^https?://\S+$", max_length=500), Utf8] | None
 Topic = Annotated[str, StringConstraints(min_length=1, max_length=200), Utf8]
-Delay = Annotated[int, Field(ge=0, le=604800)]
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # allow_inf_nan: JSON's 1e999 reads as infinity and Python's json takes NaN/Infinity
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class _Out(BaseModel):
@@ -81,11 +96,11 @@ class CenterOut(_Out):
 class HouseholdSettingsIn(_In):
     """A household's settings (all optional on update)."""
 
-    inactivity_hours: float | None = Field(default=None, gt=0, le=336)
+    inactivity_hours: InactivityHours | None = None
     routine_enabled: bool | None = None
     quiet_hours: QuietHours | None = None
     away_periods: list[AwayPeriod] | None = Field(default=None, max_length=100)
-    escalation_delays_s: list[Delay] | None = Field(default=None, min_length=1, max_length=10)
+    escalation_delays_s: EscalationDelays | None = None
     checkin_enabled: bool | None = None
 
 
@@ -94,7 +109,7 @@ class HouseholdIn(HouseholdSettingsIn):
 
     household_id: Ident | None = None
     care_center_id: Ident
-    dong: Text
+    dong: ShortText
     address: OptText = None
     notes: LongText = None
 
@@ -103,7 +118,7 @@ class HouseholdPatch(HouseholdSettingsIn):
     """Changes to a household (only the fields given)."""
 
     care_center_id: Ident | None = None
-    dong: Text | None = None
+    dong: ShortText | None = None
     address: OptText = None
     notes: LongText = None
 
@@ -162,7 +177,7 @@ class ContactIn(_In):
 
     tier: int = Field(ge=1, le=10)
     name: Text
-    relation: OptText = None
+    relation: OptShort = None
     phone: Phone = None
     email: Email = None
 
@@ -172,7 +187,7 @@ class ContactPatch(_In):
 
     tier: int | None = Field(default=None, ge=1, le=10)
     name: Text | None = None
-    relation: OptText = None
+    relation: OptShort = None
     phone: Phone = None
     email: Email = None
 
@@ -194,13 +209,13 @@ class GatewayIn(_In):
     """A new gateway; ``gateway_id`` (also its MQTT username) unset: random."""
 
     gateway_id: Ident | None = None
-    heartbeat_interval_s: int = Field(default=60, ge=1, le=86400)
+    heartbeat_interval_s: HeartbeatInterval = 60
 
 
 class GatewayPatch(_In):
     """Changes to a gateway."""
 
-    heartbeat_interval_s: int | None = Field(default=None, ge=1, le=86400)
+    heartbeat_interval_s: HeartbeatInterval | None = None
 
 
 class GatewayOut(_Out):
@@ -232,8 +247,8 @@ class DeviceIn(_In):
     source_format: SourceFormat
     mqtt_topic: Topic
     gateway_id: Ident | None = None
-    room: OptText = None
-    reporting_interval_s: int = Field(default=3600, ge=1, le=604800)
+    room: OptShort = None
+    reporting_interval_s: ReportingInterval = 3600
     installed_at: UtcDatetime | None = None
 
 
@@ -242,8 +257,8 @@ class DevicePatch(_In):
 
     mqtt_topic: Topic | None = None
     gateway_id: Ident | None = None
-    room: OptText = None
-    reporting_interval_s: int | None = Field(default=None, ge=1, le=604800)
+    room: OptShort = None
+    reporting_interval_s: ReportingInterval | None = None
 
 
 class DeviceReplace(_In):
@@ -254,8 +269,8 @@ class DeviceReplace(_In):
     source_format: SourceFormat | None = None
     mqtt_topic: Topic | None = None
     gateway_id: Ident | None = None
-    room: OptText = None
-    reporting_interval_s: int | None = Field(default=None, ge=1, le=604800)
+    room: OptShort = None
+    reporting_interval_s: ReportingInterval | None = None
 
 
 class DeviceOut(_Out):

@@ -43,6 +43,13 @@ from devices.models import (
     Household,
     Resident,
 )
+from devices.rules import (
+    EscalationDelays,
+    HeartbeatInterval,
+    InactivityHours,
+    ReportingInterval,
+    checked,
+)
 
 log = logging.getLogger(__name__)
 
@@ -122,11 +129,6 @@ def check_format(source_format: str) -> str:
             "source_format", f"{source_format!r} is not one of {', '.join(SOURCE_FORMATS)}"
         )
     return source_format
-
-
-def _positive(value: float, field_name: str, maximum: float) -> None:
-    if not 0 < value <= maximum:
-        raise InvalidInput(field_name, f"must be above 0 and at most {maximum:g}")
 
 
 def _required(changes: dict[str, Any], *keys: str) -> None:
@@ -282,8 +284,8 @@ def retire_care_center(session: Session, care_center_id: str) -> CareCenter:
 
 def _household_settings(row: Household, values: dict[str, Any]) -> None:
     if "inactivity_hours" in values and values["inactivity_hours"] is not None:
-        _positive(float(values["inactivity_hours"]), "inactivity_hours", 24 * 14)
-        row.inactivity_hours = float(values["inactivity_hours"])
+        row.inactivity_hours = checked(
+            InactivityHours, values["inactivity_hours"], "inactivity_hours")
     if "routine_enabled" in values and values["routine_enabled"] is not None:
         row.routine_enabled = bool(values["routine_enabled"])
     if "checkin_enabled" in values and values["checkin_enabled"] is not None:
@@ -306,10 +308,8 @@ def _household_settings(row: Household, values: dict[str, Any]) -> None:
                 raise InvalidInput("away_periods", "an away period must end after it starts")
         row.away_periods = [p.model_dump(mode="json", exclude_none=True) for p in periods]
     if "escalation_delays_s" in values and values["escalation_delays_s"] is not None:
-        delays = [int(d) for d in values["escalation_delays_s"]]
-        if not delays or any(d < 0 or d > 7 * 86400 for d in delays):
-            raise InvalidInput("escalation_delays_s", "one or more delays of 0 to 604800 s")
-        row.escalation_delays_s = delays
+        row.escalation_delays_s = checked(
+            EscalationDelays, list(values["escalation_delays_s"]), "escalation_delays_s")
     for key in ("dong", "address", "notes"):
         if key in values:
             if key == "dong" and not (values[key] or "").strip():
@@ -526,7 +526,8 @@ def create_gateway(
     if gateway_id.lower().startswith("anbu"):
         # MQTT usernames starting with "anbu" are kept for anbu's own service accounts.
         raise InvalidInput("gateway_id", "ids starting with 'anbu' are reserved")
-    _positive(heartbeat_interval_s, "heartbeat_interval_s", 86400)
+    heartbeat_interval_s = checked(HeartbeatInterval, heartbeat_interval_s,
+                                   "heartbeat_interval_s")
     if session.get(Gateway, gateway_id) is not None:
         raise Conflict(f"gateway {gateway_id!r} already exists")
     password = secrets.token_urlsafe(18)
@@ -557,8 +558,8 @@ def update_gateway(session: Session, gateway_id: str, **changes: Any) -> Gateway
     """Change a gateway's heartbeat interval."""
     row = get_gateway(session, gateway_id)
     if changes.get("heartbeat_interval_s") is not None:
-        _positive(changes["heartbeat_interval_s"], "heartbeat_interval_s", 86400)
-        row.heartbeat_interval_s = int(changes["heartbeat_interval_s"])
+        row.heartbeat_interval_s = checked(
+            HeartbeatInterval, changes["heartbeat_interval_s"], "heartbeat_interval_s")
     changes_of(session).gateways.add(row.id)
     return row
 
@@ -616,7 +617,8 @@ def add_device(
     check_kind(kind)
     check_format(source_format)
     check_topic(mqtt_topic)
-    _positive(reporting_interval_s, "reporting_interval_s", 7 * 86400)
+    reporting_interval_s = checked(ReportingInterval, reporting_interval_s,
+                                   "reporting_interval_s")
     _check_gateway(session, gateway_id, household_id)
     if session.get(Device, device_id) is not None:
         raise Conflict(f"device {device_id!r} already exists")
@@ -653,8 +655,8 @@ def update_device(session: Session, device_id: str, **changes: Any) -> Device:
         _check_topic_free(session, changes["mqtt_topic"], ignore=row.id)
         row.mqtt_topic = changes["mqtt_topic"]
     if changes.get("reporting_interval_s") is not None:
-        _positive(changes["reporting_interval_s"], "reporting_interval_s", 7 * 86400)
-        row.reporting_interval_s = int(changes["reporting_interval_s"])
+        row.reporting_interval_s = checked(
+            ReportingInterval, changes["reporting_interval_s"], "reporting_interval_s")
     if "room" in changes:
         row.room = changes["room"]
     if "gateway_id" in changes:

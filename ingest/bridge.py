@@ -29,9 +29,11 @@ from ingest.exceptions import RegistryUnavailable
 from ingest.kafka_sink import Delivery, KafkaSink
 from ingest.metrics import IngestMetrics
 from ingest.normalise import Inbound, Normaliser, Result
+from ingest.priority import SosClaims
 from ingest.ratelimit import RateLimitedLog
 from ingest.registry_cache import RegistryCache
 from ingest.registry_follower import RegistryFollower
+from ingest.sos_lane import SosLane
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,9 @@ class Bridge:
         )
         self.follower = RegistryFollower(settings, self.cache, self._registry_changed)
         self.sink = KafkaSink(settings, self._delivered, self.metrics.add_kafka_error)
+        # SOS first: a session and producer of their own (see ingest/sos_lane.py).
+        self.claims = SosClaims()
+        self.lane = SosLane(settings, self.cache, self.normaliser, self.claims, self.client_id)
         self.serve_metrics = serve_metrics
         self.write_influx = write_influx
         self._log = RateLimitedLog(log, settings.ingest.log_every.total_seconds())
@@ -142,6 +147,7 @@ class Bridge:
                 f"the registry topic {self.follower.topic} did not load in {registry_timeout_s} s"
             )
         self.sink.start()
+        self.lane.start()
         if self.write_influx:
             self._influx_thread = threading.Thread(
                 target=self._write_metrics, name="influx-metrics", daemon=True
@@ -168,6 +174,7 @@ class Bridge:
         # No unsubscribe: the persistent session must keep queueing while the bridge is down.
         # Messages arriving from now on are left unacknowledged; the broker redelivers them.
         self._stopping.set()
+        self.lane.stop(timeout_s)
         self.sink.close(timeout_s)
         self.client.disconnect()
         self.client.loop_stop()
@@ -208,6 +215,8 @@ class Bridge:
                 drained = True
                 break
         self._stopping.set()
+        # The SOS lane's session ends too (only if it holds nothing unacknowledged).
+        drained = self.lane.stop(end_session=drained) and drained
         self.sink.close()
         if drained:
             properties = Properties(PacketTypes.DISCONNECT)
@@ -315,14 +324,16 @@ class Bridge:
         result = self.normaliser.normalise(Inbound(topic, payload, utcnow()))
         self.metrics.record(result)
         telemetry = bool(result.events) and result.household_id is not None
-        records = len(result.sos) + (result.dead_letter is not None) + telemetry
+        # An SOS the SOS lane already sent is not sent again (its copy there was first).
+        calls = [sos for sos in result.sos if self.claims.claim(sos.idempotency_key, "main")]
+        records = len(calls) + (result.dead_letter is not None) + telemetry
         delivery = Delivery(mid, qos, self._generation, records)
         if records == 0:  # ignored on purpose: nothing to wait for
             self._delivered([delivery])
             return result
         topics = self.sink.topics
         key = (result.household_id or topic).encode()
-        for sos in result.sos:
+        for sos in calls:
             # SOS first, at once, unbatched: it must not wait behind telemetry.
             self.sink.send_now(topics.sos, key, sos.to_json(), delivery)
         if result.dead_letter is not None:

@@ -132,3 +132,23 @@ def test_installer_registers_a_home_from_the_field(
     assert record.type == "device" and record.mqtt_topic == "zigbee2mqtt/hall_pir"
     assert b"Hong" not in b"".join(latest.values())
     assert f"user {gateway}" in (settings.data_dir / "mosquitto" / "acl").read_text()
+
+
+def test_the_cli_applies_the_api_field_rules(anbu: Callable[..., tuple[int, str, str]]) -> None:
+    code, _, err = anbu("add-center", "cc-r", "Rules Center")
+    assert code == 0, err
+    ok_dong = "d" * 100  # the largest the API takes (the database column's width)
+    code, out, err = anbu("add-household", "--center", "cc-r", "--dong", ok_dong)
+    assert code == 0, err
+    household = out.strip()
+    code, _, err = anbu("add-household", "--center", "cc-r", "--dong", ok_dong + "d")
+    assert code == 1 and "dong" in err and "100 characters" in err, err
+    for hours in ("nan", "inf", "337"):
+        code, _, err = anbu("add-household", "--center", "cc-r", "--dong", "d",
+                            "--inactivity-hours", hours)
+        assert code == 1 and "inactivity_hours" in err, (hours, err)
+    device = ("add-device", household, "--kind", "motion", "--format", "zigbee2mqtt")
+    code, _, err = anbu(*device, "--topic", "z2m/r1", "--room", "r" * 101)
+    assert code == 1 and "room" in err, err
+    code, _, err = anbu(*device, "--topic", "z2m/r1", "--room", "r" * 100)
+    assert code == 0, err

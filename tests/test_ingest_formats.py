@@ -1,4 +1,4 @@
-"""Documented sample payloads of every source format, through real Mosquitto and Tansu.
+"""Documented sample payloads of every source format, through real Mosquitto and Kafka.
 
 Each test publishes payloads shaped exactly as the format's public documentation shows them
 (page cited above each group), to topics registered in the registry topic, through the real

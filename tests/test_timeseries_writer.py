@@ -1,4 +1,4 @@
-"""``anbu series`` over real Kafka (Tansu) and InfluxDB: what the dashboards will read."""
+"""``anbu series`` over real Kafka and InfluxDB: what the dashboards will read."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """``anbu series``: consume events and the registry, write activity and health to InfluxDB.
 
-Events come from ``anbu.events`` through an aiokafka group consumer (kafka-python's group
-consumer never receives records from Tansu); offsets are committed only after the points
+Events come from ``anbu.events`` through an aiokafka group consumer (as every group consumer
+of anbu's, see :mod:`anbu.kafka_topics`); offsets are committed only after the points
 they produced were written, so a crash re-counts at most one flush interval. The registry's
 compacted topic is read whole by every instance, without a group.
 """

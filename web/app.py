@@ -1,8 +1,14 @@
 """The one FastAPI application behind ``anbu web``.
 
 Each package contributes a module with an ``APIRouter`` named ``router`` and, optionally,
-``async def startup(app, settings)`` and ``async def shutdown(app)`` hooks. Routers are
-mounted in the order of :data:`ROUTER_MODULES`; a package that is not installed is skipped.
+``async def startup(app, settings)`` and ``async def shutdown(app)`` hooks, and
+``body_limits(settings)``: the paths that take a larger body than ``web.max_body_bytes``.
+Routers are mounted in the order of :data:`ROUTER_MODULES`; a package that is not installed
+is skipped.
+
+Every request passes :class:`~web.limits.RequestLimits` (413, 414, 431), and a request that
+fails validation is answered 422 with the problems listed, also when the bad value is a
+number JSON cannot write back (``1e999`` reads as infinity; ``NaN``).
 """
 
 from __future__ import annotations
@@ -10,13 +16,19 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from types import ModuleType
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 
 from config import Settings
+from web.limits import RequestLimits
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +82,44 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    body_limits: dict[str, int] = {}
     for module in modules:
         app.include_router(module.router)
+        limits = getattr(module, "body_limits", None)
+        if limits is not None:
+            body_limits.update(limits(settings))
+    web = settings.web
+    app.add_middleware(RequestLimits, max_body=web.max_body_bytes, max_url=web.max_url_bytes,
+                       max_headers=web.max_header_bytes, body_limits=body_limits)
+    app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     return app
+
+
+async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """FastAPI's 422 answer, with each bad value made writable as JSON.
+
+    FastAPI's own handler echoes the bad value, and JSON has no infinity or NaN: the answer
+    itself failed, as a 500.
+    """
+    return JSONResponse({"detail": _writable(jsonable_encoder(exc.errors()))}, 422)
+
+
+_ECHO_MAX = 200  # characters of a bad value echoed back
+
+
+def _writable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, str) and len(value) > _ECHO_MAX:
+        return value[:_ECHO_MAX] + "…"
+    if isinstance(value, dict):
+        return {k: _writable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_writable(v) for v in value]
+    return value
+

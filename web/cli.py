@@ -7,18 +7,13 @@ import uvicorn
 
 from anbu.cli_support import settings_of
 from web.app import create_app
+from web.server import server_config
 
 
 def web(ctx: typer.Context) -> None:
     """Serve the web pages and APIs on the configured host and port."""
     settings = settings_of(ctx)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.web.host,
-        port=settings.web.port,
-        log_level="warning",
-        access_log=False,
-    )
+    uvicorn.Server(server_config(create_app(settings), settings)).run()
 
 
 def register(app: typer.Typer) -> None:

@@ -24,6 +24,8 @@ import shutil
 import socket
 import struct
 import subprocess
+import tempfile
+import time
 import uuid
 from functools import partial
 from importlib import resources
@@ -127,6 +129,11 @@ transaction.state.log.min.isr=1
 transaction.state.log.num.partitions=4
 default.replication.factor=1
 min.insync.replicas=1
+# After a crash the restarted broker may register only once the dead one's session has
+# expired (DUPLICATE_BROKER_REGISTRATION until then): 9 s by default, 3 s here. Its
+# heartbeats go to its own controller in the same JVM, so a short session is safe.
+broker.session.timeout.ms=3000
+broker.heartbeat.interval.ms=500
 # A group's first member does not wait 3 s for others that will not come.
 group.initial.rebalance.delay.ms=0
 # Faust creates its changelog and repartition topics itself, but a producer may write to
@@ -202,25 +209,80 @@ def apache_kafka_spec(
     classpath = str(ensure_jars(lib_dir) / "*")
     config = directory / "server.properties"
     config.write_text(server_properties(directory, port, controller_port, partitions=partitions))
+    archive = class_archive(Path(classpath).parent, java_path)
+    cds = [f"-XX:SharedArchiveFile={archive}"] if archive else []
     if not (directory / "data" / "meta.properties").exists():
-        _format(java_path, classpath, config)
-    argv = [java_path, *java_options(heap), "-cp", classpath, "kafka.Kafka", str(config)]
+        _format(java_path, classpath, config, cds)
+    argv = [java_path, *java_options(heap), *cds, "-cp", classpath, "kafka.Kafka", str(config)]
     probe = partial(kafka_answers, "127.0.0.1", port)
     return ServiceSpec("kafka", argv, port, ready_probe=probe)
 
 
-def _format(java: str, classpath: str, config: Path) -> None:
+def class_archive(lib: Path, java: str) -> Path | None:
+    """The broker's shared class archive, made once beside the jars; None if it cannot be.
+
+    Loading the broker's classes from it starts a broker ~40 % sooner (3.3 s instead of
+    6-8 s here). It is made by starting a throwaway broker with ``-XX:ArchiveClassesAtExit``
+    and stopping it once ready; a JVM that cannot use it later (another Java, other jars)
+    says so in its log and starts the slow way.
+    """
+    shared = lib.parent / "classes.jsa"
+    if shared.exists():
+        return shared
+    with (lib.parent / "fetch.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not shared.exists():
+            with tempfile.TemporaryDirectory(prefix="anbu-kafka-cds-") as tmp:
+                _train(Path(tmp), lib, java, shared)
+    return shared if shared.exists() else None
+
+
+def _train(directory: Path, lib: Path, java: str, shared: Path) -> None:
+    port = free_port()
+    config = directory / "server.properties"
+    config.write_text(server_properties(directory, port, free_port()))
+    classpath = str(lib / "*")
+    _format(java, classpath, config)
+    dump = directory / "classes.jsa"
+    argv = [java, *java_options("256m"), f"-XX:ArchiveClassesAtExit={dump}", "-cp", classpath]
+    process = subprocess.Popen(
+        [*argv, "kafka.Kafka", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not kafka_answers("127.0.0.1", port) and time.monotonic() < deadline:
+            if process.poll() is not None:
+                return
+            time.sleep(0.2)
+    finally:
+        process.terminate()  # the archive is written as the JVM exits
+        try:
+            process.wait(120)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    if dump.exists() and dump.stat().st_size > 0:
+        staging = shared.with_name(f"classes.jsa.{os.getpid()}")
+        shutil.copyfile(dump, staging)
+        os.replace(staging, shared)
+
+
+def _format(java: str, classpath: str, config: Path, jvm_flags: list[str] | None = None) -> None:
     """Give a new data folder its cluster id and metadata log (KRaft needs it once)."""
     result = subprocess.run(
         [
             java,
             "-Xmx256m",
+            *(jvm_flags or []),
             "-cp",
             classpath,
             "kafka.tools.StorageTool",
             "format",
-            "-t",
-            _cluster_id(),
+            # one argument: an id may start with "-" and would read as an option
+            f"--cluster-id={_cluster_id()}",
             "-c",
             str(config),
             "--ignore-formatted",
@@ -285,4 +347,6 @@ def private_broker(directory: Path, *, kind: str = "apache") -> ServiceSpec:
 
 
 if __name__ == "__main__":  # `make kafka`: fetch the jars ahead of the first start
-    print(ensure_jars())
+    jars = ensure_jars()
+    class_archive(jars, require_program("java", "openjdk-17-jre-headless"))
+    print(jars)

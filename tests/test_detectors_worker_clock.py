@@ -1,0 +1,185 @@
+"""The worker bounds event time by its wall clock: a record from far ahead moves no clock.
+
+The real worker as a subprocess on the test broker, with its default
+``detectors.event_time_margin``.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from anbu.events import (
+    AlertAction,
+    AlertEvent,
+    AlertKind,
+    DeadLetter,
+    EventKind,
+    SosCause,
+    SosEvent,
+    SourceFormat,
+)
+from anbu.registry_records import GatewayRecord, HouseholdRecord
+from anbu.timeutil import utcnow
+from config import Settings
+from detectors.runtime import partition_of
+from tests.test_detectors_worker import AlertReader, Worker, det_settings, event, produce
+
+_ = det_settings  # fixture shared with the worker test
+
+YEAR = timedelta(days=365)
+
+
+def on_partition(prefix: str, partition: int, partitions: int) -> str:
+    """A household id starting with ``prefix`` that Kafka puts on ``partition``."""
+    n = 0
+    while partition_of(f"{prefix}-{n}", partitions) != partition:
+        n += 1
+    return f"{prefix}-{n}"
+
+
+def dead_letters(settings: Settings) -> list[DeadLetter]:
+    topic = settings.kafka.topics.deadletter
+    consumer = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers,
+                             enable_auto_commit=False, consumer_timeout_ms=1000)
+    try:
+        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(parts)
+        consumer.seek_to_beginning(*parts)
+        return [DeadLetter.from_json(m.value) for m in consumer]
+    finally:
+        consumer.close()
+
+
+def test_a_record_a_year_ahead_is_dead_lettered_and_moves_no_clock(
+    det_settings: Settings, tmp_path: Path
+) -> None:
+    parts = det_settings.kafka.topics.partitions
+    fine, collapse, silent_gw, ahead, sos_hh = (
+        on_partition(name, 0, parts) for name in ("fine", "collapse", "gw", "ahead", "sos"))
+    worker = Worker(det_settings, tmp_path / "worker.log", margin=None)
+    reader = AlertReader(det_settings)
+    seen_at: dict[str, float] = {}  # alert id -> wall clock when this test first read it
+
+    def poll(until: float) -> None:
+        while time.time() < until:
+            assert worker.proc is not None and worker.proc.poll() is None, \
+                worker.log.read_text()[-3000:]
+            for batch in reader.consumer.poll(timeout_ms=300).values():
+                for m in batch:
+                    alert = AlertEvent.from_json(m.value)
+                    reader.alerts.append(alert)
+                    seen_at.setdefault(alert.alert_id, time.time())
+
+    def of(hh: str, kind: AlertKind) -> list[AlertEvent]:
+        return [a for a in reader.alerts if a.household_id == hh and a.kind is kind]
+
+    try:
+        worker.start()
+        producer = KafkaProducer(bootstrap_servers=det_settings.kafka.bootstrap_servers,
+                                 acks="all")
+        records = [HouseholdRecord(household_id=hh, care_center_id="cc-1", dong="d",
+                                   inactivity_hours=1.0 if hh == collapse else 24.0)
+                   for hh in (fine, collapse, silent_gw, ahead, sos_hh)]
+        gateway = GatewayRecord(gateway_id="gw-silent", household_id=silent_gw,
+                                mqtt_username="gw-silent", heartbeat_interval_s=10)
+        for r in records:
+            producer.send(det_settings.kafka.topics.registry,
+                          key=f"household:{r.household_id}".encode(), value=r.to_json())
+        producer.send(det_settings.kafka.topics.registry, key=b"gateway:gw-silent",
+                      value=gateway.to_json())
+        producer.flush()
+        producer.close()
+
+        now = utcnow().replace(microsecond=0)
+        # the collapse: last seen 59.5 minutes ago, fixed rule of one hour
+        last_move = now - timedelta(minutes=59, seconds=30)
+        first = [
+            event(collapse, "m-c", EventKind.MOTION, 1, last_move),
+            *(event(silent_gw, "gw-silent", EventKind.HEARTBEAT, 1, now - timedelta(seconds=s))
+              for s in (30, 20, 10, 0)),
+            event(fine, "m-f", EventKind.MOTION, 1, now),
+        ]
+        # the record from a producer with a wrong clock, then ordinary ones behind it
+        far = event(ahead, "m-a", EventKind.MOTION, 1, now + YEAR)
+        marker = event(ahead, "b-a", EventKind.BATTERY, 5, now)  # battery_low at once
+        produce(det_settings, [*first, far, marker])
+        sos_far = SosEvent(household_id=sos_hh, device_id="btn", cause=SosCause.BUTTON,
+                           event_time=now + YEAR, receive_time=now,
+                           source_format=SourceFormat.ANBU, idempotency_key="sos-far")
+        produce(det_settings, [sos_far])
+        sent_sos = time.time()
+        poll(time.time() + 8)
+        sos_again = SosEvent(household_id=sos_hh, device_id="btn", cause=SosCause.BUTTON,
+                             event_time=utcnow(), receive_time=utcnow(),
+                             source_format=SourceFormat.ANBU, idempotency_key="sos-again")
+        produce(det_settings, [sos_again])
+        # the gateway was heard last at `now`: offline 30 s later; the collapse is due at
+        # last_move + 1 h, 30 s after `now`; then a while for anything false to show up
+        poll(now.timestamp() + 30 + 25)
+        log = worker.log.read_text()
+
+        letters = [d for d in dead_letters(det_settings) if d.reason == "event_time_ahead"]
+        assert len(letters) == 1, log[-3000:]
+        assert letters[0].topic == f"kafka:{det_settings.kafka.topics.events}"
+        assert ahead in letters[0].payload and str((now + YEAR).year) in letters[0].payload
+        assert "past the latest accepted" in letters[0].detail
+
+        # the records behind it on the same partition were processed
+        assert of(ahead, AlertKind.BATTERY_LOW), log[-3000:]
+        # the silent gateway is reported on time, at the moment it fell due
+        offline = of(silent_gw, AlertKind.GATEWAY_OFFLINE)
+        assert offline, log[-3000:]
+        assert offline[0].raised_at == now + timedelta(seconds=30)
+        assert seen_at[offline[0].alert_id] - offline[0].raised_at.timestamp() < 10
+        # a real collapse on that partition is still alerted, at its own time ...
+        inactive = [a for a in reader.alerts if a.household_id == collapse
+                    and a.kind.value.startswith("inactivity")]
+        assert inactive and inactive[0].action is AlertAction.RAISE, log[-3000:]
+        assert inactive[0].raised_at == last_move + timedelta(hours=1)
+        # ... and nothing is raised for the household that is fine, nor from a year ahead
+        assert not [a for a in reader.alerts if a.household_id == fine]
+        assert all(a.raised_at < datetime.now(a.raised_at.tzinfo) + timedelta(minutes=1)
+                   for a in reader.alerts)
+
+        # the SOS from a year ahead is raised, at when Kafka took it, and logged as such;
+        # the next press is the same episode (a year-ahead time would have swallowed it)
+        sos = of(sos_hh, AlertKind.SOS)
+        assert [a.action for a in sos] == [AlertAction.RAISE, AlertAction.UPDATE], log[-3000:]
+        assert abs(sos[0].raised_at.timestamp() - sent_sos) < 5
+        assert sos[1].details["presses"] == 2
+        assert "too far ahead of the wall clock; raised with the time" in log
+        assert "ERROR" not in log, log[-3000:]
+    finally:
+        reader.close()
+        worker.stop()
+
+
+def test_the_runtime_refuses_a_record_with_any_event_too_far_ahead_before_applying_it() -> None:
+    import math
+
+    import pytest
+
+    from detectors.exceptions import EventTimeAheadError
+    from detectors.params import DetectorParams
+    from detectors.runtime import Runtime
+
+    wall = 1_800_000_000.0
+    rt = Runtime(DetectorParams(), 1, wall=lambda: wall, max_ahead_s=420.0)
+    ok = (wall + 419.0, "hh-1", "m", "motion", 1.0, None)
+    rt.apply_events(0, [ok])  # within the limit: taken (the control)
+    engine = rt.states[0].engine
+    assert engine.now == wall + 419.0 and "hh-1" in engine.households
+    far = (wall + 421.0, "hh-2", "m", "motion", 1.0, None)
+    with pytest.raises(EventTimeAheadError) as caught:
+        rt.apply_events(0, [(wall, "hh-2", "m", "motion", 1.0, None), far])
+    assert caught.value.household_id == "hh-2" and caught.value.event_time == wall + 421.0
+    # nothing of the refused record was applied, not even its event in time
+    assert engine.now == wall + 419.0 and "hh-2" not in engine.households
+    # a clock ahead of the wall clock keeps health on the wall clock; a backlog has none
+    assert rt.health_now(engine) == wall
+    engine.now = wall - 3600.0
+    assert rt.health_now(engine) == -math.inf
