@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from anbu.cli import build_app
 from bench.review import district
 from simulator.model import IncidentKind
 from simulator.plan import Withdrawal
@@ -21,3 +26,14 @@ def test_withdrawal_is_in_the_ground_truth() -> None:
     config = SimulationConfig(households=3, days=35, withdrawal=Withdrawal(frozenset({2})))
     truth = [i for i in Simulation(config).ground_truth() if i.kind is IncidentKind.WITHDRAWAL]
     assert [i.household_id for i in truth] == ["hh-00002"]
+
+
+def test_anbu_simulate_withdraw_writes_the_ground_truth(tmp_path: Path) -> None:
+    argv = ["simulate", "-n", "3", "--days", "30", "--withdraw", "2", "--heartbeat-s", "3600",
+            "--out", str(tmp_path)]
+    result = CliRunner().invoke(build_app(argv), argv)
+    assert result.exit_code == 0, result.output
+    rows = (tmp_path / "ground_truth.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows if ",withdrawal," in r] == ["hh-00002"]
+    argv = ["simulate", "-n", "3", "--withdraw", "two", "--out", str(tmp_path)]
+    assert CliRunner().invoke(build_app(argv), argv).exit_code == 2
