@@ -3,9 +3,7 @@ hashes, lock-out after five wrong passwords, sessions, and who may manage whom."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, inspect, select
@@ -28,25 +26,21 @@ from devices.accounts import (
     start_session,
 )
 from devices.auth import Principal, Role
-from devices.db import migrate
 from devices.exceptions import Conflict, InvalidInput, NotFound
+from tests import test_devices_store
 from tests.test_devices_support import new_postgres_database, postgres_database  # noqa: F401
+
+engine = test_devices_store.engine  # the registry on SQLite and on PostgreSQL
 
 ADMIN = Principal("tok-admin", Role.ADMIN, None, "bootstrap")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'registry.sqlite3'}"
-    else:
-        url = request.getfixturevalue("postgres_database")
-    engine = migrate(url)
+@pytest.fixture(autouse=True)
+def centers(engine: Engine) -> None:
     with Session(engine) as session:
         service.create_care_center(session, "cc-a", "Center A", dongs=["Seogyo-dong"])
         service.create_care_center(session, "cc-b", "Center B", dongs=["Mangwon-dong"])
         session.commit()
-    yield engine
 
 
 def test_migration_adds_the_account_tables(engine: Engine) -> None:
