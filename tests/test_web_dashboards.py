@@ -25,6 +25,7 @@ from anbu.timeutil import from_epoch, in_seoul, utcnow
 from config import Settings
 from tests.conftest import settings_for
 from tests.services import RunningService
+from tests.test_alerts_inbox import ADMIN_PASSWORD, make_admin, sign_in
 from timeseries.demo import alert_points, demo_events, demo_registry, ingest_points, publish
 from timeseries.schema import backfill
 from timeseries.writer import BackgroundWriter
@@ -116,7 +117,7 @@ def test_api_needs_a_token(stack: Stack) -> None:
     )
     assert bad.status_code == 401
     page = httpx.get(stack.url + "/devices", timeout=30)
-    assert page.status_code == 303 and page.headers["location"].startswith("/dashboards/signin")
+    assert page.status_code == 303 and page.headers["location"].startswith("/signin?next=")
 
 
 def test_overview_counts_devices_and_open_alerts(stack: Stack) -> None:
@@ -228,11 +229,11 @@ def test_pages_in_chromium_show_charts_with_data(
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    # Sign in as a person would: the form, then every page through the cookie.
+    # Sign in as a person would: the form, then every page through the session cookie.
+    make_admin(stack.settings, "planner.kim")
     page.goto(stack.url + "/devices")
-    assert "/dashboards/signin" in page.url
-    page.fill("input[name=token]", stack.admin)
-    page.click("form.signin button[type=submit]")
+    assert "/signin" in page.url
+    sign_in(page, "planner.kim", ADMIN_PASSWORD)
     page.wait_for_url(stack.url + "/devices")
 
     page.wait_for_function("() => window.anbuCharts && window.anbuCharts.battery")

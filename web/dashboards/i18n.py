@@ -106,12 +106,57 @@ TEXT: dict[str, tuple[str, str]] = {
     "total_activity": ("기간 내 활동 건수", "Activity in range"),
     "signin": ("로그인", "Sign in"),
     "signout": ("로그아웃", "Sign out"),
-    "token": ("운영자 토큰", "Operator token"),
+    "username": ("아이디", "User name"),
+    "password": ("비밀번호", "Password"),
     "signin_hint": (
-        "관리자에게 받은 API 토큰을 입력하세요.",
-        "Enter the API token your administrator gave you.",
+        "센터장이나 관리자에게 받은 아이디와 비밀번호로 로그인하세요.",
+        "Sign in with the user name and password your center lead or administrator gave you.",
     ),
-    "bad_token": ("유효하지 않은 토큰입니다.", "That token is not valid."),
+    "bad_credentials": (
+        "아이디 또는 비밀번호가 틀렸습니다.",
+        "Wrong user name or password.",
+    ),
+    "locked": (
+        "비밀번호가 여러 번 틀려 계정이 {until}까지 잠겼습니다. "
+        "급하면 센터장이나 관리자에게 비밀번호 재설정을 요청하세요.",
+        "Too many wrong passwords: the account is locked until {until}. If it is urgent, "
+        "ask your center lead or administrator to reset your password.",
+    ),
+    "accounts": ("계정 관리", "Accounts"),
+    "accounts_hint": (
+        "관리자는 모든 계정을, 센터장은 소속 센터의 직원·설치 기사 계정을 만들고, 비밀번호를 "
+        "재설정하고, 사용을 중지할 수 있습니다. 비밀번호는 한 번만 표시됩니다.",
+        "Admins manage every account; a center lead manages the staff and installers of their "
+        "center. A password is shown once.",
+    ),
+    "new_account": ("새 계정", "New account"),
+    "display_name": ("이름", "Name"),
+    "role": ("역할", "Role"),
+    "create": ("만들기", "Create"),
+    "reset_password": ("비밀번호 재설정", "Reset password"),
+    "disable": ("사용 중지", "Disable"),
+    "enable": ("다시 사용", "Enable"),
+    "status": ("상태", "Status"),
+    "active": ("사용 중", "Active"),
+    "disabled": ("중지됨", "Disabled"),
+    "locked_until": ("잠김 (~{until})", "Locked (until {until})"),
+    "last_signin": ("마지막 로그인", "Last sign-in"),
+    "issued_password": (
+        "{user}의 새 비밀번호 (지금 본인에게 전달하세요. 다시 표시되지 않습니다):",
+        "New password of {user} (hand it over now; it is not shown again):",
+    ),
+    "not_allowed": (
+        "이 작업은 관리자나 센터장만 할 수 있습니다.",
+        "Only an administrator or a center lead may do this.",
+    ),
+    "role_installer": ("설치 기사", "installer"),
+    "role_staff": ("센터 직원", "staff"),
+    "role_lead": ("센터장", "center lead"),
+    "role_operator": ("운영자 (구청)", "operator"),
+    "role_admin": ("관리자", "admin"),
+    "all_centers": ("전체", "all"),
+    "recent_changes": ("최근 변경 기록", "Recent changes"),
+    "inbox": ("알림함", "Inbox"),
     "signed_in_as": ("로그인:", "Signed in as"),
     "unavailable": (
         "시계열 데이터베이스에 연결할 수 없습니다. "
