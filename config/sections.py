@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
@@ -83,6 +84,36 @@ class DetectorSettings(_Section):
         "unpacked.",
     )
     # Routine-aware inactivity (see docs/detectors.md).
+    routine_model: Literal["silences", "rates"] = Field(
+        default="silences",
+        description="silences: learn how long this resident's quiet spells last by time of "
+        "day and context, thresholds from alert_budget; rates: the older model of active "
+        "5-minute slots an hour (Poisson), kept for comparison.",
+    )
+    alert_budget: float = Field(
+        default=5.0, gt=0, le=100,
+        description="silences model: routine alerts in ordinary life per 100 household-days "
+        "the thresholds are chosen for (5 for ask-first homes with a robot or voice-bot "
+        "check-in; 1 for homes where an alert goes straight to a care worker).",
+    )
+    silence_min: Duration = Field(
+        default=timedelta(minutes=30),
+        description="silences model: shorter gaps between activities are not learned.",
+    )
+    silence_min_days: float = Field(
+        default=3.0, gt=0,
+        description="silences model: days learned before it judges (the prior carries it).",
+    )
+    silence_prior_days: float = Field(
+        default=5.0, ge=0, description="silences model: weight of the population prior, in days."
+    )
+    silence_half_life_weeks: float = Field(
+        default=8.0, gt=0, description="silences model: how fast old silences are forgotten."
+    )
+    silence_floor: Duration = Field(
+        default=timedelta(hours=1),
+        description="silences model: no routine alert for a shorter silence.",
+    )
     routine_threshold: float = Field(
         default=1e-5,
         gt=0,

@@ -19,7 +19,8 @@ from anbu.sos import sos_reason
 from anbu.timeutil import from_epoch
 from detectors.params import DetectorParams, HouseholdConfig
 from detectors.routine import Routine, local_minute
-from detectors.text import local_clock, routine_reason, span_en, span_ko
+from detectors.silences import Silences
+from detectors.text import local_clock, routine_reason, silence_reason, span_en, span_ko
 
 INF = math.inf
 MAX_DEVICES = 256
@@ -42,6 +43,9 @@ _INACTIVITY_KINDS = (
     AlertKind.NOT_BACK,
     AlertKind.AWAY_OVERRUN,
 )
+
+_ORDINARY_S = 24 * 3600.0
+"""A routine alert that activity ends sooner after the silence began was ordinary life."""
 
 _SEVERITY = {
     AlertKind.SOS: Severity.CRITICAL,
@@ -147,7 +151,7 @@ class Household:
         self.hb_interval = 0.0
         self.hb_registered = False
         self.unblind_at = 0.0
-        self.routine: Routine | None = None
+        self.routine: Routine | Silences | None = None
         self.devices: dict[str, Device] | None = None
         # open alerts: key (kind, or kind:device) -> [alert_id, episode_start, flags]
         self.open: dict[str, list[Any]] | None = None
@@ -222,6 +226,8 @@ class Household:
                 if known.last_seen == 0.0:
                     known.last_seen = t  # registered before the first event: silent from now
         if t > self.last_heard:
+            if self.last_heard == 0.0:
+                hint = t  # first heard: the gateway's offline deadline starts now
             self.last_heard = t
         if self.open is not None and AlertKind.GATEWAY_OFFLINE.value in self.open:
             out = self._resolve(out, AlertKind.GATEWAY_OFFLINE, t, "heard again", "다시 연결됨", "")
@@ -277,6 +283,7 @@ class Household:
             return out, hint
 
         active = False
+        mats = 0  # a bed/couch mat becoming occupied (1) or free (-1)
         # where the activity places the resident: 1 inside, 0 at the entrance door, -1 it
         # does not tell (an appliance may switch on by a timer while nobody is home)
         where = 1
@@ -287,6 +294,8 @@ class Household:
                 dev = self._device(device_id, kind, t)
             if value != dev.value:
                 active = not math.isnan(dev.value) or kind != "presence"
+                if kind == "presence":
+                    mats = 1 if value >= 0.5 else (-1 if dev.value >= 0.5 else 0)
                 dev.value = value
             if kind == "door":
                 where = 0
@@ -305,7 +314,11 @@ class Household:
             return out, hint
 
         if not active:
+            if mats and type(self.routine) is Silences:
+                self.routine.mats = max(0, self.routine.mats + mats)
             return out, hint
+        before = self.last_activity
+        was_out = self.last_door > self.last_inside
         if t > self.last_activity:
             self.last_activity = t
         if where >= 0 and self.last_door > self.last_inside and t - self.last_door >= p.out_grace_s:
@@ -325,9 +338,17 @@ class Household:
             hint = min(hint, t + p.out_grace_s)
         if self.cfg.routine_enabled and p.routine_allowed:
             routine = self.routine
-            if routine is None:
-                routine = self.routine = Routine()
-            routine.learn(t, p)
+            if p.routine_model == "silences":
+                if type(routine) is not Silences:
+                    routine = self.routine = Silences()
+                if t > before:
+                    routine.learn(before, t, routine.mats > 0, not was_out, p)
+                if mats:
+                    routine.mats = max(0, routine.mats + mats)
+            else:
+                if type(routine) is not Routine:
+                    routine = self.routine = Routine()
+                routine.learn(t, p)
         if self.open is not None:
             by = "checkin_answer" if kind == "checkin_answer" else "activity"
             for ak in _INACTIVITY_KINDS:
@@ -338,6 +359,9 @@ class Household:
                 if entry is not None and t > entry[1] and (
                     where >= 0 or ak is not AlertKind.NOT_BACK
                 ):
+                    if (ak is AlertKind.INACTIVITY_ROUTINE and type(self.routine) is Silences
+                            and t - entry[1] < _ORDINARY_S):
+                        self.routine.false_alarm()  # the budget's check on this household
                     out = self._resolve_activity(out, ak, t, kind, by, detail)
                     hint = min(hint, t)
         if self.due == INF:
@@ -391,8 +415,9 @@ class Household:
         opened = self.open or {}
         hnow = now if health_now is None else health_now
 
-        # gateway: heard nothing for several heartbeat intervals
-        if self.hb_interval > 0.0:
+        # gateway: heard nothing for several heartbeat intervals; a gateway never heard yet
+        # is "not yet seen" (just registered, not installed), not offline since 1970
+        if self.hb_interval > 0.0 and self.last_heard > 0.0:
             off_at = self.last_heard + p.gateway_missed * self.hb_interval
             if hnow >= off_at:
                 if AlertKind.GATEWAY_OFFLINE.value not in opened:
@@ -516,8 +541,16 @@ class Household:
         # count only part of the usual activity as expected and wait correspondingly longer.
         # A dead sensor in the room where the resident sits is otherwise a false alarm a day.
         damp = p.partly_blind_factor if silent_sensors else 1.0
-        if (use_routine and cfg.routine_enabled and p.routine_allowed and routine is not None
-                and routine.ready(p)):
+        silences = routine if type(routine) is Silences else None
+        if not (use_routine and cfg.routine_enabled and p.routine_allowed):
+            pass
+        elif silences is not None:
+            if silences.ready(p) and not cfg.in_quiet(local_minute(base)):
+                wait = silences.threshold(base, silences.mats > 0, p)
+                at = max(base + max(wait, p.silence_floor_s) * damp, hold)
+                if at < fixed_at and not cfg.in_quiet(local_minute(at)):
+                    routine_at = at
+        elif type(routine) is Routine and routine.ready(p):
             crossing = routine.crossing(evidence_from, p, cfg, fixed_at, p.routine_target * damp)
             if crossing is not None:
                 routine_at = max(crossing, base + p.routine_min_silence_s * damp, hold)
@@ -531,7 +564,28 @@ class Household:
             return out, min(nxt, self.last_heard + p.gateway_missed * self.hb_interval)
         r_open = AlertKind.INACTIVITY_ROUTINE.value in opened
         f_open = AlertKind.INACTIVITY.value in opened
-        if routine_at <= now and not r_open and not f_open and routine is not None:
+        if routine_at <= now and not r_open and not f_open and silences is not None:
+            resting = silences.mats > 0
+            own, mu, lam = silences.fit(base, resting, p)
+            rare_days = silences.expected_days(base, resting, routine_at - base, p)
+            en, ko = silence_reason(routine_at - base, base, resting, silences.days(), own,
+                                    p.silence_min_s + mu * 3600.0, rare_days, silent_sensors,
+                                    damp)
+            out = self._raise(
+                out, AlertKind.INACTIVITY_ROUTINE, base, routine_at, en, ko, "",
+                {"silent_s": round(routine_at - base), "model": "silences",
+                 "resting": resting, "days_learned": round(silences.days(), 1),
+                 "own_silences_in_context": round(own, 1),
+                 "usual_length_s": round(p.silence_min_s + mu * 3600.0),
+                 "silences_a_day": round(lam, 3),
+                 "expected_once_in_days": round(min(rare_days, 1e9)),
+                 "widening": round(silences.widening(p), 2),
+                 "alert_budget_per_100_days": round(100 * p.alert_budget, 2),
+                 "sensors_silent": silent_sensors,
+                 "last_activity": from_epoch(base).isoformat()},
+            )
+            r_open = True
+        elif routine_at <= now and not r_open and not f_open and type(routine) is Routine:
             expected = routine.expected(evidence_from, routine_at, p, cfg) / damp
             prob = math.exp(-expected)
             rate = routine.mean_rate(evidence_from, routine_at, p)

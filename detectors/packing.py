@@ -23,7 +23,9 @@ import sys
 
 from detectors.exceptions import PackingError
 from detectors.household import Device, Household, share_float
-from detectors.routine import BINS, restore_routine
+from detectors.routine import BINS, Routine, restore_routine
+from detectors.silences import SIZE as _SILENCE_FLOATS
+from detectors.silences import Silences, restore_silences
 
 VERSION = 2  # 1 was the pickle of the whole Household object (still read by the runtime)
 
@@ -42,6 +44,9 @@ _ROUTINE_FLAG = 4
 _DEVICES_FLAG = 8
 _OPEN_FLAG = 16
 _NIBBLE_FLAG = 32  # the routine's observation counts two to a byte (all of them <= 15)
+_SILENCES_FLAG = 64  # the routine is the silences model: its counters, then its floats
+_SILENCES = struct.Struct("<iH")  # day, mats
+_SILENCE_BYTES = 4 * _SILENCE_FLOATS
 
 # kinds as one byte; anything else is written out after _OTHER_KIND
 _KINDS = ("motion", "door", "contact", "presence", "plug", "button", "robot", "gateway", "other")
@@ -56,7 +61,11 @@ def pack(h: Household) -> bytes:
     flags = (_HB_REGISTERED if h.hb_registered else 0) | (_DEFERRED if h.deferred else 0)
     parts = [b""]
     routine = h.routine
-    if routine is not None:
+    if type(routine) is Silences:
+        flags |= _SILENCES_FLAG
+        parts.append(_SILENCES.pack(routine.day, min(routine.mats, 0xFFFF)))
+        parts.append(routine.tobytes())
+    elif type(routine) is Routine:
         flags |= _ROUTINE_FLAG
         parts.append(_ROUTINE.pack(routine.cur_hour, routine.cur_count, routine.last_slot,
                                    routine.learned_hours))
@@ -122,6 +131,13 @@ def _unpack(hid: str, raw: bytes) -> Household:
     h.hb_registered = bool(flags & _HB_REGISTERED)
     h.deferred = bool(flags & _DEFERRED)
     pos = _HEAD.size
+    if flags & _SILENCES_FLAG:
+        day, mats = _SILENCES.unpack_from(raw, pos)
+        pos += _SILENCES.size
+        if pos + _SILENCE_BYTES > len(raw):
+            raise PackingError("the silences model runs past the end")
+        h.routine = restore_silences(raw[pos:pos + _SILENCE_BYTES], day, mats)
+        pos += _SILENCE_BYTES
     if flags & _ROUTINE_FLAG:
         counters = _ROUTINE.unpack_from(raw, pos)
         pos += _ROUTINE.size

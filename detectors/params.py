@@ -43,6 +43,13 @@ class DetectorParams:
     plug_step_w: float = 40.0
     plug_step_ratio: float = 0.5
     plug_warmup_s: float = 72 * 3600.0
+    routine_model: str = "silences"  # "silences" (detectors/silences.py) or "rates" (routine.py)
+    alert_budget: float = 0.05  # routine alerts a day the thresholds are chosen for
+    silence_min_s: float = 1800.0
+    silence_min_days: float = 3.0
+    silence_prior_days: float = 5.0
+    silence_decay: float = 0.5 ** (1 / 56.0)  # a day's decay: 8-week half-life
+    silence_floor_s: float = 3600.0
     routine_allowed: bool = True  # False: fixed rule only (for comparisons)
     hot_households: int = 10_000  # kept unpacked (0: all); the runtime shares it by partition
 
@@ -93,6 +100,13 @@ class DetectorParams:
             plug_step_w=s.plug_step_watts,
             plug_step_ratio=s.plug_step_ratio,
             plug_warmup_s=s.plug_warmup.total_seconds(),
+            routine_model=s.routine_model,
+            alert_budget=s.alert_budget / 100.0,
+            silence_min_s=s.silence_min.total_seconds(),
+            silence_min_days=s.silence_min_days,
+            silence_prior_days=s.silence_prior_days,
+            silence_decay=0.5 ** (1 / (7 * s.silence_half_life_weeks)),
+            silence_floor_s=s.silence_floor.total_seconds(),
         )
 
 

@@ -99,3 +99,59 @@ def routine_reason(
                "are not reporting)")
         ko += f" (센서 {silent_sensors}개가 보고하지 않아 평소 활동의 {share}만 기대하고 판단함)"
     return en, ko
+
+
+def _band_hours(t: float) -> tuple[int, int]:
+    start = in_seoul(from_epoch(t)).hour // 3 * 3
+    return start, start + 3
+
+
+def _days_en(days: float) -> str:
+    if days >= 1e6:
+        return "practically never"
+    return f"about once in {_round_odds(days):,} days"
+
+
+def _days_ko(days: float) -> str:
+    if days >= 1e6:
+        return "거의 없는 일입니다"
+    return f"약 {_round_odds(days):,}일에 한 번 있을 만한 일입니다"
+
+
+def silence_reason(
+    silent_s: float, since: float, resting: bool, days: float, own: float, usual_s: float,
+    rare_days: float, silent_sensors: int = 0, damp: float = 1.0,
+) -> tuple[str, str]:
+    """Reason of an alert of the silences model, with figures a care worker can check.
+
+    Args:
+        silent_s: how long nothing was seen.
+        since: the last activity.
+        resting: a bed or couch mat was occupied when the silence began.
+        days: days of this resident's history learned.
+        own: their silences of 30 min or more that began at this time of day (decayed count).
+        usual_s: how long such a silence usually lasts (the fitted mean).
+        rare_days: one silence as long as this one is expected once in this many days.
+        silent_sensors: activity sensors not reporting (the check waited longer for them).
+        damp: the threshold was multiplied by this while sensors are silent.
+    """
+    lo, hi = _band_hours(since)
+    where_en = " (on the bed or couch)" if resting else ""
+    where_ko = " (침대나 소파 위)" if resting else ""
+    en = (
+        f"quiet for {span_en(silent_s)} since {local_clock(since)}{where_en}; in the last "
+        f"{days:.0f} days this resident's quiet spells that began between {lo:02d}:00 and "
+        f"{hi:02d}:00 (about {own:.0f} of 30 min or more) usually ended after "
+        f"{span_en(usual_s)}; one this long is expected {_days_en(rare_days)}"
+    )
+    ko = (
+        f"{local_clock(since)} 이후 {span_ko(silent_s)} 동안 활동이 없습니다{where_ko}. 최근 "
+        f"{days:.0f}일 동안 이 분이 {lo:02d}시~{hi:02d}시에 시작한 조용한 시간(30분 이상 약 "
+        f"{own:.0f}번)은 보통 {span_ko(usual_s)} 뒤에 끝났습니다. 이만큼 긴 정적은 "
+        f"{_days_ko(rare_days)}"
+    )
+    if silent_sensors:
+        en += (f" (waited {damp:.0f} times as long, as {silent_sensors} sensor(s) are not "
+               "reporting)")
+        ko += f" (센서 {silent_sensors}개가 보고하지 않아 {damp:.0f}배 더 기다림)"
+    return en, ko

@@ -22,17 +22,26 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from prometheus_client import CollectorRegistry, start_http_server
 
+from anbu.health import Heartbeat, Report
 from anbu.influx import BufferedWriter, InfluxClient, InfluxError
 from anbu.timeutil import utcnow
 from ingest.exceptions import RegistryUnavailable
 from ingest.kafka_sink import Delivery, KafkaSink
 from ingest.metrics import IngestMetrics
 from ingest.normalise import Inbound, Normaliser, Result
+from ingest.priority import SosClaims
 from ingest.ratelimit import RateLimitedLog
 from ingest.registry_cache import RegistryCache
 from ingest.registry_follower import RegistryFollower
+from ingest.sos_lane import SosLane
 
 log = logging.getLogger(__name__)
+
+STUCK_AFTER_S = 10.0
+"""Work waiting this long with nothing confirmed by Kafka makes the bridge DEGRADED."""
+
+GIVE_UP_AFTER_S = 600.0
+"""Nothing confirmed for this long, new producers included: exit non-zero and be restarted."""
 
 _PUBACK = 0x40
 _PUBACK_PACKET = struct.Struct("!BBH")
@@ -80,6 +89,9 @@ class Bridge:
         )
         self.follower = RegistryFollower(settings, self.cache, self._registry_changed)
         self.sink = KafkaSink(settings, self._delivered, self.metrics.add_kafka_error)
+        # SOS first: a session and producer of their own (see ingest/sos_lane.py).
+        self.claims = SosClaims()
+        self.lane = SosLane(settings, self.cache, self.normaliser, self.claims, self.client_id)
         self.serve_metrics = serve_metrics
         self.write_influx = write_influx
         self._log = RateLimitedLog(log, settings.ingest.log_every.total_seconds())
@@ -90,6 +102,9 @@ class Bridge:
         self.connected = threading.Event()
         self._http: Any = None
         self._influx_thread: threading.Thread | None = None
+        self.heartbeat = Heartbeat(
+            settings.data_dir, "bridge", [lambda: self.sink.health(STUCK_AFTER_S), self.health]
+        )
         self.client = self._mqtt_client()
 
     # -- lifecycle ------------------------------------------------------------------
@@ -126,11 +141,13 @@ class Bridge:
             log.info("metrics on http://%s:%d/metrics", self.settings.ingest.metrics_host, port)
         if not self.follower.is_alive():
             self.follower.start()
+        self.heartbeat.start()
         if not self.follower.wait_loaded(registry_timeout_s):
             raise RegistryUnavailable(
                 f"the registry topic {self.follower.topic} did not load in {registry_timeout_s} s"
             )
         self.sink.start()
+        self.lane.start()
         if self.write_influx:
             self._influx_thread = threading.Thread(
                 target=self._write_metrics, name="influx-metrics", daemon=True
@@ -157,10 +174,12 @@ class Bridge:
         # No unsubscribe: the persistent session must keep queueing while the bridge is down.
         # Messages arriving from now on are left unacknowledged; the broker redelivers them.
         self._stopping.set()
+        self.lane.stop(timeout_s)
         self.sink.close(timeout_s)
         self.client.disconnect()
         self.client.loop_stop()
         self.follower.stop()
+        self.heartbeat.stop()
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
@@ -196,6 +215,8 @@ class Bridge:
                 drained = True
                 break
         self._stopping.set()
+        # The SOS lane's session ends too (only if it holds nothing unacknowledged).
+        drained = self.lane.stop(end_session=drained) and drained
         self.sink.close()
         if drained:
             properties = Properties(PacketTypes.DISCONNECT)
@@ -212,8 +233,12 @@ class Bridge:
             self._http.server_close()
         return drained
 
-    def run_forever(self) -> None:
-        """Run until SIGTERM or SIGINT, then stop cleanly."""
+    def run_forever(self) -> int:
+        """Run until SIGTERM or SIGINT, then stop cleanly; return the exit status.
+
+        Returns 1 when Kafka has confirmed nothing for :data:`GIVE_UP_AFTER_S` although new
+        producers were tried: a fresh process is the last resort (MQTT keeps the messages).
+        """
         done = threading.Event()
 
         def _signal(signum: int, _frame: FrameType | None) -> None:
@@ -223,8 +248,31 @@ class Bridge:
         signal.signal(signal.SIGTERM, _signal)
         signal.signal(signal.SIGINT, _signal)
         self.start()
-        done.wait()
+        status = 0
+        while not done.wait(5.0):
+            stalled = self.sink.stalled_s()
+            if stalled >= GIVE_UP_AFTER_S:
+                log.error("Kafka confirmed nothing for %.0f s (%d new producers tried): exiting "
+                          "to be restarted", stalled, self.sink.replacements)
+                status = 1
+                break
         self.stop()
+        return status
+
+    def health(self) -> Report:
+        """Whether the bridge is connected to MQTT with its registry loaded (a heartbeat probe)."""
+        facts = {
+            "mqtt_connected": self.connected.is_set(),
+            "registry_loaded": self.follower.loaded.is_set(),
+            "registry_records": self.follower.records,
+            "messages": self.metrics.messages,
+            "acked": self.metrics.acked,
+        }
+        if not self.follower.loaded.is_set():
+            return Report(f"registry topic {self.follower.topic} not loaded yet", facts)
+        if not self.connected.is_set():
+            return Report("not connected to MQTT", facts)
+        return Report(None, facts)
 
     # -- MQTT callbacks (paho's network thread) ------------------------------------------
 
@@ -276,14 +324,16 @@ class Bridge:
         result = self.normaliser.normalise(Inbound(topic, payload, utcnow()))
         self.metrics.record(result)
         telemetry = bool(result.events) and result.household_id is not None
-        records = len(result.sos) + (result.dead_letter is not None) + telemetry
+        # An SOS the SOS lane already sent is not sent again (its copy there was first).
+        calls = [sos for sos in result.sos if self.claims.claim(sos.idempotency_key, "main")]
+        records = len(calls) + (result.dead_letter is not None) + telemetry
         delivery = Delivery(mid, qos, self._generation, records)
         if records == 0:  # ignored on purpose: nothing to wait for
             self._delivered([delivery])
             return result
         topics = self.sink.topics
         key = (result.household_id or topic).encode()
-        for sos in result.sos:
+        for sos in calls:
             # SOS first, at once, unbatched: it must not wait behind telemetry.
             self.sink.send_now(topics.sos, key, sos.to_json(), delivery)
         if result.dead_letter is not None:

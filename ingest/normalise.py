@@ -205,8 +205,9 @@ class Normaliser:
             return Result(label, ignored="command" if not _is_housekeeping(topic) else "bridge")
         gateway = self.cache.gateway_of_unregistered(topic)
         where = gateway or "/".join(topic.split("/")[:2])
+        # One limit for every unregistered topic: a flood on distinct topics is one problem.
         self._log.warning(
-            f"unregistered:{where}", "message on unregistered topic %s (from %s)", topic, where
+            "unregistered", "message on unregistered topic %s (from %s)", topic, where
         )
         result = self._dead(
             message,

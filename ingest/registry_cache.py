@@ -28,6 +28,9 @@ class RegistryCache:
 
     def __init__(self) -> None:
         self._by_topic: dict[str, Owner] = {}
+        # base topics of the devices that can raise an SOS (see sos_sources), kept as they
+        # change: deriving them from every device took 0.4 s at 100,000 households
+        self._sos_topics: set[str] = set()
         self._device_topic: dict[str, str] = {}
         self._gateways: dict[str, GatewayRecord] = {}
         # first topic level -> gateway ids of the devices under it, to guess the gateway
@@ -35,12 +38,15 @@ class RegistryCache:
         self._roots: dict[str, dict[str, int]] = {}
         self._lock = threading.Lock()
         self.households: set[str] = set()
+        # Bumped on every change, so the SOS lane re-derives its subscriptions only then.
+        self.version = 0
 
     def __len__(self) -> int:
         return len(self._by_topic)
 
     def apply(self, record: RegistryRecord) -> None:
         """Add, change or (``retired=True``) remove an entity."""
+        self.version += 1
         if isinstance(record, DeviceRecord):
             if record.retired:
                 self.remove(f"device:{record.device_id}")
@@ -64,11 +70,13 @@ class RegistryCache:
     def remove(self, key: str) -> None:
         """Remove the entity with registry key ``"<type>:<id>"`` (a tombstone)."""
         kind, _, ident = key.partition(":")
+        self.version += 1
         with self._lock:
             if kind == "device":
                 topic = self._device_topic.pop(ident, None)
                 if topic is not None:
                     owner = self._by_topic.pop(topic, None)
+                    self._sos_topics.discard(topic)
                     if owner is not None:
                         self._unroot(owner)
             elif kind == "gateway":
@@ -90,6 +98,7 @@ class RegistryCache:
             old_topic = self._device_topic.get(record.device_id)
             if old_topic is not None:
                 old = self._by_topic.pop(old_topic, None)
+                self._sos_topics.discard(old_topic)
                 if old is not None:
                     self._unroot(old)
             replaced = self._by_topic.get(topic)
@@ -98,6 +107,10 @@ class RegistryCache:
                 self._device_topic.pop(replaced.device_id, None)
                 self._unroot(replaced)
             self._by_topic[topic] = owner
+            if owner.kind == "button" or owner.source_format is SourceFormat.ANBU:
+                self._sos_topics.add(topic)
+            else:
+                self._sos_topics.discard(topic)
             self._device_topic[record.device_id] = topic
             if owner.gateway_id:
                 counts = self._roots.setdefault(topic.split("/", 1)[0], {})
@@ -137,6 +150,16 @@ class RegistryCache:
                 )
                 return owner, "/".join(levels[2:])
         return None
+
+    def sos_sources(self) -> tuple[list[str], list[str]]:
+        """Where a call for help can come from: gateway ids, and devices' base topics.
+
+        Every registered gateway (its ``anbu/<gateway_id>/...`` messages may be an SOS or a
+        fall), and every registered device that can raise one: an emergency button of any
+        format, or a device speaking anbu JSON (a care robot).
+        """
+        with self._lock:
+            return list(self._gateways), list(self._sos_topics)
 
     def gateway_of_unregistered(self, topic: str) -> str | None:
         """Best guess of the gateway an unregistered topic comes from, for installers.

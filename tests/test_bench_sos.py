@@ -34,3 +34,40 @@ def test_every_sos_is_stored_and_notified_once() -> None:
     # Kafka's CreateTime has millisecond resolution: a stage can look a hair negative.
     assert all(value is not None and value > -2 for value in stages.values()), stages
     assert "publish -> stored and webhook received, p99" in sos_table(figures)
+
+
+@pytest.mark.slow
+def test_an_sos_is_not_delayed_or_dead_lettered_by_50000_junk_messages() -> None:
+    """The user-facing promise under a flood: every SOS in the inbox within 1 s.
+
+    One client floods the broker with 50,000 junk messages (unregistered topics, SOS-looking
+    messages from unregistered gateways, bad JSON on registered devices and gateways) as
+    fast as the broker takes them, while SOS buttons of other households are pressed. Before
+    the SOS lane, the SOS waited behind the junk in the bridge's one MQTT session (median
+    8.7 s, p99 12.6 s; 4.4 s and 6.0 s once the junk was no longer logged line by line).
+    """
+    for module in ("ingest.bridge", "detectors.worker", "alerts.service"):
+        pytest.importorskip(module)
+    from bench.sos import run_flood
+    from bench.sos_cli import flood_table
+
+    figures = run_flood(junk=50_000, sos=40, interval_s=0.1, wait_s=30, drain_s=120)
+    print(flood_table(figures))
+    assert figures["sos"] >= 10, "the flood was over before the SOS presses: not a test"
+    assert figures["complete"] == figures["sos"], figures
+    # The promise is 1 s at p99 (`anbu bench sos --flood 50000` measures it: 0.5-1.6 s on
+    # this shared 2-core machine at load 6-11, most of the tail in the alerts service's
+    # store and webhook). The test holds the median and the bridge's part (publish -> SOS
+    # record on anbu.sos) to 1 s and gives the whole p99 a generous margin. Before the SOS
+    # lane: median 4.4 s, the bridge's p99 5.9 s (with the log limit per kind already).
+    assert figures["p50_ms"] is not None and figures["p50_ms"] < 1000, figures
+    bridge_p99 = figures["stage_p99_ms"]["publish -> SOS record on anbu.sos (bridge)"]
+    assert bridge_p99 is not None and bridge_p99 < 1000, figures
+    assert figures["p99_ms"] is not None and figures["p99_ms"] < 3000, figures
+    # Not dead-lettered, and one record each: the main lane's late copies were paired.
+    assert figures["sos_dead_lettered"] == 0
+    assert figures["sos_records"] == figures["sos"]
+    # Positive control: the junk really went through the bridge, none of it lost.
+    assert figures["junk_dead_lettered"] == 50_000
+    # Per kind of problem, not per topic: a handful of lines for 50,000 junk messages.
+    assert 0 < figures["bridge_log_lines"] <= 20, figures["bridge_log_lines"]

@@ -55,7 +55,11 @@ def test_backtest_raises_inactivity_for_the_silent_morning_and_sos_for_the_butto
     inactivity = [a for a in alerts if a["household_id"] == "hh-a"]
     assert [(a["kind"], a["action"]) for a in inactivity] == [("inactivity_routine", "raise")]
     raised = datetime.fromisoformat(inactivity[0]["raised_at"]).astimezone(SEOUL)
-    assert raised == START + timedelta(days=14, hours=11, minutes=50)  # 2 h after 09:50
+    # the silences model's threshold for a 09:50 silence of a resident never quiet that long
+    # (docs/detectors.md): after its 1 h floor, well before the fixed 24 h rule
+    last = START + timedelta(days=14, hours=9, minutes=50)
+    assert last + timedelta(hours=1) <= raised <= last + timedelta(hours=8)
+    assert inactivity[0]["details"]["model"] == "silences"
     sos = [a for a in alerts if a["household_id"] == "hh-b"]
     assert [(a["kind"], a["severity"]) for a in sos] == [("sos", "critical")]
     assert "events/s" in done.stderr

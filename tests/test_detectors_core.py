@@ -24,6 +24,9 @@ from detectors.engine import Engine
 from detectors.params import DetectorParams
 
 MONDAY = datetime(2026, 3, 2, tzinfo=SEOUL)
+RATES = DetectorParams(routine_model="rates")
+"""The rates model of 2026-11-22 (active slots an hour, Poisson), still selectable: the tests
+whose figures are that model's (2 h minimum silence, "rarer than 1 in 100,000") pin it."""
 HH = "hh-1"
 
 
@@ -80,7 +83,7 @@ def test_a_normal_night_and_nap_raise_nothing() -> None:
 
 
 def test_morning_silence_against_the_learned_routine_raises_within_the_promised_time() -> None:
-    p = DetectorParams()
+    p = RATES
     engine = make_engine(params=p)
     stop = at(14, 10)
     alerts = run(engine, routine_rows(range(0, 15), stop_at=stop, heartbeat_until=at(15, 0)))
@@ -112,7 +115,7 @@ def test_cold_start_uses_the_fixed_rule() -> None:
 
 
 def test_activity_resolves_and_a_checkin_answer_is_recorded_as_such() -> None:
-    engine = make_engine()
+    engine = make_engine(params=RATES)
     stop = at(14, 10)
     alerts = run(engine, routine_rows(range(0, 15), stop_at=stop), until=at(14, 12))
     assert kinds(alerts) == [("inactivity_routine", "raise")]
@@ -122,14 +125,14 @@ def test_activity_resolves_and_a_checkin_answer_is_recorded_as_such() -> None:
     assert answer[0].details["resolved_by"] == "checkin_answer"
     assert answer[0].details["request_id"] == "req-42"
 
-    engine2 = make_engine()
+    engine2 = make_engine(params=RATES)
     run(engine2, routine_rows(range(0, 15), stop_at=stop), until=at(14, 12))
     moved = engine2.observe(HH, "motion-1", "motion", 1.0, at(14, 12.5))
     assert moved is not None and moved[0].details["resolved_by"] == "activity"
 
 
 def test_a_not_ok_checkin_answer_keeps_the_alert_open_and_raises_an_sos() -> None:
-    engine = make_engine()
+    engine = make_engine(params=RATES)
     stop = at(14, 10)
     alerts = run(engine, routine_rows(range(0, 15), stop_at=stop), until=at(14, 12))
     assert kinds(alerts) == [("inactivity_routine", "raise")]
@@ -287,11 +290,11 @@ def test_a_plug_switched_on_is_activity_when_motion_is_missing() -> None:
     # the kitchen motion sensor misses the resident; the kettle switched on still counts
     rows = routine_rows(range(0, 15), stop_at=at(14, 8))
     rows += [(at(0, 6), HH, "kettle", "power", 0.0), (at(14, 9), HH, "kettle", "power", 1900.0)]
-    alerts = run(make_engine(), rows, until=at(14, 12))
+    alerts = run(make_engine(params=RATES), rows, until=at(14, 12))
     raised = [a for a in alerts if a.action is AlertAction.RAISE]
     assert [a.kind for a in raised] == [AlertKind.INACTIVITY_ROUTINE]
     # the silence counts from the kettle, not from the last movement at 08:00
-    assert raised[0].raised_at.timestamp() >= at(14, 9) + DetectorParams().routine_min_silence_s
+    assert raised[0].raised_at.timestamp() >= at(14, 9) + RATES.routine_min_silence_s
     assert raised[0].details["last_activity"] == datetime.fromtimestamp(
         at(14, 9), UTC).isoformat()
 
@@ -400,7 +403,7 @@ def test_a_silent_sensor_makes_the_routine_check_wait_longer_and_say_why() -> No
                             source_format=SourceFormat.ZIGBEE2MQTT, mqtt_topic=f"z/{device_id}",
                             reporting_interval_s=6 * 3600)
 
-    p = DetectorParams()
+    p = RATES
     stop = at(14, 10)
     rows = routine_rows(range(0, 15), stop_at=stop, heartbeat_until=at(15, 0))
     rows.append((at(14, 8), HH, "motion-2", "availability", 0.0))  # reports itself offline
@@ -438,11 +441,10 @@ def test_a_fall_just_inside_the_door_after_coming_home_is_judged_as_at_home() ->
     for t, v in ((at(16, 10), 1.0), (at(16, 10) + 5, 0.0), (at(16, 10.5), 1.0),
                  (at(16, 10.5) + 5, 0.0)):
         rows.append((t, HH, "door-1", "door", v))
-    alerts = run(make_engine(), rows, until=at(16, 18))
+    alerts = run(make_engine(params=RATES), rows, until=at(16, 18))
     raised = [a for a in alerts if a.action is AlertAction.RAISE]
     assert kinds(raised) == [("inactivity_routine", "raise")]
-    assert raised[0].raised_at.timestamp() == at(16, 10.5) + 5 + DetectorParams(
-    ).routine_min_silence_s
+    assert raised[0].raised_at.timestamp() == at(16, 10.5) + 5 + RATES.routine_min_silence_s
 
 
 def test_a_plug_does_not_close_not_back_and_the_fixed_rule_stays_the_backstop() -> None:
@@ -524,3 +526,24 @@ def test_a_bug_on_one_event_of_a_record_loses_no_other_events_alert(
         ("hh-a", AlertKind.BATTERY_LOW), ("hh-c", AlertKind.BATTERY_LOW)]
     assert "battery event of household hh-b" in caplog.text
     assert runtime.states[0].engine.households["hh-b"].last_activity == t + 3
+
+
+def test_a_gateway_never_heard_is_not_yet_seen_and_offline_only_after_it_was_heard() -> None:
+    from anbu.registry_records import DeviceRecord
+
+    engine = make_engine()
+    engine.advance(at(0, 0))
+    engine.apply_registry(GatewayRecord(gateway_id="gw-1", household_id=HH,
+                                        mqtt_username="gw-1", heartbeat_interval_s=300))
+    engine.apply_registry(DeviceRecord(device_id="motion-1", household_id=HH, kind="motion",
+                                       source_format=SourceFormat.ZIGBEE2MQTT,
+                                       mqtt_topic="z/m1", reporting_interval_s=6 * 3600))
+    # registered, installed later: three hours without a heartbeat is "not yet seen", not
+    # "silent since 1970-01-01 09:00"
+    assert engine.advance(at(0, 3)) == []
+    # positive control: once heard, the same gateway going silent raises on time
+    assert engine.observe(HH, "gw-1", "heartbeat", 1.0, at(0, 4)) is None
+    alerts = engine.advance(at(0, 5))
+    assert kinds(alerts) == [("gateway_offline", "raise")]
+    assert alerts[0].raised_at.timestamp() == at(0, 4) + 3 * 300
+    assert "1970" not in alerts[0].reason

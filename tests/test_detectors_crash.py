@@ -38,7 +38,8 @@ def burst() -> list[Any]:
     households: dict[str, list[DeviceEvent]] = {}
     for n in range(10):
         hh = f"hh-{n}"
-        households[hh] = resident(hh, DAYS - 1, 480 + 30 * n, 840 + 30 * n)
+        # 10 h silences (the silences model alerts 5-10 h into one), back by 22:00
+        households[hh] = resident(hh, DAYS - 1, 480 + 30 * n, min(1080 + 30 * n, 1320))
     households["hh-silent"] = resident("hh-silent", DAYS - 1, 600, None)
     stream = sorted((e for evs in households.values() for e in evs), key=lambda e: e.event_time)
     moment = START + timedelta(days=DAYS - 1, hours=20)

@@ -32,6 +32,7 @@ from anbu.stack.services import free_port
 from anbu.timeutil import SEOUL
 from config import Settings
 from detectors.backtest import run_backtest
+from detectors.params import DetectorParams
 from detectors.runtime import partition_of
 
 # Event times lie in the future, so the wall clock never overtakes the stream and the
@@ -41,6 +42,7 @@ from detectors.runtime import partition_of
 START = (datetime.now(SEOUL) + timedelta(days=2)).replace(hour=0, minute=0, second=0,
                                                           microsecond=0)
 DAYS = 15
+RATES = DetectorParams(routine_model="rates")
 FUTURE_MARGIN = f"{DAYS + 3}d"
 
 
@@ -204,11 +206,12 @@ def scenario() -> tuple[list[Any], list[Any]]:
     """Two halves of one stream: history, a silent morning, an SOS; then returns."""
     first: list[DeviceEvent] = []
     second: list[DeviceEvent] = []
-    split = START + timedelta(days=DAYS - 1, hours=12)
+    split = START + timedelta(days=DAYS - 1, hours=16)
     households = {
         "hh-silent": resident("hh-silent", DAYS - 1, 600, None),  # alert, never resolved
-        "hh-back": resident("hh-back", DAYS - 1, 540, 900),  # alert at 11:00, back 15:00
-        "hh-late": resident("hh-late", DAYS - 1, 780, 1080),  # alert after the split
+        # silences model: alerts about 5 h into a silence (rates model: 2 h)
+        "hh-back": resident("hh-back", DAYS - 1, 540, 1140),  # alert ~14:30, back 19:00
+        "hh-late": resident("hh-late", DAYS - 1, 780, 1320),  # alert after the split
         "hh-fine": resident("hh-fine", None, 0, None),
     }
     stream = sorted((e for evs in households.values() for e in evs),

@@ -17,7 +17,7 @@ from anbu.registry_records import HouseholdRecord
 from detectors.backtest import run_backtest
 from detectors.params import DetectorParams
 from detectors.runtime import Runtime, partition_of
-from tests.test_detectors_worker import flatten, scenario
+from tests.test_detectors_worker import RATES, flatten, scenario
 
 PARTITIONS = 4
 EVERY_S = 4 * 3600  # a checkpoint whenever a partition's event time crosses 4 hours
@@ -67,7 +67,7 @@ def _run(cut_at: float, skip: bool) -> tuple[Seen, int]:
     table: dict[bytes, bytes] = {}
     saved: dict[int, tuple[int, int]] = {}
     before: list[AlertEvent] = []
-    first = Runtime(DetectorParams(), PARTITIONS)
+    first = Runtime(RATES, PARTITIONS)
     for hh in registry:
         first.apply_registry(f"household:{hh.household_id}", hh)
     cut = False
@@ -88,7 +88,7 @@ def _run(cut_at: float, skip: bool) -> tuple[Seen, int]:
             mark = t
             before += first.apply(p, record, offset)
     assert cut, "the stream ended before the cut"
-    second = Runtime(DetectorParams(), PARTITIONS)
+    second = Runtime(RATES, PARTITIONS)
     for hh in registry:
         second.apply_registry(f"household:{hh.household_id}", hh)
     second.restore(table.items(), saved if skip else None)
@@ -104,7 +104,8 @@ def _run(cut_at: float, skip: bool) -> tuple[Seen, int]:
 def _expected() -> list[AlertEvent]:
     """The backtest's alerts for the device events (the SOS record is on another topic)."""
     part1, part2 = scenario()
-    return run_backtest([e for e in flatten(part1 + part2) if isinstance(e, DeviceEvent)])
+    return run_backtest([e for e in flatten(part1 + part2) if isinstance(e, DeviceEvent)],
+                        params=RATES)
 
 
 def test_a_checkpoint_cut_short_loses_and_invents_no_alert() -> None:

@@ -1,0 +1,165 @@
+"""The silences model: how long this resident's quiet spells last, by time of day and context.
+
+Real people sit still for hours in rooms with few sensors, so counting active slots an hour
+(the rates model, :mod:`detectors.routine`) calls many ordinary afternoons "rarer than 1 in
+100,000". This model learns the silences themselves: every gap between two activities of a
+resident at home that lasts at least ``silence_min`` (30 min) is one observation, filed
+under its *context*: the 3-hour band of the day it began in (Asia/Seoul; weekdays pooled)
+and whether a bed or couch mat was occupied (a ``presence`` 1 not yet followed by its 0: the
+resident is sitting or lying there). 16 contexts, for each:
+
+* ``n``: silences of ``silence_min`` or more (decayed count), and
+* ``s``: their total excess over ``silence_min`` in hours.
+
+The tail of silence lengths beyond ``silence_min`` is taken as exponential with mean excess
+``mu = s / n``, at ``lam = n / days`` a day; a population prior (``silence_prior_days`` of
+pseudo-days with generic awake, night and resting figures) is added to both, and each band
+borrows half of its neighbours' observations, so a new home is judged from day 3 and a
+silence at 08:55 is not a stranger to one at 09:05. The alert threshold of a silence in
+context ``c`` is where its expected rate falls to the context's share of the alert budget
+(``alert_budget`` per 100 days, split evenly over the 16 contexts):
+
+    x_c = silence_min + k * mu_c * ln(lam_c / beta)
+
+``k`` (at least 1) is the household's own check of the budget: every routine alert that
+activity ended within 24 h of the silence's start is a false alarm, counted (decayed); when
+the count is over the budget for the days learned, each false alarm over it widens the
+thresholds by half.
+
+Memory: 34 float32 (136 bytes) and two small counters, packed as such.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from typing import TYPE_CHECKING, Any, SupportsIndex, cast
+
+from detectors.params import DetectorParams
+
+CONTEXTS = 16
+BANDS = 8
+BAND_S = 3 * 3600
+SIZE = 2 * CONTEXTS + 2
+_DAYS = 2 * CONTEXTS
+_FA = _DAYS + 1
+SEOUL_OFFSET_S = 9 * 3600
+MAX_LEARNED_S = 24 * 3600.0  # a longer silence is a trip, an alert or missing data
+_ZEROS = array("f", bytes(4 * SIZE))
+
+# Population prior per band (00-03, 03-06, ... 21-24 local): silences of silence_min or more
+# a day, and their mean excess in hours. Generic figures for a person living alone (asleep
+# 23-07, a few quiet spells of under an hour or two by day), not fitted to any log; the
+# resident's own silences replace them within a couple of weeks.
+_PRIOR_LAM = (0.5, 0.5, 1.0, 1.5, 1.5, 1.5, 1.5, 1.5)
+_PRIOR_MU = (5.0, 4.0, 2.0, 1.0, 1.0, 1.0, 1.0, 2.5)
+_RESTING_MU = 2.0  # on a bed or couch, quiet spells are longer
+
+
+def band_of(t: float) -> int:
+    """The 3-hour band (0-7) of the local (Seoul) time ``t``."""
+    return int((t + SEOUL_OFFSET_S) % 86400 // BAND_S)
+
+
+if TYPE_CHECKING:
+    _Floats = array[float]
+else:
+    _Floats = array
+
+
+class Silences(_Floats):
+    """One resident's silences by context (see the module docstring)."""
+
+    __slots__ = ("day", "mats")
+
+    def __new__(cls) -> Silences:  # noqa: D102
+        return cast(Silences, super().__new__(cls, "f", _ZEROS))
+
+    def __init__(self) -> None:
+        self.day = -1  # local day of the last decay
+        self.mats = 0  # bed/couch mats occupied now
+
+    def __reduce_ex__(self, protocol: SupportsIndex, /) -> tuple[Any, ...]:
+        return restore_silences, (self.tobytes(), self.day, self.mats)
+
+    # -- learning
+
+    def learn(self, start: float, end: float, resting: bool, at_home: bool,
+              p: DetectorParams) -> None:
+        """File the silence ``[start, end)`` (ended by activity at ``end``)."""
+        day = int((end + SEOUL_OFFSET_S) // 86400)
+        if day != self.day:
+            if self.day >= 0 and day > self.day:
+                f = p.silence_decay ** (day - self.day)
+                for i in range(SIZE):
+                    self[i] *= f
+            self.day = day
+        gap = end - start
+        if start <= 0.0 or gap <= 0.0 or gap >= MAX_LEARNED_S:
+            return
+        self[_DAYS] += gap / 86400.0
+        if at_home and gap >= p.silence_min_s:
+            c = band_of(start) + (BANDS if resting else 0)
+            self[c] += 1.0
+            self[CONTEXTS + c] += (gap - p.silence_min_s) / 3600.0
+
+    def false_alarm(self) -> None:
+        """A routine alert was ended by activity within 24 h: ordinary life, not a collapse."""
+        self[_FA] += 1.0
+
+    # -- judging
+
+    def days(self) -> float:
+        """Days learned (decayed)."""
+        return float(self[_DAYS])
+
+    def ready(self, p: DetectorParams) -> bool:
+        """Whether enough days are learned to judge (the prior carries the rest)."""
+        return self[_DAYS] >= p.silence_min_days
+
+    def widening(self, p: DetectorParams) -> float:
+        """``k``: 1, plus a half for each false alarm over the budget for the days learned."""
+        over = self[_FA] - p.alert_budget * self[_DAYS]
+        return 1.0 + 0.5 * over if over > 0.0 else 1.0
+
+    def fit(self, start: float, resting: bool, p: DetectorParams) -> tuple[float, float, float]:
+        """Own silences of the context (count, mean excess h) and the pooled rate a day."""
+        b = band_of(start)
+        off = BANDS if resting else 0
+        c = b + off
+        lo = (b - 1) % BANDS + off
+        hi = (b + 1) % BANDS + off
+        n = self[c] + 0.5 * (self[lo] + self[hi])
+        s = self[CONTEXTS + c] + 0.5 * (self[CONTEXTS + lo] + self[CONTEXTS + hi])
+        prior_days = p.silence_prior_days
+        lam0 = _PRIOR_LAM[b]
+        mu0 = _PRIOR_MU[b] * (_RESTING_MU if resting else 1.0)
+        # two bands' worth of exposure (the own band and half of each neighbour)
+        exposure = 2.0 * (self[_DAYS] + prior_days)
+        n_all = n + 2.0 * prior_days * lam0
+        mu = (s + 2.0 * prior_days * lam0 * mu0) / n_all
+        return float(self[c]), mu, n_all / exposure
+
+    def threshold(self, start: float, resting: bool, p: DetectorParams) -> float:
+        """Seconds of silence from ``start`` after which this silence is an alert."""
+        _, mu, lam = self.fit(start, resting, p)
+        beta = p.alert_budget / CONTEXTS
+        spread = math.log(lam / beta) if lam > beta else 0.0
+        return p.silence_min_s + self.widening(p) * mu * spread * 3600.0
+
+    def expected_days(self, start: float, resting: bool, length: float,
+                      p: DetectorParams) -> float:
+        """In how many days one silence of ``length`` is expected in this context."""
+        _, mu, lam = self.fit(start, resting, p)
+        excess = max(0.0, (length - p.silence_min_s) / 3600.0)
+        rate = lam * math.exp(-excess / mu) if mu > 0.0 else 0.0
+        return 1.0 / rate if rate > 0.0 else math.inf
+
+
+def restore_silences(raw: bytes | bytearray, day: int, mats: int) -> Silences:
+    """Rebuild a :class:`Silences` from its floats and counters (pickled or packed)."""
+    m = Silences()
+    memoryview(m).cast("B")[:] = raw
+    m.day = day
+    m.mats = mats
+    return m
