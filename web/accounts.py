@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from anbu.timeutil import in_seoul, utcnow
 from devices import accounts
@@ -289,23 +289,41 @@ def _none(_row: Account) -> None:
 # --- audit trail ------------------------------------------------------------------------
 
 
-class AuditTrail(BaseHTTPMiddleware):
-    """Records who made each change through the web process (registry API, accounts).
+class AuditTrail:
+    """ASGI middleware recording who made each change through the web process.
 
     The principal is the one the route's authentication found (``request.state.principal``,
     set by :func:`devices.auth.optional_principal`); requests without one changed nothing.
+    Plain ASGI rather than Starlette's ``BaseHTTPMiddleware``, which would re-wrap the body
+    stream and turn :class:`~web.limits.RequestLimits`' 413 into a 400.
+
+    Args:
+        app: the application.
     """
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+    def __init__(self, app: ASGIApp) -> None:
+        """Wrap ``app``."""
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass the request on; afterwards write who did it if it was a change."""
-        response = await call_next(request)
-        if request.method in _MUTATING and not request.url.path.startswith(_NOT_AUDITED):
-            principal: Principal | None = getattr(request.state, "principal", None)
-            if principal is not None:
-                await run_in_threadpool(
-                    _record, _engine(request), principal, request.method, request.url.path,
-                    response.status_code)
-        return response
+        if (scope["type"] != "http" or scope["method"] not in _MUTATING
+                or scope["path"].startswith(_NOT_AUDITED)):
+            await self.app(scope, receive, send)
+            return
+        answered: list[int] = []
+
+        async def remember(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answered.append(int(message["status"]))
+            await send(message)
+
+        await self.app(scope, receive, remember)
+        principal: Principal | None = scope.get("state", {}).get("principal")
+        if principal is not None and answered:
+            request = Request(scope)
+            await run_in_threadpool(_record, _engine(request), principal, scope["method"],
+                                    scope["path"], answered[0])
 
 
 def _record(engine: Engine, principal: Principal, method: str, path: str, code: int) -> None:
