@@ -89,3 +89,21 @@ def test_registry_changes_record_the_person(settings: Settings, web_server: str)
     assert [(e.actor, e.action, e.subject, e.status) for e in entries] == [
         ("한관리 (choi.admin)", "POST", "/api/v1/centers", 201)
     ]
+
+
+def test_session_cookie_is_secure_over_tls(settings: Settings) -> None:
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    make_admin(settings, "tls.admin")
+    body = {"username": "tls.admin", "password": ADMIN_PASSWORD}
+    app = create_app(settings)
+    for base, secure in (("https://anbu.test", True), ("http://anbu.test", False)):
+        with TestClient(app, base_url=base) as client:
+            answer = client.post("/api/v1/session", json=body)
+            assert answer.status_code == 204
+            cookie = next(c.lower() for c in answer.headers.get_list("set-cookie")
+                          if c.startswith("anbu_session="))
+            assert "httponly" in cookie and "samesite=lax" in cookie
+            assert ("secure" in cookie.split("; ")) is secure, cookie
