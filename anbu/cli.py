@@ -25,6 +25,7 @@ PLUGINS: dict[str, str] = {
     "init": "anbu.stack.cli",
     "bridge": "ingest.cli",
     "devices": "devices.cli",
+    "users": "devices.accounts_cli",
     "worker": "detectors.cli",
     "backtest": "detectors.cli",
     "alerts": "alerts.cli",
