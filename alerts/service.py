@@ -37,6 +37,7 @@ from alerts.notifiers.sms import SmsNotifier
 from alerts.notifiers.webhook import WebhookNotifier
 from alerts.store import AlertStore
 from anbu.events import AlertEvent, DeadLetter, SosEvent
+from anbu.health import Heartbeat, Report, kafka_heartbeat, note_error
 from anbu.influx import InfluxClient
 from anbu.kafka_consumers import GROUP_TIMEOUTS
 from anbu.kafka_topics import ensure_topics
@@ -138,6 +139,7 @@ class AlertService:
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._stopping = False
+        self._heartbeat: Heartbeat | None = None
 
     # --- running ----------------------------------------------------------------------
 
@@ -147,6 +149,7 @@ class AlertService:
         Raises:
             TimeoutError: Kafka did not let the consumer join within ``timeout_s``.
         """
+        self._heartbeat = kafka_heartbeat(self.settings, "alerts", self._health)
         await asyncio.to_thread(ensure_topics, self.settings)
         if self.serve_metrics and self.settings.alerts.metrics_port:
             from prometheus_client import start_http_server
@@ -193,6 +196,8 @@ class AlertService:
                 await notifier.close()
         if self._producer is not None:
             await self._producer.stop()
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
         self.store.close()
 
     async def run_forever(self) -> None:
@@ -203,6 +208,15 @@ class AlertService:
         finally:
             await self.stop()
 
+    def _health(self) -> Report:
+        facts = {
+            "consuming": self.consuming.is_set(),
+            "registry_loaded": self.registry.loaded.is_set(),
+        }
+        if not self.consuming.is_set():
+            return Report("not consuming anbu.alerts yet", facts)
+        return Report(None, facts)
+
     def _spawn(self, loop: Callable[[], Awaitable[None]], name: str) -> None:
         async def guarded() -> None:
             while not self._stopping:
@@ -211,7 +225,8 @@ class AlertService:
                     return
                 except asyncio.CancelledError:
                     raise
-                except Exception:  # noqa: BLE001 - a loop restarts rather than dies silently
+                except Exception as exc:  # noqa: BLE001 - a loop restarts, never dies silently
+                    note_error(f"alerts {name}", exc)
                     log.exception("alerts %s loop failed; restarting in 1 s", name)
                     await asyncio.sleep(1)
 

@@ -16,6 +16,8 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from anbu.health import note_error
+
 log = logging.getLogger(__name__)
 
 GROUP_TIMEOUTS: dict[str, int] = {
@@ -56,6 +58,7 @@ async def keep_running(
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - Kafka away or a bug: keep going, say why
+            note_error(what, exc)
             if time.monotonic() - began > max_delay_s:
                 delay = first_delay_s
             log.warning("%s stopped (%r); retrying in %.1f s", what, exc, delay)

@@ -133,6 +133,9 @@ class Runtime:
     states: dict[int, PartitionState] = field(default_factory=dict)
     configs: dict[str, HouseholdConfig] = field(default_factory=dict)
     registry: dict[str, RegistryRecord] = field(default_factory=dict)
+    health_paused_until: float = 0.0
+    """Wall time before which no gateway or device silence is judged (after a Kafka outage:
+    the messages held meanwhile arrive late, stamped with late receive times)."""
 
     def state(self, partition: int) -> PartitionState:
         """The partition's state, created on first use."""
@@ -364,6 +367,8 @@ class Runtime:
         health on the wall clock: a heartbeat from ahead makes nothing look silent.
         """
         now = self.wall()
+        if now < self.health_paused_until:
+            return -math.inf
         return now if engine.now >= now - self.live_window_s else -math.inf
 
     def tick(self) -> list[AlertEvent]:
@@ -377,8 +382,9 @@ class Runtime:
             live = abs(now - engine.now) <= self.live_window_s
             idle = now - st.last_record_wall >= self.idle_s and now > engine.now
             if live or idle:
+                health = -math.inf if now < self.health_paused_until else now
                 try:
-                    out += engine.advance(now, now)
+                    out += engine.advance(now, health)
                 except Exception:  # a bug in one household must not stop the timer
                     log.exception("detector failed while advancing to the wall clock")
         return out

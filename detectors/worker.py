@@ -27,6 +27,7 @@ from faust.streams import _current_event, current_event
 from pydantic import ValidationError
 
 from anbu.events import AlertEvent, DeadLetter, DeviceEvent, EventBatch, SosEvent
+from anbu.health import kafka_heartbeat
 from anbu.kafka_topics import ensure_topics
 from anbu.registry_reader import RegistryReader
 from anbu.timeutil import utcnow
@@ -34,6 +35,7 @@ from config import Settings
 from detectors.exceptions import EventTimeAheadError
 from detectors.fastparse import fast_events
 from detectors.offsets import OFFSET_PREFIX, OffsetGuard, Verdict, progress_key
+from detectors.outage import CHECK_EVERY_S, KafkaOutage
 from detectors.outbox import Outbox
 from detectors.params import DetectorParams
 from detectors.runtime import Runtime, max_ahead_s, partition_of
@@ -451,23 +453,29 @@ def build_app(settings: Settings) -> tuple[faust.App, Runtime]:
         async for event in stream.events():
             await handle(event, True)
 
+    outage = KafkaOutage(runtime, settings.kafka.bootstrap_servers)
+
     @app.timer(det.tick_interval.total_seconds())
     async def tick() -> None:
         # not while rebalancing: a partition being handed over is saved as it is, and an
         # alert its deadline raised now would be raised again by the next owner
-        if not registry_ready.is_set() or app.rebalancing:
+        if not registry_ready.is_set() or app.rebalancing or not outage.clock_may_move():
             return
         raised = runtime.tick()
         if raised:
             await alerts.publish(raised)
         await keeper.idle()
 
+    @app.timer(CHECK_EVERY_S)
+    async def watch_kafka() -> None:
+        await outage.check()
+
     @app.task
     async def follow_registry() -> None:
         await registry.run()
 
     app.conf.detectors_runtime = runtime  # for tests and benchmarks in the same process
-    _ = (detect, raise_sos, tick, follow_registry)
+    _ = (detect, raise_sos, tick, watch_kafka, follow_registry)
     return app, runtime
 
 
@@ -536,7 +544,9 @@ def run_worker(settings: Settings) -> None:
                           redirect_stdouts=False, override_logging=False)
     started = time.monotonic()
     log.info("detector worker %s starting", det.app_id)
+    heartbeat = kafka_heartbeat(settings, "worker")
     try:
         worker.execute_from_commandline()
     finally:
+        heartbeat.stop()
         log.info("detector worker stopped after %.0f s", time.monotonic() - started)

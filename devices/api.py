@@ -29,6 +29,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from anbu.health import kafka_heartbeat
 from config import Settings
 from devices import service
 from devices.auth import Principal, Role, can_see_household, get_principal
@@ -116,7 +117,7 @@ router = APIRouter(prefix="/api/v1", tags=["registry"], route_class=RegistryRout
 Caller = Annotated[Principal, Depends(get_principal)]
 
 WRITERS = (Role.ADMIN, Role.INSTALLER)
-CARERS = (Role.ADMIN, Role.INSTALLER, Role.STAFF)
+CARERS = (Role.ADMIN, Role.INSTALLER, Role.STAFF, Role.LEAD)
 
 
 def _settings(request: Request) -> Settings:
@@ -748,6 +749,7 @@ async def startup(app: FastAPI, settings: Settings) -> None:
     await asyncio.to_thread(prepare)
     consumer = LastSeenConsumer(settings, engine)
     app.state.registry_last_seen = consumer
+    app.state.registry_heartbeat = kafka_heartbeat(settings, "web")
     app.state.registry_tasks = [
         asyncio.create_task(_snapshot_loop(settings, engine), name="registry-snapshot"),
         asyncio.create_task(consumer.run(), name="registry-last-seen"),
@@ -756,6 +758,8 @@ async def startup(app: FastAPI, settings: Settings) -> None:
 
 
 MQTT_WATCH_S = 30.0
+REGISTRY_CHECK_S = 2.0
+"""How often the web process checks that Kafka still has the registry topic."""
 
 
 async def _mqtt_watch_loop(settings: Settings, engine: Engine) -> None:
@@ -773,7 +777,7 @@ async def _mqtt_watch_loop(settings: Settings, engine: Engine) -> None:
 
 
 async def _snapshot_loop(settings: Settings, engine: Engine) -> None:
-    from devices.publisher import publish_snapshot, snapshot_wanted
+    from devices.publisher import publish_snapshot, registry_lost, snapshot_wanted
 
     loop = asyncio.get_running_loop()
     delay = 1.0
@@ -788,14 +792,22 @@ async def _snapshot_loop(settings: Settings, engine: Engine) -> None:
         log.info("registry snapshot published: %d records", count)
         delay = 1.0
         due = loop.time() + settings.registry.snapshot_interval.total_seconds()
+        # A broker that lost the registry (restarted without its data) gets it back at
+        # once: the bridge would otherwise dead-letter every device as unregistered.
+        await asyncio.to_thread(registry_lost, settings)  # the ends just after publishing
         while loop.time() < due and not snapshot_wanted():
-            await asyncio.sleep(min(5.0, max(0.0, due - loop.time())))
+            await asyncio.sleep(min(REGISTRY_CHECK_S, max(0.0, due - loop.time())))
+            if await asyncio.to_thread(registry_lost, settings):
+                break
 
 
 async def shutdown(app: FastAPI) -> None:
     """Stop the background tasks and flush the Kafka producer."""
     from devices.publisher import close_producers
 
+    heartbeat = getattr(app.state, "registry_heartbeat", None)
+    if heartbeat is not None:
+        heartbeat.stop()
     for task in getattr(app.state, "registry_tasks", []):
         task.cancel()
     for task in getattr(app.state, "registry_tasks", []):

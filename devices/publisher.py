@@ -8,12 +8,13 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from kafka import KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from anbu.errors import AnbuError
+from anbu.kafka_producers import abandon
 from anbu.kafka_topics import ensure_topics
 from anbu.registry_records import RegistryRecord, record_key
 from config import Settings
@@ -72,11 +73,25 @@ def publish(settings: Settings, records: Iterable[RegistryRecord]) -> int:
     """
     producer = _producer(settings)
     topic = settings.kafka.topics.registry
-    futures = [producer.send(topic, key=record_key(r), value=r.to_json()) for r in records]
-    producer.flush(timeout=30)
-    for future in futures:
-        future.get(timeout=30)
+    try:
+        futures = [producer.send(topic, key=record_key(r), value=r.to_json()) for r in records]
+        producer.flush(timeout=30)
+        for future in futures:
+            future.get(timeout=30)
+    except Exception:
+        # A kafka-python producer that failed may never send again (a fatal InitProducerId
+        # error after a broker restart): the next attempt gets a new one.
+        _discard_producer(settings, producer)
+        raise
     return len(futures)
+
+
+def _discard_producer(settings: Settings, producer: KafkaProducer) -> None:
+    servers = tuple(settings.kafka.bootstrap_servers)
+    with _lock:
+        if _producers.get(servers) is producer:
+            del _producers[servers]
+    abandon(producer)
 
 
 def publish_changes(settings: Settings, engine: Engine, changes: Changes) -> bool:
@@ -132,10 +147,64 @@ def publish_snapshot(settings: Settings, engine: Engine) -> int:
     return count
 
 
+_watch: dict[tuple[str, ...], KafkaConsumer] = {}
+_ends_seen: dict[tuple[tuple[str, ...], str], int] = {}
+
+
+def registry_lost(settings: Settings) -> bool:
+    """Whether the broker lost ``anbu.registry`` since the last call (so republish now).
+
+    End offsets only grow on a topic that lives; a topic that is gone, or whose end offsets
+    add up to less than seen before, was lost (a broker restarted without its data). Kafka
+    unreachable is not a loss: the next call decides.
+    """
+    servers, topic = tuple(settings.kafka.bootstrap_servers), settings.kafka.topics.registry
+    try:
+        with _lock:
+            consumer = _watch.get(servers)
+            if consumer is None:
+                consumer = _watch[servers] = KafkaConsumer(
+                    bootstrap_servers=list(servers),
+                    client_id=f"{settings.kafka.client_id}-registry-watch",
+                    group_id=None,
+                    enable_auto_commit=False,
+                    request_timeout_ms=10_000,
+                )
+        topics = consumer.topics()  # a fresh metadata request, not the cached one
+        if topic in topics:
+            partitions = consumer.partitions_for_topic(topic) or set()
+            ends = consumer.end_offsets([TopicPartition(topic, p) for p in partitions])
+            total = sum(ends.values())
+        else:
+            total = -1
+    except Exception as exc:  # noqa: BLE001 - Kafka away: nothing can be said yet
+        log.info("registry topic not checked (%s)", type(exc).__name__)
+        with _lock:
+            stale = _watch.pop(servers, None)
+        if stale is not None:
+            stale.close()
+        return False
+    key = (servers, topic)
+    seen = _ends_seen.get(key)
+    _ends_seen[key] = max(total, 0)
+    if seen is None or total >= seen:
+        return False
+    log.warning("Kafka lost %s (records %d, %d before): republishing the registry now",
+                topic, max(total, 0), seen)
+    with _lock:
+        # the next publish creates the topic again, compacted, before producing to it
+        _topics_ready.discard(key)
+    return True
+
+
 def close_producers() -> None:
-    """Flush and close the producers this process opened."""
+    """Flush and close the producers (and the topic watch) this process opened."""
     with _lock:
         for producer in _producers.values():
             producer.close(timeout=5)
         _producers.clear()
         _topics_ready.clear()
+        for consumer in _watch.values():
+            consumer.close()
+        _watch.clear()
+        _ends_seen.clear()

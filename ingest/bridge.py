@@ -22,6 +22,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from prometheus_client import CollectorRegistry, start_http_server
 
+from anbu.health import Heartbeat, Report
 from anbu.influx import BufferedWriter, InfluxClient, InfluxError
 from anbu.timeutil import utcnow
 from ingest.exceptions import RegistryUnavailable
@@ -35,6 +36,12 @@ from ingest.registry_follower import RegistryFollower
 from ingest.sos_lane import SosLane
 
 log = logging.getLogger(__name__)
+
+STUCK_AFTER_S = 10.0
+"""Work waiting this long with nothing confirmed by Kafka makes the bridge DEGRADED."""
+
+GIVE_UP_AFTER_S = 600.0
+"""Nothing confirmed for this long, new producers included: exit non-zero and be restarted."""
 
 _PUBACK = 0x40
 _PUBACK_PACKET = struct.Struct("!BBH")
@@ -95,6 +102,9 @@ class Bridge:
         self.connected = threading.Event()
         self._http: Any = None
         self._influx_thread: threading.Thread | None = None
+        self.heartbeat = Heartbeat(
+            settings.data_dir, "bridge", [lambda: self.sink.health(STUCK_AFTER_S), self.health]
+        )
         self.client = self._mqtt_client()
 
     # -- lifecycle ------------------------------------------------------------------
@@ -131,6 +141,7 @@ class Bridge:
             log.info("metrics on http://%s:%d/metrics", self.settings.ingest.metrics_host, port)
         if not self.follower.is_alive():
             self.follower.start()
+        self.heartbeat.start()
         if not self.follower.wait_loaded(registry_timeout_s):
             raise RegistryUnavailable(
                 f"the registry topic {self.follower.topic} did not load in {registry_timeout_s} s"
@@ -168,6 +179,7 @@ class Bridge:
         self.client.disconnect()
         self.client.loop_stop()
         self.follower.stop()
+        self.heartbeat.stop()
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
@@ -221,8 +233,12 @@ class Bridge:
             self._http.server_close()
         return drained
 
-    def run_forever(self) -> None:
-        """Run until SIGTERM or SIGINT, then stop cleanly."""
+    def run_forever(self) -> int:
+        """Run until SIGTERM or SIGINT, then stop cleanly; return the exit status.
+
+        Returns 1 when Kafka has confirmed nothing for :data:`GIVE_UP_AFTER_S` although new
+        producers were tried: a fresh process is the last resort (MQTT keeps the messages).
+        """
         done = threading.Event()
 
         def _signal(signum: int, _frame: FrameType | None) -> None:
@@ -232,8 +248,31 @@ class Bridge:
         signal.signal(signal.SIGTERM, _signal)
         signal.signal(signal.SIGINT, _signal)
         self.start()
-        done.wait()
+        status = 0
+        while not done.wait(5.0):
+            stalled = self.sink.stalled_s()
+            if stalled >= GIVE_UP_AFTER_S:
+                log.error("Kafka confirmed nothing for %.0f s (%d new producers tried): exiting "
+                          "to be restarted", stalled, self.sink.replacements)
+                status = 1
+                break
         self.stop()
+        return status
+
+    def health(self) -> Report:
+        """Whether the bridge is connected to MQTT with its registry loaded (a heartbeat probe)."""
+        facts = {
+            "mqtt_connected": self.connected.is_set(),
+            "registry_loaded": self.follower.loaded.is_set(),
+            "registry_records": self.follower.records,
+            "messages": self.metrics.messages,
+            "acked": self.metrics.acked,
+        }
+        if not self.follower.loaded.is_set():
+            return Report(f"registry topic {self.follower.topic} not loaded yet", facts)
+        if not self.connected.is_set():
+            return Report("not connected to MQTT", facts)
+        return Report(None, facts)
 
     # -- MQTT callbacks (paho's network thread) ------------------------------------------
 

@@ -36,7 +36,9 @@ def register(app: typer.Typer) -> None:
 
         bridge = Bridge(settings_of(ctx), client_id=client_id)
         if not retire:
-            bridge.run_forever()
+            status = bridge.run_forever()
+            if status:
+                raise typer.Exit(status)
             return
         bridge.start()
         if not bridge.retire():

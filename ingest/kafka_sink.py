@@ -10,6 +10,13 @@ one record each, so an SOS never waits behind telemetry. Every record lists the 
 messages it carries; a message is acknowledged when all its records are confirmed
 (``acks=all``). A failed send is retried until it succeeds; meanwhile the message stays
 unacknowledged, so even a crash loses nothing (the broker redelivers).
+
+A kafka-python idempotent producer that hit a fatal error (after a broker restart Tansu
+answers ``InitProducerId`` with ``UnknownError``) never sends again: it aborts every batch
+for ever. The sink then replaces it with a new producer; the aborted records come back
+through their error callbacks and are sent again on the new one (at least once: a record
+Kafka had but did not confirm may be written twice; consumers deduplicate by idempotency
+key). :meth:`KafkaSink.health` says whether Kafka confirms what the bridge sends.
 """
 
 from __future__ import annotations
@@ -26,10 +33,20 @@ from kafka import KafkaProducer
 from kafka.partitioner.default import murmur2
 
 from anbu.events import SCHEMA_VERSION
+from anbu.health import Report
+from anbu.kafka_producers import abandon
 from ingest.normalise import EventDict
 from ingest.ratelimit import RateLimitedLog
 
 log = logging.getLogger(__name__)
+
+
+_FAILURES_BEFORE_REPLACING = 20
+"""Sends failed in a row, none confirmed, before the producer is replaced anyway."""
+
+_STALLED_BEFORE_REPLACING_S = 20.0
+"""Seconds with work waiting and nothing confirmed before the producer is replaced anyway
+(then again at growing intervals, up to 30 s, while nothing is confirmed)."""
 
 
 class Delivery:
@@ -102,18 +119,8 @@ class KafkaSink:
         self.linger_s = settings.ingest.batch_linger.total_seconds()
         self._on_delivered = on_delivered
         self._on_error = on_error
-        self.producer = producer or KafkaProducer(
-            bootstrap_servers=settings.kafka.bootstrap_servers,
-            client_id=f"{settings.kafka.client_id}-bridge",
-            acks="all",
-            linger_ms=0,  # telemetry is batched here; SOS must not wait
-            retries=5,
-            max_in_flight_requests_per_connection=5,
-            request_timeout_ms=15_000,
-            delivery_timeout_ms=30_000,
-            max_block_ms=30_000,
-            metrics_enabled=False,  # the bridge counts what matters itself; saves CPU per send
-        )
+        self._kafka = settings.kafka
+        self.producer: KafkaProducer | None = producer or self._new_producer()
         self.partitions: int = settings.kafka.topics.partitions
         self._lock = threading.Lock()
         self._batches: dict[int, _Batch] = {}
@@ -121,6 +128,30 @@ class KafkaSink:
         self._stop = threading.Event()
         self._log = RateLimitedLog(log, settings.ingest.log_every.total_seconds())
         self._thread = threading.Thread(target=self._flusher, name="kafka-sink", daemon=True)
+        # health: when Kafka last confirmed a record, the last failure, work not confirmed
+        self._unconfirmed = 0
+        self._waiting_since: float | None = None
+        self._confirmed_at: float | None = None
+        self._last_error: str | None = None
+        self._failures_in_a_row = 0
+        self._replace_after = 0.0
+        self.replacements = 0
+
+    def _new_producer(self) -> KafkaProducer:
+        return KafkaProducer(
+            bootstrap_servers=self._kafka.bootstrap_servers,
+            client_id=f"{self._kafka.client_id}-bridge",
+            acks="all",
+            linger_ms=0,  # telemetry is batched here; SOS must not wait
+            retries=5,
+            max_in_flight_requests_per_connection=5,
+            request_timeout_ms=15_000,
+            delivery_timeout_ms=30_000,
+            # A send blocks the MQTT thread while metadata is missing (Kafka away); short,
+            # so the MQTT connection is kept and the record goes to the retry list instead.
+            max_block_ms=5_000,
+            metrics_enabled=False,  # the bridge counts what matters itself; saves CPU per send
+        )
 
     def start(self) -> None:
         """Learn the events topic's partitions and start the flushing thread.
@@ -128,7 +159,7 @@ class KafkaSink:
         The thread sends lingering batches and retries failed sends.
         """
         try:
-            known = self.producer.partitions_for(self.topics.events)
+            known = self.producer.partitions_for(self.topics.events) if self.producer else None
         except Exception as exc:  # Kafka not reachable yet: the configured count
             known = None
             log.warning("partitions of %s unknown (%r)", self.topics.events, exc)
@@ -176,10 +207,17 @@ class KafkaSink:
         self._send(_Record(self.topics.events, key, value, batch.deliveries, partition))
 
     def _send(self, record: _Record) -> None:
+        with self._lock:
+            self._unconfirmed += 1
+            if self._waiting_since is None:
+                self._waiting_since = time.monotonic()
         try:
-            future = self.producer.send(record.topic, key=record.key, value=record.value,
-                                        partition=record.partition)
-        except Exception as exc:  # buffer full or producer closed: retry later
+            producer = self.producer
+            if producer is None:
+                raise ConnectionError("no Kafka producer (Kafka was not reachable)")
+            future = producer.send(record.topic, key=record.key, value=record.value,
+                                   partition=record.partition)
+        except Exception as exc:  # buffer full, producer closed, Kafka away: retry later
             self._failed(record, exc)
             return
         future.add_callback(lambda _meta: self._settle(record.deliveries))
@@ -192,11 +230,21 @@ class KafkaSink:
         record.due = time.monotonic() + min(10.0, 0.2 * 2**record.attempt)
         record.attempt += 1
         with self._lock:
+            self._unconfirmed -= 1
+            self._last_error = f"{time.strftime('%H:%M:%S')} {exc!r}"[:300]
+            self._failures_in_a_row += 1
             self._retries.append(record)
 
     def _settle(self, deliveries: list[Delivery]) -> None:
         done: list[Delivery] = []
         with self._lock:
+            self._unconfirmed -= 1
+            self._confirmed_at = time.monotonic()
+            self._failures_in_a_row = 0
+            if self._unconfirmed == 0 and not self._retries and not self._batches:
+                self._waiting_since = None
+            else:
+                self._waiting_since = self._confirmed_at
             for delivery in deliveries:
                 delivery.pending -= 1
                 if delivery.pending == 0:
@@ -226,10 +274,86 @@ class KafkaSink:
         for retry in retries:
             self._send(retry)
 
+    def _broken(self) -> bool:
+        """Whether the producer can no longer send (fatal error, or none at all)."""
+        producer = self.producer
+        if producer is None:
+            return True
+        # kafka-python keeps a fatal state only here; an idempotent producer in it aborts
+        # every batch for ever (Tansu after a restart: InitProducerId -> UnknownError).
+        manager = getattr(producer, "_transaction_manager", None)
+        if manager is not None and manager.has_fatal_error():
+            return True
+        # Whatever else makes every send fail, or leaves sends neither confirmed nor failed
+        # (seen with Apache Kafka after a SIGKILL: a producer wedged for minutes, no error):
+        # a new producer is cheap; try one.
+        return (self._failures_in_a_row >= _FAILURES_BEFORE_REPLACING
+                or self.stalled_s() >= _STALLED_BEFORE_REPLACING_S)
+
+    def replace_producer_if_broken(self) -> bool:
+        """Replace a producer that cannot send any more; return whether it was replaced.
+
+        The old producer is closed at once; the records it held fail through their error
+        callbacks into the retry list and are sent again on the new producer. Attempts are
+        spaced (1 s, doubling up to 30 s) while Kafka stays away.
+        """
+        now = time.monotonic()
+        if now < self._replace_after or not self._broken():
+            return False
+        old = self.producer
+        try:
+            new = self._new_producer()
+        except Exception as exc:  # Kafka not reachable: keep trying, spaced
+            self._replace_after = now + min(30.0, 2.0 ** min(self.replacements, 5))
+            self._log.error("producer", "new Kafka producer not created: %r", exc)
+            with self._lock:
+                self._last_error = f"{time.strftime('%H:%M:%S')} {exc!r}"[:300]
+            return False
+        self.replacements += 1
+        self._replace_after = now + min(30.0, 2.0 ** min(self.replacements, 5))
+        with self._lock:
+            self._failures_in_a_row = 0
+        self.producer = new
+        log.warning("Kafka producer replaced (%d so far): the old one could not send; "
+                    "records it held are sent again", self.replacements)
+        if old is not None:
+            abandon(old)
+        return True
+
+    def stalled_s(self) -> float:
+        """Seconds work has waited with nothing confirmed by Kafka (0 when none waits)."""
+        waiting = self._waiting_since
+        return 0.0 if waiting is None else time.monotonic() - waiting
+
+    def health(self, stuck_after_s: float) -> Report:
+        """Whether Kafka confirms what the bridge sends (for :mod:`anbu.health`).
+
+        Degraded once work has waited ``stuck_after_s`` with nothing confirmed.
+        """
+        now = time.monotonic()
+        with self._lock:
+            waiting = self._waiting_since
+            pending = self._unconfirmed + len(self._retries) + sum(
+                len(b.deliveries) for b in self._batches.values()
+            )
+            error, confirmed = self._last_error, self._confirmed_at
+        facts: dict[str, Any] = {
+            "unconfirmed_records": pending,
+            "last_error": error,
+            "producer_replacements": self.replacements,
+            "last_kafka_confirm_s_ago": None if confirmed is None else round(now - confirmed, 1),
+        }
+        if waiting is not None and now - waiting >= stuck_after_s:
+            reason = (f"Kafka has confirmed nothing for {now - waiting:.0f} s; "
+                      f"{pending} records waiting (last error: {error})")
+            return Report(reason, facts)
+        return Report(None, facts)
+
     def _flusher(self) -> None:
         tick = max(0.001, self.linger_s / 2)
         while not self._stop.wait(tick):
             try:
+                self.replace_producer_if_broken()
                 self.flush_due()
             except Exception as exc:  # never let the flusher die
                 self._log.error("flusher", "flushing batches failed: %r", exc)
@@ -240,6 +364,8 @@ class KafkaSink:
         if self._thread.is_alive():
             self._thread.join(timeout_s)
         self.flush_due(everything=True)
+        if self.producer is None:
+            return
         try:
             self.producer.flush(timeout=timeout_s)
         except Exception as exc:  # Kafka away: those messages stay unacknowledged, redelivered
@@ -248,5 +374,6 @@ class KafkaSink:
                 "will redeliver the unacknowledged messages",
                 exc,
             )
-        finally:
+            abandon(self.producer)  # close() would flush again, and raise again
+        else:
             self.producer.close(timeout=timeout_s)

@@ -1,5 +1,6 @@
-"""The embedded Apache Kafka keeps everything across a crash (SIGKILL) and across Ctrl-C of
-``anbu up``: records, the compacted registry topic and its config, consumer group offsets.
+"""The embedded Apache Kafka keeps everything across a crash (SIGKILL, alone and under
+``anbu up``) and across Ctrl-C of ``anbu up``: records, the compacted registry topic and its
+config, consumer group offsets.
 
 Each test runs a broker of its own (the session's broker is shared and must not be killed).
 """
@@ -10,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,12 +22,12 @@ from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 from kafka.structs import OffsetAndMetadata
 
 from anbu.kafka_topics import ensure_topics
-from anbu.stack.apache_kafka import READY_TIMEOUT_S, apache_kafka_spec
+from anbu.stack.apache_kafka import READY_TIMEOUT_S, apache_kafka_spec, kafka_answers
 from anbu.stack.services import free_port
 from config import Settings, load_settings
 from ingest.testing import KafkaTail
 from tests.services import RunningService, running
-from tests.test_stack_up import _env, _wait_all_running
+from tests.test_stack_up import _env, _status, _wait_all_running
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -197,6 +199,25 @@ def _ctrl_c(up: subprocess.Popen[bytes]) -> int:
             up.wait()
 
 
+def _wait_restarted(env: dict[str, str], name: str, old_pid: int) -> int:
+    """Wait until supervisord runs ``name`` again under a new pid; return it."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        state, pid = _status(env)[1].get(name, ("", 0))
+        if state == "RUNNING" and pid not in (0, old_pid):
+            return pid
+        time.sleep(0.5)
+    pytest.fail(f"{name} was not restarted")
+
+
+def _wait_kafka(settings: Settings) -> None:
+    host, _, port = settings.kafka.bootstrap_servers[0].rpartition(":")
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while not kafka_answers(host, int(port)):
+        assert time.monotonic() < deadline, "Kafka did not come back"
+        time.sleep(0.2)
+
+
 def test_everything_survives_ctrl_c_of_anbu_up(tmp_path: Path) -> None:
     data_dir = tmp_path / "var"
     env = _env(data_dir)
@@ -215,7 +236,11 @@ def test_everything_survives_ctrl_c_of_anbu_up(tmp_path: Path) -> None:
         _produce(settings)
         _commit(settings)
         _check_everything_there(settings)
-        kafka_pid = rows["kafka"][1]
+        # A crash of the broker under `anbu up`: supervisord starts it again, on the same data.
+        os.kill(rows["kafka"][1], signal.SIGKILL)
+        kafka_pid = _wait_restarted(env, "kafka", rows["kafka"][1])
+        _wait_kafka(settings)
+        _check_everything_there(settings)
     finally:
         code = _ctrl_c(up)
     assert code == 0, log.read_text()[-3000:]
@@ -226,6 +251,7 @@ def test_everything_survives_ctrl_c_of_anbu_up(tmp_path: Path) -> None:
     try:
         rows = _wait_all_running(env, 240)
         assert rows["kafka"][1] != kafka_pid
+        _wait_kafka(settings)
         _check_everything_there(settings)
     finally:
         code = _ctrl_c(up)

@@ -21,6 +21,7 @@ from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from anbu.events import EventBatch
+from anbu.health import kafka_heartbeat
 from anbu.influx import BufferedWriter, InfluxClient, InfluxError, Point
 from anbu.kafka_consumers import GROUP_TIMEOUTS
 from anbu.kafka_topics import ensure_topics
@@ -99,6 +100,7 @@ class SeriesWriter:
 
     async def run(self) -> None:
         """Consume until :meth:`stop`; flush on the way out."""
+        heartbeat = kafka_heartbeat(self.settings, "series")
         await asyncio.to_thread(ensure_topics, self.settings)
         await asyncio.to_thread(
             ensure_schema,
@@ -139,6 +141,7 @@ class SeriesWriter:
             await consumer.stop()
             self.client.close()
             self.health_buffer.client.close()
+            heartbeat.stop()
 
     def _apply_registry(self, change: RegistryChange) -> None:
         if change.record is None:

@@ -50,6 +50,14 @@ def default_lib_dir() -> Path:
     return cache / "anbu" / f"kafka-{KAFKA_VERSION}" / "lib"
 
 
+def jars_cached(lib_dir: Path | None = None) -> bool:
+    """Whether the jars and the class archive are there already (no fetch at the next start)."""
+    lib = lib_dir or default_lib_dir()
+    archive = lib.parent / "classes.jsa"
+    tried = archive.exists() or archive.with_name("classes.jsa.failed").exists()
+    return (lib / _COMPLETE).exists() and tried
+
+
 def ensure_jars(lib_dir: Path | None = None, *, mvn: str = "mvn") -> Path:
     """Return the folder of the broker's jars, fetching them with Maven the first time.
 
@@ -227,13 +235,16 @@ def class_archive(lib: Path, java: str) -> Path | None:
     says so in its log and starts the slow way.
     """
     shared = lib.parent / "classes.jsa"
-    if shared.exists():
-        return shared
+    failed = lib.parent / "classes.jsa.failed"  # tried once: starts are slow, not slower
+    if shared.exists() or failed.exists():
+        return shared if shared.exists() else None
     with (lib.parent / "fetch.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not shared.exists():
+        if not shared.exists() and not failed.exists():
             with tempfile.TemporaryDirectory(prefix="anbu-kafka-cds-") as tmp:
                 _train(Path(tmp), lib, java, shared)
+            if not shared.exists():
+                failed.write_text("this Java could not write a class archive\n")
     return shared if shared.exists() else None
 
 

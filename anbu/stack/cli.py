@@ -5,15 +5,19 @@ from __future__ import annotations
 import signal
 import time
 import xmlrpc.client
+from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from anbu.cli_support import cli_context, settings_of
 from anbu.errors import AnbuError
+from anbu.health import verdict
 from anbu.influx import InfluxClient
 from anbu.kafka_topics import ensure_topics
+from anbu.stack.apache_kafka import jars_cached
 from anbu.stack.compose import app_programs, infra_programs
 from anbu.stack.exceptions import StackError
 from anbu.stack.services import wait_ready
@@ -40,6 +44,8 @@ def up(
 
     context = cli_context(ctx)
     settings = context.settings
+    if settings.stack.kafka == "apache" and not jars_cached(settings.stack.kafka_lib_dir):
+        _say("fetching Apache Kafka with Maven and preparing it (once; a minute or two)")
     try:
         infra = infra_programs(settings)
         apps = app_programs(settings, set(available_commands()), demo=demo)
@@ -73,8 +79,8 @@ def up(
         _say(f"  operator dashboards   http://{settings.web.host}:{settings.web.port}/")
         _say(f"  installer API (docs)  http://{settings.web.host}:{settings.web.port}/docs")
         if demo:
-            tokens = settings.data_dir / "demo" / "tokens.txt"
-            _say(f"  demo sign-in tokens   {tokens} (written once the demo has seeded)")
+            _say_demo_accounts(settings.data_dir / "demo" / "accounts.txt", 120.0,
+                               lambda: stopping or supervisord.poll() is not None)
         _say("`anbu status` shows what runs; Ctrl-C stops everything.")
         _watch(data, lambda: stopping or supervisord.poll() is not None)
     except (AnbuError, OSError, xmlrpc.client.Error) as exc:
@@ -83,6 +89,20 @@ def up(
     finally:
         _shutdown(data, supervisord)
     raise typer.Exit(0 if stopping else 1)
+
+
+def _say_demo_accounts(path: Path, timeout_s: float, stopped: Callable[[], bool]) -> None:
+    """Print the demo's sign-in accounts once the demo has seeded the registry."""
+    deadline = time.monotonic() + timeout_s
+    while not path.exists() and time.monotonic() < deadline and not stopped():
+        time.sleep(0.5)
+    if not path.exists():
+        _say(f"  demo accounts         {path} (written once the demo has seeded)")
+        return
+    _say(f"  demo accounts (user name, password, role, center; also in {path}):")
+    for line in path.read_text().splitlines():
+        if line and not line.startswith("#"):
+            _say("    " + "  ".join(line.split("\t")))
 
 
 def prepare(settings: Any, timeout_s: float) -> list[str]:
@@ -146,7 +166,11 @@ def _shutdown(data: Any, supervisord: Any) -> None:
 
 
 def status(ctx: typer.Context) -> None:
-    """Say what runs in the embedded stack, on which port, since when."""
+    """Say what runs in the embedded stack, on which port, since when, and what is stuck.
+
+    A running process whose heartbeat (``<data dir>/health/``) reports a problem, or has
+    gone stale, is shown DEGRADED with the reason. Exit 1 if anything is not RUNNING.
+    """
     settings = settings_of(ctx)
     try:
         states = process_states(settings.data_dir)
@@ -161,19 +185,29 @@ def status(ctx: typer.Context) -> None:
     for program in app_programs(settings, set(available_commands()), demo=True):
         ports[program.spec.name] = program.spec.port
     typer.echo(f"{'component':<10} {'state':<9} {'pid':>7} {'port':>6}  since (Asia/Seoul)")
+    healthy = True
     for state in states:
-        typer.echo(_row(state, ports.get(state.name)))
-    if any(s.state != "RUNNING" for s in states):
+        shown, reason = state.state, ""
+        if state.state == "RUNNING":
+            # Running is not enough: a process stuck on a broken Kafka client runs too.
+            judged = verdict(settings.data_dir, state.name, state.pid)
+            if judged.degraded:
+                shown, reason = "DEGRADED", judged.reason
+        healthy = healthy and shown == "RUNNING"
+        typer.echo(_row(state, shown, ports.get(state.name)))
+        if reason:
+            typer.echo(f"{'':<10} └ {reason}")
+    if not healthy:
         raise typer.Exit(1)
 
 
-def _row(state: ProcessState, port: int | None) -> str:
+def _row(state: ProcessState, shown: str, port: int | None) -> str:
     since = "-"
     if state.since is not None and state.state == "RUNNING":
         uptime = utcnow() - state.since
         since = f"{state.since.astimezone(SEOUL):%Y-%m-%d %H:%M:%S} (up {_short(uptime)})"
     pid = str(state.pid) if state.pid else "-"
-    return f"{state.name:<10} {state.state:<9} {pid:>7} {port or '-':>6}  {since}"
+    return f"{state.name:<10} {shown:<9} {pid:>7} {port or '-':>6}  {since}"
 
 
 def _short(delta: Any) -> str:

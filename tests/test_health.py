@@ -1,0 +1,56 @@
+"""Heartbeat files and the verdict ``anbu status`` draws from them."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from anbu.health import Heartbeat, KafkaReachable, Report, health_path, note_error, verdict
+from anbu.stack.services import free_port
+from tests.services import RunningService
+
+
+def test_a_problem_or_a_stale_file_is_degraded_and_a_good_beat_is_not(tmp_path: Path) -> None:
+    problem: list[str | None] = [None]
+    beat = Heartbeat(tmp_path, "bridge", [lambda: Report(problem[0], {"acked": 3})], 0.05)
+    beat.start()
+    try:
+        good = verdict(tmp_path, "bridge", os.getpid())
+        assert not good.degraded and good.body["facts"] == {"acked": 3}
+        problem[0] = "Kafka has confirmed nothing for 12 s"
+        time.sleep(0.3)
+        bad = verdict(tmp_path, "bridge", os.getpid())
+        assert bad.degraded and bad.reason == "Kafka has confirmed nothing for 12 s"
+        # An earlier run's file (another pid) says nothing about this process.
+        assert not verdict(tmp_path, "bridge", os.getpid() + 1).degraded
+    finally:
+        beat.stop()
+    problem[0] = None
+    beat.beat()
+    assert not verdict(tmp_path, "bridge", os.getpid()).degraded
+    # A process whose heartbeat stopped (hung) is degraded once the file is stale.
+    hung = verdict(tmp_path, "bridge", os.getpid(), now=time.time() + 60)
+    assert hung.degraded and "no heartbeat" in hung.reason
+
+
+def test_a_probe_that_raises_is_a_problem_and_errors_are_kept(tmp_path: Path) -> None:
+    def broken() -> Report:
+        raise RuntimeError("probe bug")
+
+    note_error("alerts sos consumer", ConnectionError("broker gone"))
+    body = Heartbeat(tmp_path, "alerts", [broken]).beat()
+    assert body["problems"] == ["health probe failed: RuntimeError('probe bug')"]
+    assert "broker gone" in body["errors"]["alerts sos consumer"]
+    assert json.loads(health_path(tmp_path, "alerts").read_text())["pid"] == os.getpid()
+
+
+def test_kafka_reachable_says_since_when_it_is_not(kafka: RunningService) -> None:
+    up = KafkaReachable([f"127.0.0.1:{kafka.port}"], grace_s=0)()
+    assert up.problem is None and up.facts["kafka_reachable"] is True
+    nobody = KafkaReachable([f"127.0.0.1:{free_port()}"], grace_s=0.2)
+    assert nobody().problem is None  # within the grace: a restart takes a moment
+    time.sleep(0.3)
+    down = nobody()
+    assert down.problem is not None and "unreachable" in down.problem
