@@ -37,7 +37,7 @@ from devices.auth import (
 
 router = APIRouter(tags=["inbox"])
 
-ACTING_ROLES = frozenset({Role.STAFF, Role.ADMIN})
+ACTING_ROLES = frozenset({Role.STAFF, Role.LEAD, Role.ADMIN})
 SEVERITY_RANK = {"critical": 0, "high": 1, "warning": 2, "info": 3}
 CLOSED_WINDOW = timedelta(hours=24)
 

@@ -25,6 +25,7 @@ PLUGINS: dict[str, str] = {
     "init": "anbu.stack.cli",
     "bridge": "ingest.cli",
     "devices": "devices.cli",
+    "users": "devices.accounts_cli",
     "worker": "detectors.cli",
     "backtest": "detectors.cli",
     "alerts": "alerts.cli",
@@ -32,6 +33,7 @@ PLUGINS: dict[str, str] = {
     "web": "web.cli",
     "simulate": "simulator.cli",
     "bench": "bench.cli",
+    "review": "detectors.review_cli",
 }
 
 app = typer.Typer(

@@ -117,7 +117,7 @@ router = APIRouter(prefix="/api/v1", tags=["registry"], route_class=RegistryRout
 Caller = Annotated[Principal, Depends(get_principal)]
 
 WRITERS = (Role.ADMIN, Role.INSTALLER)
-CARERS = (Role.ADMIN, Role.INSTALLER, Role.STAFF)
+CARERS = (Role.ADMIN, Role.INSTALLER, Role.STAFF, Role.LEAD)
 
 
 def _settings(request: Request) -> Settings:

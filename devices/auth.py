@@ -1,7 +1,9 @@
 """API tokens, roles and who may see which household.
 
 Tokens are random and shown once; only their SHA-256 is stored (a slow hash adds nothing
-for 256-bit random secrets, and lookup by hash stays one indexed query).
+for 256-bit random secrets, and lookup by hash stays one indexed query). Tokens are for
+machines and scripts; people sign in with a personal account (:mod:`devices.accounts`), whose
+browser session cookie is checked here too.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
     from devices.lookup import RegistryLookup
 
 TOKEN_COOKIE = "anbu_token"
+SESSION_COOKIE = "anbu_session"
 TOKEN_PREFIX = "anbu_"
 
 
@@ -27,12 +30,15 @@ class Role(StrEnum):
     installer: register and change households, gateways and devices (of its center if the
         token names one).
     staff: care-center staff; only the households of their own center.
+    lead: a care center's lead: what staff may, and manages the accounts of the center's
+        staff and installers.
     operator: read-only, every household, no personal data.
     admin: everything, including tokens and care centers.
     """
 
     INSTALLER = "installer"
     STAFF = "staff"
+    LEAD = "lead"
     OPERATOR = "operator"
     ADMIN = "admin"
 
@@ -45,13 +51,16 @@ class Principal:
         token_id: the id of the token used (not the token).
         role: its role.
         care_center_id: the center it is limited to; None for all centers.
-        name: a label for audit trails (``"kim (cc-01 night duty)"``).
+        name: a label for audit trails (``"kim (cc-01 night duty)"``); for a person signed
+            in with an account, ``"display name (user name)"``.
+        username: the account's user name; None for an API token.
     """
 
     token_id: str
     role: Role
     care_center_id: str | None
     name: str
+    username: str | None = None
 
 
 def new_token() -> str:
@@ -94,29 +103,46 @@ def lookup_of(request: Request) -> RegistryLookup:
     return lookup
 
 
-def optional_principal(request: Request) -> Principal | None:
-    """The caller, or None when no valid token came with the request."""
-    token = token_from_request(request)
-    if token is None:
+def _session_principal(request: Request) -> Principal | None:
+    """The person of a live ``anbu_session`` cookie (only when no Authorization header)."""
+    if request.headers.get("authorization"):
         return None
-    return lookup_of(request).authenticate(token)
+    raw = request.cookies.get(SESSION_COOKIE)
+    if not raw:
+        return None
+    from devices.accounts import session_principal
+
+    return session_principal(lookup_of(request).engine, raw)
+
+
+def optional_principal(request: Request) -> Principal | None:
+    """The caller, or None without a valid token or session.
+
+    A Bearer token wins; then the personal session cookie; then the token cookie.
+    """
+    principal = _session_principal(request)
+    if principal is None:
+        token = token_from_request(request)
+        principal = None if token is None else lookup_of(request).authenticate(token)
+    if principal is not None:
+        request.state.principal = principal  # for the audit trail of the web process
+    return principal
 
 
 def get_principal(request: Request) -> Principal:
     """FastAPI dependency: the caller, or 401 saying what is missing.
 
     Raises:
-        HTTPException: 401 without a token, or with an unknown or revoked one.
+        HTTPException: 401 without a token or session, or with an unknown or revoked one.
     """
-    token = token_from_request(request)
-    if token is None:
+    principal = optional_principal(request)
+    if principal is None and token_from_request(request) is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            "authentication required: send 'Authorization: Bearer <token>' "
-            "or sign in (cookie anbu_token) / 인증이 필요합니다",
+            "authentication required: sign in at /signin, or send 'Authorization: Bearer "
+            "<token>' / 인증이 필요합니다 (/signin 에서 로그인)",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    principal = lookup_of(request).authenticate(token)
     if principal is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

@@ -756,7 +756,7 @@ def create_token(
         role = Role(role)
     except ValueError:
         raise InvalidInput("role", f"{role!r} is not one of {', '.join(Role)}") from None
-    if role is Role.STAFF and not care_center_id:
+    if role in (Role.STAFF, Role.LEAD) and not care_center_id:
         raise InvalidInput("care_center_id", "a staff token belongs to one care center")
     if role in (Role.ADMIN, Role.OPERATOR) and care_center_id:
         raise InvalidInput("care_center_id", f"an {role} token covers every center")

@@ -14,7 +14,7 @@ import typer
 from anbu.cli_support import settings_of
 from anbu.errors import AnbuError
 from anbu.timeutil import utcnow
-from simulator.plan import DAY, NO_INCIDENTS, IncidentRates
+from simulator.plan import DAY, NO_INCIDENTS, IncidentRates, Withdrawal
 from simulator.resident import SimOptions
 from simulator.world import DEFAULT_START, Simulation, SimulationConfig
 
@@ -59,6 +59,14 @@ def simulate(
     clean: Annotated[
         bool, typer.Option("--clean", help="No incidents and no noise: routines only.")
     ] = False,
+    withdraw: Annotated[
+        str | None,
+        typer.Option(
+            "--withdraw",
+            help="Household numbers (e.g. 7,12) whose residents gradually withdraw from day 28 "
+            "over 35 days (ground truth 'withdrawal'; for `anbu review`).",
+        ),
+    ] = None,
 ) -> None:
     """Simulate households: residents' routines, devices, noise and incidents.
 
@@ -77,12 +85,24 @@ def simulate(
         start=_parse_start(start, utcnow() if live else DEFAULT_START),
         rates=NO_INCIDENTS if clean else IncidentRates(),
         options=SimOptions(heartbeat_s=heartbeat_s, plug_report_s=plug_report_s),
+        withdrawal=_withdrawal(withdraw),
     )
     simulation = Simulation(config)
     if live:
         _run_mqtt(settings, simulation, speed)
     else:
         _write_files(simulation, out)
+
+
+def _withdrawal(text: str | None) -> Withdrawal | None:
+    if not text:
+        return None
+    try:
+        numbers = frozenset(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        typer.echo(f"anbu simulate: --withdraw {text!r}: expected numbers like 7,12", err=True)
+        raise typer.Exit(2) from None
+    return Withdrawal(numbers)
 
 
 def _write_files(simulation: Simulation, out: Path) -> None:
@@ -109,7 +129,9 @@ def _write_files(simulation: Simulation, out: Path) -> None:
     truth = simulation.ground_truth()
     write_ground_truth(truth, out)
     write_registry(simulation, out / "registry.json")
-    incidents = sum(1 for i in truth if i.kind.value in ("collapse", "illness", "trip"))
+    incidents = sum(
+        1 for i in truth if i.kind.value in ("collapse", "illness", "trip", "withdrawal")
+    )
     typer.echo(
         f"{count} events from {len(simulation.households)} households over {days} days "
         f"-> {out / 'events.csv'}; {incidents} incidents and {len(truth) - incidents} "

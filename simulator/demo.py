@@ -3,8 +3,9 @@
 Seeding goes through the registry's own service layer (``devices.service``), so the demo
 households are published to ``anbu.registry`` and get MQTT accounts exactly like ones an
 installer registers. Seeding is idempotent: a restart finds what exists and adds only what
-is missing. API tokens for a staff member of each care center and for an operator are
-created once and written to ``<data dir>/demo/tokens.txt``.
+is missing. Personal accounts to sign in with (an admin, an operator, an installer, and a
+lead and a staff member of each care center) are created once, with random passwords
+written to ``<data dir>/demo/accounts.txt`` (mode 0600), which ``anbu up --demo`` prints.
 
 Time runs ``speed`` times faster than the wall clock, while the pipeline measures silence
 on the wall clock; so the demo households' inactivity threshold is scaled down by the same
@@ -47,7 +48,7 @@ class DemoSeed:
 
     created_households: int
     existing_households: int
-    tokens_file: Path
+    accounts_file: Path
 
 
 def demo_inactivity_hours(speed: float) -> float:
@@ -150,8 +151,8 @@ def seed_registry(settings: Settings, simulation: Simulation, speed: float) -> D
                     room=device.room,
                     reporting_interval_s=device.reporting_interval_s,
                 )
-    tokens_file = _ensure_tokens(settings)
-    return DemoSeed(created, existing, tokens_file)
+    accounts_file = _ensure_accounts(settings)
+    return DemoSeed(created, existing, accounts_file)
 
 
 def _quiet(bed: float, wake: float) -> str:
@@ -162,25 +163,42 @@ def _quiet(bed: float, wake: float) -> str:
     return f"{hhmm(bed)}-{hhmm(wake)}"
 
 
-def _ensure_tokens(settings: Settings) -> Path:
-    """Create the demo API tokens once; the file keeps them (the registry keeps hashes)."""
-    from devices import service
+def demo_accounts() -> list[tuple[str, str, str, str | None]]:
+    """The demo's people: (user name, display name, role, care center)."""
+    people: list[tuple[str, str, str, str | None]] = [
+        ("demo.admin", "데모 관리자", "admin", None),
+        ("demo.operator", "구청 운영 (데모)", "operator", None),
+        ("demo.installer", "설치 기사 (데모)", "installer", None),
+    ]
+    for center in CARE_CENTERS:
+        people.append((f"lead.{center}", f"{center} 센터장 (데모)", "lead", center))
+        people.append((f"staff.{center}", f"{center} 직원 (데모)", "staff", center))
+    return people
 
-    path = settings.data_dir / "demo" / "tokens.txt"
+
+def _ensure_accounts(settings: Settings) -> Path:
+    """Create the demo accounts once; the file keeps their passwords (the registry hashes)."""
+    from devices import accounts, service
+    from devices.auth import Principal, Role
+    from devices.exceptions import NotFound
+
+    path = settings.data_dir / "demo" / "accounts.txt"
     if path.exists():
         return path
-    lines = ["# anbu demo API tokens (Authorization: Bearer <token>)"]
-    with service.registry_session(settings) as session:
-        for center in CARE_CENTERS:
-            _, token = service.create_token(
-                session, "staff", name=f"demo staff {center}", care_center_id=center
-            )
-            lines.append(f"staff {center}: {token}")
-        _, token = service.create_token(session, "operator", name="demo operator")
-        lines.append(f"operator: {token}")
+    seeder = Principal("demo", Role.ADMIN, None, "anbu simulate --demo")
+    lines = ["# anbu demo accounts: sign in at /signin (user name, password, role, center)"]
+    with service.registry_session(settings, publish=False, mqtt=False) as session:
+        for username, name, role, center in demo_accounts():
+            try:
+                made = accounts.reset_password(session, seeder, username)
+            except NotFound:  # the usual case: a first start
+                made = accounts.create_account(session, seeder, username=username,
+                                               display_name=name, role=role,
+                                               care_center_id=center)
+            lines.append(f"{username}\t{made.password}\t{role}\t{center or '*'}")
     path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
     path.write_text("\n".join(lines) + "\n")
-    path.chmod(0o600)
     return path
 
 
@@ -241,10 +259,10 @@ def run_forever(
     simulation = demo_simulation(households, seed)
     seed_info = seed_registry(settings, simulation, speed)
     log.info(
-        "demo registry: %d household(s) created, %d already there; API tokens in %s",
+        "demo registry: %d household(s) created, %d already there; sign-in accounts in %s",
         seed_info.created_households,
         seed_info.existing_households,
-        seed_info.tokens_file,
+        seed_info.accounts_file,
     )
     if not simulation.households:
         stop.wait()  # nothing to publish; stay up so the supervisor does not restart us

@@ -43,6 +43,7 @@ class IncidentKind(StrEnum):
 
     COLLAPSE = "collapse"  # activity stops and does not come back
     ILLNESS = "illness"  # activity dwindles over days
+    WITHDRAWAL = "withdrawal"  # going out and moving about dwindle over weeks, nights restless
     TRIP = "trip"  # away from home (registered_away tells whether a care worker knew)
     GATEWAY_OUTAGE = "gateway_outage"  # nothing from the household gets through
     DEVICE_DROPOUT = "device_dropout"  # one device falls silent

@@ -69,6 +69,9 @@ class HouseholdPlan:
         dropouts: (device id, start, end).
         batteries: device id -> (percent at the start, percent lost per day).
         miss_rate: chance a message is lost.
+        withdrawal: (first day, day of full depth, depth): from the first day the resident
+            gradually withdraws (goes out less, moves less, is restless at night) until
+            ``depth`` of their going out and moving about is gone.
     """
 
     collapse_at: float | None = None
@@ -78,6 +81,24 @@ class HouseholdPlan:
     dropouts: list[tuple[str, float, float]] = field(default_factory=list)
     batteries: dict[str, tuple[float, float]] = field(default_factory=dict)
     miss_rate: float = 0.0
+    withdrawal: tuple[int, int, float] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Withdrawal:
+    """Residents who gradually withdraw over weeks (for the weekly review's benchmark).
+
+    Attributes:
+        households: household indexes (``hh-00007`` is 7) of the residents who withdraw.
+        first_day: the day their withdrawal starts.
+        days: days until it reaches its full depth (it stays there afterwards).
+        depth: the share of going out and moving about lost at full depth (0-1).
+    """
+
+    households: frozenset[int]
+    first_day: int = 28
+    days: int = 35
+    depth: float = 0.6
 
 
 def poisson(rng: random.Random, mean: float) -> int:

@@ -104,6 +104,7 @@ class ResidentSim:
         self.plug_level: dict[str, float] = {"tv": 0.4, "rice_cooker": 1.2, "kettle": 0.0}
         self.plug_pending: dict[str, list[tuple[float, float]]] = {a: [] for a in self.plug_level}
         self.collapsed = False
+        self.restless_nights = 0.0  # extra night-time wakings of a withdrawing resident
         self.stillness = profile.sit_share  # today's chance of sitting still between chores
         self.in_bed = True  # the first simulated day starts when the resident gets up
         self.hb_phase = rng.uniform(0, options.heartbeat_s)
@@ -143,17 +144,31 @@ class ResidentSim:
             return 1.0
         return 1.0 - 0.85 * (day - first + 1) / (last - first + 1)
 
+    def _withdrawal_factor(self, day: int) -> float:
+        """1 before a withdrawal, falling linearly to ``1 - depth`` and staying there."""
+        if self.plan.withdrawal is None:
+            return 1.0
+        first, full, depth = self.plan.withdrawal
+        if day < first:
+            return 1.0
+        return 1.0 - depth * min(1.0, (day - first + 1) / max(1, full - first))
+
     def _illness_factor_delay(self, day: int) -> float:
         return (1.0 - self._illness_factor(day)) * 2 * HOUR
 
     def _schedule(self, day: int, wake: float, next_wake: float) -> list[Block]:
         """Lay out one day from ``wake`` to ``next_wake`` as blocks (epoch times)."""
         rng, p = self.rng, self.profile
-        f = self._illness_factor(day)
+        ill = self._illness_factor(day)
+        # A withdrawing resident goes out less and moves less, as an ill one does, but keeps
+        # their hours (the illness moves bed earlier); their nights are restless instead.
+        withdrawal = self._withdrawal_factor(day)
+        self.restless_nights = (1.0 - withdrawal) * 4.0
+        f = ill * withdrawal
         midnight = self.midnight0 + day * DAY
         weekend = self._weekend(day)
         shift = p.weekend_shift if weekend else 0.0
-        bed = midnight + p.bed + shift + rng.gauss(0, p.jitter) - (1 - f) * 3 * HOUR
+        bed = midnight + p.bed + shift + rng.gauss(0, p.jitter) - (1 - ill) * 3 * HOUR
         bed = min(max(bed, wake + 6 * HOUR), next_wake - 5 * HOUR)
         fixed: list[Block] = []
         t = wake
@@ -185,6 +200,9 @@ class ResidentSim:
         )
         # Some days are quieter than others: the day's stillness varies around the habit.
         self.stillness = min(0.92, p.sit_share * rng.lognormvariate(0.0, p.still_spread))
+        # withdrawing: more of the day sitting still (the chance of pottering about shrinks)
+        if withdrawal < 1.0:  # (untouched otherwise: the same seed gives the same days)
+            self.stillness = min(0.95, 1.0 - (1.0 - self.stillness) * withdrawal)
         chance = (p.weekend_outing_chance if weekend else p.outing_chance) * f * f
         if not collapse_today and not weekend and rng.random() < p.day_centre * f:
             at = midnight + rng.uniform(8.5, 10.5) * HOUR
@@ -216,7 +234,7 @@ class ResidentSim:
             evening_end = min(bed - 20 * MINUTE, evening_start + tv - afternoon)
             fixed.append(Block(evening_start, evening_end, "living", "tv"))
         fixed.append(Block(bed - 15 * MINUTE, bed - 5 * MINUTE, "bathroom", "toilet"))
-        return self._fill(fixed, wake, bed, next_wake, f)
+        return self._fill(fixed, wake, bed, next_wake, ill)
 
     def _fill(
         self, fixed: list[Block], wake: float, bed: float, next_wake: float, f: float
@@ -239,7 +257,7 @@ class ResidentSim:
         # The night: asleep, with toilet visits.
         visits = sorted(
             rng.uniform(bed + 45 * MINUTE, next_wake - 20 * MINUTE)
-            for _ in range(poisson(rng, p.night_toilet * (2 - f)))
+            for _ in range(poisson(rng, p.night_toilet * (2 - f) + self.restless_nights))
         )
         cursor = max(bed - 5 * MINUTE, blocks[-1].end if blocks else wake)
         for at in visits:

@@ -20,7 +20,7 @@ from anbu.registry_records import (
 from anbu.timeutil import SEOUL, from_epoch
 from simulator.devices import CARE_CENTERS, build_household
 from simulator.model import Incident, IncidentKind, SimEvent, SimHousehold
-from simulator.plan import DAY, HOUR, HouseholdPlan, IncidentRates, make_plan
+from simulator.plan import DAY, HOUR, HouseholdPlan, IncidentRates, Withdrawal, make_plan
 from simulator.profile import ResidentProfile, random_profile
 from simulator.resident import ResidentSim, SimOptions, local_midnight
 
@@ -39,6 +39,7 @@ class SimulationConfig:
         rates: how often incidents and noise happen.
         options: how often devices report.
         first_index: index of the first household (ids ``hh-00001``...).
+        withdrawal: residents who gradually withdraw over weeks, if any.
     """
 
     households: int
@@ -48,6 +49,7 @@ class SimulationConfig:
     rates: IncidentRates = field(default_factory=IncidentRates)
     options: SimOptions = field(default_factory=SimOptions)
     first_index: int = 1
+    withdrawal: Withdrawal | None = None
 
 
 @dataclass(slots=True)
@@ -78,6 +80,9 @@ class Simulation:
             habits = random.Random(f"anbu-sim-habits:{config.seed}:{index}")
             profile = random_profile(rng, habits)
             plan = make_plan(household, rng, config.rates, self.midnight0, config.days)
+            gone = config.withdrawal
+            if gone is not None and index in gone.households:
+                plan.withdrawal = (gone.first_day, gone.first_day + gone.days, gone.depth)
             for leave, back, registered in plan.trips:
                 if registered:
                     household.away_periods.append(
@@ -162,6 +167,10 @@ class Simulation:
                     self.midnight0 + first * DAY,
                     self.midnight0 + (last + 1) * DAY,
                 )
+            if plan.withdrawal is not None and self.end_epoch is not None:
+                # it does not end: the resident is still withdrawn when the simulation stops
+                began = self.midnight0 + plan.withdrawal[0] * DAY
+                add(IncidentKind.WITHDRAWAL, began, self.end_epoch)
             for leave, back, registered in plan.trips:
                 add(IncidentKind.TRIP, leave, back, registered)
             for a, b in plan.outages:

@@ -26,10 +26,13 @@ from anbu.stack.services import free_port
 from anbu.timeutil import utcnow
 from config import Settings
 from devices import service as registry
-from devices.auth import Role
+from devices.accounts import create_account
+from devices.auth import Principal, Role
 from devices.db import init_db, session_factory
 from tests.test_alerts_support import EventProducer, make_event, wait_for
 from web.app import create_app
+
+ADMIN_PASSWORD = "admin password 1"
 
 
 @dataclass
@@ -208,13 +211,54 @@ def web_server(settings: Settings) -> Iterator[str]:
     thread.join(10)
 
 
-def test_inbox_page_shows_new_alert_without_reload_and_acknowledges(
+def make_admin(settings: Settings, username: str = "admin.han", password: str = ADMIN_PASSWORD
+               ) -> None:
+    """An admin's personal account, made by the bootstrap admin (as ``anbu users`` does)."""
+    engine = init_db(settings)
+    bootstrap = Principal("bootstrap", Role.ADMIN, None, "bootstrap")
+    with session_factory(engine)() as session:
+        create_account(session, bootstrap, username=username, display_name="한관리",
+                       role="admin", password=password)
+        session.commit()
+
+
+def sign_in(page: Any, username: str, password: str) -> None:
+    """Fill and send the /signin form the page is on."""
+    page.fill("#signin-form input[name=username]", username)
+    page.fill("#signin-form input[name=password]", password)
+    page.click("#signin-form button[type=submit]")
+
+
+def test_admin_creates_staff_who_signs_in_and_acknowledges_under_their_name(
     settings: Settings,
     web_server: str,
     browser: Any,
     artifacts_dir: Path,
 ) -> None:
     seeded = seed_registry(settings, delays=(600, 600))
+    make_admin(settings)
+    # The admin creates the staff member's account on the accounts page.
+    desk = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ko-KR")
+    admin = desk.new_page()
+    admin.goto(f"{web_server}/accounts")
+    assert "/signin" in admin.url
+    sign_in(admin, "admin.han", ADMIN_PASSWORD)
+    admin.wait_for_url(f"{web_server}/accounts")
+    admin.fill("#new-account input[name=username]", "kim.bokji")
+    admin.fill("#new-account input[name=display_name]", "김복지")
+    admin.select_option("#new-account select[name=role]", "staff")
+    admin.select_option("#new-account select[name=care_center_id]", "cc-a")
+    admin.click("#new-account button[type=submit]")
+    password = admin.inner_text("#issued-password").strip()
+    assert len(password) >= 10
+    row = admin.locator('#account-table tr[data-username="kim.bokji"]')
+    assert "센터 직원" in row.inner_text() and "cc-a" in row.inner_text()
+    admin.screenshot(path=str(artifacts_dir / "accounts-ko.png"), full_page=True)
+    admin.goto(f"{web_server}/accounts?lang=en")
+    assert "staff" in admin.locator('#account-table tr[data-username="kim.bokji"]').inner_text()
+    admin.screenshot(path=str(artifacts_dir / "accounts-en.png"), full_page=True)
+    desk.close()
+
     household = seeded.households["cc-a"]
     influx = InfluxClient.from_settings(settings)
     influx.create_database()
@@ -233,10 +277,19 @@ def test_inbox_page_shows_new_alert_without_reload_and_acknowledges(
     producer = EventProducer(settings)
     with BackgroundService(settings) as service:
         page.goto(f"{web_server}/inbox")
-        # Sign in with the staff token.
-        page.fill("#token", seeded.tokens["cc-a"])
+        # The staff member signs in with the user name and password the admin handed over.
+        page.wait_for_selector("#login:not([hidden])")
+        page.screenshot(path=str(artifacts_dir / "alerts-inbox-signin-ko.png"), full_page=True)
+        page.fill("#username", "kim.bokji")
+        page.fill("#password", "not the password")
+        page.click("#login-form button")
+        page.wait_for_function(
+            "document.getElementById('login-error').textContent.includes('틀렸습니다')")
+        page.fill("#username", "kim.bokji")
+        page.fill("#password", password)
         page.click("#login-form button")
         page.wait_for_selector("#inbox:not([hidden])")
+        assert "김복지 (kim.bokji)" in page.inner_text("#viewer")
         assert page.locator("li.alert").count() == 0
         page.evaluate("window.__sameDocument = true")
 
@@ -268,8 +321,10 @@ def test_inbox_page_shows_new_alert_without_reload_and_acknowledges(
             f'li.alert[data-alert-id="{sos.alert_id}"][data-state="acknowledged"]'
         )
         acked = service.store.get(sos.alert_id)
-        assert acked.acked_by == "김복지 (cc-a)" and acked.ack_note == "전화 연결됨, 방문 출발"
+        assert acked.acked_by == "김복지 (kim.bokji)" and acked.ack_note == "전화 연결됨, 방문 출발"
         assert "확인함" in card.inner_text()
+        # The inbox shows who did it.
+        assert any("김복지 (kim.bokji)" in line for line in card.locator(".meta").all_inner_texts())
         page.screenshot(
             path=str(artifacts_dir / "alerts-inbox-ko-acknowledged.png"), full_page=True
         )

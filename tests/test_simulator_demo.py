@@ -74,8 +74,8 @@ def test_demo_seeds_and_publishes_live(make_settings: Callable[..., Settings]) -
             assert process.poll() is None, process.stdout.read() if process.stdout else ""
             time.sleep(0.2)
         assert any(t.endswith("/heartbeat") for t in received)
-        tokens = settings.data_dir / "demo" / "tokens.txt"
-        assert tokens.exists() and "operator: " in tokens.read_text()
+        accounts = settings.data_dir / "demo" / "accounts.txt"
+        assert accounts.exists() and "demo.operator\t" in accounts.read_text()
         # The alerts service asks the robot "are you all right?"; the resident answers.
         request = CheckinRequest(request_id="req-1", text_ko="괜찮으세요?", text_en="All right?")
         sub.publish(command_topic("anbu/gw-00001/robot"), request.to_json(), qos=1)

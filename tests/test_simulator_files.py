@@ -112,9 +112,9 @@ def test_demo_seeding_is_idempotent(make_settings: Callable[..., Settings]) -> N
     again = seed_registry(settings, demo_simulation(3, seed=1), speed=60)
     assert (first.created_households, first.existing_households) == (3, 0)
     assert (again.created_households, again.existing_households) == (0, 3)
-    tokens = first.tokens_file.read_text()
-    assert tokens == again.tokens_file.read_text()
-    assert tokens.count("staff cc-") == 3 and "operator: " in tokens
+    accounts = first.accounts_file.read_text()
+    assert accounts == again.accounts_file.read_text()
+    assert accounts.count("\tstaff\tcc-") == 3 and "demo.operator\t" in accounts
     with session_factory(init_db(settings))() as session:
         households = session.query(Household).all()
         assert len(households) == 3

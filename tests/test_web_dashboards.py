@@ -4,6 +4,7 @@ in real headless Chromium with its charts holding data (screenshots in test-arti
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections import Counter
@@ -20,10 +21,11 @@ import uvicorn
 from anbu.events import EventKind
 from anbu.influx import InfluxClient
 from anbu.stack.services import free_port
-from anbu.timeutil import utcnow
+from anbu.timeutil import from_epoch, in_seoul, utcnow
 from config import Settings
 from tests.conftest import settings_for
 from tests.services import RunningService
+from tests.test_alerts_inbox import ADMIN_PASSWORD, make_admin, sign_in
 from timeseries.demo import alert_points, demo_events, demo_registry, ingest_points, publish
 from timeseries.schema import backfill
 from timeseries.writer import BackgroundWriter
@@ -115,7 +117,7 @@ def test_api_needs_a_token(stack: Stack) -> None:
     )
     assert bad.status_code == 401
     page = httpx.get(stack.url + "/devices", timeout=30)
-    assert page.status_code == 303 and page.headers["location"].startswith("/dashboards/signin")
+    assert page.status_code == 303 and page.headers["location"].startswith("/signin?next=")
 
 
 def test_overview_counts_devices_and_open_alerts(stack: Stack) -> None:
@@ -127,6 +129,7 @@ def test_overview_counts_devices_and_open_alerts(stack: Stack) -> None:
     assert devices["never_reported"] >= 1
     assert devices["low_battery"] == 1  # hh-00002's motion sensor at 12 %
     assert devices["online"] + devices["offline"] == 35
+    assert devices["silent"] == devices["offline"] - devices["never_reported"]
     opened = body["open_alerts"]
     # Open: hh-00001 inactivity, battery_low of hh-0/4 acknowledged-but-not-resolved
     # except those resolved (hh % 8 == 0): hh-00004 stays; the SOS of hh-00003 is resolved.
@@ -226,11 +229,11 @@ def test_pages_in_chromium_show_charts_with_data(
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    # Sign in as a person would: the form, then every page through the cookie.
+    # Sign in as a person would: the form, then every page through the session cookie.
+    make_admin(stack.settings, "planner.kim")
     page.goto(stack.url + "/devices")
-    assert "/dashboards/signin" in page.url
-    page.fill("input[name=token]", stack.admin)
-    page.click("form.signin button[type=submit]")
+    assert "/signin" in page.url
+    sign_in(page, "planner.kim", ADMIN_PASSWORD)
     page.wait_for_url(stack.url + "/devices")
 
     page.wait_for_function("() => window.anbuCharts && window.anbuCharts.battery")
@@ -251,7 +254,8 @@ def test_pages_in_chromium_show_charts_with_data(
     page.wait_for_function("() => window.anbuCharts && window.anbuCharts.activity_motion")
     points = _chart_points(page)
     assert points["activity_motion"] > 0
-    assert "open" in page.inner_text("#alert-list")
+    assert "열림" in page.inner_text("#alert-list")  # the open inactivity alert, in Korean
+    assert page.locator("#alert-list td[data-state=open]").count() == 1
     page.screenshot(path=str(artifacts_dir / "dashboard-household.png"), full_page=True)
 
     # The range picker and the language switch.
@@ -267,6 +271,83 @@ def test_pages_in_chromium_show_charts_with_data(
     page.screenshot(path=str(artifacts_dir / "dashboard-household-en.png"), full_page=True)
     assert errors == []
     context.close()
+
+
+def _axis(page: Any, chart: str, axis: int) -> dict[str, Any]:
+    """What uPlot computed for an axis: tick positions (epoch s or values) and their labels."""
+    return page.evaluate(
+        """([chart, axis]) => { const a = window.anbuCharts[chart].axes[axis];
+             return {splits: a._splits, values: a._values, label: a.label || null}; }""",
+        [chart, axis],
+    )
+
+
+def test_overview_tells_not_reported_yet_from_unresponsive_in_korean_and_english(
+    stack: Stack, browser: Any, artifacts_dir: Path
+) -> None:
+    devices = _get(stack, "/api/v1/dashboard/devices").json()["devices"]
+    # Counted independently from the device list: reported once, then quiet past interval.
+    went_quiet = [d for d in devices if d["last_seen"] is not None and not d["online"]]
+    never = [d for d in devices if d["last_seen"] is None]
+    # Positive control: household 1's sensors reported and went silent; hh-00000's door
+    # was registered and has never reported (as every device right after `make run`).
+    assert {"hh-00001-door", "hh-00001-presence"} <= {d["device_id"] for d in went_quiet}
+    assert [d["device_id"] for d in never] == ["hh-00000-door"]
+    summary = _get(stack, "/api/v1/dashboard/overview?range=24h").json()["devices"]
+    assert summary["silent"] == len(went_quiet)
+    assert summary["never_reported"] == len(never)
+
+    for lang in ("ko", "en"):
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="ko-KR")
+        context.add_cookies([{"name": "anbu_token", "value": stack.admin, "url": stack.url}])
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc, errors=errors: errors.append(str(exc)))
+        page.goto(f"{stack.url}/?range=24h&lang={lang}")
+        page.wait_for_function("() => window.anbuCharts && window.anbuCharts.events_rate")
+        # The red "unresponsive" tile counts only the devices that went quiet.
+        assert page.inner_text("#tile-silent") == str(len(went_quiet))
+        assert page.inner_text("#tile-pending") == str(len(never))
+        silent_tile = page.locator(".tile", has=page.locator("#tile-silent"))
+        pending_tile = page.locator(".tile", has=page.locator("#tile-pending"))
+        assert "bad" in (silent_tile.get_attribute("class") or "")
+        assert "bad" not in (pending_tile.get_attribute("class") or "")
+        unit = "대" if lang == "ko" else "devices"
+        assert unit in silent_tile.inner_text() and unit in pending_tile.inner_text()
+        assert ("아직 보고 전" if lang == "ko" else "Not reported yet") in pending_tile.inner_text()
+
+        # Time axes: 24-hour Seoul clock, Korean dates in Korean, never "11pm" / "Time".
+        x = _axis(page, "events_rate", 0)
+        assert len(x["values"]) >= 3
+        for split, label in zip(x["splits"], x["values"], strict=True):
+            at = in_seoul(from_epoch(int(split)))
+            assert label.startswith(at.strftime("%H:%M")), (label, at)
+            assert not re.search(r"am|pm", label, re.IGNORECASE)
+        day_labels = [v for v in x["values"] if "\n" in v]
+        assert day_labels, x["values"]
+        if lang == "ko":
+            assert all(re.search(r"\d+월 \d+일$", v) for v in day_labels), day_labels
+        legend = page.inner_text("#chart-rate .u-legend")
+        assert ("시각 (서울)" if lang == "ko" else "Time (Seoul)") in legend
+        if lang == "ko":
+            assert "Time" not in legend
+        # Value axes: distinct labels (not "0,000 / 0,000"), each axis titled with its unit.
+        for chart, unit_text in (("events_rate", "건/초" if lang == "ko" else "events/s"),
+                                 ("alerts_per_day", "건" if lang == "ko" else "alerts")):
+            y = _axis(page, chart, 1)
+            assert len(set(y["values"])) == len(y["values"]) >= 2, y["values"]
+            assert all("," not in v for v in y["values"]), y["values"]
+            assert unit_text in (y["label"] or ""), y
+        assert all(v == str(int(v)) for v in _axis(page, "alerts_per_day", 1)["values"])
+        page.screenshot(path=str(artifacts_dir / f"dashboard-overview-{lang}.png"), full_page=True)
+        page.goto(f"{stack.url}/devices?lang={lang}")
+        pill = page.locator('tr[data-device="hh-00000-door"] .pill')
+        assert "pending" in (pill.get_attribute("class") or "")
+        quiet = page.locator('tr[data-device="hh-00001-door"] .pill')
+        assert "bad" in (quiet.get_attribute("class") or "")
+        page.screenshot(path=str(artifacts_dir / f"dashboard-devices-{lang}.png"), full_page=True)
+        assert errors == []
+        context.close()
 
 
 GRAFANA = Path(__file__).resolve().parent.parent / "grafana"

@@ -28,6 +28,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from config import Settings
+from web.accounts import AuditTrail
 from web.limits import RequestLimits
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ ROUTER_MODULES: list[str] = [
     "devices.api",  # installer API: /api/v1/centers, /households, /devices, ... (issue 4)
     "alerts.api",  # care-center inbox: /inbox, /api/v1/alerts (issue 6)
     "web.dashboards",  # operator dashboards: /, /households/{id}, /devices (issue 7)
+    "web.accounts",  # people's sign-in /signin, /signout, /accounts (issue 17)
 ]
 
 
@@ -89,6 +91,8 @@ def create_app(settings: Settings) -> FastAPI:
         if limits is not None:
             body_limits.update(limits(settings))
     web = settings.web
+    # Added first, so it runs inside the limits: a refused request changed nothing.
+    app.add_middleware(AuditTrail)
     app.add_middleware(RequestLimits, max_body=web.max_body_bytes, max_url=web.max_url_bytes,
                        max_headers=web.max_header_bytes, body_limits=body_limits)
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]

@@ -5,7 +5,9 @@ from __future__ import annotations
 import signal
 import time
 import xmlrpc.client
+from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -77,8 +79,8 @@ def up(
         _say(f"  operator dashboards   http://{settings.web.host}:{settings.web.port}/")
         _say(f"  installer API (docs)  http://{settings.web.host}:{settings.web.port}/docs")
         if demo:
-            tokens = settings.data_dir / "demo" / "tokens.txt"
-            _say(f"  demo sign-in tokens   {tokens} (written once the demo has seeded)")
+            _say_demo_accounts(settings.data_dir / "demo" / "accounts.txt", 120.0,
+                               lambda: stopping or supervisord.poll() is not None)
         _say("`anbu status` shows what runs; Ctrl-C stops everything.")
         _watch(data, lambda: stopping or supervisord.poll() is not None)
     except (AnbuError, OSError, xmlrpc.client.Error) as exc:
@@ -87,6 +89,20 @@ def up(
     finally:
         _shutdown(data, supervisord)
     raise typer.Exit(0 if stopping else 1)
+
+
+def _say_demo_accounts(path: Path, timeout_s: float, stopped: Callable[[], bool]) -> None:
+    """Print the demo's sign-in accounts once the demo has seeded the registry."""
+    deadline = time.monotonic() + timeout_s
+    while not path.exists() and time.monotonic() < deadline and not stopped():
+        time.sleep(0.5)
+    if not path.exists():
+        _say(f"  demo accounts         {path} (written once the demo has seeded)")
+        return
+    _say(f"  demo accounts (user name, password, role, center; also in {path}):")
+    for line in path.read_text().splitlines():
+        if line and not line.startswith("#"):
+            _say("    " + "  ".join(line.split("\t")))
 
 
 def prepare(settings: Any, timeout_s: float) -> list[str]:

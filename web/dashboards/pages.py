@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Depends, Form, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from anbu.timeutil import from_epoch, in_seoul, utcnow
-from devices.auth import TOKEN_COOKIE, Principal, lookup_of, optional_principal
+from devices.auth import Principal, lookup_of, optional_principal
 from web.dashboards.access import center_scope, may_see_household
 from web.dashboards.deps import queries_of
 from web.dashboards.exceptions import BadRangeError, SeriesUnavailableError
@@ -26,7 +26,7 @@ from web.dashboards.views import devices_data, household_data, overview_data
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 router = APIRouter(include_in_schema=False)
 
-SIGNIN = "/dashboards/signin"
+SIGNIN = "/signin"  # people sign in with their account (web.accounts)
 
 
 def seoul_time(epoch: int | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -59,7 +59,7 @@ def _json_script(data: Any) -> str:
     return json.dumps(data, separators=(",", ":")).replace("<", "\\u003c")
 
 
-class _Page:
+class Page:
     """What every page's template needs: language, caller, range picker."""
 
     def __init__(
@@ -82,6 +82,7 @@ class _Page:
         status_code: int = 200,
         tr: TimeRange | None = None,
     ) -> HTMLResponse:
+        """``template`` with the language, caller and picker, plus ``context``."""
         other = "en" if self.lang == "ko" else "ko"
         params = {k: v for k, v in self.request.query_params.items() if k != "lang"}
         response = TEMPLATES.TemplateResponse(
@@ -160,7 +161,7 @@ def _ranged_page(
     principal = optional_principal(request)
     if principal is None:
         return _signin_redirect(request)
-    page = _Page(request, principal, picker.lang)
+    page = Page(request, principal, picker.lang)
     if not allowed(principal):
         return page.render("dash_error.html", {"message": page.t("not_yours")}, 404)
     try:
@@ -218,7 +219,7 @@ def devices_page(request: Request, lang: str | None = None, limit: int = 500) ->
     principal = optional_principal(request)
     if principal is None:
         return _signin_redirect(request)
-    page = _Page(request, principal, lang)
+    page = Page(request, principal, lang)
     try:
         data = devices_data(queries_of(request), center_scope(principal), max(1, limit))
     except SeriesUnavailableError:
@@ -231,47 +232,8 @@ def devices_page(request: Request, lang: str | None = None, limit: int = 500) ->
     )
 
 
-@router.get(SIGNIN, response_class=HTMLResponse)
-def signin_form(request: Request, next: str = "/", lang: str | None = None) -> Response:
-    """Ask for the operator's token."""
-    page = _Page(request, None, lang)
-    return page.render("dash_signin.html", {"next": _safe_next(next), "error": None})
-
-
-@router.post(SIGNIN, response_class=HTMLResponse)
-def signin(
-    request: Request,
-    token: Annotated[str, Form()],
-    next: Annotated[str, Form()] = "/",
-) -> Response:
-    """Check the token and keep it in the ``anbu_token`` cookie."""
-    principal = lookup_of(request).authenticate(token.strip())
-    if principal is None:
-        page = _Page(request, None, None)
-        return page.render(
-            "dash_signin.html", {"next": _safe_next(next), "error": page.t("bad_token")}, 401
-        )
-    response = RedirectResponse(_safe_next(next), status.HTTP_303_SEE_OTHER)
-    response.set_cookie(
-        TOKEN_COOKIE,
-        token.strip(),
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-        max_age=12 * 3600,
-    )
-    return response
-
-
-@router.get("/dashboards/signout")
-def signout() -> Response:
-    """Forget the token cookie."""
-    response = RedirectResponse(SIGNIN, status.HTTP_303_SEE_OTHER)
-    response.delete_cookie(TOKEN_COOKIE)
-    return response
-
-
-def _safe_next(target: str) -> str:
+def safe_next(target: str) -> str:
+    """``target`` if it is a path of this site, else ``/``."""
     # Only same-site paths: an open redirect would hand the token page to anyone's link.
     if not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"

@@ -306,6 +306,10 @@ class DashboardQueries:
         """Device counts of the newest complete health snapshot (``device_summary``).
 
         ``as_of`` is the snapshot's time (epoch s), None when there is none recent.
+        ``offline`` counts every device not online, as the series writer does; ``silent``
+        only those that reported and then went quiet. A device that has not reported yet
+        (just installed, or the stack just started) is not "unresponsive": pages show it
+        apart, as ``never_reported``.
         """
         series = self._query(
             f"SELECT * FROM {DEVICE_SUMMARY_FROM} "
@@ -329,6 +333,7 @@ class DashboardQueries:
             "total": totals["total"],
             "online": totals["online"],
             "offline": totals["offline"],
+            "silent": max(0, totals["offline"] - totals["never_reported"]),
             "never_reported": totals["never_reported"],
             "low_battery": totals["low_battery"],
             "battery": [totals[f"battery_{d}"] for d in range(10)],

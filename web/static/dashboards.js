@@ -21,15 +21,57 @@
   function kindName(k) { return lang === "ko" ? (KIND_NAMES_KO[k] || k) : k; }
   function seoul(ts) { return uPlot.tzDate(new Date(ts * 1e3), "Asia/Seoul"); }
   function width(node) { return Math.max(300, (node.clientWidth || 600) - 8); }
+  function pad(n) { return n < 10 ? "0" + n : "" + n; }
+  var KO = lang === "ko";
+
+  /* Dates in Seoul, 24-hour clock, in the page's language (uPlot's own labels are English
+   * and 12-hour: "11pm", "Time"). */
+  function dayText(d) {
+    return KO ? (d.getMonth() + 1) + "월 " + d.getDate() + "일" : (d.getMonth() + 1) + "/" + d.getDate();
+  }
+  function clockText(d) { return pad(d.getHours()) + ":" + pad(d.getMinutes()); }
+  function fullText(ts) {
+    var d = seoul(ts);
+    return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()) + " " + clockText(d);
+  }
+  function timeTicks(u, splits, axisIdx, space, incr) {
+    return splits.map(function (ts, i) {
+      var d = seoul(ts);
+      if (incr >= 86400) { return dayText(d); }
+      var first = i === 0 || (d.getHours() === 0 && d.getMinutes() === 0);
+      return first ? clockText(d) + "\n" + dayText(d) : clockText(d);
+    });
+  }
+  /* As many decimals as the tick step needs, never a locale's "0,000" for 0.000. */
+  function numberTicks(u, splits, axisIdx, space, incr) {
+    var decimals = incr >= 1 ? 0 : Math.min(6, Math.ceil(-Math.log10(incr) - 1e-9));
+    return splits.map(function (v) { return v.toFixed(decimals); });
+  }
+  var COUNT_INCRS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6];
+  /* A value axis titled with its unit; counts get whole-number steps only. */
+  function valueAxis(unit, counts) {
+    var axis = { size: 60, label: unit, labelSize: 20, values: numberTicks };
+    if (counts) { axis.incrs = COUNT_INCRS; }
+    return axis;
+  }
+  var TIME_AXIS = { values: timeTicks, size: 50 };
+  var UNIT = KO
+    ? { perS: "건/초", alerts: "건 (알림)", msgs: "건 (메시지/단계)", events: "건", devices: "대 (기기)" }
+    : { perS: "events/s", alerts: "alerts", msgs: "messages per step", events: "events", devices: "devices" };
 
   function make(name, node, series, columns, opts) {
     if (!node) { return null; }
+    var notTime = !!(opts && opts.notTime);
+    var fractional = !!(opts && opts.fractional);
     var base = {
       width: width(node), height: (opts && opts.height) || 220, tzDate: seoul,
       legend: { show: !(opts && opts.noLegend) },
-      scales: { x: { time: !(opts && opts.notTime) }, y: { range: function (u, lo, hi) { return [0, Math.max(1, hi * 1.1)]; } } },
-      axes: (opts && opts.axes) || [{}, { size: 50 }],
-      series: [{}].concat(series),
+      scales: {
+        x: { time: !notTime },
+        y: { range: function (u, lo, hi) { return [0, fractional && hi > 0 ? hi * 1.15 : Math.max(1, hi * 1.1)]; } }
+      },
+      axes: [notTime ? ((opts && opts.xAxis) || {}) : TIME_AXIS, valueAxis(opts && opts.unit, !fractional)],
+      series: [notTime ? ((opts && opts.xSeries) || {}) : { label: KO ? "시각 (서울)" : "Time (Seoul)", value: function (u, ts) { return ts == null ? "-" : fullText(ts); } }].concat(series),
       hooks: (opts && opts.hooks) || {}
     };
     var chart = new uPlot(base, columns, node);
@@ -68,22 +110,23 @@
   if (data.events_rate) {
     make("events_rate", document.getElementById("chart-rate"),
       [line("#2f7ed8", lang === "ko" ? "초당 이벤트" : "events/s")],
-      [data.events_rate.t, data.events_rate.rate]);
+      [data.events_rate.t, data.events_rate.rate], { unit: UNIT.perS, fractional: true });
     var apd = data.alerts_per_day;
     var sevs = Object.keys(apd.series);
     var total = apd.t.map(function (_, i) {
       return sevs.reduce(function (s, k) { return s + apd.series[k][i]; }, 0);
     });
     make("alerts_per_day", document.getElementById("chart-alerts-day"),
-      [bars("#c0392b", lang === "ko" ? "신규 알림" : "new alerts")], [apd.t, total]);
+      [bars("#c0392b", lang === "ko" ? "신규 알림" : "new alerts")], [apd.t, total], { unit: UNIT.alerts });
     var ing = data.ingest;
     var outcomes = Object.keys(ing.series);
     if (outcomes.length) {
       var palette = ["#f39c12", "#8e44ad", "#7f8c8d", "#2f7ed8"];
       var OUTCOME_COLORS = { ok: "#27ae60", deadletter: "#c0392b" };
+      var OUTCOME_KO = { ok: "정상 처리", deadletter: "격리 (dead-letter)" };
       make("ingest", document.getElementById("chart-ingest"),
-        outcomes.map(function (o, i) { return line(OUTCOME_COLORS[o] || palette[i % palette.length], o); }),
-        [ing.t].concat(outcomes.map(function (o) { return ing.series[o]; })));
+        outcomes.map(function (o, i) { return line(OUTCOME_COLORS[o] || palette[i % palette.length], KO ? (OUTCOME_KO[o] || o) : o); }),
+        [ing.t].concat(outcomes.map(function (o) { return ing.series[o]; })), { unit: UNIT.msgs });
     }
   }
 
@@ -103,7 +146,7 @@
       row.appendChild(node);
       box.appendChild(row);
       make("activity_" + kind, node, [bars(KIND_COLORS[kind] || "#555", kindName(kind))],
-        [act.t, act.series[kind]], { height: 110, noLegend: true, hooks: { draw: alertMarks(marks) } });
+        [act.t, act.series[kind]], { height: 120, noLegend: true, unit: UNIT.events, hooks: { draw: alertMarks(marks) } });
     });
   }
 
@@ -113,6 +156,8 @@
     var counts = data.summary.battery;
     make("battery", document.getElementById("chart-battery"),
       [bars("#f39c12", lang === "ko" ? "기기 수" : "devices")], [bins, counts],
-      { notTime: true, height: 160, axes: [{ incrs: [10], values: function (u, v) { return v.map(function (x) { return x + "-" + (x + 9) + "%"; }); } }, { size: 50 }] });
+      { notTime: true, height: 180, unit: UNIT.devices,
+        xSeries: { label: KO ? "배터리" : "Battery", value: function (u, v) { return v == null ? "-" : v + "-" + (v + 9) + "%"; } },
+        xAxis: { incrs: [10], values: function (u, v) { return v.map(function (x) { return x + "-" + (x + 9) + "%"; }); } } });
   }
 })();

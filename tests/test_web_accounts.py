@@ -1,0 +1,109 @@
+"""Signing in with a personal account in real Chromium: lock-out after five wrong passwords,
+the session cookie's flags, sign-out, and the audit trail of registry changes made by a person."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from config import Settings
+from devices.accounts import MAX_FAILURES, AuditEntry
+from devices.db import init_db
+from tests import test_alerts_inbox
+from tests.test_alerts_inbox import ADMIN_PASSWORD, make_admin, sign_in
+
+web_server = test_alerts_inbox.web_server  # the whole web app on a free port
+
+
+def test_five_wrong_passwords_lock_the_account(
+    settings: Settings, web_server: str, browser: Any, artifacts_dir: Path
+) -> None:
+    make_admin(settings, "lee.admin")
+    for lang in ("ko", "en"):
+        context = browser.new_context(viewport={"width": 390, "height": 844}, locale="ko-KR")
+        page = context.new_page()
+        page.goto(f"{web_server}/signin?lang={lang}")
+        page.screenshot(path=str(artifacts_dir / f"signin-{lang}.png"), full_page=True)
+        context.close()
+
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="ko-KR")
+    page = context.new_page()
+    # Positive control: the right password signs in, with a cookie scripts cannot read.
+    page.goto(f"{web_server}/signin")
+    sign_in(page, "lee.admin", ADMIN_PASSWORD)
+    page.wait_for_url(f"{web_server}/")
+    cookie = next(c for c in context.cookies() if c["name"] == "anbu_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and not cookie["secure"]
+    assert page.evaluate("document.cookie").find("anbu_session") == -1
+    page.goto(f"{web_server}/signout")
+    assert "/signin" in page.url
+    assert not [c for c in context.cookies() if c["name"] == "anbu_session"]
+    page.goto(f"{web_server}/devices")
+    assert "/signin" in page.url  # signed out means signed out
+
+    for attempt in range(1, MAX_FAILURES + 1):
+        sign_in(page, "lee.admin", f"wrong password {attempt}")
+        error = page.inner_text("#signin-error")
+        if attempt < MAX_FAILURES:
+            assert "틀렸습니다" in error, error
+        else:
+            assert "잠겼습니다" in error, error
+    page.screenshot(path=str(artifacts_dir / "signin-locked-ko.png"), full_page=True)
+    # Locked: the right password is refused too, and no session is handed out.
+    sign_in(page, "lee.admin", ADMIN_PASSWORD)
+    assert "잠겼습니다" in page.inner_text("#signin-error")
+    assert "/signin" in page.url
+    assert not [c for c in context.cookies() if c["name"] == "anbu_session"]
+    answer = httpx.post(f"{web_server}/api/v1/session",
+                        json={"username": "lee.admin", "password": ADMIN_PASSWORD}, timeout=30)
+    assert answer.status_code == 423 and answer.json()["detail"]["error"] == "locked"
+    page.goto(f"{web_server}/signin?lang=en")
+    sign_in(page, "lee.admin", ADMIN_PASSWORD)
+    assert "locked until" in page.inner_text("#signin-error")
+    page.screenshot(path=str(artifacts_dir / "signin-locked-en.png"), full_page=True)
+    context.close()
+
+
+def test_registry_changes_record_the_person(settings: Settings, web_server: str) -> None:
+    make_admin(settings, "choi.admin")
+    with httpx.Client(base_url=web_server, timeout=30) as client:
+        bad = client.post("/api/v1/session", json={"username": "choi.admin", "password": "x"})
+        assert bad.status_code == 401
+        assert client.post("/api/v1/centers", json={
+            "care_center_id": "cc-z", "name": "Z", "dongs": ["a-dong"]}).status_code == 401
+        signed = client.post("/api/v1/session",
+                             json={"username": "choi.admin", "password": ADMIN_PASSWORD})
+        assert signed.status_code == 204 and "anbu_session" in client.cookies
+        made = client.post("/api/v1/centers", json={
+            "care_center_id": "cc-z", "name": "Z", "dongs": ["a-dong"]})
+        assert made.status_code == 201, made.text
+        assert client.get("/api/v1/whoami").json()["name"] == "한관리 (choi.admin)"
+        assert client.delete("/api/v1/session").status_code == 204
+        assert client.get("/api/v1/whoami").status_code == 401
+    with Session(init_db(settings)) as session:
+        entries = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
+    assert [(e.actor, e.action, e.subject, e.status) for e in entries] == [
+        ("한관리 (choi.admin)", "POST", "/api/v1/centers", 201)
+    ]
+
+
+def test_session_cookie_is_secure_over_tls(settings: Settings) -> None:
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    make_admin(settings, "tls.admin")
+    body = {"username": "tls.admin", "password": ADMIN_PASSWORD}
+    app = create_app(settings)
+    for base, secure in (("https://anbu.test", True), ("http://anbu.test", False)):
+        with TestClient(app, base_url=base) as client:
+            answer = client.post("/api/v1/session", json=body)
+            assert answer.status_code == 204
+            cookie = next(c.lower() for c in answer.headers.get_list("set-cookie")
+                          if c.startswith("anbu_session="))
+            assert "httponly" in cookie and "samesite=lax" in cookie
+            assert ("secure" in cookie.split("; ")) is secure, cookie
