@@ -202,8 +202,13 @@ def _register(env: dict[str, str]) -> tuple[str, str]:
     return household, gateway
 
 
-def _keys_in_kafka(settings: Settings, gateway: str, want: int, timeout_s: float) -> int:
-    """How many distinct idempotency keys of the gateway's heartbeats ``anbu.events`` holds."""
+def event_keys(
+    settings: Settings, devices: set[str], want: int, timeout_s: float, kind: str | None = None
+) -> set[str]:
+    """The idempotency keys of the devices' events (of ``kind``, if given) in ``anbu.events``.
+
+    Reads until ``want`` are found or ``timeout_s`` has passed.
+    """
     tail = KafkaTail(settings, settings.kafka.topics.events)
     keys: set[str] = set()
     read = 0
@@ -211,9 +216,11 @@ def _keys_in_kafka(settings: Settings, gateway: str, want: int, timeout_s: float
     def done(records: list[tuple[bytes | None, bytes]]) -> bool:
         nonlocal read
         for _key, value in records[read:]:
-            for event in EventBatch.from_json(value).events:
-                if event.device_id == gateway and event.kind == "heartbeat":
-                    keys.add(event.idempotency_key)
+            keys.update(
+                event.idempotency_key
+                for event in EventBatch.from_json(value).events
+                if event.device_id in devices and kind in (None, event.kind)
+            )
         read = len(records)
         return len(keys) >= want
 
@@ -221,7 +228,12 @@ def _keys_in_kafka(settings: Settings, gateway: str, want: int, timeout_s: float
         tail.wait_for(done, timeout_s)
     finally:
         tail.close()
-    return len(keys)
+    return keys
+
+
+def _keys_in_kafka(settings: Settings, gateway: str, want: int, timeout_s: float) -> int:
+    """How many distinct idempotency keys of the gateway's heartbeats ``anbu.events`` holds."""
+    return len(event_keys(settings, {gateway}, want, timeout_s, kind="heartbeat"))
 
 
 @pytest.mark.slow
