@@ -22,11 +22,13 @@ from alerts import metrics
 from alerts.directory import Directory, recipients
 from alerts.model import (
     INACTIVITY_KINDS,
+    QUIET_HOME_KINDS,
     Alert,
     AlertState,
     HistoryLabel,
     HouseholdPolicy,
 )
+from alerts.notifiers.voicebot import CallOutcome, call_target
 from alerts.store import AlertStore, alert_scope
 from anbu.events import HEALTH_KINDS, AlertAction, AlertEvent
 
@@ -45,6 +47,7 @@ class Channels:
     email: bool = False
     sms: bool = False
     robot: bool = False
+    voicebot: bool = False
 
 
 @dataclass(slots=True)
@@ -81,6 +84,7 @@ class Lifecycle:
         default_delay_s: escalation delay per tier for a household the registry has not
             told us about yet (its alert is not held back for that).
         checkin_timeout_s: how long to wait for the robot check-in's answer.
+        voicebot_timeout_s: how long to wait for a voice-bot call's outcome.
     """
 
     def __init__(
@@ -91,12 +95,14 @@ class Lifecycle:
         *,
         default_delay_s: float = 900.0,
         checkin_timeout_s: float = 120.0,
+        voicebot_timeout_s: float = 300.0,
     ) -> None:
         self.store = store
         self.directory = directory
         self.channels = channels
         self.default_delay_s = default_delay_s
         self.checkin_timeout_s = checkin_timeout_s
+        self.voicebot_timeout_s = voicebot_timeout_s
 
     @classmethod
     def from_settings(cls, settings: Any, store: AlertStore, directory: Directory) -> Lifecycle:
@@ -107,6 +113,7 @@ class Lifecycle:
             email=bool(section.smtp_host),
             sms=bool(section.sms_gateway_url),
             robot=True,
+            voicebot=bool(section.voicebot_url and section.voicebot_secret),
         )
         return cls(
             store,
@@ -114,6 +121,7 @@ class Lifecycle:
             channels,
             default_delay_s=section.escalation_delay.total_seconds(),
             checkin_timeout_s=section.checkin_timeout.total_seconds(),
+            voicebot_timeout_s=section.voicebot_timeout.total_seconds(),
         )
 
     def policy(self, household_id: str) -> HouseholdPolicy:
@@ -223,7 +231,6 @@ class Lifecycle:
         return queued
 
     def _escalate(self, conn: Connection, alert: Alert, now: datetime) -> list[str]:
-        policy = alert.policy
         if (
             alert.kind in INACTIVITY_KINDS
             and alert.checkin_enabled
@@ -232,28 +239,71 @@ class Lifecycle:
             and self.directory.robot_topic(alert.household_id)
         ):
             request_id = uuid.uuid4().hex
-            if not self.store.set_escalation(
+            return self._ask_first(
                 conn,
                 alert,
-                tier=alert.tier,
-                next_at=now + timedelta(seconds=self.checkin_timeout_s),
-                checkin_request_id=request_id,
-                checkin_at=now,
-            ):
-                return []
-            self.store.add_history(
-                conn,
-                alert.id,
                 now,
-                HistoryLabel.CHECKIN_REQUESTED,
-                SYSTEM,
-                f"asked the care robot to check in; waiting {self.checkin_timeout_s:g} s",
+                channel="robot",
+                target=f"checkin:{request_id}",
+                wait_s=self.checkin_timeout_s,
+                note="asked the care robot to check in",
+                checkin_request_id=request_id,
             )
-            ident = self.store.add_notification(
-                conn, alert.id, alert.tier, "robot", f"checkin:{request_id}", now
+        if (
+            alert.kind in QUIET_HOME_KINDS
+            and alert.checkin_enabled
+            and self.channels.voicebot
+            and not self.store.has_channel(conn, alert.id, "voicebot")
+        ):
+            # No robot, or the robot got no answer: the voice bot phones the resident.
+            return self._ask_first(
+                conn,
+                alert,
+                now,
+                channel="voicebot",
+                target=call_target(uuid.uuid4().hex),
+                wait_s=self.voicebot_timeout_s,
+                note="asked the voice bot to call the resident",
             )
-            metrics.ESCALATIONS.labels("checkin").inc()
-            return [ident] if ident else []
+        return self._advance(conn, alert, now, f"not acknowledged at tier {alert.tier}")
+
+    def _ask_first(
+        self,
+        conn: Connection,
+        alert: Alert,
+        now: datetime,
+        *,
+        channel: str,
+        target: str,
+        wait_s: float,
+        note: str,
+        checkin_request_id: str | None = None,
+    ) -> list[str]:
+        """Ask the resident (robot or call) and hold the escalation for ``wait_s``."""
+        if not self.store.set_escalation(
+            conn,
+            alert,
+            tier=alert.tier,
+            next_at=now + timedelta(seconds=wait_s),
+            checkin_request_id=checkin_request_id,
+            checkin_at=now if checkin_request_id else None,
+        ):
+            return []
+        self.store.add_history(
+            conn,
+            alert.id,
+            now,
+            HistoryLabel.CHECKIN_REQUESTED,
+            SYSTEM,
+            f"{note}; waiting {wait_s:g} s",
+        )
+        ident = self.store.add_notification(conn, alert.id, alert.tier, channel, target, now)
+        metrics.ESCALATIONS.labels("checkin" if channel == "robot" else channel).inc()
+        return [ident] if ident else []
+
+    def _advance(self, conn: Connection, alert: Alert, now: datetime, why: str) -> list[str]:
+        """Escalate to the next tier (if there is one) and queue its notifications."""
+        policy = alert.policy
         if alert.tier >= policy.tiers:
             self.store.set_escalation(conn, alert, tier=alert.tier, next_at=None)
             return []
@@ -272,11 +322,54 @@ class Lifecycle:
             now,
             HistoryLabel.ESCALATED,
             SYSTEM,
-            f"not acknowledged at tier {alert.tier}; escalated to tier {tier}",
+            f"{why}; escalated to tier {tier}",
         )
         alert.tier = tier
         metrics.ESCALATIONS.labels("tier").inc()
         return self._queue_tier(conn, alert, tier, now)
+
+    # --- voice-bot call outcomes ----------------------------------------------------------
+
+    def call_outcome(self, call_id: str, outcome: CallOutcome, now: datetime) -> Outcome:
+        """Apply the provider's report on a check-in call (already authenticated).
+
+        ``answered_well`` closes the alert as a false alarm with the reason kept;
+        ``asked_for_help`` makes it critical and escalates at once; ``no_answer`` and
+        ``unreachable`` escalate at once. A repeated report changes nothing.
+        """
+        with self.store.transaction() as conn:
+            requested = self.store.notification_for(conn, "voicebot", call_target(call_id))
+            if requested is None:
+                return Outcome(ignored="no such call")
+            if not self.store.mark_seen(conn, f"voicebot:{call_id}:{outcome.value}", now):
+                return Outcome(duplicate=True)
+            alert = self.store.alert_in(conn, requested.alert_id)
+            if alert is None:
+                return Outcome(ignored="the call's alert is gone")
+            if not alert.state.active:
+                return Outcome(alert=alert, ignored=f"alert already {alert.state.value}")
+            if outcome is CallOutcome.ANSWERED_WELL:
+                closed = self.store.close_alert(
+                    conn,
+                    alert.id,
+                    AlertState.FALSE_ALARM,
+                    now,
+                    RESIDENT,
+                    "voice-bot call answered: well",
+                )
+                return Outcome(alert=closed, closed=True)
+            if outcome is CallOutcome.ASKED_FOR_HELP:
+                self.store.set_severity(conn, alert.id, "critical", now)
+                alert.severity = "critical"
+                why = "the resident asked for help on the voice-bot call; raised to critical"
+            else:
+                why = f"voice-bot call: {outcome.value.replace('_', ' ')}"
+            if alert.state is not AlertState.OPEN:
+                # Staff already acknowledged it: they hear of the call in the history.
+                self.store.add_history(conn, alert.id, now, HistoryLabel.ESCALATED, SYSTEM, why)
+                return Outcome(alert=alert, updated=True)
+            queued = self._advance(conn, alert, now, why)
+            return Outcome(alert=alert, updated=True, notifications=queued)
 
     def _queue_tier(self, conn: Connection, alert: Alert, tier: int, now: datetime) -> list[str]:
         targets: list[tuple[str, str]] = []

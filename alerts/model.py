@@ -15,6 +15,9 @@ INACTIVITY_KINDS = frozenset(
 )
 """Kinds for which the resident's care robot may be asked to check in before escalating."""
 
+QUIET_HOME_KINDS = INACTIVITY_KINDS | {AlertKind.AWAY_OVERRUN.value}
+"""Kinds for which the voice bot may call the resident before escalating."""
+
 
 class AlertState(StrEnum):
     """Where an alert is in its life."""

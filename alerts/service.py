@@ -34,8 +34,11 @@ from alerts.notifiers import Notifier
 from alerts.notifiers.checkin import CheckinNotifier
 from alerts.notifiers.email import EmailNotifier
 from alerts.notifiers.sms import SmsNotifier
+from alerts.notifiers.voicebot import VoicebotNotifier
 from alerts.notifiers.webhook import WebhookNotifier
 from alerts.store import AlertStore
+from alerts.voicebot_callback import PATH as CALLBACK_PATH
+from alerts.voicebot_callback import callback_app, serve
 from anbu.events import AlertEvent, DeadLetter, SosEvent
 from anbu.health import Heartbeat, Report, kafka_heartbeat, note_error
 from anbu.influx import InfluxClient
@@ -93,7 +96,26 @@ def build_notifiers(settings: Any, directory: Directory) -> dict[str, Notifier]:
             section.inbox_url,
             timeout,
         )
+    if section.voicebot_url and section.voicebot_secret:
+        notifiers["voicebot"] = VoicebotNotifier(
+            directory,
+            str(section.voicebot_url),
+            section.voicebot_secret.get_secret_value(),
+            callback_url(settings),
+            timeout,
+        )
     return notifiers
+
+
+def callback_url(settings: Any) -> str | None:
+    """Where the voice-bot provider reports a call's outcome."""
+    section = settings.alerts
+    if section.voicebot_callback_url:
+        return str(section.voicebot_callback_url)
+    if section.voicebot_callback_port:
+        host = section.voicebot_callback_host
+        return f"http://{host}:{section.voicebot_callback_port}{CALLBACK_PATH}"
+    return None
 
 
 class AlertService:
@@ -140,6 +162,7 @@ class AlertService:
         self._producer: AIOKafkaProducer | None = None
         self._stopping = False
         self._heartbeat: Heartbeat | None = None
+        self._callback: Any = None
 
     # --- running ----------------------------------------------------------------------
 
@@ -174,12 +197,23 @@ class AlertService:
         self._spawn(self._tick, "escalation")
         self._spawn(self._write_influx, "influx writer")
         self.dispatcher.kick()
+        section = self.settings.alerts
+        if "voicebot" in self.notifiers and section.voicebot_callback_port:
+            app = callback_app(
+                self.lifecycle, section.voicebot_secret.get_secret_value(), self.dispatcher.send
+            )
+            self._callback = await serve(
+                app, section.voicebot_callback_host, section.voicebot_callback_port
+            )
         await asyncio.wait_for(self.consuming.wait(), timeout_s)
         log.info("alerts service consuming %s", kafka.topics.alerts)
 
     async def stop(self) -> None:
         """Stop consuming, let notifications in flight finish briefly, flush InfluxDB."""
         self._stopping = True
+        if self._callback is not None:
+            await self._callback.cleanup()
+            self._callback = None
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -518,6 +518,42 @@ class AlertStore:
         )
         return ident if inserted else None
 
+    def notification_for(
+        self, conn: Connection, channel: str, target: str, alert_id: str | None = None
+    ) -> Notification | None:
+        """The first notification of ``channel`` to ``target`` (of one alert, if given)."""
+        query = select(notifications_table).where(
+            notifications_table.c.channel == channel, notifications_table.c.target == target
+        )
+        if alert_id is not None:
+            query = query.where(notifications_table.c.alert_id == alert_id)
+        row = conn.execute(query.limit(1)).first()
+        return None if row is None else _notification(row._mapping)
+
+    def has_channel(self, conn: Connection, alert_id: str, channel: str) -> bool:
+        """Whether a notification of ``channel`` was ever queued for the alert."""
+        row = conn.execute(
+            select(notifications_table.c.id)
+            .where(
+                notifications_table.c.alert_id == alert_id,
+                notifications_table.c.channel == channel,
+            )
+            .limit(1)
+        ).first()
+        return row is not None
+
+    def alert_in(self, conn: Connection, alert_id: str) -> Alert | None:
+        """One alert read inside ``conn``'s transaction, or None."""
+        return self._get(conn, alert_id)
+
+    def set_severity(self, conn: Connection, alert_id: str, severity: str, now: datetime) -> None:
+        """Change an alert's severity (a resident asked for help)."""
+        conn.execute(
+            update(alerts_table)
+            .where(alerts_table.c.id == alert_id)
+            .values(severity=severity, updated_at=micros(now))
+        )
+
     def pending_notifications(self) -> list[Notification]:
         """Notifications not yet delivered nor given up on (oldest first)."""
         with self.engine.connect() as conn:

@@ -239,6 +239,28 @@ class AlertSettings(_Section):
     metrics_port: Port | None = Field(
         default=9110, description="Prometheus metrics of `anbu alerts`; unset: not served."
     )
+    voicebot_url: HttpUrl | None = Field(
+        default=None,
+        description="Voice-bot provider's call-request endpoint; unset: no check-in calls.",
+    )
+    voicebot_secret: SecretStr | None = Field(
+        default=None, description="HMAC-SHA256 key shared with the voice-bot provider."
+    )
+    voicebot_timeout: Duration = Field(
+        default=timedelta(minutes=5),
+        description="How long a quiet-home alert waits for the call's outcome before escalating.",
+    )
+    voicebot_callback_host: str = "127.0.0.1"
+    voicebot_callback_port: Port | None = Field(
+        default=None,
+        description="Port of the callback endpoint `anbu alerts` serves for the provider; "
+        "unset: not served.",
+    )
+    voicebot_callback_url: str | None = Field(
+        default=None,
+        description="Public URL of that endpoint, sent to the provider; unset: "
+        "http://<voicebot_callback_host>:<voicebot_callback_port>/voicebot/callback.",
+    )
 
 
 class RegistrySettings(_Section):

@@ -1,0 +1,298 @@
+"""Check-in calls through a voice-bot provider, against the real alerts service and registry.
+
+The provider is a real HTTP server in this process: it takes the signed call request and then
+POSTs a signed outcome to the service's callback endpoint, as a provider would.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+
+from alerts.model import AlertState
+from alerts.notifiers.webhook import SIGNATURE_HEADER, sign, verify
+from alerts.service import BackgroundService
+from anbu.events import AlertKind, Severity
+from anbu.stack.services import free_port
+from config import Settings
+from devices import service as registry
+from tests.test_alerts_support import (  # noqa: F401 - fixtures
+    EventProducer,
+    HttpReceiver,
+    http_receiver,
+    make_event,
+    wait_for,
+)
+
+SECRET = "voicebot-shared-secret"
+HOOK_SECRET = "hook-secret"
+
+
+@dataclass
+class StandInProvider:
+    """A voice-bot provider: records call requests, reports the outcome set per number.
+
+    ``outcomes[phone]`` is what it reports for calls to that number; a number not in it is
+    called but never reported on (the provider stays silent).
+    """
+
+    port: int = 0
+    outcomes: dict[str, str] = field(default_factory=dict)
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    refused: int = 0
+    reports: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/calls"
+
+    def report(self, callback_url: str, call_id: str, outcome: str) -> None:
+        body = json.dumps({"call_id": call_id, "outcome": outcome}).encode()
+        answer = httpx.post(
+            callback_url,
+            content=body,
+            headers={SIGNATURE_HEADER: sign(body, SECRET), "Content-Type": "application/json"},
+        )
+        self.reports.append((answer.status_code, answer.json()))
+
+    def calls_to(self, phone: str) -> list[dict[str, Any]]:
+        return [c for c in self.calls if c["phone"] == phone]
+
+
+@pytest.fixture
+def provider() -> Iterator[StandInProvider]:
+    stand_in = StandInProvider()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            if not verify(body, self.headers.get(SIGNATURE_HEADER, ""), SECRET):
+                stand_in.refused += 1
+                self.send_response(401)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            call = json.loads(body)
+            stand_in.calls.append(call)
+            self.send_response(202)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            outcome = stand_in.outcomes.get(call["phone"])
+            if outcome is not None:
+                # The call happens after the request was accepted, as with a real provider.
+                threading.Timer(
+                    0.2, stand_in.report, (call["callback_url"], call["call_id"], outcome)
+                ).start()
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    stand_in.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield stand_in
+    server.shutdown()
+    server.server_close()
+
+
+def voicebot_settings(
+    make_settings: Callable[..., Settings], provider: StandInProvider, receiver: HttpReceiver
+) -> Settings:
+    return make_settings(
+        {
+            "alerts.voicebot_url": provider.url(),
+            "alerts.voicebot_secret": SECRET,
+            "alerts.voicebot_timeout": "2s",
+            "alerts.voicebot_callback_port": free_port(),
+            "alerts.webhook_url": receiver.url("/hook"),
+            "alerts.webhook_secret": HOOK_SECRET,
+            "alerts.metrics_port": None,
+            "alerts.tick_interval": "0.1s",
+            "alerts.notify_backoff_max": "1s",
+        }
+    )
+
+
+def register(settings: Settings, phones: dict[str, str]) -> dict[str, str]:
+    """Households without a robot, their resident's number in the registry only.
+
+    Returns:
+        household id by phone number.
+    """
+    ids: dict[str, str] = {}
+    with registry.registry_session(settings, publish=True, mqtt=False) as session:
+        registry.create_care_center(session, "cc-v", "서구 복지관", dongs=["농성1동"])
+        for phone, name in phones.items():
+            household = registry.create_household(
+                session, "cc-v", "농성1동", escalation_delays_s=[1, 600]
+            )
+            registry.add_resident(session, household.id, name, phone=phone, consent=True)
+            registry.add_contact(session, household.id, 1, "사회복지사", email="w@cc-v.example")
+            registry.add_contact(session, household.id, 2, "팀장", email="lead@cc-v.example")
+            registry.add_contact(session, household.id, 3, "구청", email="gu@cc-v.example")
+            ids[phone] = household.id
+    return ids
+
+
+def hooks(receiver: HttpReceiver, household: str) -> list[dict[str, Any]]:
+    return [r.json() for r in receiver.on("/hook") if r.json()["household_id"] == household]
+
+
+def test_call_answered_well_closes_the_alert_as_a_false_alarm(
+    make_settings: Callable[..., Settings],
+    provider: StandInProvider,
+    http_receiver: HttpReceiver,  # noqa: F811
+) -> None:
+    settings = voicebot_settings(make_settings, provider, http_receiver)
+    ids = register(settings, {"010-2222-0001": "김순자"})
+    household = ids["010-2222-0001"]
+    provider.outcomes["010-2222-0001"] = "answered_well"
+    producer = EventProducer(settings)
+    event = make_event(household, AlertKind.INACTIVITY, severity=Severity.HIGH)
+    with BackgroundService(settings) as service:
+        producer.send(event)
+        call = wait_for(lambda: provider.calls_to("010-2222-0001"), what="the call request")[0]
+        assert "괜찮" in call["script_ko"] and "all right" in call["script_en"]
+        assert call["callback_url"].endswith("/voicebot/callback")
+        alert = wait_for(
+            lambda: (
+                (a := service.store.get(event.alert_id, full=True)).state is AlertState.FALSE_ALARM
+                and a
+            ),
+            what="the false alarm",
+        )
+        assert alert.closed_by == "resident"
+        assert alert.close_note == "voice-bot call answered: well"
+        labels = [h.label.value for h in alert.history]
+        assert labels == ["open", "checkin_requested", "false_alarm"]
+        # Tier 1 was notified at once; nobody was woken at tier 2.
+        time.sleep(1.5)
+        assert [h["tier"] for h in hooks(http_receiver, household)] == [1]
+        # The number went to the provider only, never into the alert store.
+        assert "010-2222-0001" not in json.dumps(
+            [h.note for h in alert.history] + [n.target for n in alert.notifications]
+        )
+    producer.close()
+    assert provider.reports == [
+        (
+            200,
+            {
+                "alert_id": event.alert_id,
+                "state": "false_alarm",
+                "duplicate": False,
+                "ignored": None,
+            },
+        )
+    ]
+
+
+def test_asking_for_help_makes_it_critical_and_notifies_the_next_tier(
+    make_settings: Callable[..., Settings],
+    provider: StandInProvider,
+    http_receiver: HttpReceiver,  # noqa: F811
+) -> None:
+    settings = voicebot_settings(make_settings, provider, http_receiver)
+    ids = register(settings, {"010-2222-0002": "박영호"})
+    household = ids["010-2222-0002"]
+    provider.outcomes["010-2222-0002"] = "asked_for_help"
+    producer = EventProducer(settings)
+    event = make_event(household, AlertKind.NOT_BACK, severity=Severity.HIGH)
+    with BackgroundService(settings) as service:
+        producer.send(event)
+        wait_for(lambda: provider.calls_to("010-2222-0002"), what="the call request")
+        second = wait_for(
+            lambda: [h for h in hooks(http_receiver, household) if h["tier"] == 2],
+            timeout=10,
+            what="the tier-2 webhook",
+        )[0]
+        assert second["severity"] == "critical" and second["type"] == "alert.escalated"
+        alert = service.store.get(event.alert_id, full=True)
+        assert alert.state is AlertState.OPEN and alert.severity == "critical"
+        assert alert.tier == 2
+        assert "asked for help" in alert.history[-1].note
+    producer.close()
+
+
+def test_no_answer_escalates_at_once_and_silence_on_the_timeout(
+    make_settings: Callable[..., Settings],
+    provider: StandInProvider,
+    http_receiver: HttpReceiver,  # noqa: F811
+) -> None:
+    settings = voicebot_settings(make_settings, provider, http_receiver)
+    ids = register(settings, {"010-2222-0003": "이말순", "010-2222-0004": "최정수"})
+    no_answer, silent = ids["010-2222-0003"], ids["010-2222-0004"]
+    provider.outcomes["010-2222-0003"] = "no_answer"
+    producer = EventProducer(settings)
+    first = make_event(no_answer, AlertKind.INACTIVITY, severity=Severity.HIGH)
+    second = make_event(silent, AlertKind.AWAY_OVERRUN, severity=Severity.HIGH)
+    with BackgroundService(settings) as service:
+        producer.send(first, second)
+        wait_for(lambda: provider.calls_to("010-2222-0003"), what="the first call")
+        wait_for(lambda: provider.calls_to("010-2222-0004"), what="the second call")
+        asked = {c["phone"]: time.monotonic() for c in provider.calls}
+        wait_for(
+            lambda: [h for h in hooks(http_receiver, no_answer) if h["tier"] == 2],
+            timeout=10,
+            what="escalation after no answer",
+        )
+        answered_at = time.monotonic()
+        # "No answer" escalates at once, well before the 2 s wait for an outcome is over.
+        assert answered_at - asked["010-2222-0003"] < 1.5
+        assert not [h for h in hooks(http_receiver, silent) if h["tier"] == 2]
+        wait_for(
+            lambda: [h for h in hooks(http_receiver, silent) if h["tier"] == 2],
+            timeout=10,
+            what="escalation on the timeout",
+        )
+        # The silent provider's call waited its 2 s (voicebot_timeout) before tier 2.
+        assert time.monotonic() - asked["010-2222-0004"] >= 1.5
+        notes = [h.note for h in service.store.get(first.alert_id, full=True).history]
+        assert "voice-bot call: no answer; escalated to tier 2" in notes
+    producer.close()
+
+
+def test_a_forged_callback_changes_nothing_and_a_signed_one_does(
+    make_settings: Callable[..., Settings],
+    provider: StandInProvider,
+    http_receiver: HttpReceiver,  # noqa: F811
+) -> None:
+    settings = voicebot_settings(make_settings, provider, http_receiver)
+    ids = register(settings, {"010-2222-0005": "정복례"})
+    household = ids["010-2222-0005"]  # the provider stays silent: this test reports
+    producer = EventProducer(settings)
+    event = make_event(household, AlertKind.INACTIVITY_ROUTINE, severity=Severity.HIGH)
+    with BackgroundService(settings) as service:
+        producer.send(event)
+        call = wait_for(lambda: provider.calls_to("010-2222-0005"), what="the call request")[0]
+        before = service.store.get(event.alert_id, full=True)
+        body = json.dumps({"call_id": call["call_id"], "outcome": "answered_well"}).encode()
+        for header in (sign(body, "not-the-secret"), "", "sha256=" + "0" * 64):
+            forged = httpx.post(
+                call["callback_url"], content=body, headers={SIGNATURE_HEADER: header}
+            )
+            assert forged.status_code == 401
+        after = service.store.get(event.alert_id, full=True)
+        assert after.state is AlertState.OPEN
+        assert len(after.history) == len(before.history) and after.tier == before.tier
+        # Positive control: the very same body, signed with the shared secret, closes it.
+        signed = httpx.post(
+            call["callback_url"], content=body, headers={SIGNATURE_HEADER: sign(body, SECRET)}
+        )
+        assert signed.status_code == 200
+        closed = service.store.get(event.alert_id, full=True)
+        assert closed.state is AlertState.FALSE_ALARM
+        assert closed.close_note == "voice-bot call answered: well"
+        # A repeat of the report changes nothing more.
+        again = httpx.post(
+            call["callback_url"], content=body, headers={SIGNATURE_HEADER: sign(body, SECRET)}
+        )
+        assert again.json()["duplicate"] is True
+    producer.close()
