@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from alerts.directory import RegistryDirectory
@@ -15,6 +17,7 @@ from alerts.model import AlertState
 from alerts.store import AlertStore
 from anbu.events import AlertKind, Severity
 from anbu.influx import InfluxClient, Point
+from anbu.stack.services import free_port
 from anbu.timeutil import in_seoul, utcnow
 from config import Settings
 from devices import service as registry
@@ -23,6 +26,7 @@ from devices.auth import Principal, Role
 from devices.db import init_db, session_factory
 from tests.test_alerts_inbox import web_server  # noqa: F401 - the same uvicorn fixture
 from tests.test_alerts_support import make_event
+from web.app import create_app
 
 PASSWORD = "staff password 1"
 PHONE = {"width": 390, "height": 844}
@@ -154,7 +158,7 @@ def test_staff_opens_household_from_alert_and_acknowledges_other_center_gets_404
     page.goto(url)
     assert "/signin" in page.url
     sign_in(page, "lee.b")
-    page.wait_for_load_state()
+    page.wait_for_url(url)  # signed in, sent back to where the link pointed
     answer = page.goto(url)
     assert answer is not None and answer.status == 404
     assert "박순자" not in page.content() and "010-1234-5678" not in page.content()
@@ -167,3 +171,27 @@ def test_staff_opens_household_from_alert_and_acknowledges_other_center_gets_404
     refused = httpx.get(url, headers={"Authorization": f"Bearer {operator}"})
     assert refused.status_code == 404 and "박순자" not in refused.text
     store.close()
+
+
+def test_page_opens_without_influxdb_and_says_activity_is_missing(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings({"influx.url": f"http://127.0.0.1:{free_port()}"})
+    households, _ = seed(settings)
+    engine = init_db(settings)
+    with session_factory(engine)() as session:
+        assert isinstance(session, Session)
+        _, token = registry.create_token(session, Role.STAFF, name="김복지", care_center_id="cc-a")
+        session.commit()
+    engine.dispose()
+    with TestClient(create_app(settings)) as client:
+        page = client.get(
+            f"/inbox/households/{households['cc-a']}", headers={"Authorization": f"Bearer {token}"}
+        )
+        # Personal data from the registry still shows; the activity box says why it is empty.
+        assert page.status_code == 200 and "박순자" in page.text
+        assert "활동 기록을 불러오지 못했습니다" in page.text and "week-grid" not in page.text
+        # Without a session: the sign-in page, coming back here afterwards.
+        anonymous = client.get(f"/inbox/households/{households['cc-a']}", follow_redirects=False)
+        assert anonymous.status_code == 303
+        assert anonymous.headers["location"].startswith("/signin?next=/inbox/households/")
