@@ -47,6 +47,13 @@ HISTORY = timedelta(days=21)  # the weeks before the shown week that make "usual
 _PEOPLE = frozenset({Role.STAFF, Role.LEAD, Role.ADMIN})
 _STYLE_RE = re.compile(r"<style>(.*?)</style>", re.S)
 
+# Device kinds of the registry (``anbu.registry_records.DeviceKindName``) as staff say them.
+DEVICE_KIND_KO = {
+    "motion": "동작 센서", "door": "현관문 센서", "contact": "문/창 센서", "presence": "재실 센서",
+    "plug": "스마트 플러그", "button": "SOS 버튼", "robot": "돌봄 로봇", "gateway": "게이트웨이",
+    "other": "기타 기기",
+}
+
 TEXT: dict[str, dict[str, str]] = {
     "ko": {
         "title": "가구", "back": "알림함", "switch_to": "English", "resident": "대상자",
@@ -220,6 +227,7 @@ def household_page(
             "activity": _activity(request, household_id, lang, current),
             "devices": _devices(request, household_id),
             "duration": lambda seconds: duration_text(seconds, lang),
+            "device_kind": lambda kind: DEVICE_KIND_KO.get(kind, kind) if lang == "ko" else kind,
         },
         headers={"Cache-Control": "no-store"},
     )

@@ -26,6 +26,7 @@ from devices.auth import Principal, Role
 from devices.db import init_db, session_factory
 from tests.test_alerts_inbox import web_server  # noqa: F401 - the same uvicorn fixture
 from tests.test_alerts_support import make_event
+from timeseries.schema import DEVICE_HEALTH, HEALTH_RP, ensure_schema
 from web.app import create_app
 
 PASSWORD = "staff password 1"
@@ -75,6 +76,26 @@ def write_routine(settings: Settings, household: str) -> int:
             tags = {"household": household, "kind": "motion"}
             points.append(Point("activity_5m", {"count": 3}, moment, tags))
     influx.write(points)
+    ensure_schema(influx)
+    stamp = utcnow().timestamp()
+    health = [
+        ("motion-1", "motion", "거실", True, stamp - 120, 80.0),
+        ("door-1", "door", "현관", False, stamp - 3 * 3600, 12.0),
+    ]
+    influx.write(
+        (
+            Point(
+                DEVICE_HEALTH,
+                {"online": online, "last_seen": int(seen), "silent_s": int(stamp - seen),
+                 "battery": battery, "low_battery": battery < 20, "reporting_interval_s": 3600,
+                 "room": room, "dong": "역삼1동", "care_center": "cc-a"},
+                utcnow(),
+                {"household": household, "device": device, "kind": kind},
+            )
+            for device, kind, room, online, seen, battery in health
+        ),
+        retention_policy=HEALTH_RP,
+    )
     influx.close()
     return len(points)
 
@@ -130,6 +151,12 @@ def test_staff_opens_household_from_alert_and_acknowledges_other_center_gets_404
     assert int(grid.get_attribute("data-total") or 0) > 0
     assert int(grid.get_attribute("data-quiet") or 0) > 0
     assert page.locator("#alerts li[data-alert-id]").count() == 1
+    # Device health: the silent, nearly flat door sensor first, marked.
+    devices = page.locator("#devices li[data-device-id]")
+    assert devices.count() == 2 and "현관문 센서" in devices.nth(0).inner_text()
+    assert devices.nth(0).get_attribute("data-device-id") == "door-1"
+    assert "bad" in (devices.nth(0).get_attribute("class") or "")
+    assert "bad" not in (devices.nth(1).get_attribute("class") or "")
     # Phone layout: nothing wider than the screen.
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     page.screenshot(path=str(artifacts_dir / "household-ko.png"), full_page=True)
