@@ -26,7 +26,12 @@ class MqttSettings(_Section):
         description="Service account password; unset: generated once under the data directory.",
     )
     keepalive_s: int = 30
-    shared_group: str = "anbu"
+    shared_group: str = Field(
+        default="anbu",
+        description="Shared-subscription group of the bridges' main lane; empty: plain "
+        "subscriptions (one bridge; Mosquitto 2.0.11 does not restore shared ones after it "
+        "restarts, see docs/ingest.md).",
+    )
     topic_filters: list[TopicFilter] = [
         "zigbee2mqtt/#",
         "tele/+/SENSOR",

@@ -54,8 +54,15 @@ def default_client_id(settings: Any) -> str:
 
 
 def shared_filters(settings: Any) -> list[str]:
-    """The shared-subscription filters: ``$share/<group>/<filter>`` for each topic filter."""
+    """The main lane's filters: ``$share/<group>/<filter>`` for each topic filter.
+
+    With ``mqtt.shared_group`` empty they are the plain filters: Mosquitto 2.0.11 does not
+    restore a persistent session's shared subscriptions after its own restart, so messages
+    published before the bridge subscribes again would be lost; plain ones it restores.
+    """
     group = settings.mqtt.shared_group
+    if not group:
+        return list(settings.mqtt.topic_filters)
     return [f"$share/{group}/{topic_filter}" for topic_filter in settings.mqtt.topic_filters]
 
 

@@ -10,6 +10,12 @@ It acknowledges at once whatever is not an SOS (the main lane handles that copy;
 even logged here) and an SOS once Kafka has it. The main lane still reads everything, SOS
 included, so an SOS from a topic the lane does not follow yet is handled as before;
 :class:`ingest.priority.SosClaims` makes one record of the two copies.
+
+The lane's subscriptions are plain, not shared: Mosquitto 2.0.11 restores a persistent
+session's plain subscriptions after its own restart but not its shared ones, so an SOS
+published before the lane reconnects is queued for it instead of dropped. With several
+bridges each lane gets every SOS; they carry the same idempotency key, and the detector's
+deterministic alert ids and the alerts service's seen-events dedupe make one alert of them.
 """
 
 from __future__ import annotations
@@ -64,7 +70,6 @@ class SosLane:
         self.normaliser = normaliser
         self.claims = claims
         self.client_id = f"{bridge_id}-sos"
-        self.group = f"{settings.mqtt.shared_group}-sos"
         self.sink = KafkaSink(settings, self._delivered)
         self.sent = 0
         self.received = 0
@@ -165,14 +170,14 @@ class SosLane:
         for start in range(0, len(added), _CHUNK):
             chunk = added[start : start + _CHUNK]
             with self._lock:  # held so the SUBACK cannot be handled before its mid is known
-                code, mid = self.client.subscribe([(self._shared(f), options) for f in chunk])
+                code, mid = self.client.subscribe([(f, options) for f in chunk])
                 if code != mqtt.MQTT_ERR_SUCCESS or mid is None:
                     return  # not connected: the next connection subscribes everything
                 self._subscribed.update(chunk)
                 self._sub_mids[mid] = chunk
         for start in range(0, len(removed), _CHUNK):
             chunk = removed[start : start + _CHUNK]
-            code, _mid = self.client.unsubscribe([self._shared(f) for f in chunk])
+            code, _mid = self.client.unsubscribe(chunk)
             if code != mqtt.MQTT_ERR_SUCCESS:
                 return
             with self._lock:
@@ -183,9 +188,6 @@ class SosLane:
             log.info(
                 "SOS lane: %d topic filters (+%d, -%d)", len(wanted), len(added), len(removed)
             )
-
-    def _shared(self, topic_filter: str) -> str:
-        return f"$share/{self.group}/{topic_filter}"
 
     # -- MQTT callbacks (paho's network thread) ------------------------------------------
 

@@ -29,6 +29,10 @@ def test_copies_get_their_own_ports_state_and_mqtt_session() -> None:
     assert programs["worker-3"].env["ANBU_STACK__INSTANCE"] == "3"
     assert programs["bridge-2"].env["ANBU_INGEST__CLIENT_ID"].endswith("-2")
     assert programs["worker"].env == {}
+    # Several bridges share the subscription; a lone one subscribes plainly (issue #14).
+    assert "mqtt.shared_group=" not in programs["bridge"].argv
+    lone = app_programs(load_settings(None, {"stack.bridges": 1}), {"bridge"}, demo=False)
+    assert lone[0].spec.argv[-3:] == ["--set", "mqtt.shared_group=", "bridge"]
 
 
 @pytest.mark.slow

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 ROUTER_MODULES: list[str] = [
     "devices.api",  # installer API: /api/v1/centers, /households, /devices, ... (issue 4)
     "alerts.api",  # care-center inbox: /inbox, /api/v1/alerts (issue 6)
+    "alerts.household",  # the household page an alert links to: /inbox/households/{id} (17)
     "web.dashboards",  # operator dashboards: /, /households/{id}, /devices (issue 7)
     "web.accounts",  # people's sign-in /signin, /signout, /accounts (issue 17)
 ]

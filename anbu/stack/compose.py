@@ -125,6 +125,19 @@ def copy_env(settings: Settings, name: str, n: int, port: int | None) -> dict[st
     return env
 
 
+def plain_bridge(settings: Settings, name: str) -> list[str]:
+    """The arguments that give a lone bridge plain MQTT subscriptions instead of shared ones.
+
+    Mosquitto 2.0.11 does not restore a persistent session's shared subscriptions after its
+    own restart, so whatever devices publish before the bridge subscribes again is dropped;
+    plain ones it restores and queues for. One bridge needs no sharing; several do (each
+    would otherwise get every message), and keep the trade (see docs/ingest.md).
+    """
+    if name == "bridge" and settings.stack.bridges == 1:
+        return ["--set", "mqtt.shared_group="]
+    return []
+
+
 def app_programs(settings: Settings, available: set[str], *, demo: bool) -> list[Program]:
     """Anbu's own processes whose commands exist in this installation."""
     ports = {
@@ -140,7 +153,11 @@ def app_programs(settings: Settings, available: set[str], *, demo: bool) -> list
         "alerts": settings.stack.alerts,
     }
     programs = [
-        Program(ServiceSpec(name, anbu_argv(*args), ports[name]), autostart=False, priority=50)
+        Program(
+            ServiceSpec(name, anbu_argv(*plain_bridge(settings, name), *args), ports[name]),
+            autostart=False,
+            priority=50,
+        )
         for name, args in APP_PROGRAMS
         if name in available
     ]

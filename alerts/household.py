@@ -1,0 +1,233 @@
+"""The household page a care worker opens from an alert: ``/inbox/households/{id}``.
+
+One phone screen to decide whether to call or go: the resident and contacts (tel: links),
+the address, the alert's reason and its actions, the last 7 days of activity by hour beside
+what is usual for this resident, open and past alerts, and the devices' health.
+
+It lives next to the inbox (not under ``web.dashboards``) because it is the inbox's: the
+same people (staff, leads, admins), the same alert store and actions, the same 404 for
+another center's household. Unlike the operator dashboards it shows personal data, from the
+registry database only; operators and installers get 404. Activity and device health come
+from InfluxDB through the dashboards' own queries (:class:`DashboardQueries`), so the two
+pages never count differently.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from importlib.resources import files
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from alerts.household_chart import build_grid, grid_svg, week_start
+from alerts.messages import LABELS
+from alerts.model import Alert
+from alerts.store import AlertStore
+from anbu.timeutil import in_seoul, utcnow
+from devices.auth import Principal, Role, can_see_household, lookup_of, optional_principal
+from devices.models import Contact, Household, Resident
+from web.dashboards.deps import queries_of
+from web.dashboards.exceptions import SeriesUnavailableError
+from web.dashboards.pages import duration_text
+from web.dashboards.timerange import TimeRange
+
+router = APIRouter(tags=["inbox"])
+
+TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
+PAST_ALERTS = timedelta(days=30)
+HISTORY = timedelta(days=21)  # the weeks before the shown week that make "usual"
+_PEOPLE = frozenset({Role.STAFF, Role.LEAD, Role.ADMIN})
+_STYLE_RE = re.compile(r"<style>(.*?)</style>", re.S)
+
+# Device kinds of the registry (``anbu.registry_records.DeviceKindName``) as staff say them.
+DEVICE_KIND_KO = {
+    "motion": "동작 센서", "door": "현관문 센서", "contact": "문/창 센서", "presence": "재실 센서",
+    "plug": "스마트 플러그", "button": "SOS 버튼", "robot": "돌봄 로봇", "gateway": "게이트웨이",
+    "other": "기타 기기",
+}
+
+TEXT: dict[str, dict[str, str]] = {
+    "ko": {
+        "title": "가구", "back": "알림함", "switch_to": "English", "resident": "대상자",
+        "no_resident": "등록된 대상자 없음", "contacts": "연락처", "tier": "단계",
+        "duty": "센터 당직 전화", "address": "주소", "call": "전화",
+        "alert": "알림", "no_alert": "이 가구에 처리할 알림이 없습니다.",
+        "activity": "최근 7일 활동", "last24": "최근 24시간 활동", "usual_day": "평소 하루",
+        "quiet_hours": "평소 활동 시간인데 활동 없던 시간", "events": "건", "hours": "시간",
+        "unavailable": "활동 기록을 불러오지 못했습니다 (InfluxDB).",
+        "alerts": "알림 (최근 30일)", "no_alerts": "최근 30일 알림 없음",
+        "devices": "기기 상태", "no_devices": "최근 15분 안에 보고된 기기 상태가 없습니다.",
+        "online": "정상", "offline": "응답 없음", "battery": "배터리", "last_seen": "마지막 보고",
+        "ago": "전", "low_battery": "배터리 부족",
+        "acknowledge": "확인 (담당)", "resolve": "해결", "false_alarm": "오경보",
+        "note": "메모 (조치 내용, 사유)", "by": "처리", "raised": "발생",
+        "next": "다음 단계 전달", "dong": "동",
+    },
+    "en": {
+        "title": "Household", "back": "Inbox", "switch_to": "한국어", "resident": "Resident",
+        "no_resident": "No resident registered", "contacts": "Contacts", "tier": "tier",
+        "duty": "Center duty phone", "address": "Address", "call": "Call",
+        "alert": "Alert", "no_alert": "No alert to handle for this household.",
+        "activity": "Activity, last 7 days", "last24": "Activity in the last 24 h",
+        "usual_day": "usual day", "quiet_hours": "Hours usually active with no activity",
+        "events": " events", "hours": " h",
+        "unavailable": "Activity could not be loaded (InfluxDB).",
+        "alerts": "Alerts (last 30 days)", "no_alerts": "No alerts in the last 30 days",
+        "devices": "Devices", "no_devices": "No device health reported in the last 15 minutes.",
+        "online": "OK", "offline": "silent", "battery": "battery", "last_seen": "last report",
+        "ago": "ago", "low_battery": "battery low",
+        "acknowledge": "Acknowledge", "resolve": "Resolve", "false_alarm": "False alarm",
+        "note": "Note (what was done, why)", "by": "by", "raised": "raised",
+        "next": "next tier at", "dong": "dong",
+    },
+}
+
+
+def _inbox_style() -> str:
+    """The inbox's stylesheet, taken from its page so the two never drift apart."""
+    page = files("alerts").joinpath("static/inbox.html").read_text(encoding="utf-8")
+    found = _STYLE_RE.search(page)
+    return found.group(1) if found else ""
+
+
+def _not_found(household_id: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_404_NOT_FOUND,
+        f"no household {household_id!r} in your center / 담당 센터에 해당 가구가 없습니다",
+    )
+
+
+def _people(
+    request: Request, household_id: str
+) -> tuple[list[Resident], list[Contact], str | None]:
+    """Residents, contacts (tier 1 first, with their relation) and the address."""
+    with Session(lookup_of(request).engine) as session:
+        residents = list(
+            session.scalars(
+                select(Resident)
+                .where(Resident.household_id == household_id, Resident.retired_at.is_(None))
+                .order_by(Resident.id)
+            )
+        )
+        contacts = list(
+            session.scalars(
+                select(Contact)
+                .where(Contact.household_id == household_id, Contact.retired_at.is_(None))
+                .order_by(Contact.tier, Contact.id)
+            )
+        )
+        row = session.get(Household, household_id)
+        session.expunge_all()
+        return residents, contacts, row.address if row is not None else None
+
+
+def _activity(request: Request, household_id: str, lang: str, alert: Alert | None
+              ) -> dict[str, Any]:
+    """The week grid and its summary numbers, or ``{"unavailable": True}``."""
+    now = utcnow()
+    start = week_start(now)
+    hour = timedelta(hours=1)
+    queries = queries_of(request)
+    try:
+        week = queries.household_activity(household_id, TimeRange(start, now, hour, "7d"))
+        history = queries.household_activity(
+            household_id, TimeRange(start - HISTORY, start, hour, "custom")
+        )
+    except SeriesUnavailableError:
+        return {"unavailable": True}
+    grid = build_grid(week, history, start, now)
+    raised = alert.raised_at if alert is not None and alert.raised_at >= start else None
+    cells = [v for row in grid.counts for v in row if v is not None]
+    return {
+        "unavailable": False,
+        "svg": grid_svg(grid, lang, raised),
+        "last24": int(sum(cells[-24:])),
+        "usual_day": round(sum(grid.usual)) if grid.usual is not None else None,
+        "quiet": grid.quiet_cells(),
+    }
+
+
+def _devices(request: Request, household_id: str) -> list[dict[str, Any]] | None:
+    try:
+        return [row.as_dict() for row in queries_of(request).device_health(household_id)]
+    except SeriesUnavailableError:
+        return None
+
+
+def _visible_household(request: Request, principal: Principal, household_id: str) -> None:
+    """404 unless ``principal`` is a person of the household's own center (or an admin)."""
+    info = lookup_of(request).household(household_id)
+    if (
+        info is None
+        or principal.role not in _PEOPLE
+        or not can_see_household(principal, info.care_center_id)
+    ):
+        raise _not_found(household_id)
+
+
+@router.get("/inbox/households/{household_id}", response_class=HTMLResponse,
+            include_in_schema=False)
+def household_page(
+    request: Request,
+    household_id: str,
+    alert: Annotated[str | None, Query(max_length=200)] = None,
+    lang: Annotated[str, Query(pattern="^(ko|en)$")] = "ko",
+) -> Response:
+    """The page (Korean by default; ``?lang=en``); without a session, the sign-in page."""
+    principal = optional_principal(request)
+    if principal is None:
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/signin?next={quote(target)}", status.HTTP_303_SEE_OTHER)
+    _visible_household(request, principal, household_id)
+    store: AlertStore = request.app.state.alert_store
+    now = utcnow()
+    alerts = store.list_alerts(households=[household_id], closed_since=now - PAST_ALERTS, limit=50)
+    current = next((a for a in alerts if a.id == alert), None)
+    if current is None:
+        current = next((a for a in alerts if a.state.active), None)
+    info = lookup_of(request).household(household_id)
+    assert info is not None  # checked by _visible_household
+    residents, contacts, address = _people(request, household_id)
+    center = lookup_of(request).care_center(info.care_center_id)
+    text = TEXT[lang]
+
+    def word(group: str, key: str) -> str:
+        return LABELS[group].get(key, {}).get(lang, key)
+
+    def when(moment: Any) -> str:
+        return in_seoul(moment).strftime("%m-%d %H:%M") if moment is not None else ""
+
+    return TEMPLATES.TemplateResponse(
+        request,
+        "household.html",
+        {
+            "lang": lang,
+            "other_lang": "en" if lang == "ko" else "ko",
+            "t": text,
+            "word": word,
+            "when": when,
+            "style": _inbox_style(),
+            "household": info,
+            "address": address,
+            "residents": residents,
+            "contacts": contacts,
+            "center": center,
+            "current": current,
+            "alerts": alerts,
+            "can_act": principal.role in _PEOPLE,
+            "viewer": principal.name,
+            "activity": _activity(request, household_id, lang, current),
+            "devices": _devices(request, household_id),
+            "duration": lambda seconds: duration_text(seconds, lang),
+            "device_kind": lambda kind: DEVICE_KIND_KO.get(kind, kind) if lang == "ko" else kind,
+        },
+        headers={"Cache-Control": "no-store"},
+    )
