@@ -104,7 +104,10 @@ def provider() -> Iterator[StandInProvider]:
 
 
 def voicebot_settings(
-    make_settings: Callable[..., Settings], provider: StandInProvider, receiver: HttpReceiver
+    make_settings: Callable[..., Settings],
+    provider: StandInProvider,
+    receiver: HttpReceiver,
+    **extra: Any,
 ) -> Settings:
     return make_settings(
         {
@@ -117,6 +120,7 @@ def voicebot_settings(
             "alerts.metrics_port": None,
             "alerts.tick_interval": "0.1s",
             "alerts.notify_backoff_max": "1s",
+            **extra,
         }
     )
 
@@ -295,4 +299,40 @@ def test_a_forged_callback_changes_nothing_and_a_signed_one_does(
             call["callback_url"], content=body, headers={SIGNATURE_HEADER: sign(body, SECRET)}
         )
         assert again.json()["duplicate"] is True
+    producer.close()
+
+
+def test_a_household_with_a_robot_is_called_only_after_the_robot_got_no_answer(
+    make_settings: Callable[..., Settings],
+    provider: StandInProvider,
+    http_receiver: HttpReceiver,  # noqa: F811
+) -> None:
+    settings = voicebot_settings(
+        make_settings, provider, http_receiver, **{"alerts.checkin_timeout": "1s"}
+    )
+    ids = register(settings, {"010-2222-0006": "한옥자"})
+    household = ids["010-2222-0006"]
+    with registry.registry_session(settings, publish=True, mqtt=False) as session:
+        registry.add_device(session, household, "robot", "anbu", f"anbu/gw-{household}/robot")
+    provider.outcomes["010-2222-0006"] = "answered_well"
+    producer = EventProducer(settings)
+    event = make_event(household, AlertKind.INACTIVITY, severity=Severity.HIGH)
+    with BackgroundService(settings) as service:
+        producer.send(event)
+        wait_for(lambda: provider.calls_to("010-2222-0006"), what="the call request")
+        alert = wait_for(
+            lambda: (
+                (a := service.store.get(event.alert_id, full=True)).state is AlertState.FALSE_ALARM
+                and a
+            ),
+            what="the false alarm",
+        )
+        asked = [h for h in alert.history if h.label.value == "checkin_requested"]
+        # The robot first; the call only once its 1 s wait for an answer was over.
+        assert [h.note.split(";")[0] for h in asked] == [
+            "asked the care robot to check in",
+            "asked the voice bot to call the resident",
+        ]
+        assert (asked[1].at - asked[0].at).total_seconds() >= 0.9
+        assert alert.close_note == "voice-bot call answered: well"
     producer.close()
