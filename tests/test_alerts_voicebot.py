@@ -146,6 +146,14 @@ def register(settings: Settings, phones: dict[str, str]) -> dict[str, str]:
     return ids
 
 
+def closed_as_false_alarm(service: Any, alert_id: str) -> Any:
+    """Wait until the alert is a false alarm; return it with its history."""
+    return wait_for(
+        lambda: (a := service.store.get(alert_id, full=True)).state is AlertState.FALSE_ALARM and a,
+        what="the false alarm",
+    )
+
+
 def hooks(receiver: HttpReceiver, household: str) -> list[dict[str, Any]]:
     return [r.json() for r in receiver.on("/hook") if r.json()["household_id"] == household]
 
@@ -166,13 +174,7 @@ def test_call_answered_well_closes_the_alert_as_a_false_alarm(
         call = wait_for(lambda: provider.calls_to("010-2222-0001"), what="the call request")[0]
         assert "괜찮" in call["script_ko"] and "all right" in call["script_en"]
         assert call["callback_url"].endswith("/voicebot/callback")
-        alert = wait_for(
-            lambda: (
-                (a := service.store.get(event.alert_id, full=True)).state is AlertState.FALSE_ALARM
-                and a
-            ),
-            what="the false alarm",
-        )
+        alert = closed_as_false_alarm(service, event.alert_id)
         assert alert.closed_by == "resident"
         assert alert.close_note == "voice-bot call answered: well"
         labels = [h.label.value for h in alert.history]
@@ -320,13 +322,7 @@ def test_a_household_with_a_robot_is_called_only_after_the_robot_got_no_answer(
     with BackgroundService(settings) as service:
         producer.send(event)
         wait_for(lambda: provider.calls_to("010-2222-0006"), what="the call request")
-        alert = wait_for(
-            lambda: (
-                (a := service.store.get(event.alert_id, full=True)).state is AlertState.FALSE_ALARM
-                and a
-            ),
-            what="the false alarm",
-        )
+        alert = closed_as_false_alarm(service, event.alert_id)
         asked = [h for h in alert.history if h.label.value == "checkin_requested"]
         # The robot first; the call only once its 1 s wait for an answer was over.
         assert [h.note.split(";")[0] for h in asked] == [
