@@ -231,7 +231,18 @@ def remove(data_dir: Path, component: str) -> None:
         health_path(data_dir, component).unlink()
 
 
+def instance_name(settings: Any, component: str) -> str:
+    """The program name ``anbu status`` shows for this copy: ``worker``, ``worker-2``...
+
+    Copies started by ``anbu up`` (``stack.workers`` and the like) each need a heartbeat file
+    of their own; with one shared name, a hung copy hid behind its sibling's fresh beats.
+    """
+    instance = int(getattr(getattr(settings, "stack", None), "instance", 1) or 1)
+    return component if instance == 1 else f"{component}-{instance}"
+
+
 def kafka_heartbeat(settings: Any, component: str, *probes: Probe) -> Heartbeat:
-    """Start ``component``'s heartbeat with a Kafka reachability probe and ``probes``."""
+    """Start this copy of ``component``'s heartbeat with a Kafka probe and ``probes``."""
     reachable = KafkaReachable(settings.kafka.bootstrap_servers)
-    return Heartbeat(settings.data_dir, component, [reachable, *probes]).start()
+    name = instance_name(settings, component)
+    return Heartbeat(settings.data_dir, name, [reachable, *probes]).start()

@@ -22,7 +22,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from prometheus_client import CollectorRegistry, start_http_server
 
-from anbu.health import Heartbeat, Report
+from anbu.health import Heartbeat, Report, instance_name
 from anbu.influx import BufferedWriter, InfluxClient, InfluxError
 from anbu.timeutil import utcnow
 from ingest.exceptions import RegistryUnavailable
@@ -110,7 +110,9 @@ class Bridge:
         self._http: Any = None
         self._influx_thread: threading.Thread | None = None
         self.heartbeat = Heartbeat(
-            settings.data_dir, "bridge", [lambda: self.sink.health(STUCK_AFTER_S), self.health]
+            settings.data_dir,
+            instance_name(settings, "bridge"),
+            [lambda: self.sink.health(STUCK_AFTER_S), self._lane_health, self.health],
         )
         self.client = self._mqtt_client()
 
@@ -257,7 +259,9 @@ class Bridge:
         self.start()
         status = 0
         while not done.wait(5.0):
-            stalled = self.sink.stalled_s()
+            # The SOS lane's sink may hold the only copy of an SOS (the main lane acks its
+            # own copy once the lane claimed it), so its stall counts as much as telemetry's.
+            stalled = max(self.sink.stalled_s(), self.lane.sink.stalled_s())
             if stalled >= GIVE_UP_AFTER_S:
                 log.error("Kafka confirmed nothing for %.0f s (%d new producers tried): exiting "
                           "to be restarted", stalled, self.sink.replacements)
@@ -265,6 +269,14 @@ class Bridge:
                 break
         self.stop()
         return status
+
+    def _lane_health(self) -> Report:
+        """Whether Kafka confirms the SOS lane's records (its own producer)."""
+        report = self.lane.sink.health(STUCK_AFTER_S)
+        return Report(
+            None if report.problem is None else f"SOS lane: {report.problem}",
+            {f"sos_lane_{key}": value for key, value in report.facts.items()},
+        )
 
     def health(self) -> Report:
         """Whether the bridge is connected to MQTT with its registry loaded (a heartbeat probe)."""

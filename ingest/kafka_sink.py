@@ -131,6 +131,7 @@ class KafkaSink:
         # health: when Kafka last confirmed a record, the last failure, work not confirmed
         self._unconfirmed = 0
         self._waiting_since: float | None = None
+        self._replaced_at = float("-inf")  # monotonic time of the last replacement
         self._confirmed_at: float | None = None
         self._last_error: str | None = None
         self._failures_in_a_row = 0
@@ -287,8 +288,11 @@ class KafkaSink:
         # Whatever else makes every send fail, or leaves sends neither confirmed nor failed
         # (seen with Apache Kafka after a SIGKILL: a producer wedged for minutes, no error):
         # a new producer is cheap; try one.
+        # A new producer is judged by its own time, not by the stall it inherited: judged by
+        # the old one's, it was thrown away after 2, 4, 8 s while Kafka came back.
+        stalled = min(self.stalled_s(), time.monotonic() - self._replaced_at)
         return (self._failures_in_a_row >= _FAILURES_BEFORE_REPLACING
-                or self.stalled_s() >= _STALLED_BEFORE_REPLACING_S)
+                or stalled >= _STALLED_BEFORE_REPLACING_S)
 
     def replace_producer_if_broken(self) -> bool:
         """Replace a producer that cannot send any more; return whether it was replaced.
@@ -316,8 +320,14 @@ class KafkaSink:
         self.producer = new
         log.warning("Kafka producer replaced (%d so far): the old one could not send; "
                     "records it held are sent again", self.replacements)
+        self._replaced_at = time.monotonic()
         if old is not None:
             abandon(old)
+        # What the old producer held failed into the retry list with backoffs meant for a
+        # broken producer; the new one sends it now.
+        with self._lock:
+            for record in self._retries:
+                record.due = 0.0
         return True
 
     def stalled_s(self) -> float:

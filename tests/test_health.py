@@ -7,7 +7,15 @@ import os
 import time
 from pathlib import Path
 
-from anbu.health import Heartbeat, KafkaReachable, Report, health_path, note_error, verdict
+from anbu.health import (
+    Heartbeat,
+    KafkaReachable,
+    Report,
+    health_path,
+    instance_name,
+    note_error,
+    verdict,
+)
 from anbu.stack.services import free_port
 from tests.services import RunningService
 
@@ -54,3 +62,19 @@ def test_kafka_reachable_says_since_when_it_is_not(kafka: RunningService) -> Non
     time.sleep(0.3)
     down = nobody()
     assert down.problem is not None and "unreachable" in down.problem
+
+
+def test_each_copy_of_a_program_beats_in_a_file_of_its_own(tmp_path: Path) -> None:
+    from config import load_settings
+
+    first = load_settings(None, {"stack.data_dir": str(tmp_path), "stack.instance": 1})
+    second = load_settings(None, {"stack.data_dir": str(tmp_path), "stack.instance": 2})
+    assert instance_name(first, "worker") == "worker"
+    assert instance_name(second, "worker") == "worker-2"
+    Heartbeat(tmp_path, instance_name(second, "worker"), [lambda: Report("stuck")]).beat()
+    # The second copy's problem is seen under its own name, and not under the first's.
+    assert verdict(tmp_path, "worker-2", os.getpid()).degraded
+    assert not health_path(tmp_path, "worker").exists()
+    Heartbeat(tmp_path, instance_name(first, "worker"), [lambda: Report(None)]).beat()
+    assert not verdict(tmp_path, "worker", os.getpid()).degraded
+    assert verdict(tmp_path, "worker-2", os.getpid()).degraded
