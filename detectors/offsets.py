@@ -6,8 +6,10 @@ households of that checkpoint. After a restart, Kafka delivers again what came a
 last saved offset; a record at or before it was already applied and is skipped. A record
 beyond the next expected offset means records were passed over (found here with Faust 0.15
 on Tansu, the embedded broker then, when a worker was killed with SIGKILL while busy: it
-resumed past records whose effect on the state had not been saved); that is logged as an
-error, so such a loss is never silent.
+resumed past records whose effect on the state had not been saved; and with Faust 0.15 on
+Apache Kafka, when a rebalance began in the middle of a fetch). The worker then reads the
+partition again from the first missing record (:mod:`detectors.rewind`); only records Kafka
+no longer holds are passed over, and that is logged as an error, so a loss is never silent.
 """
 
 from __future__ import annotations

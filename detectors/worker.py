@@ -38,6 +38,7 @@ from detectors.offsets import OFFSET_PREFIX, OffsetGuard, Verdict, progress_key
 from detectors.outage import CHECK_EVERY_S, KafkaOutage
 from detectors.outbox import Outbox
 from detectors.params import DetectorParams
+from detectors.rewind import Rewinder
 from detectors.runtime import Runtime, max_ahead_s, partition_of
 
 log = logging.getLogger(__name__)
@@ -377,6 +378,15 @@ def build_app(settings: Settings) -> tuple[faust.App, Runtime]:
                          every_s=det.checkpoint_interval.total_seconds())
     progress = keeper.progress
 
+    async def earliest(tp: TopicPartition) -> int | None:
+        offsets = await app.consumer.earliest_offsets(tp)
+        return next(iter(offsets.values()), None)
+
+    async def seek(tp: TopicPartition, offset: int) -> None:
+        await app.consumer.seek(tp, offset)
+
+    rewinder = Rewinder(earliest, seek)
+
     def letter_for(value: bytes, message: Any, exc: Exception) -> DeadLetter:
         ahead = isinstance(exc, EventTimeAheadError)
         log.warning("%s record on %s partition %d: %s", "refused" if ahead else "invalid",
@@ -402,10 +412,9 @@ def build_app(settings: Settings) -> tuple[faust.App, Runtime]:
         verdict = progress.check(key, offset)
         if verdict is Verdict.SKIP:
             return
-        if verdict is Verdict.GAP:
-            log.error("records %s:%d from offset %d to %d were never handed to the worker "
-                      "(or their effect on the state was lost when it was killed)",
-                      message.topic, partition, progress.expected(key), offset - 1)
+        if verdict is Verdict.GAP and await rewinder.on_gap(
+                TopicPartition(message.topic, partition), progress.expected(key), offset):
+            return  # it comes again after the records before it
         value: bytes = event.value
         raised: list[AlertEvent] = []
         letter: DeadLetter | None = None
