@@ -35,6 +35,21 @@ def test_copies_get_their_own_ports_state_and_mqtt_session() -> None:
     assert lone[0].spec.argv[-3:] == ["--set", "mqtt.shared_group=", "bridge"]
 
 
+def test_copies_never_take_a_port_of_another_program() -> None:
+    """Three bridges from 9108 would reach the alerts service's 9110 (found in issue #16)."""
+    settings = load_settings(None, {"stack.bridges": 3, "stack.workers": 3, "stack.alerts": 3})
+    names = {"web", "bridge", "worker", "alerts", "series"}
+    specs = [p.spec for p in app_programs(settings, names, demo=False)]
+    ports = {s.name: s.port for s in specs if s.port is not None}
+    assert len(ports) == 10  # web, and three of each service that listens
+    assert len(set(ports.values())) == len(ports), ports
+    assert ports["bridge-3"] != settings.alerts.metrics_port  # the clash, now avoided
+    assert ports["bridge-2"] == settings.ingest.metrics_port + 1  # next one when it is free
+    for spec in specs:
+        if spec.port is not None and spec.name != "web" and "-" in spec.name:
+            assert str(spec.port) in spec.env.values(), spec  # the copy is told its port
+
+
 @pytest.mark.slow
 def test_anbu_up_runs_two_workers_sharing_the_partitions(tmp_path: Path) -> None:
     data_dir = tmp_path / "var"
