@@ -9,7 +9,8 @@ what was wrong.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,9 +21,9 @@ from alerts.directory import RegistryDirectory
 from alerts.lifecycle import Channels, Lifecycle
 from alerts.model import AlertState, HistoryLabel
 from alerts.store import AlertStore
-from alerts.visits import list_visits
+from alerts.visits import VisitOutcome, list_visits, record_visit
 from anbu.events import AlertKind, Severity
-from anbu.timeutil import in_seoul, utcnow
+from anbu.timeutil import SEOUL, in_seoul, utcnow
 from config import Settings
 from tests.test_alerts_inbox import Registry, auth, seed_registry
 from tests.test_alerts_support import make_event
@@ -162,6 +163,20 @@ def test_a_visit_does_not_close_an_sos(
     assert kept.history[-1].label is HistoryLabel.VISIT
 
 
+def test_an_acknowledged_quiet_home_alert_is_resolved_by_a_visit_too(
+    world: tuple[TestClient, AlertStore, Lifecycle, Registry],
+) -> None:
+    client, store, lifecycle, seeded = world
+    household = seeded.households["cc-a"]
+    alert_id = open_alert(lifecycle, household, AlertKind.AWAY_OVERRUN)
+    lifecycle.acknowledge(alert_id, "김복지 (cc-a)", "가 보겠습니다", utcnow())
+    answer = client.post(
+        visits_url(household), json={"outcome": "seen_well"}, headers=auth(seeded.tokens["cc-a"])
+    )
+    assert answer.status_code == 201 and answer.json()["closed_alerts"] == [alert_id]
+    assert store.get(alert_id).state is AlertState.RESOLVED
+
+
 def test_only_staff_of_the_households_center_record_visits(
     world: tuple[TestClient, AlertStore, Lifecycle, Registry],
 ) -> None:
@@ -213,6 +228,27 @@ def test_bad_input_is_refused_saying_what_was_wrong(
     taken = client.post(visits_url(household), json={"outcome": "concern", "note": "기침"},
                         headers=staff)
     assert taken.status_code == 201
+
+
+def test_the_weekly_review_can_take_a_centers_visits_of_a_week(tmp_path: Path) -> None:
+    store = AlertStore(f"sqlite:///{tmp_path / 'alerts.sqlite3'}")
+    monday = datetime(2026, 11, 23, tzinfo=SEOUL)  # the review's weeks are Seoul weeks
+    for household, center, at, outcome in (
+        ("hh-1", "cc-a", monday - timedelta(minutes=1), VisitOutcome.SEEN_WELL),  # week before
+        ("hh-1", "cc-a", monday, VisitOutcome.NOT_HOME),
+        ("hh-2", "cc-a", monday + timedelta(days=3), VisitOutcome.CONCERN),
+        ("hh-3", "cc-b", monday + timedelta(days=3), VisitOutcome.SEEN_WELL),  # other center
+        ("hh-1", "cc-a", monday + timedelta(days=7), VisitOutcome.SEEN_WELL),  # week after
+    ):
+        record_visit(store, household_id=household, care_center_id=center, outcome=outcome,
+                     note="", recorded_by="kim", now=at)
+    week = list_visits(store, centers=["cc-a"], since=monday, until=monday + timedelta(days=7))
+    assert [(v.household_id, v.outcome) for v in week] == [
+        ("hh-2", VisitOutcome.CONCERN),
+        ("hh-1", VisitOutcome.NOT_HOME),
+    ]
+    assert week[1].at == monday  # read back as the same moment (stored in UTC)
+    store.close()
 
 
 def test_a_store_from_before_visits_gets_the_table_when_opened(visit_settings: Settings) -> None:
