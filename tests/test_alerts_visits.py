@@ -9,10 +9,12 @@ what was wrong.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import inspect, text
@@ -21,7 +23,7 @@ from alerts.directory import RegistryDirectory
 from alerts.lifecycle import Channels, Lifecycle
 from alerts.model import AlertState, HistoryLabel
 from alerts.store import AlertStore
-from alerts.visits import VisitOutcome, list_visits, record_visit
+from alerts.visits import Visit, VisitOutcome, list_visits, record_visit
 from anbu.events import AlertKind, Severity
 from anbu.timeutil import SEOUL, in_seoul, utcnow
 from config import Settings
@@ -39,16 +41,52 @@ def visit_settings(request: Any, make_settings: Callable[..., Settings]) -> Sett
     return make_settings()
 
 
+@dataclass
+class World:
+    """The web app, the alert store it uses, a lifecycle on it, and the seeded registry.
+
+    ``household`` is center cc-a's; ``staff`` authorises its staff member.
+    """
+
+    client: TestClient
+    store: AlertStore
+    lifecycle: Lifecycle
+    seeded: Registry
+
+    @property
+    def household(self) -> str:
+        return self.seeded.households["cc-a"]
+
+    @property
+    def staff(self) -> dict[str, str]:
+        return auth(self.seeded.tokens["cc-a"])
+
+    def visit(self, body: dict[str, Any], token: str | None = "cc-a") -> httpx.Response:
+        """POST a visit to cc-a's household, as ``token``'s holder (None: nobody signed in)."""
+        headers = auth(self.seeded.tokens[token]) if token else {}
+        return self.client.post(visits_url(self.household), json=body, headers=headers)
+
+    def open_alert(self, kind: AlertKind) -> str:
+        """Open an alert of ``kind`` for cc-a's household; its id."""
+        severity = Severity.CRITICAL if kind is AlertKind.SOS else Severity.HIGH
+        event = make_event(self.household, kind, severity=severity)
+        assert self.lifecycle.apply(event, utcnow()).created
+        return event.alert_id
+
+    def visits(self) -> list[Visit]:
+        return list_visits(self.store, households=[self.household])
+
+
 @pytest.fixture
-def world(visit_settings: Settings) -> Iterator[tuple[TestClient, AlertStore, Lifecycle, Registry]]:
-    """The web app, the alert store it uses, a lifecycle on it, and the seeded registry."""
+def world(visit_settings: Settings) -> Iterator[World]:
+    """A :class:`World` on ``visit_settings``."""
     seeded = seed_registry(visit_settings, delays=(600, 600))
     store = AlertStore.from_settings(visit_settings)
     lifecycle = Lifecycle(
         store, RegistryDirectory.from_settings(visit_settings), Channels(sms=True)
     )
     with TestClient(create_app(visit_settings)) as client:
-        yield client, store, lifecycle, seeded
+        yield World(client, store, lifecycle, seeded)
     store.close()
 
 
@@ -56,27 +94,13 @@ def visits_url(household: str) -> str:
     return f"/api/v1/households/{household}/visits"
 
 
-def open_alert(lifecycle: Lifecycle, household: str, kind: AlertKind) -> str:
-    severity = Severity.CRITICAL if kind is AlertKind.SOS else Severity.HIGH
-    event = make_event(household, kind, severity=severity)
-    assert lifecycle.apply(event, utcnow()).created
-    return event.alert_id
-
-
-def test_seen_and_well_resolves_the_quiet_home_alert_with_the_visit_as_reason(
-    world: tuple[TestClient, AlertStore, Lifecycle, Registry],
-) -> None:
-    client, store, lifecycle, seeded = world
-    household = seeded.households["cc-a"]
-    alert_id = open_alert(lifecycle, household, AlertKind.INACTIVITY)
+def test_seen_and_well_resolves_the_quiet_home_alert_with_the_visit_as_reason(world: World) -> None:
+    store = world.store
+    alert_id = world.open_alert(AlertKind.INACTIVITY)
     before = store.get(alert_id)
     assert before.state is AlertState.OPEN and before.next_escalation_at is not None
 
-    answer = client.post(
-        visits_url(household),
-        json={"outcome": "seen_well", "note": "  문 앞에서 만남, 감기 기운  "},
-        headers=auth(seeded.tokens["cc-a"]),
-    )
+    answer = world.visit({"outcome": "seen_well", "note": "  문 앞에서 만남, 감기 기운  "})
     assert answer.status_code == 201, answer.text
     visit = answer.json()
     assert visit["closed_alerts"] == [alert_id] and visit["noted_alerts"] == []
@@ -84,7 +108,7 @@ def test_seen_and_well_resolves_the_quiet_home_alert_with_the_visit_as_reason(
     assert visit["outcome_ko"] == "만나서 안부 확인 (양호)"
     assert visit["outcome_en"] == "Seen and well"
     # UTC stored and answered; Asia/Seoul beside it, as staff read it.
-    stored = list_visits(store, households=[household])
+    stored = world.visits()
     assert [v.id for v in stored] == [visit["id"]]
     assert stored[0].at.utcoffset() == timedelta(0)
     assert visit["at_seoul"] == in_seoul(stored[0].at).strftime("%Y-%m-%d %H:%M")
@@ -99,30 +123,22 @@ def test_seen_and_well_resolves_the_quiet_home_alert_with_the_visit_as_reason(
     assert all("감기" not in h.note for h in closed.history)
     # Escalation stopped: a day later nothing is due and no tier-2 message is queued.
     assert closed.next_escalation_at is None
-    assert lifecycle.escalate_due(utcnow() + timedelta(days=1)) == []
+    assert world.lifecycle.escalate_due(utcnow() + timedelta(days=1)) == []
     assert {n.tier for n in store.get(alert_id, full=True).notifications} == {1}
 
     # The inbox shows it closed with the reason.
-    listed = client.get(f"/api/v1/alerts/{alert_id}", headers=auth(seeded.tokens["cc-a"]))
+    listed = world.client.get(f"/api/v1/alerts/{alert_id}", headers=world.staff)
     assert listed.json()["state"] == "resolved" and visit["id"] in listed.json()["close_note"]
 
 
-def test_not_at_home_and_a_concern_leave_the_alert_open_and_show_on_it(
-    world: tuple[TestClient, AlertStore, Lifecycle, Registry],
-) -> None:
-    client, store, lifecycle, seeded = world
-    household = seeded.households["cc-a"]
-    alert_id = open_alert(lifecycle, household, AlertKind.NOT_BACK)
-    staff = auth(seeded.tokens["cc-a"])
+def test_not_at_home_and_a_concern_leave_the_alert_open_and_show_on_it(world: World) -> None:
+    store, household = world.store, world.household
+    alert_id = world.open_alert(AlertKind.NOT_BACK)
 
-    away = client.post(visits_url(household), json={"outcome": "not_home"}, headers=staff)
+    away = world.visit({"outcome": "not_home"})
     assert away.status_code == 201 and away.json()["noted_alerts"] == [alert_id]
     assert away.json()["closed_alerts"] == []
-    concern = client.post(
-        visits_url(household),
-        json={"outcome": "concern", "note": "우편물이 쌓여 있음"},
-        headers=staff,
-    )
+    concern = world.visit({"outcome": "concern", "note": "우편물이 쌓여 있음"})
     assert concern.status_code == 201 and concern.json()["noted_alerts"] == [alert_id]
 
     alert = store.get(alert_id, full=True)
@@ -138,22 +154,17 @@ def test_not_at_home_and_a_concern_leave_the_alert_open_and_show_on_it(
     assert alert_id in [a.id for a in store.due_for_escalation(utcnow() + timedelta(hours=1))]
 
     # Latest first, with the concern's words.
-    listed = client.get(visits_url(household), headers=staff).json()["visits"]
+    listed = world.client.get(visits_url(household), headers=world.staff).json()["visits"]
     assert [v["outcome"] for v in listed] == ["concern", "not_home"]
     assert listed[0]["note"] == "우편물이 쌓여 있음"
 
 
-def test_a_visit_does_not_close_an_sos(
-    world: tuple[TestClient, AlertStore, Lifecycle, Registry],
-) -> None:
-    client, store, lifecycle, seeded = world
-    household = seeded.households["cc-a"]
-    sos = open_alert(lifecycle, household, AlertKind.SOS)
-    quiet = open_alert(lifecycle, household, AlertKind.INACTIVITY_ROUTINE)
+def test_a_visit_does_not_close_an_sos(world: World) -> None:
+    store = world.store
+    sos = world.open_alert(AlertKind.SOS)
+    quiet = world.open_alert(AlertKind.INACTIVITY_ROUTINE)
 
-    answer = client.post(
-        visits_url(household), json={"outcome": "seen_well"}, headers=auth(seeded.tokens["cc-a"])
-    )
+    answer = world.visit({"outcome": "seen_well"})
     assert answer.status_code == 201
     assert answer.json()["closed_alerts"] == [quiet] and answer.json()["noted_alerts"] == [sos]
     # Control: the same visit closed the household's quiet-home alert.
@@ -163,44 +174,35 @@ def test_a_visit_does_not_close_an_sos(
     assert kept.history[-1].label is HistoryLabel.VISIT
 
 
-def test_an_acknowledged_quiet_home_alert_is_resolved_by_a_visit_too(
-    world: tuple[TestClient, AlertStore, Lifecycle, Registry],
-) -> None:
-    client, store, lifecycle, seeded = world
-    household = seeded.households["cc-a"]
-    alert_id = open_alert(lifecycle, household, AlertKind.AWAY_OVERRUN)
-    lifecycle.acknowledge(alert_id, "김복지 (cc-a)", "가 보겠습니다", utcnow())
-    answer = client.post(
-        visits_url(household), json={"outcome": "seen_well"}, headers=auth(seeded.tokens["cc-a"])
-    )
+def test_an_acknowledged_quiet_home_alert_is_resolved_by_a_visit_too(world: World) -> None:
+    store = world.store
+    alert_id = world.open_alert(AlertKind.AWAY_OVERRUN)
+    world.lifecycle.acknowledge(alert_id, "김복지 (cc-a)", "가 보겠습니다", utcnow())
+    answer = world.visit({"outcome": "seen_well"})
     assert answer.status_code == 201 and answer.json()["closed_alerts"] == [alert_id]
     assert store.get(alert_id).state is AlertState.RESOLVED
 
 
-def test_only_staff_of_the_households_center_record_visits(
-    world: tuple[TestClient, AlertStore, Lifecycle, Registry],
-) -> None:
-    client, store, lifecycle, seeded = world
-    household = seeded.households["cc-a"]
-    alert_id = open_alert(lifecycle, household, AlertKind.INACTIVITY)
+def test_only_staff_of_the_households_center_record_visits(world: World) -> None:
+    store, household = world.store, world.household
+    alert_id = world.open_alert(AlertKind.INACTIVITY)
     body = {"outcome": "seen_well", "note": "만남"}
 
-    other = client.post(visits_url(household), json=body, headers=auth(seeded.tokens["cc-b"]))
+    other = world.visit(body, "cc-b")
     assert other.status_code == 404 and "담당 센터에 해당 가구가 없습니다" in other.text
-    assert client.get(visits_url(household), headers=auth(seeded.tokens["cc-b"])).status_code == 404
-    operator = client.post(visits_url(household), json=body,
-                           headers=auth(seeded.tokens["operator"]))
-    assert operator.status_code == 404
-    assert client.post(visits_url(household), json=body).status_code == 401
-    unknown = client.post(visits_url("hh-nowhere"), json=body, headers=auth(seeded.tokens["cc-a"]))
+    listed = world.client.get(visits_url(household), headers=auth(world.seeded.tokens["cc-b"]))
+    assert listed.status_code == 404
+    assert world.visit(body, "operator").status_code == 404
+    assert world.visit(body, None).status_code == 401
+    unknown = world.client.post(visits_url("hh-nowhere"), json=body, headers=world.staff)
     assert unknown.status_code == 404
     # Nothing was recorded and the alert is untouched...
-    assert list_visits(store, households=[household]) == []
+    assert world.visits() == []
     assert store.get(alert_id).state is AlertState.OPEN
     # ...while the household's own staff may (positive control).
-    own = client.post(visits_url(household), json=body, headers=auth(seeded.tokens["cc-a"]))
+    own = world.visit(body)
     assert own.status_code == 201
-    assert [v.recorded_by for v in list_visits(store, households=[household])] == ["김복지 (cc-a)"]
+    assert [v.recorded_by for v in world.visits()] == ["김복지 (cc-a)"]
 
 
 BAD_INPUT: list[tuple[dict[str, Any], str]] = [
@@ -212,21 +214,16 @@ BAD_INPUT: list[tuple[dict[str, Any], str]] = [
 ]
 
 
-def test_bad_input_is_refused_saying_what_was_wrong(
-    world: tuple[TestClient, AlertStore, Lifecycle, Registry],
-) -> None:
-    client, store, lifecycle, seeded = world
-    household = seeded.households["cc-a"]
-    alert_id = open_alert(lifecycle, household, AlertKind.INACTIVITY)
-    staff = auth(seeded.tokens["cc-a"])
+def test_bad_input_is_refused_saying_what_was_wrong(world: World) -> None:
+    store = world.store
+    alert_id = world.open_alert(AlertKind.INACTIVITY)
     for body, says in BAD_INPUT:
-        answer = client.post(visits_url(household), json=body, headers=staff)
+        answer = world.visit(body)
         assert answer.status_code == 422 and says in answer.text, (body, answer.text)
-    assert list_visits(store, households=[household]) == []
+    assert world.visits() == []
     assert store.get(alert_id).state is AlertState.OPEN
     # Control: a concern with its note is taken.
-    taken = client.post(visits_url(household), json={"outcome": "concern", "note": "기침"},
-                        headers=staff)
+    taken = world.visit({"outcome": "concern", "note": "기침"})
     assert taken.status_code == 201
 
 

@@ -9,17 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from alerts.directory import RegistryDirectory
-from alerts.lifecycle import Channels, Lifecycle
 from alerts.model import AlertState
-from alerts.store import AlertStore
 from alerts.visits import VisitOutcome, list_visits
-from anbu.events import AlertKind, Severity
-from anbu.timeutil import in_seoul, utcnow
+from anbu.events import AlertKind
+from anbu.timeutil import in_seoul
 from config import Settings
 from tests.test_alerts_inbox import web_server  # noqa: F401 - the same uvicorn fixture
-from tests.test_alerts_support import make_event
-from tests.test_household_page import PHONE, seed, sign_in, write_routine
+from tests.test_household_page import PHONE, raise_alert, seed, sign_in, write_routine
 
 
 def save_visit(page: Any, outcome: str, note: str) -> None:
@@ -37,16 +33,13 @@ def test_care_worker_records_visits_from_the_phone_and_seen_and_well_resolves_th
     households, _ = seed(settings)
     household = households["cc-a"]
     assert write_routine(settings, household) > 0  # the page as on a real day: a week of activity
-    store = AlertStore.from_settings(settings)
-    lifecycle = Lifecycle(store, RegistryDirectory.from_settings(settings), Channels())
-    event = make_event(
+    store, event = raise_alert(
+        settings,
         household,
         AlertKind.INACTIVITY,
-        severity=Severity.HIGH,
         reason="No activity for 26 h",
         reason_ko="26시간째 활동이 없습니다",
     )
-    assert lifecycle.apply(event, utcnow()).created
     url = f"{web_server}/inbox/households/{household}"
 
     context = browser.new_context(viewport=PHONE, locale="ko-KR")
