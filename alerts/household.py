@@ -39,6 +39,7 @@ from alerts.visits import (
     VisitOut,
     VisitOutcome,
     list_visits,
+    note_in,
     record_visit,
 )
 from anbu.timeutil import in_seoul, utcnow
@@ -259,6 +260,7 @@ def household_page(
             "activity": _activity(request, household_id, lang, current),
             "devices": _devices(request, household_id),
             "visits": visits,
+            "note_in": lambda note: note_in(note, lang),
             "visits_on_alert": _during(visits, current),
             "outcomes": [(o.value, OUTCOME_TEXT[o][lang]) for o in VisitOutcome],
             "duration": lambda seconds: duration_text(seconds, lang),

@@ -96,10 +96,28 @@ class VisitResult:
     noted: tuple[str, ...]
 
 
+_KO_PREFIX = "방문 기록: "
+_EN_PREFIX = "doorstep visit: "
+
+
 def history_note(visit: Visit) -> str:
-    """What the alert's history says of the visit (no free text: that stays in ``visits``)."""
+    """What the alert's history says of the visit (no free text: that stays in ``visits``).
+
+    Both languages, since the inbox shows history notes as they are.
+    """
     words = OUTCOME_TEXT[visit.outcome]
-    return f"방문 기록: {words['ko']} / doorstep visit: {words['en'].lower()} ({visit.id})"
+    return f"{_KO_PREFIX}{words['ko']} / {_EN_PREFIX}{words['en'].lower()} ({visit.id})"
+
+
+def note_in(note: str, lang: str) -> str:
+    """A history note in ``lang``: only its half if it is a visit's, else as written."""
+    ko, sep, en = note.partition(f" / {_EN_PREFIX}")
+    if not sep or not ko.startswith(_KO_PREFIX):
+        return note  # a person's note, or another of anbu's
+    if lang == "en":
+        return _EN_PREFIX + en
+    visit_id = en[en.rfind(" (") :] if " (" in en else ""
+    return ko + visit_id
 
 
 def record_visit(

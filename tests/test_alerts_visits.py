@@ -17,7 +17,8 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
+from sqlalchemy.orm import Session
 
 from alerts.directory import RegistryDirectory
 from alerts.lifecycle import Channels, Lifecycle
@@ -27,6 +28,8 @@ from alerts.visits import Visit, VisitOutcome, list_visits, record_visit
 from anbu.events import AlertKind, Severity
 from anbu.timeutil import SEOUL, in_seoul, utcnow
 from config import Settings
+from devices.accounts import AuditEntry
+from devices.db import init_db
 from tests.test_alerts_inbox import Registry, auth, seed_registry
 from tests.test_alerts_support import make_event
 from tests.test_devices_support import new_postgres_database
@@ -52,6 +55,7 @@ class World:
     store: AlertStore
     lifecycle: Lifecycle
     seeded: Registry
+    settings: Settings
 
     @property
     def household(self) -> str:
@@ -86,7 +90,7 @@ def world(visit_settings: Settings) -> Iterator[World]:
         store, RegistryDirectory.from_settings(visit_settings), Channels(sms=True)
     )
     with TestClient(create_app(visit_settings)) as client:
-        yield World(client, store, lifecycle, seeded)
+        yield World(client, store, lifecycle, seeded, visit_settings)
     store.close()
 
 
@@ -203,6 +207,14 @@ def test_only_staff_of_the_households_center_record_visits(world: World) -> None
     own = world.visit(body)
     assert own.status_code == 201
     assert [v.recorded_by for v in world.visits()] == ["김복지 (cc-a)"]
+    # The audit log names the same person for the visit, and the refused attempt too.
+    with Session(init_db(world.settings)) as session:
+        audit = [
+            (e.actor, e.status)
+            for e in session.scalars(select(AuditEntry).order_by(AuditEntry.id))
+            if e.subject == visits_url(household) and e.action == "POST"
+        ]
+    assert ("김복지 (cc-a)", 201) in audit and ("김복지 (cc-b)", 404) in audit
 
 
 BAD_INPUT: list[tuple[dict[str, Any], str]] = [

@@ -90,6 +90,9 @@ def test_care_worker_records_visits_from_the_phone_and_seen_and_well_resolves_th
     # both fell during the alert, so both show on it
     assert page.locator("#alert-visits li[data-visit-id]").count() == 2
     assert "해결됨" in page.inner_text("#alert")
+    # the reason in the page's language
+    assert "방문 기록: 만나서 안부 확인 (양호)" in page.inner_text("#alert")
+    assert "doorstep visit" not in page.inner_text("#alert")
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     page.screenshot(path=str(artifacts_dir / "visit-recorded-ko.png"), full_page=True)
 
@@ -98,6 +101,7 @@ def test_care_worker_records_visits_from_the_phone_and_seen_and_well_resolves_th
     assert "Seen and well" in page.inner_text("#visits")
     assert "Not at home" in page.inner_text("#visits")
     assert "Record a visit" in page.inner_text("#visit")
+    assert "doorstep visit: seen and well" in page.inner_text("#alert")
     page.screenshot(path=str(artifacts_dir / "visit-recorded-en.png"), full_page=True)
     context.close()
 
