@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
@@ -31,8 +31,27 @@ from alerts.household_chart import build_grid, grid_svg, week_start
 from alerts.messages import LABELS
 from alerts.model import Alert
 from alerts.store import AlertStore
+from alerts.visits import (
+    OUTCOME_TEXT,
+    Visit,
+    VisitIn,
+    VisitList,
+    VisitOut,
+    VisitOutcome,
+    list_visits,
+    note_in,
+    record_visit,
+)
 from anbu.timeutil import in_seoul, utcnow
-from devices.auth import Principal, Role, can_see_household, lookup_of, optional_principal
+from devices.auth import (
+    Principal,
+    Role,
+    can_see_household,
+    get_principal,
+    lookup_of,
+    optional_principal,
+)
+from devices.lookup import HouseholdInfo
 from devices.models import Contact, Household, Resident
 from web.dashboards.deps import queries_of
 from web.dashboards.exceptions import SeriesUnavailableError
@@ -43,6 +62,7 @@ router = APIRouter(tags=["inbox"])
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 PAST_ALERTS = timedelta(days=30)
+SHOWN_VISITS = 20  # the page shows the latest ones; the API lists more
 HISTORY = timedelta(days=21)  # the weeks before the shown week that make "usual"
 _PEOPLE = frozenset({Role.STAFF, Role.LEAD, Role.ADMIN})
 _STYLE_RE = re.compile(r"<style>(.*?)</style>", re.S)
@@ -70,6 +90,11 @@ TEXT: dict[str, dict[str, str]] = {
         "acknowledge": "확인 (담당)", "resolve": "해결", "false_alarm": "오경보",
         "note": "메모 (조치 내용, 사유)", "by": "처리", "raised": "발생",
         "next": "다음 단계 전달", "dong": "동",
+        "visits": "방문 기록", "no_visits": "기록된 방문이 없습니다.",
+        "record_visit": "방문 기록하기", "visit_note": "메모 (만난 모습, 조치, 우려 내용)",
+        "save_visit": "방문 기록 저장", "visits_on_alert": "이 알림 중 방문",
+        "visit_closes": "'만나서 안부 확인'을 기록하면 열린 무활동·미귀가 알림이 해결됩니다. "
+                        "SOS는 방문으로 닫히지 않습니다.",
     },
     "en": {
         "title": "Household", "back": "Inbox", "switch_to": "한국어", "resident": "Resident",
@@ -87,6 +112,12 @@ TEXT: dict[str, dict[str, str]] = {
         "acknowledge": "Acknowledge", "resolve": "Resolve", "false_alarm": "False alarm",
         "note": "Note (what was done, why)", "by": "by", "raised": "raised",
         "next": "next tier at", "dong": "dong",
+        "visits": "Doorstep visits", "no_visits": "No visit recorded.",
+        "record_visit": "Record a visit", "visit_note": "Note (how they were, what was done, "
+                                                        "the concern)",
+        "save_visit": "Save the visit", "visits_on_alert": "Visits during this alert",
+        "visit_closes": "'Seen and well' resolves an open inactivity or not-back alert. "
+                        "An SOS is not closed by a visit.",
     },
 }
 
@@ -162,8 +193,10 @@ def _devices(request: Request, household_id: str) -> list[dict[str, Any]] | None
         return None
 
 
-def _visible_household(request: Request, principal: Principal, household_id: str) -> None:
-    """404 unless ``principal`` is a person of the household's own center (or an admin)."""
+def _visible_household(
+    request: Request, principal: Principal, household_id: str
+) -> HouseholdInfo:
+    """The household; 404 unless ``principal`` is a person of its own center (or an admin)."""
     info = lookup_of(request).household(household_id)
     if (
         info is None
@@ -171,6 +204,7 @@ def _visible_household(request: Request, principal: Principal, household_id: str
         or not can_see_household(principal, info.care_center_id)
     ):
         raise _not_found(household_id)
+    return info
 
 
 @router.get("/inbox/households/{household_id}", response_class=HTMLResponse,
@@ -186,17 +220,16 @@ def household_page(
     if principal is None:
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/signin?next={quote(target)}", status.HTTP_303_SEE_OTHER)
-    _visible_household(request, principal, household_id)
+    info = _visible_household(request, principal, household_id)
     store: AlertStore = request.app.state.alert_store
     now = utcnow()
     alerts = store.list_alerts(households=[household_id], closed_since=now - PAST_ALERTS, limit=50)
     current = next((a for a in alerts if a.id == alert), None)
     if current is None:
         current = next((a for a in alerts if a.state.active), None)
-    info = lookup_of(request).household(household_id)
-    assert info is not None  # checked by _visible_household
     residents, contacts, address = _people(request, household_id)
     center = lookup_of(request).care_center(info.care_center_id)
+    visits = list_visits(store, households=[household_id], limit=SHOWN_VISITS)
     text = TEXT[lang]
 
     def word(group: str, key: str) -> str:
@@ -226,8 +259,63 @@ def household_page(
             "viewer": principal.name,
             "activity": _activity(request, household_id, lang, current),
             "devices": _devices(request, household_id),
+            "visits": visits,
+            "note_in": lambda note: note_in(note, lang),
+            "visits_on_alert": _during(visits, current),
+            "outcomes": [(o.value, OUTCOME_TEXT[o][lang]) for o in VisitOutcome],
             "duration": lambda seconds: duration_text(seconds, lang),
             "device_kind": lambda kind: DEVICE_KIND_KO.get(kind, kind) if lang == "ko" else kind,
         },
         headers={"Cache-Control": "no-store"},
     )
+
+
+def _during(visits: list[Visit], alert: Alert | None) -> list[Visit]:
+    """The visits recorded while ``alert`` was active (what the worker found meanwhile)."""
+    if alert is None:
+        return []
+    return [
+        v for v in visits
+        if v.at >= alert.opened_at and (alert.closed_at is None or v.at <= alert.closed_at)
+    ]
+
+
+@router.post(
+    "/api/v1/households/{household_id}/visits", response_model=VisitOut, status_code=201
+)
+def post_visit(
+    household_id: str,
+    body: VisitIn,
+    request: Request,
+    principal: Annotated[Principal, Depends(get_principal)],
+) -> VisitOut:
+    """Record a doorstep visit (staff of the household's center; others get 404).
+
+    "Seen and well" resolves the household's open quiet-home alerts with the visit as the
+    reason; "not at home" and "concern noted" are noted on them and leave them open. An SOS
+    is never closed by a visit.
+    """
+    info = _visible_household(request, principal, household_id)
+    result = record_visit(
+        request.app.state.alert_store,
+        household_id=household_id,
+        care_center_id=info.care_center_id,
+        outcome=body.outcome,
+        note=body.note.strip(),
+        recorded_by=principal.name or principal.token_id,
+        now=utcnow(),
+    )
+    return VisitOut.of(result.visit, result)
+
+
+@router.get("/api/v1/households/{household_id}/visits", response_model=VisitList)
+def get_visits(
+    household_id: str,
+    request: Request,
+    principal: Annotated[Principal, Depends(get_principal)],
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> VisitList:
+    """The household's recorded visits, latest first (staff of its center; others get 404)."""
+    _visible_household(request, principal, household_id)
+    visits = list_visits(request.app.state.alert_store, households=[household_id], limit=limit)
+    return VisitList(visits=[VisitOut.of(v) for v in visits])

@@ -32,6 +32,7 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
         "false_alarm": {"ko": "오경보", "en": "False alarm"},
         "escalated": {"ko": "상위 단계로 전달", "en": "Escalated"},
         "checkin_requested": {"ko": "로봇 안부 확인 요청", "en": "Robot check-in requested"},
+        "visit": {"ko": "방문 기록", "en": "Doorstep visit"},
     },
 }
 

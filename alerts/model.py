@@ -44,6 +44,7 @@ class HistoryLabel(StrEnum):
     FALSE_ALARM = "false_alarm"
     ESCALATED = "escalated"
     CHECKIN_REQUESTED = "checkin_requested"
+    VISIT = "visit"  # a doorstep visit noted on an open alert (alerts/visits.py)
 
 
 class NotificationStatus(StrEnum):

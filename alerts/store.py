@@ -857,4 +857,49 @@ def _notification(m: Any) -> Notification:
     )
 
 
-__all__ = ["AlertStore", "HouseholdPolicy", "notification_id", "store_url"]
+
+# --- doorstep visits (alerts/visits.py) ---------------------------------------------------
+# Defined on the same metadata, so opening a store made before visits existed creates the
+# table (``metadata.create_all`` in ``AlertStore.__init__`` adds missing tables and leaves the
+# others alone): a new table needs no ALTER, unlike ``scope`` in ``_add_scope``.
+
+visits_table = Table(
+    "visits",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("household_id", String(64), nullable=False),
+    Column("care_center_id", String(64), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    # personal data (what the worker saw): kept here and shown to the center, never sent
+    # to InfluxDB (the alert history only names the visit and its outcome)
+    Column("note", Text, nullable=False),
+    Column("recorded_by", String(300), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Index("visits_household", "household_id", "at"),
+    Index("visits_center", "care_center_id", "at"),
+)
+
+
+def keep_history_local(conn: Connection, alert_id: str) -> None:
+    """Mark the alert's newest history entry as never to go to InfluxDB.
+
+    For entries that are not state changes (a visit noted on an open alert): the
+    dashboards take an alert's newest ``alert_events`` point as its state, so such a point
+    would make an open alert look closed there.
+    """
+    newest = (
+        select(func.max(history_table.c.seq))
+        .where(history_table.c.alert_id == alert_id)
+        .scalar_subquery()
+    )
+    conn.execute(update(history_table).where(history_table.c.seq == newest).values(written=True))
+
+
+__all__ = [
+    "AlertStore",
+    "HouseholdPolicy",
+    "keep_history_local",
+    "notification_id",
+    "store_url",
+    "visits_table",
+]

@@ -15,7 +15,7 @@ from alerts.directory import RegistryDirectory
 from alerts.lifecycle import Channels, Lifecycle
 from alerts.model import AlertState
 from alerts.store import AlertStore
-from anbu.events import AlertKind, Severity
+from anbu.events import AlertEvent, AlertKind, Severity
 from anbu.influx import InfluxClient, Point
 from anbu.stack.services import free_port
 from anbu.timeutil import in_seoul, utcnow
@@ -100,6 +100,19 @@ def write_routine(settings: Settings, household: str) -> int:
     return len(points)
 
 
+def raise_alert(
+    settings: Settings, household: str, kind: AlertKind, *, reason: str, reason_ko: str
+) -> tuple[AlertStore, AlertEvent]:
+    """Open a high alert for ``household`` through the lifecycle; the store and the event."""
+    store = AlertStore.from_settings(settings)
+    lifecycle = Lifecycle(store, RegistryDirectory.from_settings(settings), Channels())
+    event = make_event(
+        household, kind, severity=Severity.HIGH, reason=reason, reason_ko=reason_ko
+    )
+    assert lifecycle.apply(event, utcnow()).created
+    return store, event
+
+
 def sign_in(page: Any, username: str) -> None:
     page.fill("#signin-form input[name=username]", username)
     page.fill("#signin-form input[name=password]", PASSWORD)
@@ -115,16 +128,13 @@ def test_staff_opens_household_from_alert_and_acknowledges_other_center_gets_404
     households, operator = seed(settings)
     hh_a = households["cc-a"]
     assert write_routine(settings, hh_a) > 0
-    store = AlertStore.from_settings(settings)
-    lifecycle = Lifecycle(store, RegistryDirectory.from_settings(settings), Channels())
-    event = make_event(
+    store, event = raise_alert(
+        settings,
         hh_a,
         AlertKind.INACTIVITY_ROUTINE,
-        severity=Severity.HIGH,
         reason="No activity for 10 h, usually active by 07:00",
         reason_ko="평소 07시면 활동하는데 10시간째 활동이 없습니다",
     )
-    assert lifecycle.apply(event, utcnow()).created
     url = f"{web_server}/inbox/households/{hh_a}"
 
     context = browser.new_context(viewport=PHONE, locale="ko-KR")
