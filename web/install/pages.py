@@ -59,6 +59,7 @@ def _render(
         "t": words,
         "kinds": {kind: labels(KIND_TEXT, lang)[kind] for kind in KINDS},
         "formats": labels(FORMAT_TEXT, lang),
+        "rooms": labels(ROOMS, lang),
         "poll_ms": POLL_MS,
         **context.get("data", {}),
     }
@@ -71,7 +72,7 @@ def _render(
             "other_lang_url": f"{request.url.path}?{urlencode({**params, 'lang': other})}",
             "viewer": principal.name,
             "kinds": page_data["kinds"],
-            "rooms": labels(ROOMS, lang),
+            "rooms": page_data["rooms"],
             "formats": page_data["formats"],
             "page_json": _json(page_data),
             **context,

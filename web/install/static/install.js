@@ -58,7 +58,7 @@ async function attempt(box, button, work) {
 }
 
 const clock = new Intl.DateTimeFormat(PAGE.lang === "ko" ? "ko-KR" : "en-GB", {
-  timeZone: "Asia/Seoul", hour: "2-digit", minute: "2-digit", second: "2-digit",
+  timeZone: "Asia/Seoul", hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
 });
 const seoul = (iso) => (iso ? clock.format(new Date(iso)) : "");
 
@@ -84,7 +84,9 @@ function findPage() {
     $("results-title").textContent = q ? T.search : T.recent;
     results.replaceChildren();
     for (const h of found) {
-      const sub = `${T.dong} ${h.dong} · ${T.gateways_n} ${h.gateways} · ${T.devices_n} ${h.devices}`;
+      const sub = PAGE.lang === "ko"
+        ? `${T.dong} ${h.dong} · ${T.gateways_n} ${h.gateways} · ${T.devices_n} ${h.devices}`
+        : `${T.dong} ${h.dong} · ${h.gateways} ${T.gateways_n} · ${h.devices} ${T.devices_n}`;
       results.append(el("li", { className: "result" },
         el("a", { href: withLang(`/install/households/${encodeURIComponent(h.id)}`) },
           el("span", { className: "mono", textContent: h.id }),
@@ -262,8 +264,9 @@ function householdPage() {
       seen.add(`dev:${d.device_id}`);
       const li = row(devices, `dev:${d.device_id}`, () => {
         const kind = PAGE.kinds[d.kind] || d.kind;
+        const room = d.room ? PAGE.rooms[d.room] || d.room : "";  // rooms are stored in Korean
         const item = el("li", { className: "device" }, el("span", { className: "dot" }),
-          el("div", {}, el("span", { className: "name", textContent: d.room ? `${kind} · ${d.room}` : kind }),
+          el("div", {}, el("span", { className: "name", textContent: room ? `${kind} · ${room}` : kind }),
             el("span", { className: "sub mono", textContent: d.device_id }),
             el("span", { className: "sub" }, el("span", { className: "state" }), " ",
               el("span", { className: "when" }))),
