@@ -277,6 +277,7 @@ def test_actions_are_for_installers_of_the_center_and_bad_input_is_named(
         session_of(client, "kim.staff")
         refused = client.get("/install")
         assert refused.status_code == 403 and "설치 기사와 관리자만" in refused.text
+        assert client.get(f"/install/households/{hh}").status_code == 403
         for method, path, body in (
             ("GET", "/install/api/households", None),
             ("POST", "/install/api/households", {"dong": "역삼1동"}),
@@ -284,6 +285,8 @@ def test_actions_are_for_installers_of_the_center_and_bad_input_is_named(
             ("POST", f"/install/api/households/{hh}/devices",
              {"device_id": "0xdef1", "kind": "motion"}),
             ("POST", f"/install/api/gateways/{gateway}/password", None),
+            ("POST", "/install/api/devices/0xabc9/replace", {"device_id": "0xdef2"}),
+            ("DELETE", "/install/api/devices/0xabc9", None),
         ):
             answer = client.request(method, path, json=body)
             assert answer.status_code == 403, (method, path, answer.text)

@@ -293,6 +293,7 @@ function householdPage() {
   let timer = null;
   async function refresh() {
     clearTimeout(timer);
+    if (document.hidden) return;  // a phone in the pocket: no polling until it is back
     try {
       render(await call("GET", `${base}/check`));
       $("check-error").textContent = "";
@@ -301,6 +302,7 @@ function householdPage() {
     }
     timer = setTimeout(refresh, PAGE.poll_ms);
   }
+  document.addEventListener("visibilitychange", refresh);
   refresh();
 }
 
