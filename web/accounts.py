@@ -51,7 +51,7 @@ def _engine(request: Request) -> Engine:
 
 def _landing(role: Role) -> str:
     """Where a person lands after signing in without a ``next``."""
-    return {Role.STAFF: "/inbox", Role.LEAD: "/inbox", Role.INSTALLER: "/devices"}.get(role, "/")
+    return {Role.STAFF: "/inbox", Role.LEAD: "/inbox", Role.INSTALLER: "/install"}.get(role, "/")
 
 
 def _seoul(moment: datetime | None) -> str:

@@ -39,6 +39,7 @@ ROUTER_MODULES: list[str] = [
     "alerts.household",  # the household page an alert links to: /inbox/households/{id} (17)
     "web.dashboards",  # operator dashboards: /, /households/{id}, /devices (issue 7)
     "web.accounts",  # people's sign-in /signin, /signout, /accounts (issue 17)
+    "web.install",  # the installer's phone app: /install, /install/api (issue 17)
 ]
 
 

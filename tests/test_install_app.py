@@ -1,0 +1,315 @@
+"""The installer's phone app (/install): a real browser commissions a home end to end.
+
+Chromium on a 390x844 phone screen signs in as an installer, registers a household and its
+gateway (the QR code and the login shown once), adds two devices by their label id, and
+watches the live check: the device that publishes through the real Mosquitto and the real
+bridge turns green without a reload, the silent one stays grey with what to do. The JSON
+actions are checked too: other roles are refused, another center's homes do not exist, and
+bad input is answered 4xx saying what was wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+
+from config import Settings
+from devices import service as registry
+from devices.accounts import create_account
+from devices.auth import Principal, Role
+from devices.db import init_db, session_factory
+from tests import test_alerts_inbox
+from tests.test_alerts_inbox import sign_in
+from tests.test_devices_mqtt import Client
+from tests.test_devices_mqtt import broker as broker  # noqa: F401 - own Mosquitto, own files
+from tests.test_devices_support import wait_for
+from web.app import create_app
+from web.install.api import default_topic
+
+web_server = test_alerts_inbox.web_server  # the whole web app on a free port
+PASSWORD = "installer password 1"
+PHONE = {"width": 390, "height": 844}
+DONGS = ["역삼1동", "역삼2동"]
+
+
+@pytest.fixture
+def settings(broker: Settings) -> Settings:  # noqa: F811 - the imported fixture
+    """Settings on the test's own Mosquitto; last-seen times written five times a second."""
+    registry_settings = broker.registry.model_copy(
+        update={"last_seen_flush": timedelta(seconds=0.2)}
+    )
+    return broker.model_copy(update={"registry": registry_settings})
+
+
+def seed(settings: Settings) -> None:
+    """Two centers; an installer and a staff member of cc-a, an installer of cc-b."""
+    engine = init_db(settings)
+    bootstrap = Principal("bootstrap", Role.ADMIN, None, "bootstrap")
+    with session_factory(engine)() as session:
+        assert isinstance(session, Session)
+        registry.create_care_center(session, "cc-a", "역삼 복지관", dongs=DONGS)
+        registry.create_care_center(session, "cc-b", "청운 복지관", dongs=["청운효자동"])
+        for username, role, center in (("park.install", "installer", "cc-a"),
+                                       ("kim.staff", "staff", "cc-a"),
+                                       ("choi.install", "installer", "cc-b")):
+            create_account(session, bootstrap, username=username, display_name=username,
+                           role=role, care_center_id=center, password=PASSWORD)
+        session.commit()
+    engine.dispose()
+
+
+@pytest.fixture
+def bridge(settings: Settings) -> Iterator[Callable[[], Any]]:
+    """Starts the real MQTT → Kafka bridge on demand (after the devices are registered)."""
+    from ingest.bridge import Bridge
+
+    started: list[Any] = []
+
+    def start() -> Any:
+        instance = Bridge(settings, client_id=f"bridge-{settings.influx.database}",
+                          serve_metrics=False, write_influx=False)
+        instance.start(registry_timeout_s=60)
+        assert instance.subscribed.wait(30)
+        started.append(instance)
+        return instance
+
+    yield start
+    for instance in started:
+        instance.stop()
+
+
+def device_row(page: Any, device_id: str) -> Any:
+    return page.locator(f'#devices li[data-device-id="{device_id}"]')
+
+
+def test_installer_commissions_a_home_on_a_phone(
+    settings: Settings,
+    web_server: str,
+    browser: Any,
+    artifacts_dir: Path,
+    bridge: Callable[[], Any],
+) -> None:
+    seed(settings)
+    context = browser.new_context(viewport=PHONE, locale="ko-KR")
+    page = context.new_page()
+    page.goto(f"{web_server}/install")
+    assert "/signin" in page.url  # no session: the ordinary sign-in, then back here
+    sign_in(page, "park.install", PASSWORD)
+    page.wait_for_url(f"{web_server}/install")
+    page.screenshot(path=str(artifacts_dir / "install-find-ko.png"), full_page=True)
+
+    # A new household in one of the center's dongs; no names or phones asked.
+    page.select_option("#dong-select", "역삼2동")
+    page.click("#create-form button[type=submit]")
+    page.wait_for_url(f"{web_server}/install/households/*")
+    household = page.inner_text("#household-id").strip()
+    assert household.startswith("hh-") and page.inner_text("#household-dong") == "역삼2동"
+
+    # The gateway: its login shown once, with a QR code drawn as SVG.
+    page.click("#register-gateway")
+    page.wait_for_selector("#gateway-qr svg", state="visible")
+    qr = page.locator("#gateway-qr svg").bounding_box()
+    assert qr is not None and qr["width"] >= 150 and qr["width"] == qr["height"]
+    gateway_id = page.inner_text("#login-user").strip()
+    password = page.inner_text("#login-password").strip()
+    assert gateway_id.startswith("gw-") and len(password) >= 20
+    assert page.inner_text("#login-broker").strip() == f"127.0.0.1:{settings.mqtt.port}"
+    page.screenshot(path=str(artifacts_dir / "install-gateway-ko.png"), full_page=True)
+
+    # Two devices by their label id (what a scan fills in), kind and room.
+    sensor, door = "0x00158d0001a2b3c4", "0x00158d0001ffee01"
+    for device_id, kind, room in ((sensor, "motion", "거실"), (door, "door", "현관")):
+        page.fill("#device-id", device_id)
+        page.select_option("#device-kind", kind)
+        page.select_option("#device-room", room)
+        page.click("#add-device")
+        device_row(page, device_id).wait_for()
+    assert page.input_value("#device-id") == ""  # ready for the next label
+    for device_id in (sensor, door):
+        assert device_row(page, device_id).get_attribute("data-status") == "never"
+    assert "2대 중 2대 신호 기다리는 중" in page.inner_text("#summary")
+
+    # The motion sensor fires through the gateway's login, Mosquitto and the real bridge.
+    running = bridge()
+    client = Client(settings.mqtt.port, gateway_id, password)
+    try:
+        assert client.wait_connected() == 0  # the login the page showed works
+
+        def green() -> bool:
+            # The bridge may still be loading the registry: the sensor fires again.
+            client.publish(f"zigbee2mqtt/{sensor}", b'{"occupancy":true,"battery":97}')
+            try:
+                page.wait_for_selector(
+                    f'#devices li[data-device-id="{sensor}"][data-status="ok"]', timeout=3000)
+            except Exception:  # noqa: BLE001 - Playwright's timeout: try again
+                return False
+            return True
+
+        wait_for(green, timeout_s=90, step=0.5)
+    finally:
+        client.close()
+    assert running.metrics.acked > 0
+    # Positive and negative control: the silent door sensor is still grey, with hints.
+    assert device_row(page, door).get_attribute("data-status") == "never"
+    assert device_row(page, door).locator(".hints").is_visible()
+    assert device_row(page, sensor).locator(".hints").is_hidden()
+    assert "신호 받음" in device_row(page, sensor).inner_text()
+    assert "2대 중 1대 신호 기다리는 중" in page.inner_text("#summary")
+    page.locator(f'#devices li[data-device-id="{door}"] .hints summary').click()
+    hints = device_row(page, door).inner_text()
+    assert "배터리" in hints and "게이트웨이에서 10 m" in hints and "페어링" in hints
+    # The gateway reported too (its devices' messages name it).
+    page.wait_for_selector(f'#gateways li[data-gateway-id="{gateway_id}"][data-status="ok"]')
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.screenshot(path=str(artifacts_dir / "install-check-ko.png"), full_page=True)
+
+    page.click("#lang-switch")
+    page.wait_for_function("document.documentElement.lang === 'en'")
+    device_row(page, sensor).wait_for()
+    assert "reported" in device_row(page, sensor).inner_text()
+    assert "1 of 2 still waiting" in page.inner_text("#summary")
+    page.locator(f'#devices li[data-device-id="{door}"] .hints summary').click()
+    assert "Battery" in device_row(page, door).inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.screenshot(path=str(artifacts_dir / "install-check-en.png"), full_page=True)
+
+    # The door sensor was faulty: replaced by a new one, which starts grey.
+    new_door = "0x00158d0001ffee02"
+    row = device_row(page, door)
+    row.get_by_role("button", name="Replace").click()
+    row.locator(".actions input").fill(new_door)
+    row.get_by_role("button", name="Replace it").click()
+    device_row(page, new_door).wait_for()
+    assert device_row(page, door).count() == 0
+    assert device_row(page, new_door).get_attribute("data-status") == "never"
+    # Same kind and room as the old one (stored in Korean, shown in the page's language).
+    assert "Entrance door sensor · Entrance" in device_row(page, new_door).inner_text()
+    page.goto(f"{web_server}/install?lang=en")
+    page.wait_for_selector(f'#results a[href*="{household}"]')
+    page.screenshot(path=str(artifacts_dir / "install-find-en.png"), full_page=True)
+    context.close()
+
+
+def session_of(client: TestClient, username: str) -> None:
+    """Sign ``client`` in with the account's user name and password (the session cookie)."""
+    client.cookies.clear()
+    answer = client.post("/api/v1/session", json={"username": username, "password": PASSWORD})
+    assert answer.status_code == 204, answer.text
+
+
+def problems(answer: Any) -> str:
+    return str(answer.json()["detail"])
+
+
+def test_actions_are_for_installers_of_the_center_and_bad_input_is_named(
+    settings: Settings,
+) -> None:
+    seed(settings)
+    with TestClient(create_app(settings)) as client:
+        # No session: the API says 401, the page sends to the sign-in.
+        assert client.get("/install/api/households").status_code == 401
+        page = client.get("/install", follow_redirects=False)
+        assert page.status_code == 303 and page.headers["location"] == "/signin?next=/install"
+
+        session_of(client, "park.install")
+        made = client.post("/install/api/households", json={"dong": "역삼1동"})
+        assert made.status_code == 201, made.text
+        hh = made.json()["id"]
+        assert made.json()["care_center_id"] == "cc-a"  # the installer's own center
+        assert set(made.json()) == {"id", "care_center_id", "dong", "gateways", "devices",
+                                    "created_at"}  # no address, names or phones
+        assert client.get("/install").status_code == 200
+        assert client.get(f"/install/households/{hh}").status_code == 200
+        login = client.post(f"/install/api/households/{hh}/gateways", json={})
+        assert login.status_code == 201 and login.json()["qr_svg"].startswith("<svg")
+        gateway = login.json()["gateway_id"]
+        assert login.json()["uri"] == (
+            f"mqtt://{gateway}:{login.json()['mqtt_password']}@127.0.0.1:{settings.mqtt.port}")
+        added = client.post(f"/install/api/households/{hh}/devices",
+                            json={"device_id": "0xabc1", "kind": "motion", "room": "거실"})
+        assert added.status_code == 201, added.text
+        # Tied to the home's only gateway, at Zigbee2MQTT's default topic.
+        assert added.json()["gateway_id"] == gateway
+        assert added.json()["mqtt_topic"] == "zigbee2mqtt/0xabc1"
+        check = client.get(f"/install/api/households/{hh}/check").json()
+        assert [d["status"] for d in check["devices"]] == ["never"]
+        assert login.json()["mqtt_password"] not in str(check)  # shown once, never again
+
+        # Bad input: 4xx naming the field and what was wrong.
+        wrong_dong = client.post("/install/api/households", json={"dong": "청운효자동"})
+        assert wrong_dong.status_code == 422 and "not a dong of cc-a" in problems(wrong_dong)
+        spaced = client.post(f"/install/api/households/{hh}/devices",
+                             json={"device_id": "bad id", "kind": "motion"})
+        assert spaced.status_code == 422 and "device_id" in problems(spaced)
+        kind = client.post(f"/install/api/households/{hh}/devices",
+                           json={"device_id": "0xabc2", "kind": "toaster"})
+        assert kind.status_code == 422 and "kind" in problems(kind)
+        twice = client.post(f"/install/api/households/{hh}/devices",
+                            json={"device_id": "0xabc1", "kind": "door"})
+        assert twice.status_code == 409 and "0xabc1" in problems(twice)
+        topic = client.post(f"/install/api/households/{hh}/devices",
+                            json={"device_id": "0xabc3", "kind": "door", "mqtt_topic": "a/#"})
+        assert topic.status_code == 422 and "wildcards" in problems(topic)
+        reserved = client.post(f"/install/api/households/{hh}/gateways",
+                               json={"gateway_id": "anbu-gw"})
+        assert reserved.status_code == 422 and "reserved" in problems(reserved)
+        extra = client.post("/install/api/households", json={"dong": "역삼1동", "address": "x"})
+        assert extra.status_code == 422 and "address" in problems(extra)
+
+        # Replace keeps the room and moves the default topic to the new id; retire ends it.
+        swapped = client.post("/install/api/devices/0xabc1/replace", json={"device_id": "0xabc9"})
+        assert swapped.status_code == 201, swapped.text
+        assert swapped.json()["replaces"] == "0xabc1" and swapped.json()["room"] == "거실"
+        assert swapped.json()["mqtt_topic"] == "zigbee2mqtt/0xabc9"
+        again = client.post("/install/api/devices/0xabc1/replace", json={"device_id": "0xabca"})
+        assert again.status_code == 409 and "retired" in problems(again)
+        retired = client.delete("/install/api/devices/0xabc9")
+        assert retired.status_code == 200 and retired.json()["retired_at"] is not None
+        assert client.get(f"/install/api/households/{hh}/check").json()["devices"] == []
+
+        # Staff of the same center: not theirs to do (403), neither the page nor the actions.
+        session_of(client, "kim.staff")
+        refused = client.get("/install")
+        assert refused.status_code == 403 and "설치 기사와 관리자만" in refused.text
+        assert client.get(f"/install/households/{hh}").status_code == 403
+        for method, path, body in (
+            ("GET", "/install/api/households", None),
+            ("POST", "/install/api/households", {"dong": "역삼1동"}),
+            ("GET", f"/install/api/households/{hh}/check", None),
+            ("POST", f"/install/api/households/{hh}/devices",
+             {"device_id": "0xdef1", "kind": "motion"}),
+            ("POST", f"/install/api/gateways/{gateway}/password", None),
+            ("POST", "/install/api/devices/0xabc9/replace", {"device_id": "0xdef2"}),
+            ("DELETE", "/install/api/devices/0xabc9", None),
+        ):
+            answer = client.request(method, path, json=body)
+            assert answer.status_code == 403, (method, path, answer.text)
+
+        # An installer of another center: the household does not exist for them (404).
+        session_of(client, "choi.install")
+        assert client.get(f"/install/households/{hh}").status_code == 404
+        assert client.get(f"/install/api/households/{hh}/check").status_code == 404
+        assert client.post(f"/install/api/households/{hh}/gateways", json={}).status_code == 404
+        assert client.post(f"/install/api/gateways/{gateway}/password").status_code == 404
+        assert client.get("/install/api/households", params={"q": hh}).json() == []
+        other_center = client.post("/install/api/households",
+                                   json={"care_center_id": "cc-a", "dong": "역삼1동"})
+        assert other_center.status_code == 404
+        # Positive control: their own center's household is theirs.
+        own = client.post("/install/api/households", json={"dong": "청운효자동"})
+        assert own.status_code == 201, own.text
+        found = client.get("/install/api/households", params={"q": "청운"}).json()
+        assert [h["id"] for h in found] == [own.json()["id"]]
+
+
+def test_default_topics_follow_each_format() -> None:
+    assert default_topic("zigbee2mqtt", "0x01", "gw-1") == "zigbee2mqtt/0x01"
+    assert default_topic("tasmota", "tasmota_ABC", None) == "tele/tasmota_ABC"
+    assert default_topic("shelly", "shellyplug-s-1", None) == "shellies/shellyplug-s-1"
+    assert default_topic("anbu", "robot", "gw-1") == "anbu/gw-1/robot"
