@@ -165,7 +165,8 @@ def deadline_lag(households: int = 2000, tick_s: float = 0.25,
 
 
 @contextmanager
-def _broker(directory: Path) -> Iterator[int]:
+def kafka_broker(directory: Path) -> Iterator[int]:
+    """A private Apache Kafka broker for one benchmark; yields its port."""
     from anbu.stack.apache_kafka import READY_TIMEOUT_S, private_broker
     from anbu.stack.services import wait_ready
 
@@ -218,6 +219,33 @@ def _marker(hh: str, moment: datetime, seq: int) -> DeviceEvent:
                        source_format=SourceFormat.SIMULATOR, idempotency_key=f"{hh}-{seq}")
 
 
+def produce_backlog(settings: Any, events: int, batch: int) -> tuple[int, int, list[str]]:
+    """Write the benchmark's backlog to ``anbu.events``.
+
+    A start marker per partition, the motion batches (:func:`_records`), an end marker per
+    partition.
+
+    Returns:
+        The events, the records written, and the marker households.
+    """
+    from kafka import KafkaProducer
+
+    records, markers, end = _records(events, batch)
+    moment = records[0].events[0].event_time - timedelta(hours=1)
+    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers,
+                             acks="all", linger_ms=5, batch_size=256 * 1024)
+    topic = settings.kafka.topics.events
+    for hh in markers:
+        producer.send(topic, key=hh.encode(), value=_marker(hh, moment, 0).to_json())
+    for r in records:
+        producer.send(topic, key=r.events[0].household_id.encode(), value=r.to_json())
+    for hh in markers:
+        producer.send(topic, key=hh.encode(), value=_marker(hh, end, 1).to_json())
+    producer.flush()
+    producer.close()
+    return sum(len(r.events) for r in records), len(records) + 2 * len(markers), markers
+
+
 def worker_vs_raw(events: int = 800_000, batch: int = 50, raw_runs: int = 3) -> dict[str, Any]:
     """The worker's events/s beside a raw aiokafka group consumer's, same topic, same run.
 
@@ -227,35 +255,20 @@ def worker_vs_raw(events: int = 800_000, batch: int = 50, raw_runs: int = 3) -> 
     as the worker does, without Faust. The worker's time comes from the Kafka timestamps of
     its marker alerts (set by its producer), not from when this process happens to see them.
     """
-    from kafka import KafkaProducer
-
     from anbu.kafka_topics import ensure_topics
     from anbu.stack.services import free_port
     from config import load_settings
 
-    with tempfile.TemporaryDirectory(prefix="anbu-bench-det-") as tmp, _broker(Path(tmp)) as port:
+    with (tempfile.TemporaryDirectory(prefix="anbu-bench-det-") as tmp,
+          kafka_broker(Path(tmp)) as port):
         settings = load_settings(None, {
             "kafka.bootstrap_servers": f"127.0.0.1:{port}",
             "stack.data_dir": str(Path(tmp) / "var"),
             "detectors.web_port": free_port(),
         })
         ensure_topics(settings)
-        records, markers, end = _records(events, batch)
-        total_events = sum(len(r.events) for r in records)
-        moment = records[0].events[0].event_time - timedelta(hours=1)
-        producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers,
-                                 acks="all", linger_ms=5, batch_size=256 * 1024)
+        total_events, n_records, markers = produce_backlog(settings, events, batch)
         topic = settings.kafka.topics.events
-        for hh in markers:
-            producer.send(topic, key=hh.encode(), value=_marker(hh, moment, 0).to_json())
-        for r in records:
-            producer.send(topic, key=r.events[0].household_id.encode(), value=r.to_json())
-        for hh in markers:
-            producer.send(topic, key=hh.encode(),
-                          value=_marker(hh, end, 1).to_json())
-        producer.flush()
-        producer.close()
-        n_records = len(records) + 2 * len(markers)
 
         raw = sorted(asyncio.run(_raw_consume(settings, topic, n_records, f"bench-raw-{i}"))
                      for i in range(raw_runs))
@@ -263,7 +276,7 @@ def worker_vs_raw(events: int = 800_000, batch: int = 50, raw_runs: int = 3) -> 
         core = Runtime(DetectorParams(), settings.kafka.topics.partitions,
                        max_ahead_s=max_ahead_s(settings))  # the worker's check, too
         bare_s = asyncio.run(_raw_consume(settings, topic, n_records, "bench-bare", core))
-        worker_s = _worker_consume(settings, Path(tmp), markers)
+        worker_s = timed_workers(settings, Path(tmp), markers)
         return {
             "events": total_events, "records": n_records, "batch": batch,
             "raw_events_per_s": round(total_events / raw_s),
@@ -319,20 +332,41 @@ async def _raw_consume(
         await consumer.stop()
 
 
-def _worker_consume(settings: Any, tmp: Path, markers: list[str]) -> float | None:
-    """Run ``anbu worker``; time from its first marker alert to its last (as it sent them)."""
-    from kafka import KafkaConsumer, TopicPartition
+def start_worker(settings: Any, data_dir: Path, web_port: int, log: Path
+                 ) -> subprocess.Popen[bytes]:
+    """Start ``anbu worker`` on the settings' broker, topics and group.
 
+    It gets its own state directory and web port; its output goes to ``log``.
+    """
     topics = settings.kafka.topics
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANBU_")}
-    env.update({
-        "ANBU_KAFKA__BOOTSTRAP_SERVERS": ",".join(settings.kafka.bootstrap_servers),
-        "ANBU_STACK__DATA_DIR": str(settings.data_dir),
-        "ANBU_DETECTORS__WEB_PORT": str(settings.detectors.web_port),
-    })
-    log = (tmp / "worker.log").open("ab")
-    proc = subprocess.Popen([sys.executable, "-m", "anbu", "worker"], env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    env["ANBU_KAFKA__BOOTSTRAP_SERVERS"] = ",".join(settings.kafka.bootstrap_servers)
+    env["ANBU_DETECTORS__APP_ID"] = settings.detectors.app_id
+    for name in ("events", "sos", "alerts", "deadletter", "registry"):
+        env[f"ANBU_KAFKA__TOPICS__{name.upper()}"] = getattr(topics, name)
+    env["ANBU_STACK__DATA_DIR"] = str(data_dir)
+    env["ANBU_DETECTORS__WEB_PORT"] = str(web_port)
+    with log.open("ab") as out:
+        return subprocess.Popen([sys.executable, "-m", "anbu", "worker"], env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def timed_workers(settings: Any, tmp: Path, markers: list[str], copies: int = 1) -> float | None:
+    """Run ``copies`` ``anbu worker`` processes in one group and time them.
+
+    Returns:
+        The seconds from the first marker alert to the last, as the workers sent them (their
+        producers' Kafka timestamps), or None when not every marker alert came.
+    """
+    from kafka import KafkaConsumer, TopicPartition
+
+    from anbu.stack.services import free_port
+
+    topics = settings.kafka.topics
+    procs = [start_worker(settings, settings.data_dir / f"worker-{n}",
+                          settings.detectors.web_port if n == 1 else free_port(),
+                          tmp / f"worker-{n}.log")
+             for n in range(1, copies + 1)]
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers,
                              enable_auto_commit=False)
     parts = [TopicPartition(topics.alerts, p) for p in range(topics.partitions)]
@@ -356,9 +390,10 @@ def _worker_consume(settings: Any, tmp: Path, markers: list[str]) -> float | Non
         return max(times) - min(firsts)
     finally:
         consumer.close()
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()

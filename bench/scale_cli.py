@@ -1,0 +1,43 @@
+"""``anbu bench scale``: one detector worker against several, and the hand-over time."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+
+def scale_table(figures: dict[str, Any]) -> str:
+    """The figures, one per line."""
+    lines = ["detector workers in one group (one private Apache Kafka broker, this machine)"]
+    for row in figures["throughput"]:
+        lines.append(f"  {row['workers']} worker(s): {row['events']:,} events in "
+                     f"{row['seconds']} s = {row['events_per_s']} events/s "
+                     f"(x{row['vs_one']} of one)")
+    h = figures["handover"]
+    lines.append(f"  hand-over: a second worker joined in {h['second_join_s']} s; after a "
+                 f"SIGKILL the survivor restored {h['partitions_moved']} partition(s) in "
+                 f"{h['handover_after_sigkill_s']} s (session timeout {h['session_timeout_s']} s)")
+    return "\n".join(lines)
+
+
+def register(bench_app: typer.Typer) -> None:
+    """Add ``scale`` to ``anbu bench``."""
+
+    @bench_app.command("scale")
+    def scale(
+        events: Annotated[int, typer.Option(min=1000, help="Events in the backlog.")] = 1_000_000,
+        batch: Annotated[int, typer.Option(min=1, help="Events per Kafka record.")] = 50,
+        workers: Annotated[str, typer.Option(help="Worker counts, comma-separated.")] = "1,2",
+        output: Annotated[Path | None, typer.Option(help="Also write the figures here.")] = None,
+    ) -> None:
+        """Time one worker and several over the same backlog; time a hand-over."""
+        from bench.scale import run
+
+        copies = tuple(int(n) for n in workers.split(",") if n.strip())
+        figures = run(events=events, batch=batch, copies=copies)
+        typer.echo(scale_table(figures))
+        if output is not None:
+            output.write_text(json.dumps(figures, indent=2))
