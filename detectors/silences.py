@@ -32,6 +32,7 @@ Memory: 34 float32 (136 bytes) and two small counters, packed as such.
 from __future__ import annotations
 
 import math
+import zlib
 from array import array
 from typing import TYPE_CHECKING, Any, SupportsIndex, cast
 
@@ -40,9 +41,13 @@ from detectors.params import DetectorParams
 CONTEXTS = 16
 BANDS = 8
 BAND_S = 3 * 3600
-SIZE = 2 * CONTEXTS + 2
+ROOMS = 16  # hashed slots for the sensor of the last activity
 _DAYS = 2 * CONTEXTS
 _FA = _DAYS + 1
+_ROOM_N = _FA + 1  # silences of silence_min or more that began after the slot's sensor
+_ROOM_E = _ROOM_N + ROOMS  # hours the resident was last seen there while active (exposure)
+_ROOM = _ROOM_E + ROOMS  # the slot of the last activity's sensor, plus 1 (0: none yet)
+SIZE = _ROOM + 1
 SEOUL_OFFSET_S = 9 * 3600
 MAX_LEARNED_S = 24 * 3600.0  # a longer silence is a trip, an alert or missing data
 _ZEROS = array("f", bytes(4 * SIZE))
@@ -54,6 +59,16 @@ _ZEROS = array("f", bytes(4 * SIZE))
 _PRIOR_LAM = (0.5, 0.5, 1.0, 1.5, 1.5, 1.5, 1.5, 1.5)
 _PRIOR_MU = (5.0, 4.0, 2.0, 1.0, 1.0, 1.0, 1.0, 2.5)
 _RESTING_MU = 2.0  # on a bed or couch, quiet spells are longer
+
+
+def room_slot(device_id: str) -> int:
+    """The hashed slot (0 to ROOMS - 1) of a sensor: the same in every process and run."""
+    return zlib.crc32(device_id.encode()) % ROOMS
+
+
+def _is_day(t: float) -> bool:
+    """Whether local (Seoul) ``t`` is between 06:00 and 21:00."""
+    return 6 * 3600 <= (t + SEOUL_OFFSET_S) % 86400 < 21 * 3600
 
 
 def band_of(t: float) -> int:
@@ -91,7 +106,7 @@ class Silences(_Floats):
         if day != self.day:
             if self.day >= 0 and day > self.day:
                 f = p.silence_decay ** (day - self.day)
-                for i in range(SIZE):
+                for i in range(_ROOM):  # not the room slot: a label, not a count
                     self[i] *= f
             self.day = day
         gap = end - start
@@ -102,6 +117,43 @@ class Silences(_Floats):
             c = band_of(start) + (BANDS if resting else 0)
             self[c] += 1.0
             self[CONTEXTS + c] += (gap - p.silence_min_s) / 3600.0
+        room = int(self[_ROOM]) - 1
+        if room >= 0 and at_home and p.silence_room_prior > 0.0 and not resting and _is_day(
+                start):
+            # the exposure is the active time the resident was last seen there (each gap up
+            # to silence_min): where a collapse of an active moment would leave them
+            self[_ROOM_E + room] += min(gap, p.silence_min_s) / 3600.0
+            if gap >= p.silence_min_s:
+                self[_ROOM_N + room] += 1.0
+
+    def seen_in(self, device_id: str) -> None:
+        """The resident's latest activity was on ``device_id`` (its room, by a hashed slot)."""
+        self[_ROOM] = room_slot(device_id) + 1
+
+    def room_ratio(self, start: float, resting: bool, p: DetectorParams) -> float:
+        """How much likelier a silence is after the last activity's room than on average.
+
+        Silences of ``silence_min`` or more that began after the room's sensor, per hour the
+        resident was last seen there while active, against the same for all rooms: 1 for
+        a room like the others, under 1 where the resident only passes (a kitchen, a
+        bathroom), over 1 where they settle (a couch, the entrance door). Shrunk to 1 by
+        ``silence_room_prior`` pseudo-silences, so a new home and a rarely used room are
+        judged as the context alone would. The threshold moves by ``mu * ln(ratio)``: the
+        budget stays the same when summed over the rooms by their exposure.
+        """
+        room = int(self[_ROOM]) - 1
+        a = p.silence_room_prior
+        if room < 0 or a <= 0.0 or resting or not _is_day(start):
+            return 1.0
+        n_all = 0.0
+        e_all = 0.0
+        for i in range(ROOMS):
+            n_all += self[_ROOM_N + i]
+            e_all += self[_ROOM_E + i]
+        if n_all <= 0.0 or e_all <= 0.0:
+            return 1.0
+        expected = self[_ROOM_E + room] * n_all / e_all
+        return float((self[_ROOM_N + room] + a) / (expected + a))
 
     def false_alarm(self) -> None:
         """A routine alert was ended by activity within 24 h: ordinary life, not a collapse."""
@@ -143,6 +195,7 @@ class Silences(_Floats):
     def threshold(self, start: float, resting: bool, p: DetectorParams) -> float:
         """Seconds of silence from ``start`` after which this silence is an alert."""
         _, mu, lam = self.fit(start, resting, p)
+        lam *= self.room_ratio(start, resting, p)
         beta = p.alert_budget / CONTEXTS
         spread = math.log(lam / beta) if lam > beta else 0.0
         return p.silence_min_s + self.widening(p) * mu * spread * 3600.0
@@ -151,6 +204,7 @@ class Silences(_Floats):
                       p: DetectorParams) -> float:
         """In how many days one silence of ``length`` is expected in this context."""
         _, mu, lam = self.fit(start, resting, p)
+        lam *= self.room_ratio(start, resting, p)
         excess = max(0.0, (length - p.silence_min_s) / 3600.0)
         rate = lam * math.exp(-excess / mu) if mu > 0.0 else 0.0
         return 1.0 / rate if rate > 0.0 else math.inf
@@ -159,7 +213,8 @@ class Silences(_Floats):
 def restore_silences(raw: bytes | bytearray, day: int, mats: int) -> Silences:
     """Rebuild a :class:`Silences` from its floats and counters (pickled or packed)."""
     m = Silences()
-    memoryview(m).cast("B")[:] = raw
+    # a state kept before the room slots were added is shorter: its rooms start unlearned
+    memoryview(m).cast("B")[:len(raw)] = raw
     m.day = day
     m.mats = mats
     return m
