@@ -117,10 +117,11 @@ class DetectorSettings(_Section):
     )
     silence_room_prior: float = Field(
         default=0.0, ge=0,
-        description="silences model: judge a daytime silence also by the room of the last "
-        "activity (how often silences begin there, per hour the resident is seen there), "
-        "shrunk to the home's average by this many pseudo-silences; 0 (the default) leaves "
-        "the room out. 3 was measured: p90 faster, median 0.2 h slower (docs/benchmarks.md).",
+        description="silences model: judge a daytime silence also by the sensor of the last "
+        "activity (how often and how long silences begin there, per hour the resident is seen "
+        "there), shrunk to the home's average by this many pseudo-silences; 0 (the default) "
+        "leaves the room out. 1: real homes faster with fewer false alarms, the simulator "
+        "slower with more (docs/benchmarks.md, 'The room of the last activity').",
     )
     routine_threshold: float = Field(
         default=1e-5,

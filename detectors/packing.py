@@ -24,6 +24,7 @@ import sys
 from detectors.exceptions import PackingError
 from detectors.household import Device, Household, share_float
 from detectors.routine import BINS, Routine, restore_routine
+from detectors.silences import ROOM_SIZE as _ROOM_SIZE
 from detectors.silences import SIZE as _SILENCE_FLOATS
 from detectors.silences import Silences, restore_silences
 
@@ -47,6 +48,8 @@ _NIBBLE_FLAG = 32  # the routine's observation counts two to a byte (all of them
 _SILENCES_FLAG = 64  # the routine is the silences model: its counters, then its floats
 _SILENCES = struct.Struct("<iH")  # day, mats
 _SILENCE_BYTES = 4 * _SILENCE_FLOATS
+_ROOMS_FLAG = 128  # the silences model judges by room too: its room floats follow
+_ROOM_BYTES = 4 * (_ROOM_SIZE - _SILENCE_FLOATS)
 
 # kinds as one byte; anything else is written out after _OTHER_KIND
 _KINDS = ("motion", "door", "contact", "presence", "plug", "button", "robot", "gateway", "other")
@@ -62,7 +65,7 @@ def pack(h: Household) -> bytes:
     parts = [b""]
     routine = h.routine
     if type(routine) is Silences:
-        flags |= _SILENCES_FLAG
+        flags |= _SILENCES_FLAG | (_ROOMS_FLAG if len(routine) > _SILENCE_FLOATS else 0)
         parts.append(_SILENCES.pack(routine.day, min(routine.mats, 0xFFFF)))
         parts.append(routine.tobytes())
     elif type(routine) is Routine:
@@ -134,10 +137,11 @@ def _unpack(hid: str, raw: bytes) -> Household:
     if flags & _SILENCES_FLAG:
         day, mats = _SILENCES.unpack_from(raw, pos)
         pos += _SILENCES.size
-        if pos + _SILENCE_BYTES > len(raw):
+        size = _SILENCE_BYTES + (_ROOM_BYTES if flags & _ROOMS_FLAG else 0)
+        if pos + size > len(raw):
             raise PackingError("the silences model runs past the end")
-        h.routine = restore_silences(raw[pos:pos + _SILENCE_BYTES], day, mats)
-        pos += _SILENCE_BYTES
+        h.routine = restore_silences(raw[pos:pos + size], day, mats)
+        pos += size
     if flags & _ROUTINE_FLAG:
         counters = _ROUTINE.unpack_from(raw, pos)
         pos += _ROUTINE.size

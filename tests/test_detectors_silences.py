@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import math
+import pickle
 
 import pytest
 
 from anbu.events import AlertAction, AlertKind
+from config.sections import DetectorSettings
 from detectors.backtest import Row, make_engine
 from detectors.household import Household
-from config.sections import DetectorSettings
+from detectors.packing import pack, unpack
 from detectors.params import DetectorParams
-from detectors.silences import Silences
+from detectors.silences import ROOM_SIZE, SIZE, Silences
 from tests.test_detectors_core import HH, at, kinds, routine_rows, run
 
 
@@ -136,8 +138,10 @@ def test_a_direct_to_worker_home_waits_longer_before_not_back() -> None:
 
 
 def _kitchen_and_couch(days: int) -> list[Row]:
-    """Moves every 10 min 07:00-22:00 in the kitchen; sits quiet 10:00-11:30 and 15:00-16:30
-    every day after the living-room sensor. Heartbeats every 5 min to the end of ``days``."""
+    """Moves every 10 min 07:00-22:00 in the kitchen, quiet 10:00-11:30 and 15:00-16:30.
+
+    The quiet spells begin after the living-room sensor. Heartbeats every 5 min to the end.
+    """
     rows: list[Row] = []
     for t, hh, dev, kind, value in routine_rows(range(days), heartbeat_until=at(days, 0)):
         hour = (t - at(0, 0)) / 3600 % 24
@@ -172,5 +176,30 @@ def test_the_room_of_the_last_activity_speeds_a_silence_after_a_room_passed_thro
     # the setting off (the default): the room changes nothing
     off = DetectorParams()
     assert _raised_after("motion-kitchen", off) == _raised_after("motion-living", off)
-    # a new home's rooms are unknown: the ratio is 1 until silences were seen after them
-    assert Silences().room_ratio(at(0, 10), False, rooms) == 1.0
+    # a new home's rooms are unknown: judged by the context alone until silences are seen
+    fresh = Silences()
+    fresh.seen_in("motion-kitchen")
+    assert fresh.room_factors(at(0, 10), False, rooms) == (1.0, 1.0)
+
+
+def test_the_rooms_are_kept_when_a_household_is_packed_and_cost_nothing_when_off() -> None:
+    rooms = DetectorParams(silence_room_prior=3.0)
+    engine = make_engine(params=rooms)
+    run(engine, _kitchen_and_couch(17))
+    h = engine.households.get(HH)
+    assert isinstance(h, Household) and isinstance(h.routine, Silences)
+    model = h.routine
+    factors = model.room_factors(at(17, 10), False, rooms)
+    # the kitchen: passed through (no silence began there, so their length is the average)
+    assert factors[0] < 0.2 and factors[1] == pytest.approx(1.0)
+    back = unpack(HH, pack(h)).routine
+    assert isinstance(back, Silences) and back.tobytes() == model.tobytes()
+    assert back.room_factors(at(17, 10), False, rooms) == factors
+    assert pickle.loads(pickle.dumps(model)).tobytes() == model.tobytes()
+    # the setting off: no room floats at all (the packed household is 196 bytes smaller)
+    off = make_engine()
+    run(off, _kitchen_and_couch(17))
+    plain = off.households.get(HH)
+    assert isinstance(plain, Household) and isinstance(plain.routine, Silences)
+    assert len(plain.routine) == SIZE and len(model) == ROOM_SIZE
+    assert len(pack(h)) - len(pack(plain)) == 4 * (ROOM_SIZE - SIZE) == 196
