@@ -12,7 +12,9 @@ when all are at most 15, as they are with the default half-life: see
 :attr:`~detectors.params.DetectorParams.routine_count_cap`), the devices (a count, then for
 each its id, its kind as a byte and its six numbers), and the open alerts (pickled: they
 are rare, few and of mixed shape). The household id is not inside: it is the key the bytes
-are stored under.
+are stored under. The silences model, by its flag, is its day and mat count, then its 34
+floats, and its 49 room floats when a second flag says it judges by room too
+(``silence_room_prior``).
 """
 
 from __future__ import annotations

@@ -196,6 +196,13 @@ def test_the_rooms_are_kept_when_a_household_is_packed_and_cost_nothing_when_off
     assert isinstance(back, Silences) and back.tobytes() == model.tobytes()
     assert back.room_factors(at(17, 10), False, rooms) == factors
     assert pickle.loads(pickle.dumps(model)).tobytes() == model.tobytes()
+    # the worker's path (observe_events) notes the rooms as the backtest's does
+    worker = make_engine(params=rooms)
+    rows = sorted(_kitchen_and_couch(17), key=lambda r: r[0])
+    worker.observe_events([(t, hh, dev, kind, value, None) for t, hh, dev, kind, value in rows])
+    same = worker.households.get(HH)
+    assert isinstance(same, Household) and isinstance(same.routine, Silences)
+    assert same.routine.tobytes() == model.tobytes()
     # the setting off: no room floats at all (the packed household is 196 bytes smaller)
     off = make_engine()
     run(off, _kitchen_and_couch(17))
