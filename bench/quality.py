@@ -27,6 +27,7 @@ from typing import Any
 
 from anbu.events import HEALTH_KINDS, AlertAction, AlertKind
 from anbu.registry_records import DeviceRecord, GatewayRecord, HouseholdRecord
+from detectors.params import DetectorParams
 from simulator.model import Incident, IncidentKind, SimEvent
 from simulator.plan import DAY, HOUR, IncidentRates
 from simulator.resident import SimOptions
@@ -79,9 +80,13 @@ def _chunks(events: Iterator[SimEvent]) -> Iterator[list[tuple[float, str, str, 
 
 
 def run_shard(
-    households: int, first_index: int, days: int, seed: int, rates: IncidentRates | None = None
+    households: int, first_index: int, days: int, seed: int, rates: IncidentRates | None = None,
+    params: DetectorParams | None = None,
 ) -> ShardResult:
-    """Simulate households ``first_index..`` and run both detectors over their events."""
+    """Simulate households ``first_index..`` and run both detectors over their events.
+
+    ``params``: the detectors' thresholds (default: :class:`DetectorParams`' defaults).
+    """
     from detectors.backtest import make_engine, run_rows
 
     simulation = Simulation(
@@ -99,7 +104,8 @@ def run_shard(
     devices = [r for r in records if isinstance(r, DeviceRecord)]
     gateways = [r for r in records if isinstance(r, GatewayRecord)]
     engines = {
-        name: make_engine(hh, devices, gateways, routine=name == "routine") for name in DETECTORS
+        name: make_engine(hh, devices, gateways, routine=name == "routine", params=params)
+        for name in DETECTORS
     }
     alerts: dict[str, list[RaisedAlert]] = {name: [] for name in DETECTORS}
     detect_s = dict.fromkeys(DETECTORS, 0.0)
@@ -295,6 +301,7 @@ def run(
     seed: int = 1,
     workers: int | None = None,
     rates: IncidentRates | None = None,
+    params: DetectorParams | None = None,
 ) -> dict[str, Any]:
     """Run the quality benchmark and return its figures.
 
@@ -304,6 +311,7 @@ def run(
         seed: the simulation's seed.
         workers: processes to split the households over; default: the CPU count.
         rates: how often incidents and noise happen; default :class:`IncidentRates`.
+        params: the detectors' thresholds (the CLI passes the ``detectors`` settings).
 
     Returns:
         ``{"routine": {...}, "fixed": {...}, "households": ..., "seconds": ..., ...}``.
@@ -313,11 +321,11 @@ def run(
     sizes = [households // workers + (i < households % workers) for i in range(workers)]
     firsts = [1 + sum(sizes[:i]) for i in range(workers)]
     if workers == 1:
-        shards = [run_shard(households, 1, days, seed, rates)]
+        shards = [run_shard(households, 1, days, seed, rates, params)]
     else:
         with ProcessPoolExecutor(workers) as pool:
             futures = [
-                pool.submit(run_shard, size, first, days, seed, rates)
+                pool.submit(run_shard, size, first, days, seed, rates, params)
                 for size, first in zip(sizes, firsts, strict=True)
             ]
             shards = [f.result() for f in futures]

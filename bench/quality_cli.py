@@ -111,9 +111,13 @@ def register(bench_app: typer.Typer) -> None:
             target.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
             typer.echo(f"figures: {target}; pictures: {results}/quality-real-*.png")
             return
+        from anbu.cli_support import settings_of
         from bench.quality import run
+        from detectors.params import DetectorParams
 
-        figures = run(households=households, days=days, seed=seed, workers=workers or None)
+        params = DetectorParams.from_settings(settings_of(ctx).detectors)
+        figures = run(households=households, days=days, seed=seed, workers=workers or None,
+                      params=params)
         typer.echo(quality_table(figures))
         if output is not None:
             output.write_text(json.dumps(figures, indent=2) + "\n")

@@ -311,7 +311,7 @@ def detector_params(
     if not routine:
         return replace(p, routine_allowed=False)
     if budget is not None:
-        p = replace(p, alert_budget=budget / 100.0)
+        p = p.with_budget(budget)
     if model is not None:
         p = replace(p, routine_model=model)
     return p

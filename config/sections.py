@@ -94,7 +94,8 @@ class DetectorSettings(_Section):
         default=5.0, gt=0, le=100,
         description="silences model: routine alerts in ordinary life per 100 household-days "
         "the thresholds are chosen for (5 for ask-first homes with a robot or voice-bot "
-        "check-in; 1 for homes where an alert goes straight to a care worker).",
+        "check-in; 1 for homes where an alert goes straight to a care worker). not_back "
+        "follows it: at 1, it waits 1.54 times as long as at 5 (not_back_factor is for 5).",
     )
     silence_min: Duration = Field(
         default=timedelta(minutes=30),
@@ -113,6 +114,14 @@ class DetectorSettings(_Section):
     silence_floor: Duration = Field(
         default=timedelta(hours=1),
         description="silences model: no routine alert for a shorter silence.",
+    )
+    silence_room_prior: float = Field(
+        default=0.0, ge=0,
+        description="silences model: judge a daytime silence also by the sensor of the last "
+        "activity (how often and how long silences begin there, per hour the resident is seen "
+        "there), shrunk to the home's average by this many pseudo-silences; 0 (the default) "
+        "leaves the room out. 1: real homes faster with fewer false alarms, the simulator "
+        "slower with more (docs/benchmarks.md, 'The room of the last activity').",
     )
     routine_threshold: float = Field(
         default=1e-5,

@@ -22,6 +22,7 @@ from detectors.deadlines import DeadlineQueue
 from detectors.fastparse import FastEvent
 from detectors.household import INF, Household
 from detectors.params import DetectorParams, HouseholdConfig
+from detectors.silences import Silences
 from detectors.store import HouseholdStore
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,16 @@ _RETRY_WAKE_S = 60.0
 """A household whose wake-up failed is tried again this much later (event time)."""
 
 _DEVICE_KIND_EVENTS = {"plug": "plug"}
+
+
+def _seen_in(h: Household, device_id: str) -> None:
+    """The event just taken was activity (it moved ``last_activity``): note its sensor.
+
+    The silences model judges a silence by the room it began in; the household learns the
+    silence when the next activity ends it, so the room is noted after that learning.
+    """
+    if type(h.routine) is Silences:
+        h.routine.seen_in(device_id)
 
 
 class Engine:
@@ -103,6 +114,8 @@ class Engine:
         if h is None:
             h = self.household(household_id)
         out, hint = h.observe(kind, value, t, device_id, detail, self.p)
+        if self.p.silence_room_prior and h.last_activity == t:
+            _seen_in(h, device_id)
         if hint < h.due:
             h.due = hint
             self.queue.push(hint, h.hid)
@@ -135,6 +148,7 @@ class Engine:
         hot = self.households.hot
         changed = self.changed
         p = self.p
+        rooms = p.silence_room_prior > 0.0
         for t, hid, device_id, kind, value, detail in events:
             try:
                 # advance only when it has something to do: the clock moves, or one is due
@@ -147,6 +161,8 @@ class Engine:
                     continue
                 h = hot.get(hid) or self.household(hid)  # never kept across lookups
                 raised, hint = h.observe(kind, value, t, device_id, detail, p)
+                if rooms and h.last_activity == t:
+                    _seen_in(h, device_id)
                 if hint < h.due:
                     h.due = hint
                     push(hint, h.hid)

@@ -13,7 +13,9 @@ when all are at most 15, as they are with the default half-life: see
 each its id, its kind as a byte and its six numbers), the open alerts (pickled: they
 are rare, few and of mixed shape), and the idempotency keys of the latest SOS records (a
 count byte, then each as a name). The household id is not inside: it is the key the bytes
-are stored under.
+are stored under. The silences model, by its flag, is its day and mat count, then its 34
+floats, and its 49 room floats when the nibble flag (meaningless for this model) says it
+judges by room too (``silence_room_prior``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import sys
 from detectors.exceptions import PackingError
 from detectors.household import Device, Household, share_float
 from detectors.routine import BINS, Routine, restore_routine
+from detectors.silences import ROOM_SIZE as _ROOM_SIZE
 from detectors.silences import SIZE as _SILENCE_FLOATS
 from detectors.silences import Silences, restore_silences
 
@@ -49,6 +52,10 @@ _SILENCES_FLAG = 64  # the routine is the silences model: its counters, then its
 _SOS_KEYS_FLAG = 128  # bytes packed before it had none: they read the same
 _SILENCES = struct.Struct("<iH")  # day, mats
 _SILENCE_BYTES = 4 * _SILENCE_FLOATS
+# with _SILENCES_FLAG, where nibbles mean nothing (every bit of the flags byte is taken): the
+# silences model judges by room too, and its room floats follow
+_ROOMS_FLAG = _NIBBLE_FLAG
+_ROOM_BYTES = 4 * (_ROOM_SIZE - _SILENCE_FLOATS)
 
 # kinds as one byte; anything else is written out after _OTHER_KIND
 _KINDS = ("motion", "door", "contact", "presence", "plug", "button", "robot", "gateway", "other")
@@ -64,7 +71,7 @@ def pack(h: Household) -> bytes:
     parts = [b""]
     routine = h.routine
     if type(routine) is Silences:
-        flags |= _SILENCES_FLAG
+        flags |= _SILENCES_FLAG | (_ROOMS_FLAG if len(routine) > _SILENCE_FLOATS else 0)
         parts.append(_SILENCES.pack(routine.day, min(routine.mats, 0xFFFF)))
         parts.append(routine.tobytes())
     elif type(routine) is Routine:
@@ -140,10 +147,11 @@ def _unpack(hid: str, raw: bytes) -> Household:
     if flags & _SILENCES_FLAG:
         day, mats = _SILENCES.unpack_from(raw, pos)
         pos += _SILENCES.size
-        if pos + _SILENCE_BYTES > len(raw):
+        size = _SILENCE_BYTES + (_ROOM_BYTES if flags & _ROOMS_FLAG else 0)
+        if pos + size > len(raw):
             raise PackingError("the silences model runs past the end")
-        h.routine = restore_silences(raw[pos:pos + _SILENCE_BYTES], day, mats)
-        pos += _SILENCE_BYTES
+        h.routine = restore_silences(raw[pos:pos + size], day, mats)
+        pos += size
     if flags & _ROUTINE_FLAG:
         counters = _ROUTINE.unpack_from(raw, pos)
         pos += _ROUTINE.size

@@ -7,10 +7,24 @@ objects instead of pydantic models; these are built once from the settings and t
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from anbu.registry_records import HouseholdRecord
 from config.sections import DetectorSettings
+
+DEFAULT_BUDGET = 0.05
+"""Ask-first alerts a day that ``not_back_factor`` is set for (5 per 100 days)."""
+
+
+def not_back_scale(budget: float) -> float:
+    """How much longer ``not_back`` waits at ``budget`` alerts a day than at the default.
+
+    An outing that 9 in 10 outings are shorter than (``long_out``) is exceeded by about
+    ``10 ** -(x / long_out)`` of them at ``x``: a budget ten times smaller asks for one
+    ``long_out`` more. So the wait grows with ``log10(1 / budget)``, and is the setting's own
+    at the default budget (a home of 1 alert per 100 days waits 1.54 times as long).
+    """
+    return math.log10(1.0 / budget) / math.log10(1.0 / DEFAULT_BUDGET)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,14 +58,21 @@ class DetectorParams:
     plug_step_ratio: float = 0.5
     plug_warmup_s: float = 72 * 3600.0
     routine_model: str = "silences"  # "silences" (detectors/silences.py) or "rates" (routine.py)
-    alert_budget: float = 0.05  # routine alerts a day the thresholds are chosen for
+    alert_budget: float = DEFAULT_BUDGET  # routine alerts a day the thresholds are chosen for
     silence_min_s: float = 1800.0
     silence_min_days: float = 3.0
     silence_prior_days: float = 5.0
     silence_decay: float = 0.5 ** (1 / 56.0)  # a day's decay: 8-week half-life
     silence_floor_s: float = 3600.0
+    silence_room_prior: float = 0.0  # pseudo-silences shrinking the room's ratios (0: no room)
     routine_allowed: bool = True  # False: fixed rule only (for comparisons)
     hot_households: int = 10_000  # kept unpacked (0: all); the runtime shares it by partition
+
+    def with_budget(self, per_100_days: float) -> DetectorParams:
+        """The same thresholds for another alert budget (``not_back`` follows it too)."""
+        budget = per_100_days / 100.0
+        factor = self.not_back_factor * not_back_scale(budget) / not_back_scale(self.alert_budget)
+        return replace(self, alert_budget=budget, not_back_factor=factor)
 
     @property
     def routine_count_cap(self) -> int:
@@ -84,7 +105,7 @@ class DetectorParams:
             routine_alpha_min=1 - 0.5 ** (1 / s.routine_half_life_weeks),
             out_grace_s=s.out_grace.total_seconds(),
             not_back_floor_s=s.not_back_floor.total_seconds(),
-            not_back_factor=s.not_back_factor,
+            not_back_factor=s.not_back_factor * not_back_scale(s.alert_budget / 100.0),
             not_back_max_s=s.not_back_max.total_seconds(),
             long_outing_prior_s=s.long_outing_prior.total_seconds(),
             away_grace_s=s.away_grace.total_seconds(),
@@ -107,6 +128,7 @@ class DetectorParams:
             silence_prior_days=s.silence_prior_days,
             silence_decay=0.5 ** (1 / (7 * s.silence_half_life_weeks)),
             silence_floor_s=s.silence_floor.total_seconds(),
+            silence_room_prior=s.silence_room_prior,
         )
 
 

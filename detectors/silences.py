@@ -26,12 +26,29 @@ activity ended within 24 h of the silence's start is a false alarm, counted (dec
 the count is over the budget for the days learned, each false alarm over it widens the
 thresholds by half.
 
-Memory: 34 float32 (136 bytes) and two small counters, packed as such.
+**The room of the last activity** (setting ``silence_room_prior``; 0, the default, leaves it
+out). By day (06-21 h, off the mats) a silence is also judged by the sensor the resident was
+last seen on, in one of 16 hashed slots. For each slot the model counts how many silences
+began there (``n_r``), per hour the resident was last seen there while active (``e_r``: each
+gap up to ``silence_min``, where a collapse at an active moment would leave them), and their
+excess hours (``s_r``). Against the home's average, a slot gets
+
+    rate ratio  = (n_r + a) / (e_r * N / E + a)
+    length ratio = (s_r + a * S / N) / (n_r + a) / (S / N)
+
+both shrunk to 1 by ``a`` pseudo-silences, which multiply the context's ``lam`` and ``mu``:
+where the resident only passes (a kitchen, a bathroom) a silence is judged sooner, where they
+settle (a couch, an unmarked entrance door) later. Weighted by the exposure the rate ratios
+average 1, so the budget is spent on the same days as before, in other places.
+
+Memory: 34 float32 (136 bytes) and two small counters, packed as such; with the room
+setting, 49 float32 more (196 bytes), added on the first activity it sees.
 """
 
 from __future__ import annotations
 
 import math
+import zlib
 from array import array
 from typing import TYPE_CHECKING, Any, SupportsIndex, cast
 
@@ -43,9 +60,18 @@ BAND_S = 3 * 3600
 SIZE = 2 * CONTEXTS + 2
 _DAYS = 2 * CONTEXTS
 _FA = _DAYS + 1
+ROOMS = 16  # hashed slots for the sensor of the last activity
+_ROOM_N = SIZE  # silences of silence_min or more that began after the slot's sensor
+_ROOM_E = _ROOM_N + ROOMS  # hours the resident was last seen there while active (exposure)
+_ROOM_S = _ROOM_E + ROOMS  # the silences' excess over silence_min, hours
+_ROOM = _ROOM_S + ROOMS  # the slot of the last activity's sensor, plus 1 (0: none yet)
+ROOM_SIZE = _ROOM + 1
+"""Floats of a model that judges by room too (``SIZE`` without)."""
+DAY_HOURS = (6, 21)  # local hours in which the room is a context (at night it is the bed)
 SEOUL_OFFSET_S = 9 * 3600
 MAX_LEARNED_S = 24 * 3600.0  # a longer silence is a trip, an alert or missing data
 _ZEROS = array("f", bytes(4 * SIZE))
+_ROOM_ZEROS = array("f", bytes(4 * (ROOM_SIZE - SIZE)))
 
 # Population prior per band (00-03, 03-06, ... 21-24 local): silences of silence_min or more
 # a day, and their mean excess in hours. Generic figures for a person living alone (asleep
@@ -54,6 +80,16 @@ _ZEROS = array("f", bytes(4 * SIZE))
 _PRIOR_LAM = (0.5, 0.5, 1.0, 1.5, 1.5, 1.5, 1.5, 1.5)
 _PRIOR_MU = (5.0, 4.0, 2.0, 1.0, 1.0, 1.0, 1.0, 2.5)
 _RESTING_MU = 2.0  # on a bed or couch, quiet spells are longer
+
+
+def room_slot(device_id: str) -> int:
+    """The hashed slot (0 to ROOMS - 1) of a sensor: the same in every process and run."""
+    return zlib.crc32(device_id.encode()) % ROOMS
+
+
+def by_day(t: float) -> bool:
+    """Whether the local (Seoul) time ``t`` is in :data:`DAY_HOURS`."""
+    return DAY_HOURS[0] * 3600 <= (t + SEOUL_OFFSET_S) % 86400 < DAY_HOURS[1] * 3600
 
 
 def band_of(t: float) -> int:
@@ -91,7 +127,7 @@ class Silences(_Floats):
         if day != self.day:
             if self.day >= 0 and day > self.day:
                 f = p.silence_decay ** (day - self.day)
-                for i in range(SIZE):
+                for i in range(min(len(self), _ROOM)):  # not the room slot: a label
                     self[i] *= f
             self.day = day
         gap = end - start
@@ -102,6 +138,46 @@ class Silences(_Floats):
             c = band_of(start) + (BANDS if resting else 0)
             self[c] += 1.0
             self[CONTEXTS + c] += (gap - p.silence_min_s) / 3600.0
+        if len(self) > SIZE and at_home and not resting and by_day(start):
+            room = int(self[_ROOM]) - 1
+            if room >= 0:
+                self[_ROOM_E + room] += min(gap, p.silence_min_s) / 3600.0
+                if gap >= p.silence_min_s:
+                    self[_ROOM_N + room] += 1.0
+                    self[_ROOM_S + room] += (gap - p.silence_min_s) / 3600.0
+
+    def seen_in(self, device_id: str) -> None:
+        """The resident's latest activity was on ``device_id``: the next silence begins there.
+
+        Noted after the silence this activity ended was learned (in the previous room).
+        """
+        if len(self) == SIZE:
+            self.extend(_ROOM_ZEROS)
+        self[_ROOM] = room_slot(device_id) + 1
+
+    def room_factors(self, start: float, resting: bool, p: DetectorParams
+                     ) -> tuple[float, float]:
+        """The rate and length ratios of the last activity's room (1, 1: not judged by room).
+
+        See the module docstring; a silence at night, on a mat, in a home without the
+        setting, or after a sensor not seen yet is judged by its context alone.
+        """
+        a = p.silence_room_prior
+        if len(self) == SIZE or a <= 0.0 or resting or not by_day(start):
+            return 1.0, 1.0
+        room = int(self[_ROOM]) - 1
+        n_all = e_all = s_all = 0.0
+        for i in range(ROOMS):
+            n_all += self[_ROOM_N + i]
+            e_all += self[_ROOM_E + i]
+            s_all += self[_ROOM_S + i]
+        if room < 0 or n_all <= 0.0 or e_all <= 0.0 or s_all <= 0.0:
+            return 1.0, 1.0
+        n = self[_ROOM_N + room]
+        rate = (n + a) / (self[_ROOM_E + room] * n_all / e_all + a)
+        mean = s_all / n_all
+        length = (self[_ROOM_S + room] + a * mean) / (n + a) / mean
+        return float(rate), float(length)
 
     def false_alarm(self) -> None:
         """A routine alert was ended by activity within 24 h: ordinary life, not a collapse."""
@@ -123,7 +199,10 @@ class Silences(_Floats):
         return 1.0 + 0.5 * over if over > 0.0 else 1.0
 
     def fit(self, start: float, resting: bool, p: DetectorParams) -> tuple[float, float, float]:
-        """Own silences of the context (count, mean excess h) and the pooled rate a day."""
+        """Own silences of the context (count, mean excess h) and the pooled rate a day.
+
+        The mean excess and the rate are the room's when the setting judges by room.
+        """
         b = band_of(start)
         off = BANDS if resting else 0
         c = b + off
@@ -138,7 +217,8 @@ class Silences(_Floats):
         exposure = 2.0 * (self[_DAYS] + prior_days)
         n_all = n + 2.0 * prior_days * lam0
         mu = (s + 2.0 * prior_days * lam0 * mu0) / n_all
-        return float(self[c]), mu, n_all / exposure
+        rate, length = self.room_factors(start, resting, p)
+        return float(self[c]), mu * length, n_all / exposure * rate
 
     def threshold(self, start: float, resting: bool, p: DetectorParams) -> float:
         """Seconds of silence from ``start`` after which this silence is an alert."""
@@ -159,6 +239,8 @@ class Silences(_Floats):
 def restore_silences(raw: bytes | bytearray, day: int, mats: int) -> Silences:
     """Rebuild a :class:`Silences` from its floats and counters (pickled or packed)."""
     m = Silences()
+    if len(raw) > 4 * SIZE:
+        m.extend(_ROOM_ZEROS)  # it judges by room too
     memoryview(m).cast("B")[:] = raw
     m.day = day
     m.mats = mats

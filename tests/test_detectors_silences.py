@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import math
+import pickle
+
 import pytest
 
 from anbu.events import AlertAction, AlertKind
+from config.sections import DetectorSettings
 from detectors.backtest import Row, make_engine
 from detectors.household import Household
+from detectors.packing import pack, unpack
 from detectors.params import DetectorParams
-from detectors.silences import Silences
+from detectors.silences import ROOM_SIZE, SIZE, Silences
 from tests.test_detectors_core import HH, at, kinds, routine_rows, run
 
 
@@ -85,12 +90,11 @@ def test_a_new_household_is_protected_from_day_3_and_not_before() -> None:
     assert alerts[0].raised_at.timestamp() == at(2, 9 + 50 / 60) + 24 * 3600
 
 
-def _outings(days: int, last_out_h: float) -> list[Row]:
-    """Out through the entrance door 10:00-11:00 every day; on the last day for last_out_h."""
-    rows = [r for r in routine_rows(range(days), heartbeat_until=at(days, 0))
-            if r[3] == "heartbeat" or not (10 <= (r[0] - at(0, 0)) / 3600 % 24 < 11)]
+def _outings(days: int, last_out_h: float, usual_h: float = 1.0) -> list[Row]:
+    """Out through the entrance door from 10:00 for usual_h every day, last_out_h the last."""
+    rows = routine_rows(range(days), heartbeat_until=at(days, 0))
     for day in range(days):
-        length = last_out_h if day == days - 1 else 1.0
+        length = last_out_h if day == days - 1 else usual_h
         back = at(day, 10 + length)
         rows = [r for r in rows if r[3] == "heartbeat" or not at(day, 10) <= r[0] < back]
         for t in (at(day, 10), back):
@@ -107,3 +111,102 @@ def test_an_outing_of_usual_length_raises_nothing_and_three_times_usual_raises_n
     assert raised[0].raised_at.timestamp() == at(30, 10) + 5 + 3 * 3600
     assert "9 in 10 of their outings end within 59 min" in raised[0].reason  # learned: 1 h
     assert raised[0].details["usual_out_s"] == 3595
+
+
+def test_a_direct_to_worker_home_waits_longer_before_not_back() -> None:
+    # 2-hour outings every day; the last one lasts 5 h
+    default = run(make_engine(), _outings(31, 5.0, usual_h=2.0), until=at(31, 0))
+    raised = [a for a in default if a.action is AlertAction.RAISE]
+    assert [a.kind for a in raised] == [AlertKind.NOT_BACK]  # positive control: 2 x usual
+    assert raised[0].raised_at.timestamp() == pytest.approx(at(30, 10) + 5 + 2 * 7195, abs=1)
+    # at the direct-to-worker budget (1 a 100 days) not_back waits 1.54 times as long: the
+    # 5-hour outing is ordinary life there ...
+    direct = DetectorParams().with_budget(1.0)
+    assert direct.not_back_factor == pytest.approx(2.0 * 2 / math.log10(20))
+    assert run(make_engine(params=direct), _outings(31, 5.0, usual_h=2.0), until=at(31, 0)) == []
+    # ... and one of 7 hours is still raised, after 3.07 x usual
+    alerts = run(make_engine(params=direct), _outings(31, 7.0, usual_h=2.0), until=at(31, 0))
+    raised = [a for a in alerts if a.action is AlertAction.RAISE]
+    assert [a.kind for a in raised] == [AlertKind.NOT_BACK]
+    assert raised[0].raised_at.timestamp() == pytest.approx(
+        at(30, 10) + 5 + direct.not_back_factor * 7195, abs=1)
+    # the settings give the same factor
+    s = DetectorSettings(alert_budget=1.0)
+    assert DetectorParams.from_settings(s).not_back_factor == pytest.approx(
+        direct.not_back_factor)
+    assert DetectorParams.from_settings(DetectorSettings()).not_back_factor == 2.0
+
+
+def _kitchen_and_couch(days: int) -> list[Row]:
+    """Moves every 10 min 07:00-22:00 in the kitchen, quiet 10:00-11:30 and 15:00-16:30.
+
+    The quiet spells begin after the living-room sensor. Heartbeats every 5 min to the end.
+    """
+    rows: list[Row] = []
+    for t, hh, dev, kind, value in routine_rows(range(days), heartbeat_until=at(days, 0)):
+        hour = (t - at(0, 0)) / 3600 % 24
+        if kind == "heartbeat":
+            rows.append((t, hh, dev, kind, value))
+        elif hour in (10.0, 15.0):
+            rows.append((t, hh, "motion-living", kind, value))
+        elif not (10 < hour < 11.5 or 15 < hour < 16.5):
+            rows.append((t, hh, "motion-kitchen", kind, value))
+    return rows
+
+
+def _raised_after(room: str, p: DetectorParams) -> float:
+    """Hours to the alert of a silence from 10:00 on day 16 that began after ``room``."""
+    engine = make_engine(params=p)
+    rows = [r for r in _kitchen_and_couch(17) if r[0] < at(16, 10) or r[3] == "heartbeat"]
+    rows.append((at(16, 10), HH, room, "motion", 1.0))
+    alerts = run(engine, rows, until=at(17, 12))
+    raised = [a for a in alerts if a.action is AlertAction.RAISE]
+    assert raised and raised[0].kind is AlertKind.INACTIVITY_ROUTINE
+    return (raised[0].raised_at.timestamp() - at(16, 10)) / 3600
+
+
+def test_the_room_of_the_last_activity_speeds_a_silence_after_a_room_passed_through() -> None:
+    rooms = DetectorParams(silence_room_prior=3.0)
+    kitchen = _raised_after("motion-kitchen", rooms)
+    living = _raised_after("motion-living", rooms)
+    # where the resident only passes, a silence is judged sooner than where they settle
+    assert kitchen < living - 0.5
+    # and its quiet spells after the couch are not an alert at the usual 1.5 h either way
+    assert kitchen > 1.5
+    # the setting off (the default): the room changes nothing
+    off = DetectorParams()
+    assert _raised_after("motion-kitchen", off) == _raised_after("motion-living", off)
+    # a new home's rooms are unknown: judged by the context alone until silences are seen
+    fresh = Silences()
+    fresh.seen_in("motion-kitchen")
+    assert fresh.room_factors(at(0, 10), False, rooms) == (1.0, 1.0)
+
+
+def test_the_rooms_are_kept_when_a_household_is_packed_and_cost_nothing_when_off() -> None:
+    rooms = DetectorParams(silence_room_prior=3.0)
+    engine = make_engine(params=rooms)
+    run(engine, _kitchen_and_couch(17))
+    h = engine.households.get(HH)
+    assert isinstance(h, Household) and isinstance(h.routine, Silences)
+    model = h.routine
+    factors = model.room_factors(at(17, 10), False, rooms)
+    # the kitchen: passed through (no silence began there, so their length is the average)
+    assert factors[0] < 0.2 and factors[1] == pytest.approx(1.0)
+    back = unpack(HH, pack(h)).routine
+    assert isinstance(back, Silences) and back.tobytes() == model.tobytes()
+    assert back.room_factors(at(17, 10), False, rooms) == factors
+    assert pickle.loads(pickle.dumps(model)).tobytes() == model.tobytes()
+    # the worker's path (observe_events) notes the rooms as the backtest's does
+    worker = make_engine(params=rooms)
+    rows = sorted(_kitchen_and_couch(17), key=lambda r: r[0])
+    worker.observe_events([(t, hh, dev, kind, value, None) for t, hh, dev, kind, value in rows])
+    same = worker.households.get(HH)
+    assert isinstance(same, Household) and isinstance(same.routine, Silences)
+    assert same.routine.tobytes() == model.tobytes()
+    # the setting off: no room floats at all (the packed household is 196 bytes smaller)
+    off = make_engine()
+    run(off, _kitchen_and_couch(17))
+    plain = off.households.get(HH)
+    assert isinstance(plain, Household) and isinstance(plain.routine, Silences)
+    assert len(plain.routine) == SIZE and len(model) == ROOM_SIZE
+    assert len(pack(h)) - len(pack(plain)) == 4 * (ROOM_SIZE - SIZE) == 196
