@@ -106,11 +106,25 @@ def anbu_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "anbu", *args]
 
 
+def copy_port(first: int, n: int, taken: set[int]) -> int:
+    """The port of the ``n``-th copy of a program whose first copy listens on ``first``.
+
+    The first one's plus ``n - 1``, or the next free one after it: with the default ports,
+    three bridges (9108, 9109, 9110) would otherwise take the alerts service's 9110.
+    ``taken`` gets the port chosen.
+    """
+    port = first + n - 1
+    while port in taken:
+        port += 1
+    taken.add(port)
+    return port
+
+
 def copy_env(settings: Settings, name: str, n: int, port: int | None) -> dict[str, str]:
     """The settings that make the ``n``-th copy of a program differ from the first.
 
-    Its port is the first one's plus ``n - 1``; a worker gets its own state directory (RocksDB
-    allows one process per directory) and a bridge its own MQTT session.
+    It listens on ``port`` (see :func:`copy_port`); a worker gets its own state directory
+    (RocksDB allows one process per directory) and a bridge its own MQTT session.
     """
     env = {"ANBU_STACK__INSTANCE": str(n)}
     setting = {
@@ -119,7 +133,7 @@ def copy_env(settings: Settings, name: str, n: int, port: int | None) -> dict[st
         "alerts": "ANBU_ALERTS__METRICS_PORT",
     }
     if port is not None and name in setting:
-        env[setting[name]] = str(port + n - 1)
+        env[setting[name]] = str(port)
     if name == "bridge":
         env["ANBU_INGEST__CLIENT_ID"] = f"{default_client_id(settings)}-{n}"
     return env
@@ -161,13 +175,16 @@ def app_programs(settings: Settings, available: set[str], *, demo: bool) -> list
         for name, args in APP_PROGRAMS
         if name in available
     ]
+    # every port a program of the stack listens on, so that no copy takes one of them
+    taken = {p for p in ports.values() if p is not None} | set(service_ports(settings).values())
     for name, args in APP_PROGRAMS:
         for n in range(2, copies.get(name, 1) + 1) if name in available else ():
-            port = ports[name]
+            first = ports[name]
+            port = None if first is None else copy_port(first, n, taken)
             spec = ServiceSpec(
                 f"{name}-{n}",
                 anbu_argv(*args),
-                None if port is None else port + n - 1,
+                port,
                 env=copy_env(settings, name, n, port),
             )
             programs.append(Program(spec, autostart=False, priority=50))
