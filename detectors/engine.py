@@ -164,10 +164,15 @@ class Engine:
         cause: str,
         t: float,
         detail: str | None = None,
+        key: str | None = None,
     ) -> list[AlertEvent] | None:
-        """Take an SOS; return the alert (at once)."""
+        """Take an SOS; return the alert (at once).
+
+        ``key`` is the SOS record's idempotency key: a second record with it (each bridge's
+        SOS lane sends every press) is the same press, not another one.
+        """
         h = self.household(household_id)
-        out = h.sos(t, device_id, cause, detail, self.p)
+        out = h.sos(t, device_id, cause, detail, self.p, key)
         self.changed.add(household_id)
         return out
 
@@ -181,7 +186,7 @@ class Engine:
         t = event.event_time.timestamp()
         if isinstance(event, SosEvent):
             return self.sos(event.household_id, event.device_id, event.cause.value, t,
-                            event.detail) or []
+                            event.detail, event.idempotency_key) or []
         return self.observe(event.household_id, event.device_id, event.kind.value,
                             event.value, t, event.detail) or []
 

@@ -24,6 +24,10 @@ from detectors.text import local_clock, routine_reason, silence_reason, span_en,
 
 INF = math.inf
 MAX_DEVICES = 256
+SOS_KEYS_KEPT = 8
+"""SOS idempotency keys a household remembers. Another bridge's copy of a press comes within
+a second or so, with at most a press or two of the same household between; eight keys
+(about 60 B each) leave a wide margin and keep the state small."""
 """Devices an unregistered id is still remembered for; registered ones always are."""
 _DEFAULT_CONFIG = HouseholdConfig()
 # Floats that all restored households share: these, and whole numbers below a million met
@@ -135,6 +139,7 @@ class Household:
         "long_out",
         "open",
         "routine",
+        "sos_keys",
         "unblind_at",
         "watch_start",
     )
@@ -157,6 +162,9 @@ class Household:
         self.open: dict[str, list[Any]] | None = None
         self.long_out = 0.0  # 9 in 10 of this resident's outings are shorter (0: not learned)
         self.last_sos = 0.0
+        # idempotency keys of the latest SOS records (None: none yet): each bridge's SOS lane
+        # sends every press, and their times can differ (each stamps its own receive time)
+        self.sos_keys: tuple[str, ...] | None = None
         self.deferred = False
         self.due = INF
 
@@ -169,7 +177,11 @@ class Household:
 
     def __setstate__(self, state: tuple[Any, ...]) -> None:
         shared: dict[float, float] = {}
-        for name, value in zip(self._PERSISTED, state, strict=True):
+        names = self._PERSISTED
+        if len(state) == len(names) - 1:  # pickled before sos_keys was kept
+            names = tuple(n for n in names if n != "sos_keys")
+            self.sos_keys = None
+        for name, value in zip(names, state, strict=True):
             setattr(self, name, share_float(value, shared) if type(value) is float else value)
         self.cfg = _DEFAULT_CONFIG
         self.due = INF
@@ -369,11 +381,27 @@ class Household:
         return out, hint
 
     def sos(
-        self, t: float, device_id: str, cause: str, detail: str | None, p: DetectorParams
+        self, t: float, device_id: str, cause: str, detail: str | None, p: DetectorParams,
+        key: str | None = None,
     ) -> list[AlertEvent] | None:
-        """Take an SOS: raise at once; presses close together are one episode."""
+        """Take an SOS: raise at once; presses close together are one episode.
+
+        Args:
+            t: the press's event time.
+            device_id: the device that called.
+            cause: what called (``button``, a robot's keyword...).
+            detail: the device's own words, if any.
+            p: the detector parameters.
+            key: the SOS record's idempotency key: a press already taken under this key
+                (another bridge's copy, stamped a moment later) changes nothing.
+        """
         if self.cfg.retired or t <= self.last_sos:
             return None  # a redelivered or replayed SOS changes nothing
+        if key is not None:
+            keys = self.sos_keys or ()
+            if key in keys:
+                return None  # the same press sent by another bridge
+            self.sos_keys = (*keys, key)[-SOS_KEYS_KEPT:]
         key = AlertKind.SOS.value
         entry = self.open.get(key) if self.open is not None else None
         self.last_sos = t

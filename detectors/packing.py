@@ -10,8 +10,9 @@ Layout (little-endian): a version byte, a flags byte, the household's eleven flo
 flag, the routine (its four counters, 168 rates, and 168 observation counts, two to a byte
 when all are at most 15, as they are with the default half-life: see
 :attr:`~detectors.params.DetectorParams.routine_count_cap`), the devices (a count, then for
-each its id, its kind as a byte and its six numbers), and the open alerts (pickled: they
-are rare, few and of mixed shape). The household id is not inside: it is the key the bytes
+each its id, its kind as a byte and its six numbers), the open alerts (pickled: they
+are rare, few and of mixed shape), and the idempotency keys of the latest SOS records (a
+count byte, then each as a name). The household id is not inside: it is the key the bytes
 are stored under.
 """
 
@@ -45,6 +46,7 @@ _DEVICES_FLAG = 8
 _OPEN_FLAG = 16
 _NIBBLE_FLAG = 32  # the routine's observation counts two to a byte (all of them <= 15)
 _SILENCES_FLAG = 64  # the routine is the silences model: its counters, then its floats
+_SOS_KEYS_FLAG = 128  # bytes packed before it had none: they read the same
 _SILENCES = struct.Struct("<iH")  # day, mats
 _SILENCE_BYTES = 4 * _SILENCE_FLOATS
 
@@ -93,6 +95,10 @@ def pack(h: Household) -> bytes:
         blob = pickle.dumps(h.open, protocol=pickle.HIGHEST_PROTOCOL)
         parts.append(struct.pack("<I", len(blob)))
         parts.append(blob)
+    if h.sos_keys:
+        flags |= _SOS_KEYS_FLAG
+        parts.append(bytes((len(h.sos_keys),)))
+        parts += [pack_name(key) for key in h.sos_keys]
     parts[0] = _HEAD.pack(VERSION, flags, h.last_activity, h.last_inside, h.last_door,
                           h.last_heard, h.last_hb, h.watch_start, h.hb_interval, h.unblind_at,
                           h.long_out, h.last_sos, h.due)
@@ -177,6 +183,14 @@ def _unpack(hid: str, raw: bytes) -> Household:
         pos += 4
         h.open = pickle.loads(raw[pos:pos + size])
         pos += size
+    if flags & _SOS_KEYS_FLAG:
+        count = raw[pos]
+        pos += 1
+        keys = []
+        for _ in range(count):
+            key, pos = read_name(raw, pos)
+            keys.append(key)
+        h.sos_keys = tuple(keys)
     if pos != len(raw):
         raise PackingError(f"packed household {hid!r}: {len(raw) - pos} bytes left over")
     return h
