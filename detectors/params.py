@@ -52,6 +52,7 @@ class DetectorParams:
     silence_floor_s: float = 3600.0
     routine_allowed: bool = True  # False: fixed rule only (for comparisons)
     hot_households: int = 10_000  # kept unpacked (0: all); the runtime shares it by partition
+    outage_max_freeze_s: float = 900.0  # the worker's clock waits for Kafka at most this long
 
     @property
     def routine_count_cap(self) -> int:
@@ -107,6 +108,7 @@ class DetectorParams:
             silence_prior_days=s.silence_prior_days,
             silence_decay=0.5 ** (1 / (7 * s.silence_half_life_weeks)),
             silence_floor_s=s.silence_floor.total_seconds(),
+            outage_max_freeze_s=s.outage_max_freeze.total_seconds(),
         )
 
 

@@ -10,6 +10,7 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from anbu.events import (
@@ -26,6 +27,7 @@ from anbu.registry_records import GatewayRecord, HouseholdRecord
 from anbu.timeutil import utcnow
 from config import Settings
 from detectors.runtime import partition_of
+from tests.services import RunningService
 from tests.test_detectors_worker import AlertReader, Worker, det_settings, event, produce
 
 _ = det_settings  # fixture shared with the worker test
@@ -161,8 +163,6 @@ def test_a_record_a_year_ahead_is_dead_lettered_and_moves_no_clock(
 def test_the_runtime_refuses_a_record_with_any_event_too_far_ahead_before_applying_it() -> None:
     import math
 
-    import pytest
-
     from detectors.exceptions import EventTimeAheadError
     from detectors.params import DetectorParams
     from detectors.runtime import Runtime
@@ -263,3 +263,41 @@ def test_the_runtime_applies_a_batch_but_its_events_too_far_ahead() -> None:
     assert events is not None
     _, letter = rt.apply_within(0, events, 2, raw, "anbu.events")
     assert letter is not None and letter.payload == raw.decode()
+
+
+def test_the_clock_waits_for_kafka_at_most_outage_max_freeze(
+    kafka: RunningService, caplog: pytest.LogCaptureFixture
+) -> None:
+    import asyncio
+    import math
+
+    from anbu.health import recent_errors
+    from anbu.stack.services import free_port
+    from config import load_settings
+    from detectors.outage import KafkaOutage
+    from detectors.params import DetectorParams
+    from detectors.runtime import Runtime
+
+    settings = load_settings(None, {"detectors.outage_max_freeze": "1s"})
+    rt = Runtime(DetectorParams.from_settings(settings.detectors), 1)
+    outage = KafkaOutage(rt, [f"127.0.0.1:{free_port()}"])  # nobody listens there
+
+    async def run() -> None:
+        await outage.check()
+        assert not outage.clock_may_move()  # held: while Kafka is away silence says nothing
+        await asyncio.sleep(0.3)
+        await outage.check()
+        assert not outage.clock_may_move()  # the control: still held within the bound
+        await asyncio.sleep(1.0)
+        await outage.check()
+        assert outage.clock_may_move()  # past the bound the clock moves again ...
+        assert rt.health_paused_until == math.inf  # ... but silence waits for Kafka
+        assert "longer than detectors.outage_max_freeze" in caplog.text
+        assert "outage_max_freeze" in recent_errors()["detectors clock"]  # in the heartbeat
+        outage.probe.servers = [f"127.0.0.1:{kafka.port}"]  # Kafka is back
+        await outage.check()
+        assert outage.clock_may_move() and not outage.thawed
+        assert rt.health_paused_until < math.inf  # the usual grace after an outage
+
+    with caplog.at_level("ERROR", logger="detectors.outage"):
+        asyncio.run(run())
