@@ -22,13 +22,18 @@ from tenacity import (
 
 from alerts import metrics
 from alerts.exceptions import AlertNotFound, NotifyError
-from alerts.model import NotificationStatus
+from alerts.lifecycle import SYSTEM
+from alerts.model import AlertState, HistoryLabel, NotificationStatus
 from alerts.notifiers import Notifier
 from alerts.store import AlertStore
 from anbu.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
+
+HOLDING_CHANNELS = frozenset({"voicebot"})
+"""Channels whose notification holds the escalation while it waits for an answer (the
+voice-bot call): if it cannot be sent, there is no answer to wait for."""
 
 CLAIM_MARGIN_S = 0.5
 """Room for clocks and the store's round trip at the edges of a claim's lease."""
@@ -197,6 +202,8 @@ class Dispatcher:
                 notification.id, utcnow(), status=NotificationStatus.FAILED, error=str(exc)
             )
             metrics.NOTIFICATIONS.labels(notification.channel, "failed").inc()
+            if notification.channel in HOLDING_CHANNELS:
+                self._stop_waiting(alert.id, notification.tier, notification.channel, str(exc))
             return
         now = utcnow()
         self.store.record_attempt(notification.id, now, status=NotificationStatus.SENT, error=None)
@@ -225,3 +232,20 @@ class Dispatcher:
             await asyncio.sleep(left + CLAIM_MARGIN_S)  # a claim is taken only once expired
         claimed[0] = time.monotonic()
         return self.store.claim(notification_id, utcnow(), self.lease_s)
+
+    def _stop_waiting(self, alert_id: str, tier: int, channel: str, error: str) -> None:
+        """Make the escalation held for a notification that failed due now, saying why.
+
+        The escalation timer then takes the next step at its next tick, as it would have
+        after the whole wait (``alerts.voicebot_timeout``) for an answer that cannot come.
+        """
+        now = utcnow()
+        with self.store.transaction() as conn:
+            alert = self.store.alert_in(conn, alert_id)
+            if (alert is None or alert.state is not AlertState.OPEN or alert.tier != tier
+                    or alert.next_escalation_at is None or alert.next_escalation_at <= now):
+                return  # acknowledged, closed or escalated meanwhile: nothing waits for it
+            if self.store.set_escalation(conn, alert, tier=tier, next_at=now):
+                self.store.add_history(
+                    conn, alert_id, now, HistoryLabel.ESCALATED, SYSTEM,
+                    f"{channel} call not made ({error}); escalating without waiting for it")
