@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Mapping
 
 from tenacity import (
@@ -21,12 +22,21 @@ from tenacity import (
 
 from alerts import metrics
 from alerts.exceptions import AlertNotFound, NotifyError
-from alerts.model import NotificationStatus
+from alerts.lifecycle import SYSTEM
+from alerts.model import AlertState, HistoryLabel, NotificationStatus
 from alerts.notifiers import Notifier
 from alerts.store import AlertStore
 from anbu.timeutil import utcnow
 
 log = logging.getLogger(__name__)
+
+
+HOLDING_CHANNELS = frozenset({"voicebot"})
+"""Channels whose notification holds the escalation while it waits for an answer (the
+voice-bot call): if it cannot be sent, there is no answer to wait for."""
+
+CLAIM_MARGIN_S = 0.5
+"""Room for clocks and the store's round trip at the edges of a claim's lease."""
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -65,8 +75,10 @@ class Dispatcher:
         self._slots: dict[str, asyncio.Semaphore] = {}
         self.concurrency = concurrency
         # a claim covers one try and the wait after it (renewed at each retry), with room
-        # for a slow slot: an instance that died hands its sends over within this long
+        # for a slow slot: an instance that died hands its sends over within this long. A
+        # wait for the slot longer than that is checked before sending (see _hold)
         self.lease_s = backoff_max_s + 2 * send_timeout_s
+        self.send_timeout_s = send_timeout_s
 
     def kick(self) -> int:
         """Start a task for every pending notification not already being sent.
@@ -125,6 +137,7 @@ class Dispatcher:
         notification = self.store.get_notification(notification_id)
         if notification is None or notification.status is not NotificationStatus.PENDING:
             return
+        claimed = [time.monotonic()]  # when the claim this task holds was taken
         if not self.store.claim(notification_id, utcnow(), self.lease_s):
             return  # another alerts service is sending it
         try:
@@ -159,6 +172,7 @@ class Dispatcher:
                 error=str(exc),
                 hold_s=self.lease_s,
             )
+            claimed[0] = time.monotonic()
 
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.attempts),
@@ -172,6 +186,8 @@ class Dispatcher:
             async for attempt in retrying:
                 with attempt:
                     async with slot:
+                        if not await self._hold(notification_id, claimed):
+                            return  # another alerts service sent it, or is sending it
                         await notifier.send(alert, notification)
         except NotifyError as exc:
             log.error(
@@ -186,6 +202,8 @@ class Dispatcher:
                 notification.id, utcnow(), status=NotificationStatus.FAILED, error=str(exc)
             )
             metrics.NOTIFICATIONS.labels(notification.channel, "failed").inc()
+            if notification.channel in HOLDING_CHANNELS:
+                self._stop_waiting(alert.id, notification.tier, notification.channel, str(exc))
             return
         now = utcnow()
         self.store.record_attempt(notification.id, now, status=NotificationStatus.SENT, error=None)
@@ -193,3 +211,41 @@ class Dispatcher:
         metrics.NOTIFY_LATENCY.labels(notification.channel).observe(
             max(0.0, (now - notification.created_at).total_seconds())
         )
+
+    async def _hold(self, notification_id: str, claimed: list[float]) -> bool:
+        """Whether this task still holds its claim, with enough of it left for one try.
+
+        The claim is taken before the wait for a sending slot, so that other instances
+        skip the notification at once; a queue longer than the lease would let the claim
+        expire and another instance send the notification meanwhile. So a claim with too
+        little left is let run out and taken again; if another instance took it (or sent
+        the notification), this one does not send it.
+
+        Args:
+            notification_id: the notification.
+            claimed: when the claim was taken (monotonic), updated when taken again.
+        """
+        left = claimed[0] + self.lease_s - time.monotonic()
+        if left >= self.send_timeout_s + CLAIM_MARGIN_S:
+            return True
+        if left > -CLAIM_MARGIN_S:
+            await asyncio.sleep(left + CLAIM_MARGIN_S)  # a claim is taken only once expired
+        claimed[0] = time.monotonic()
+        return self.store.claim(notification_id, utcnow(), self.lease_s)
+
+    def _stop_waiting(self, alert_id: str, tier: int, channel: str, error: str) -> None:
+        """Make the escalation held for a notification that failed due now, saying why.
+
+        The escalation timer then takes the next step at its next tick, as it would have
+        after the whole wait (``alerts.voicebot_timeout``) for an answer that cannot come.
+        """
+        now = utcnow()
+        with self.store.transaction() as conn:
+            alert = self.store.alert_in(conn, alert_id)
+            if (alert is None or alert.state is not AlertState.OPEN or alert.tier != tier
+                    or alert.next_escalation_at is None or alert.next_escalation_at <= now):
+                return  # acknowledged, closed or escalated meanwhile: nothing waits for it
+            if self.store.set_escalation(conn, alert, tier=tier, next_at=now):
+                self.store.add_history(
+                    conn, alert_id, now, HistoryLabel.ESCALATED, SYSTEM,
+                    f"{channel} call not made ({error}); escalating without waiting for it")

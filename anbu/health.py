@@ -10,10 +10,15 @@ Example::
 
     beat = Heartbeat(settings.data_dir, "bridge", [lambda: sink.health(15)])
     beat.start()        # a daemon thread; beat.stop() writes one last time
+
+The beats come from a thread of their own, which shows that the process is alive, not that
+its event loop moves: :func:`kafka_heartbeat` therefore adds a :class:`LoopTick`, stamped by
+the service's own asyncio loop, so a loop wedged in a blocking call turns DEGRADED.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -21,6 +26,7 @@ import os
 import socket
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +42,9 @@ STALE_AFTER_S = 15.0
 
 KAFKA_GRACE_S = 10.0
 """Kafka unreachable for this long makes a process degraded (a restart takes a few s)."""
+
+LOOP_STALL_S = 10.0
+"""An event loop that has run no callback for this long is wedged (a blocking call in it)."""
 
 _errors: dict[str, tuple[float, str]] = {}
 _errors_lock = threading.Lock()
@@ -105,6 +114,66 @@ class KafkaReachable:
         if down < self.grace_s:
             return Report(None, facts)
         return Report(f"Kafka ({', '.join(self.servers)}) unreachable for {down:.0f} s", facts)
+
+
+class LoopTick:
+    """Probe: whether the service's asyncio event loop still runs its callbacks.
+
+    Each probe (from the heartbeat's thread) asks the loop to stamp the time, as its next
+    callback; a loop whose last stamp is older than ``stall_s`` is wedged: a blocking call,
+    or a busy loop, holds it, and nothing else in the service moves either. A loop that is
+    not running (not started yet, or stopped) is not judged.
+
+    Args:
+        loop: the service's event loop.
+        stall_s: how old the last stamp may be.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, stall_s: float = LOOP_STALL_S) -> None:
+        self.loop = loop
+        self.stall_s = stall_s
+        self._stamped: float | None = None  # monotonic; written by the loop
+        self._asked: float | None = None  # the first stamp asked of the running loop
+
+    def _stamp(self) -> None:
+        self._stamped = time.monotonic()
+
+    def __call__(self) -> Report:
+        """Probe once."""
+        now = time.monotonic()
+        try:
+            if not self.loop.is_running():
+                raise RuntimeError("not running")
+            self.loop.call_soon_threadsafe(self._stamp)
+        except RuntimeError:  # not started yet, or stopped (and closed) meanwhile
+            self._stamped = self._asked = None
+            return Report(None, {"loop_running": False})
+        if self._asked is None:
+            self._asked = now
+        since = self._stamped if self._stamped is not None else self._asked
+        age = now - since
+        facts = {"loop_running": True, "loop_tick_age_s": round(age, 1)}
+        if age > self.stall_s:
+            return Report(f"event loop ran nothing for {age:.0f} s (wedged)", facts)
+        return Report(None, facts)
+
+
+def service_loop() -> asyncio.AbstractEventLoop | None:
+    """The calling service's event loop: the running one, or the one its thread will run.
+
+    A Faust worker builds its heartbeat before it runs the loop it was given (the thread's
+    current loop); None when the thread has none.
+    """
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            return asyncio.get_event_loop_policy().get_event_loop()
+        except RuntimeError:
+            return None
 
 
 def _accepts(server: str) -> bool:
@@ -242,7 +311,13 @@ def instance_name(settings: Any, component: str) -> str:
 
 
 def kafka_heartbeat(settings: Any, component: str, *probes: Probe) -> Heartbeat:
-    """Start this copy of ``component``'s heartbeat with a Kafka probe and ``probes``."""
+    """Start this copy of ``component``'s heartbeat with a Kafka probe and ``probes``.
+
+    Called from the service's event loop (or, for the Faust worker, from the thread that
+    will run it): a :class:`LoopTick` of that loop is added.
+    """
     reachable = KafkaReachable(settings.kafka.bootstrap_servers)
     name = instance_name(settings, component)
-    return Heartbeat(settings.data_dir, name, [reachable, *probes]).start()
+    loop = service_loop()
+    ticks = [LoopTick(loop)] if loop is not None else []
+    return Heartbeat(settings.data_dir, name, [reachable, *ticks, *probes]).start()

@@ -199,6 +199,16 @@ class DetectorSettings(_Section):
         "(reason event_time_ahead) and moves no clock; an SOS that far ahead is kept, its "
         "time set to when Kafka took it (or to the wall clock).",
     )
+    # A broker restart takes seconds and a rolling restart of a three-broker cluster a few
+    # minutes; 15 min covers both with room. Past it, holding the clock would hide real
+    # collapses for as long as the outage lasts (or for ever, when the probe is wrong and
+    # the worker in fact reads), and an inactivity threshold of hours loses at most this.
+    outage_max_freeze: Duration = Field(
+        default=timedelta(minutes=15),
+        description="While Kafka is unreachable the detectors' clock waits, at most this "
+        "long; then it moves again (gateway and device silence stays unjudged until Kafka is "
+        "back) and an error is logged.",
+    )
     broker_session_timeout: float = 6.0
     broker_heartbeat_interval: float = 1.0
     broker_rebalance_timeout: float = 5.0

@@ -8,16 +8,24 @@ detectors' timer can itself be blocked on Kafka for the whole outage), tells the
 timer to skip its tick while the broker does not answer. Once it answers again, silence is
 not judged for :data:`GRACE_AFTER_S`: the messages held in MQTT and in the bridge during the
 outage arrive stamped with late receive times, a gap that says nothing about the gateways.
+
+The hold is bounded (``detectors.outage_max_freeze``): a clock held for ever would hide every
+collapse for as long as the outage lasts, or for good if the probe were wrong while the
+worker in fact reads. Past the bound the clock moves again (inactivity deadlines fall due),
+gateway and device silence stays unjudged until Kafka is back, and an error is logged and
+shown in the worker's heartbeat.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Sequence
 
-from anbu.health import KafkaReachable
+from anbu.health import KafkaReachable, note_error
+from detectors.exceptions import DetectorError
 from detectors.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -35,31 +43,51 @@ class KafkaOutage:
     Args:
         runtime: the worker's partitions, given their grace when Kafka is back.
         bootstrap_servers: the brokers to probe.
+        max_freeze_s: the longest the clock waits for Kafka (None: the runtime's
+            ``outage_max_freeze_s``, from ``detectors.outage_max_freeze``).
     """
 
-    def __init__(self, runtime: Runtime, bootstrap_servers: Sequence[str]) -> None:
+    def __init__(self, runtime: Runtime, bootstrap_servers: Sequence[str],
+                 max_freeze_s: float | None = None) -> None:
         self.runtime = runtime
         self.probe = KafkaReachable(bootstrap_servers, grace_s=0.0)
         self.down_since: float | None = None
+        self.max_freeze_s = (runtime.params.outage_max_freeze_s if max_freeze_s is None
+                             else max_freeze_s)
+        self.thawed = False
+        """The clock moves again although Kafka is still away (held for ``max_freeze_s``)."""
 
     def clock_may_move(self) -> bool:
-        """False while Kafka is unreachable (as last probed by :meth:`check`)."""
-        return self.down_since is None
+        """False while Kafka is unreachable (as last probed by :meth:`check`).
+
+        At most for ``max_freeze_s``: then True again, although Kafka is still away.
+        """
+        return self.down_since is None or self.thawed
 
     async def check(self) -> None:
         """Probe the broker; on its return, pause silence checks for the grace period."""
         report = await asyncio.to_thread(self.probe)
         now = time.monotonic()
+        runtime = self.runtime
         if not report.facts.get("kafka_reachable"):
             if self.down_since is None:
                 self.down_since = now
                 log.warning("Kafka unreachable: the detectors' clock waits for it")
+            elif not self.thawed and now - self.down_since >= self.max_freeze_s:
+                self.thawed = True
+                runtime.health_paused_until = math.inf  # until Kafka is back
+                error = DetectorError(
+                    f"Kafka unreachable for {now - self.down_since:.0f} s, longer than "
+                    "detectors.outage_max_freeze: the detectors' clock moves again "
+                    "(inactivity is judged, gateway and device silence waits for Kafka)")
+                log.error("%s", error)
+                note_error("detectors clock", error)
             return
         if self.down_since is not None:
             log.warning("Kafka back after %.0f s: gateway and device silence is judged again "
                         "in %.0f s", now - self.down_since, GRACE_AFTER_S)
             self.down_since = None
-            runtime = self.runtime
+            self.thawed = False
             runtime.health_paused_until = runtime.wall() + GRACE_AFTER_S
             for partition in list(runtime.states):
                 runtime.quiet_since_load(partition, GRACE_AFTER_S)

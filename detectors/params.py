@@ -67,6 +67,7 @@ class DetectorParams:
     silence_room_prior: float = 0.0  # pseudo-silences shrinking the room's ratios (0: no room)
     routine_allowed: bool = True  # False: fixed rule only (for comparisons)
     hot_households: int = 10_000  # kept unpacked (0: all); the runtime shares it by partition
+    outage_max_freeze_s: float = 900.0  # the worker's clock waits for Kafka at most this long
 
     def with_budget(self, per_100_days: float) -> DetectorParams:
         """The same thresholds for another alert budget (``not_back`` follows it too)."""
@@ -129,6 +130,7 @@ class DetectorParams:
             silence_decay=0.5 ** (1 / (7 * s.silence_half_life_weeks)),
             silence_floor_s=s.silence_floor.total_seconds(),
             silence_room_prior=s.silence_room_prior,
+            outage_max_freeze_s=s.outage_max_freeze.total_seconds(),
         )
 
 

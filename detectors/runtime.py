@@ -7,16 +7,18 @@ events, whatever order the partitions are consumed in. Once a partition is live 
 time close to the wall clock) or idle, the wall clock drives it, so a home whose gateway
 went quiet is noticed even when no event arrives.
 
-Event time is bounded by the wall clock: a record with an event time more than
-``max_ahead_s`` ahead of it (a producer with a wrong clock; the bridge never writes one) is
-refused before it touches anything (:class:`~detectors.exceptions.EventTimeAheadError`, which
-the worker dead-letters), since one such record would move its partition's clock and every
-deadline of every household there. An SOS that far ahead is never refused: its time is set
+Event time is bounded by the wall clock: an event more than ``max_ahead_s`` ahead of it (a
+producer with a wrong clock; the bridge never writes one) is refused before it touches
+anything, since it would move its partition's clock and every deadline of every household
+there. :meth:`Runtime.apply_within` refuses only such events of a batch (a dead letter of
+just them) and applies the rest: a batch carries up to a few hundred events of other
+households. An SOS that far ahead is never refused: its time is set
 to when Kafka took the record (the same on a replay), or to the wall clock.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import pickle
@@ -29,9 +31,9 @@ from typing import TYPE_CHECKING
 
 from kafka.partitioner.default import murmur2
 
-from anbu.events import AlertEvent, DeviceEvent, EventBatch, SosEvent
+from anbu.events import AlertEvent, DeadLetter, DeviceEvent, EventBatch, SosEvent
 from anbu.registry_records import CareCenterRecord, DeviceRecord, GatewayRecord, RegistryRecord
-from anbu.timeutil import from_epoch
+from anbu.timeutil import from_epoch, utcnow
 from detectors.engine import Engine
 from detectors.exceptions import EventTimeAheadError, PackingError
 from detectors.fastparse import FastEvent
@@ -256,7 +258,8 @@ class Runtime:
 
         Raises:
             EventTimeAheadError: an event (not an SOS) is too far ahead of the wall clock;
-                nothing was applied.
+                nothing of the record was applied (:meth:`apply_within` refuses only such
+                events).
         """
         if isinstance(record, SosEvent):
             wall = self.wall()
@@ -312,6 +315,42 @@ class Runtime:
         if st.ahead:
             skip = {hid for _, hid, *_ in events if self._already_applied(st, hid, 0, offset)}
         return engine.observe_events(events, health, skip)
+
+    def apply_within(
+        self, partition: int, events: list[FastEvent], offset: int, raw: bytes, topic: str
+    ) -> tuple[list[AlertEvent], DeadLetter | None]:
+        """Apply a record's events, refusing only those too far ahead of the wall clock.
+
+        Args:
+            partition: the record's partition.
+            events: its events, as :func:`detectors.fastparse.fast_events` read them from
+                ``raw`` (in record order).
+            offset: its offset (see :meth:`apply`).
+            raw: the record's value, from which the refused events' dead letter is cut.
+            topic: the topic it came from.
+
+        Returns:
+            The alerts raised by the events taken, and a dead letter (reason
+            ``event_time_ahead``) holding just the refused events, or None when none was.
+        """
+        limit = self.wall() + self.max_ahead_s
+        refused = [i for i, e in enumerate(events) if e[0] > limit]
+        if not refused:
+            return self.apply_events(partition, events, offset), None
+        taken = [e for e in events if e[0] <= limit]
+        raised = self.apply_events(partition, taken, offset) if taken else []
+        latest = max((events[i] for i in refused), key=_event_time)
+        error = EventTimeAheadError(latest[0], limit, latest[1])
+        log.warning("refused %d of the %d events of a record on %s partition %d: %s",
+                    len(refused), len(events), topic, partition, error)
+        return raised, DeadLetter(
+            reason="event_time_ahead",
+            detail=(f"detector worker refused {len(refused)} of the {len(events)} events of "
+                    f"the record (the others were applied): {error}"),
+            topic=f"kafka:{topic}",
+            payload=_only_events(raw, refused, len(events)),
+            receive_time=utcnow(),
+        )
 
     @staticmethod
     def _already_applied(st: PartitionState, hid: str, topic: int, offset: int) -> bool:
@@ -394,3 +433,17 @@ class Runtime:
         times = [t for st in self.states.values() if st.active
                  if (t := st.engine.next_deadline()) is not None]
         return min(times) if times else None
+
+
+def _only_events(raw: bytes, keep: list[int], count: int) -> str:
+    """The record ``raw`` cut down to its events at the indices ``keep``.
+
+    Each event keeps every field it was sent with, so the dead letter can be examined or
+    replayed as it came.
+    """
+    text = raw.decode("utf-8", errors="replace")
+    if len(keep) == count:
+        return text
+    doc = json.loads(text)  # a batch: a single event is kept or refused whole
+    doc["events"] = [doc["events"][i] for i in keep]
+    return json.dumps(doc, separators=(",", ":"))

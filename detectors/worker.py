@@ -421,7 +421,7 @@ def build_app(settings: Settings) -> tuple[faust.App, Runtime]:
         fast = None if sos else fast_events(value)
         try:
             if fast is not None:
-                raised = runtime.apply_events(partition, fast, offset)
+                raised, letter = runtime.apply_within(partition, fast, offset, value, message.topic)
             else:
                 record = SosEvent.model_validate_json(value) if sos else parse_event(value)
                 raised = runtime.apply(partition, record, offset, message.timestamp)

@@ -332,3 +332,50 @@ def test_a_household_with_a_robot_is_called_only_after_the_robot_got_no_answer(
         assert (asked[1].at - asked[0].at).total_seconds() >= 0.9
         assert alert.close_note == "voice-bot call answered: well"
     producer.close()
+
+
+def test_no_number_or_no_provider_goes_on_at_once_with_the_reason_in_the_history(
+    make_settings: Callable[..., Settings],
+    http_receiver: HttpReceiver,  # noqa: F811
+) -> None:
+    """A call that cannot be made (no number in the registry; the provider refuses
+    connections) holds nothing: tier 2 follows at once, not after the 60 s wait for an
+    answer, and the history says why."""
+    down = StandInProvider(port=free_port())  # nobody listens there: the provider is down
+    settings = voicebot_settings(make_settings, down, http_receiver,
+                                 **{"alerts.voicebot_timeout": "60s"})
+    with registry.registry_session(settings, publish=True, mqtt=False) as session:
+        registry.create_care_center(session, "cc-v", "서구 복지관", dongs=["농성1동"])
+        households = []
+        for phone in (None, "010-2222-0009"):
+            made = registry.create_household(
+                session, "cc-v", "농성1동", escalation_delays_s=[1, 600]
+            )
+            registry.add_resident(session, made.id, "정미자", phone=phone, consent=True)
+            for tier in (1, 2, 3):
+                registry.add_contact(session, made.id, tier, "담당", email="w@cc-v.example")
+            households.append(made.id)
+    no_number, unreachable = households
+    producer = EventProducer(settings)
+    events = [make_event(hh, AlertKind.INACTIVITY, severity=Severity.HIGH) for hh in households]
+    with BackgroundService(settings) as service:
+        producer.send(*events)
+
+        def tiers() -> set[tuple[str, int]]:
+            return {(hh, h["tier"]) for hh in households for h in hooks(http_receiver, hh)}
+
+        # tier 1 at once (the control: the alerts escalate as usual) ...
+        wait_for(lambda: {(hh, 1) for hh in households} <= tiers(), what="tier 1")
+        # ... and tier 2 well within the 60 s the call's answer would have been awaited
+        wait_for(lambda: {(hh, 2) for hh in households} <= tiers(), timeout=15, what="tier 2")
+        notes = {hh: [h.note for h in service.store.get(e.alert_id, full=True).history]
+                 for hh, e in zip(households, events, strict=True)}
+    producer.close()
+    for household in households:
+        assert any(n.startswith("asked the voice bot to call") for n in notes[household])
+        assert any(n.endswith("escalated to tier 2") for n in notes[household])
+    assert any("voicebot call not made (the resident has no phone number" in n
+               for n in notes[no_number]), notes[no_number]
+    assert any("voicebot call not made (voice-bot provider:" in n
+               for n in notes[unreachable]), notes[unreachable]
+    assert "010-2222-0009" not in json.dumps(notes)  # the number is never kept

@@ -12,7 +12,7 @@ from anbu.registry_records import DeviceRecord, GatewayRecord
 from detectors.backtest import Row, make_engine, run_rows
 from detectors.engine import Engine
 from detectors.exceptions import PackingError
-from detectors.household import Household
+from detectors.household import SOS_KEYS_KEPT, Household
 from detectors.packing import pack, unpack
 from detectors.params import DetectorParams
 from detectors.runtime import Runtime, decode_household, encode_household, partition_of
@@ -193,3 +193,26 @@ def test_the_worker_budget_of_unpacked_households_is_shared_by_its_partitions() 
     assert rt.state(0).engine.households.limit == 2_500
     unlimited = Runtime(DetectorParams(hot_households=0), partitions=4)
     assert unlimited.state(1).engine.households.limit == 0
+
+
+def test_the_sos_keys_survive_packing_and_a_copy_of_a_press_counts_once() -> None:
+    engine = Engine(DetectorParams())
+    t = 1_800_000_000.0
+    assert engine.sos("hh-1", "btn", "button", t, None, "m-1")
+    assert engine.sos("hh-1", "btn", "button", t + 1, None, "m-1") is None  # another bridge
+    h = unpack("hh-1", pack(engine.households["hh-1"]))
+    assert h.sos_keys == ("m-1",)
+    h.cfg = engine.configs.get("hh-1", h.cfg)
+    assert h.sos(t + 2, "btn", "button", None, engine.p, "m-1") is None  # after unpacking
+    again = h.sos(t + 3, "btn", "button", None, engine.p, "m-2")  # the control: a new press
+    assert again and again[0].details["presses"] == 2
+    for n in range(3, 3 + SOS_KEYS_KEPT):
+        h.sos(t + n + 1, "btn", "button", None, engine.p, f"m-{n}")
+    assert h.sos_keys is not None and len(h.sos_keys) == SOS_KEYS_KEPT  # bounded
+    assert unpack("hh-1", pack(h)).sos_keys == h.sos_keys
+    # a household packed without keys reads as before
+    assert unpack("hh-2", pack(engine.household("hh-2"))).sos_keys is None
+    # a household pickled before the keys were kept loads without them
+    older = Household.__new__(Household)
+    older.__setstate__(tuple(getattr(h, n) for n in Household._PERSISTED if n != "sos_keys"))
+    assert older.sos_keys is None and older.last_sos == h.last_sos

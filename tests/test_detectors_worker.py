@@ -364,3 +364,45 @@ def test_a_recreated_input_topic_is_read_from_its_start(
         assert "the topic was recreated; reading it from its start" in worker.log.read_text()
     finally:
         reader.close()
+
+
+def test_one_sos_press_sent_by_several_bridges_counts_once(det_settings: Settings,
+                                                           tmp_path: Path) -> None:
+    """Each bridge's SOS lane sends every press, stamped with its own receive time: the
+    copies share the idempotency key, and count once, also across a worker restart (the
+    keys are in the saved state). A real second press (another key) counts: the control."""
+    hh = "sos-bridges"
+    worker = Worker(det_settings, tmp_path / "worker.log")
+    reader = AlertReader(det_settings)
+
+    def press(key: str, seconds: float) -> SosEvent:
+        at = START + timedelta(seconds=seconds)
+        return SosEvent(household_id=hh, device_id="btn", cause=SosCause.BUTTON,
+                        event_time=at, receive_time=at, source_format=SourceFormat.ANBU,
+                        idempotency_key=key)
+
+    def seen(action: AlertAction, seconds: float) -> Callable[[set[tuple[str, str]]], bool]:
+        at = START + timedelta(seconds=seconds)
+        return lambda _: any(a.household_id == hh and a.action is action and a.raised_at == at
+                             for a in reader.alerts)
+
+    try:
+        worker.start()
+        produce(det_settings, [HouseholdRecord(household_id=hh, care_center_id="cc-1",
+                                               dong="d")])
+        produce(det_settings, [press("msg-1:sos.button", 0), press("msg-1:sos.button", 0.4)])
+        reader.wait_for(seen(AlertAction.RAISE, 0), 90, worker)
+        worker.stop()  # a clean stop saves the household's state
+        produce(det_settings, [press("msg-1:sos.button", 2)])  # a late third copy
+        worker.start()
+        produce(det_settings, [press("msg-2:sos.button", 5)])  # pressed again
+        reader.wait_for(seen(AlertAction.UPDATE, 5), 90, worker)
+        log = worker.log.read_text()
+        sos = {(a.action, a.details.get("presses"), a.raised_at - START) for a in reader.alerts
+               if a.household_id == hh}
+        # the copies (before the second press on the same partition) counted nothing
+        assert sos == {(AlertAction.RAISE, None, timedelta(0)),
+                       (AlertAction.UPDATE, 2, timedelta(seconds=5))}, log[-3000:]
+    finally:
+        reader.close()
+        worker.stop()

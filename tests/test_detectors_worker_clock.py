@@ -10,6 +10,7 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from anbu.events import (
@@ -26,6 +27,7 @@ from anbu.registry_records import GatewayRecord, HouseholdRecord
 from anbu.timeutil import utcnow
 from config import Settings
 from detectors.runtime import partition_of
+from tests.services import RunningService
 from tests.test_detectors_worker import AlertReader, Worker, det_settings, event, produce
 
 _ = det_settings  # fixture shared with the worker test
@@ -161,8 +163,6 @@ def test_a_record_a_year_ahead_is_dead_lettered_and_moves_no_clock(
 def test_the_runtime_refuses_a_record_with_any_event_too_far_ahead_before_applying_it() -> None:
     import math
 
-    import pytest
-
     from detectors.exceptions import EventTimeAheadError
     from detectors.params import DetectorParams
     from detectors.runtime import Runtime
@@ -183,3 +183,121 @@ def test_the_runtime_refuses_a_record_with_any_event_too_far_ahead_before_applyi
     assert rt.health_now(engine) == wall
     engine.now = wall - 3600.0
     assert rt.health_now(engine) == -math.inf
+
+
+def test_a_batch_loses_only_its_events_too_far_ahead(det_settings: Settings,
+                                                     tmp_path: Path) -> None:
+    """One event from a wrong clock in a mixed batch: just it is dead-lettered, the other
+    households' events in that batch (and the household's own good ones) are applied."""
+    from anbu.events import EventBatch
+
+    parts = det_settings.kafka.topics.partitions
+    other, ahead = (on_partition(name, 1, parts) for name in ("other", "ahead"))
+    worker = Worker(det_settings, tmp_path / "worker.log", margin=None)
+    reader = AlertReader(det_settings)
+    try:
+        worker.start()
+        produce(det_settings, [HouseholdRecord(household_id=hh, care_center_id="cc-1",
+                                               dong="d") for hh in (other, ahead)])
+        now = utcnow().replace(microsecond=0)
+        far = event(ahead, "m-a", EventKind.MOTION, 1, now + YEAR)
+        batch = EventBatch(events=[
+            event(other, "b-o", EventKind.BATTERY, 5, now),  # battery_low at once
+            far,
+            event(ahead, "b-a", EventKind.BATTERY, 5, now),
+        ])
+        produce(det_settings, [batch])
+
+        def both(_: set[tuple[str, str]]) -> bool:
+            return {a.household_id for a in reader.alerts
+                    if a.kind is AlertKind.BATTERY_LOW} == {other, ahead}
+
+        reader.wait_for(both, 90, worker)
+        log = worker.log.read_text()
+        assert both(set()), log[-3000:]  # the control: the batch's good events were applied
+        deadline = time.time() + 10
+        letters: list[DeadLetter] = []
+        while not letters and time.time() < deadline:
+            letters = [d for d in dead_letters(det_settings) if d.reason == "event_time_ahead"]
+        assert len(letters) == 1, log[-3000:]
+        refused = EventBatch.from_json(letters[0].payload.encode())
+        assert refused.events == [far]  # just the event from a year ahead, as it was sent
+        assert "refused 1 of the 3 events" in letters[0].detail
+        assert letters[0].topic == f"kafka:{det_settings.kafka.topics.events}"
+        # nothing was raised from a year ahead
+        assert all(a.raised_at < datetime.now(a.raised_at.tzinfo) + timedelta(minutes=1)
+                   for a in reader.alerts)
+    finally:
+        reader.close()
+        worker.stop()
+
+
+def test_the_runtime_applies_a_batch_but_its_events_too_far_ahead() -> None:
+    from anbu.events import EventBatch
+    from detectors.fastparse import fast_events
+    from detectors.params import DetectorParams
+    from detectors.runtime import Runtime
+
+    wall = 1_800_000_000.0
+    rt = Runtime(DetectorParams(), 1, wall=lambda: wall, max_ahead_s=420.0)
+    at = datetime.fromtimestamp(wall).astimezone()
+    good = [event("hh-1", "m", EventKind.MOTION, 1, at + timedelta(seconds=419))]
+    raw = EventBatch(events=good).to_json()
+    events = fast_events(raw)
+    assert events is not None
+    assert rt.apply_within(0, events, 0, raw, "anbu.events")[1] is None  # the control
+    far = event("hh-2", "m", EventKind.MOTION, 1, at + timedelta(seconds=421))
+    mixed = [event("hh-2", "m", EventKind.MOTION, 1, at), far, *good]
+    raw = EventBatch(events=mixed).to_json()
+    events = fast_events(raw)
+    assert events is not None
+    _, letter = rt.apply_within(0, events, 1, raw, "anbu.events")
+    assert letter is not None and letter.reason == "event_time_ahead"
+    assert EventBatch.from_json(letter.payload.encode()).events == [far]
+    engine = rt.states[0].engine
+    # hh-2's event in time was applied; the one ahead moved no clock
+    assert "hh-2" in engine.households and engine.now == wall + 419.0
+    # a record of only refused events is dead-lettered as it came
+    raw = far.to_json()
+    events = fast_events(raw)
+    assert events is not None
+    _, letter = rt.apply_within(0, events, 2, raw, "anbu.events")
+    assert letter is not None and letter.payload == raw.decode()
+
+
+def test_the_clock_waits_for_kafka_at_most_outage_max_freeze(
+    kafka: RunningService, caplog: pytest.LogCaptureFixture
+) -> None:
+    import asyncio
+    import math
+
+    from anbu.health import recent_errors
+    from anbu.stack.services import free_port
+    from config import load_settings
+    from detectors.outage import KafkaOutage
+    from detectors.params import DetectorParams
+    from detectors.runtime import Runtime
+
+    settings = load_settings(None, {"detectors.outage_max_freeze": "1s"})
+    rt = Runtime(DetectorParams.from_settings(settings.detectors), 1)
+    outage = KafkaOutage(rt, [f"127.0.0.1:{free_port()}"])  # nobody listens there
+
+    async def run() -> None:
+        await outage.check()
+        assert not outage.clock_may_move()  # held: while Kafka is away silence says nothing
+        await asyncio.sleep(0.3)
+        await outage.check()
+        assert not outage.clock_may_move()  # the control: still held within the bound
+        await asyncio.sleep(1.0)
+        await outage.check()
+        assert outage.clock_may_move()  # past the bound the clock moves again ...
+        assert rt.health_paused_until == math.inf  # ... but silence waits for Kafka
+        assert "longer than detectors.outage_max_freeze" in caplog.text
+        assert "outage_max_freeze" in recent_errors()["detectors clock"]  # in the heartbeat
+        outage.probe.servers = [f"127.0.0.1:{kafka.port}"]  # Kafka is back
+        await outage.check()
+        assert outage.clock_may_move() and not outage.thawed
+        assert rt.health_paused_until < math.inf  # the usual grace after an outage
+
+    with caplog.at_level("ERROR", logger="detectors.outage"):
+        asyncio.run(run())

@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from anbu.health import (
     Heartbeat,
     KafkaReachable,
+    LoopTick,
     Report,
+    Verdict,
     health_path,
     instance_name,
+    kafka_heartbeat,
     note_error,
     verdict,
 )
 from anbu.stack.services import free_port
+from config import Settings
 from tests.services import RunningService
+from tests.test_detectors_worker import Worker, det_settings
+
+_ = det_settings  # fixture of the worker tests
 
 
 def test_a_problem_or_a_stale_file_is_degraded_and_a_good_beat_is_not(tmp_path: Path) -> None:
@@ -78,3 +88,66 @@ def test_each_copy_of_a_program_beats_in_a_file_of_its_own(tmp_path: Path) -> No
     Heartbeat(tmp_path, instance_name(first, "worker"), [lambda: Report(None)]).beat()
     assert not verdict(tmp_path, "worker", os.getpid()).degraded
     assert verdict(tmp_path, "worker-2", os.getpid()).degraded
+
+
+def test_a_wedged_event_loop_is_degraded_and_a_running_one_is_not(
+    tmp_path: Path, kafka: RunningService
+) -> None:
+    from config import load_settings
+
+    settings = load_settings(None, {"stack.data_dir": str(tmp_path),
+                                    "kafka.bootstrap_servers": [f"127.0.0.1:{kafka.port}"]})
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    async def start() -> Heartbeat:  # as a service does, from its own loop
+        return kafka_heartbeat(settings, "alerts")
+
+    beat = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
+    try:
+        tick = next(p for p in beat.probes if isinstance(p, LoopTick))
+        tick.stall_s = 1.0  # LOOP_STALL_S is 10 s; shorter here, for a short test
+
+        def judged() -> Verdict:
+            beat.beat()
+            return verdict(tmp_path, "alerts", os.getpid())
+
+        time.sleep(0.2)
+        running = judged()
+        assert not running.degraded, running.reason  # the control: the loop runs
+        assert running.body["facts"]["loop_running"] is True
+        loop.call_soon_threadsafe(time.sleep, 3.0)  # a blocking call wedges the loop
+        judged()
+        time.sleep(1.5)
+        wedged = judged()
+        assert wedged.degraded and "event loop ran nothing" in wedged.reason
+        time.sleep(2.0)  # the blocking call is over
+        judged()
+        assert not judged().degraded
+    finally:
+        beat.stop()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
+
+
+def test_the_faust_worker_beats_from_its_own_loop(det_settings: Settings,
+                                                  tmp_path: Path) -> None:
+    worker = Worker(det_settings, tmp_path / "worker.log")
+    try:
+        worker.start()
+        assert worker.proc is not None
+        pid = worker.proc.pid
+
+        def facts() -> dict[str, Any]:
+            body = verdict(det_settings.data_dir, "worker", pid).body
+            return dict(body.get("facts") or {})
+
+        deadline = time.monotonic() + 60
+        while not facts().get("loop_running") and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert facts().get("loop_running") is True, worker.log.read_text()[-3000:]
+        assert facts()["loop_tick_age_s"] < 5
+    finally:
+        worker.stop()

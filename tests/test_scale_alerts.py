@@ -39,19 +39,30 @@ SLOW_S = 0.2  # a webhook receiver across the internet answers in this long
 
 
 class Deliveries:
-    """A local webhook receiver that answers slowly and counts (alert id, tier) deliveries."""
+    """A local webhook receiver that answers slowly and counts (alert id, tier) deliveries,
+    and deliveries by ``Idempotency-Key`` (the notification's id). The requests of the
+    notifications in ``held`` wait until ``gate`` is set."""
 
     def __init__(self) -> None:
         self.counts: Counter[tuple[str, int]] = Counter()
+        self.keys: Counter[str] = Counter()
+        self.arrived: set[str] = set()
+        self.held: set[str] = set()
+        self.gate = threading.Event()
         self.lock = threading.Lock()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+                key = self.headers.get("Idempotency-Key", "")
+                outer.arrived.add(key)
+                if key in outer.held:
+                    outer.gate.wait(30)
                 time.sleep(SLOW_S)
                 with outer.lock:
                     outer.counts[(body["alert_id"], int(body["tier"]))] += 1
+                    outer.keys[key] += 1
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -68,6 +79,7 @@ class Deliveries:
             return Counter(self.counts)
 
     def close(self) -> None:
+        self.gate.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -188,4 +200,52 @@ def test_the_alert_store_on_postgresql_opens_an_alert_and_sees_its_repeat() -> N
         assert not store.claim(ident, utcnow(), 30)  # held by the first claimant
         assert store.claim(ident, utcnow() + timedelta(seconds=31), 30)  # expired: taken over
     finally:
+        store.close()
+
+
+def test_a_notification_waiting_for_a_slot_longer_than_the_lease_is_sent_once() -> None:
+    """Two dispatchers (alerts services) on one PostgreSQL store. The first has one sending
+    slot, busy with a slow webhook, and the second notification waits for it longer than a
+    claim's lease; meanwhile the second service sends that notification. The first must not
+    send it again once its slot is free (its claim, taken before the wait, had expired)."""
+    import asyncio
+
+    from alerts.dispatch import Dispatcher
+    from alerts.model import NotificationStatus
+    from alerts.notifiers.webhook import WebhookNotifier
+    from tests.test_alerts_support import make_event
+
+    store = AlertStore(new_postgres_database())
+    receiver = Deliveries()
+    try:
+        lifecycle = Lifecycle(store, StaticDirectory(), Channels(webhook_url=receiver.url))
+        slow, queued = (lifecycle.apply(make_event(hh), utcnow()).notifications[0]
+                        for hh in ("hh-slow", "hh-queued"))
+        receiver.held.add(slow)
+        notifiers = [WebhookNotifier(StaticDirectory(), receiver.url, None) for _ in range(2)]
+        # a lease of 0.5 s (0.1 + 2 x 0.2), so a queue outlasts it without a long test
+        first, second = (Dispatcher(store, {"webhook": n}, concurrency=1, backoff_max_s=0.1,
+                                    send_timeout_s=0.2) for n in notifiers)
+
+        async def run() -> None:
+            first.send([slow])
+            while slow not in receiver.arrived:  # the slot is busy with the slow webhook
+                await asyncio.sleep(0.05)
+            first.send([queued])  # waits for the slot
+            await asyncio.sleep(first.lease_s + 0.5)
+            assert second.send([queued]) == 1  # another service sends it meanwhile
+            await second.drain()
+            assert receiver.keys[queued] == 1  # the control: it was sent
+            receiver.gate.set()
+            await first.drain()
+            for notifier in notifiers:
+                await notifier.close()
+
+        asyncio.run(run())
+        assert receiver.keys == {slow: 1, queued: 1}  # each sent once
+        for ident in (slow, queued):
+            stored = store.get_notification(ident)
+            assert stored is not None and stored.status is NotificationStatus.SENT
+    finally:
+        receiver.close()
         store.close()

@@ -123,7 +123,11 @@ class VoicebotNotifier:
         self.http = HttpPoster(timeout_s)
 
     async def send(self, alert: Alert, notification: Notification) -> None:
-        """See :class:`alerts.notifiers.Notifier`."""
+        """See :class:`alerts.notifiers.Notifier`.
+
+        Raises:
+            NotifyError: never retryable: no number, or the provider did not take the call.
+        """
         phone = resident_phone(self.directory, alert.household_id)
         if not phone:
             raise NotifyError("the resident has no phone number in the registry", retryable=False)
@@ -134,7 +138,12 @@ class VoicebotNotifier:
             "Idempotency-Key": notification.id,
             SIGNATURE_HEADER: sign(body, self.secret),
         }
-        await self.http.post(self.url, body, headers)
+        try:
+            await self.http.post(self.url, body, headers)
+        except NotifyError as exc:
+            # The escalation waits for this call: a provider that does not take it now is
+            # not tried again; the next step goes on at once (alerts.dispatch).
+            raise NotifyError(f"voice-bot provider: {exc}", retryable=False) from exc
 
     async def close(self) -> None:
         """See :class:`alerts.notifiers.Notifier`."""
