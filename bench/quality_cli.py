@@ -100,7 +100,7 @@ def register(bench_app: typer.Typer) -> None:
             from bench import quality_real
 
             results = Path("bench-results")
-            from anbu.cli_support import settings_of
+            from config.cli_context import settings_of
 
             detectors = quality_real.default_detectors(settings_of(ctx).detectors)
             figures = quality_real.run(real, cuts=cuts, seed=cut_seed, pictures=results,

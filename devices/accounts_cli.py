@@ -14,8 +14,8 @@ from typing import Annotated
 import typer
 from sqlalchemy.orm import Session
 
-from anbu.cli_support import settings_of
 from anbu.timeutil import in_seoul, utcnow
+from config.cli_context import settings_of
 from devices import accounts
 from devices.auth import Principal, Role
 from devices.db import init_db

@@ -15,9 +15,9 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import select
 
-from anbu.cli_support import settings_of
 from anbu.timeutil import in_seoul
 from config import Settings
+from config.cli_context import settings_of
 from devices import service
 from devices.commissioning import CheckResult, check_household
 from devices.csv_import import COLUMNS, import_csv

@@ -27,8 +27,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from anbu.events import SourceFormat
+from anbu.mosquitto_auth import hash_password
 from anbu.registry_records import AwayPeriod, DeviceKindName, QuietHours
-from anbu.stack.mosquitto_auth import hash_password
 from anbu.timeutil import to_utc, utcnow
 from config import Settings
 from devices.auth import Role, hash_token, new_token

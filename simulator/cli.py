@@ -11,9 +11,9 @@ from typing import Annotated, Any
 
 import typer
 
-from anbu.cli_support import settings_of
 from anbu.errors import AnbuError
 from anbu.timeutil import utcnow
+from config.cli_context import settings_of
 from simulator.plan import DAY, NO_INCIDENTS, IncidentRates, Withdrawal
 from simulator.resident import SimOptions
 from simulator.world import DEFAULT_START, Simulation, SimulationConfig

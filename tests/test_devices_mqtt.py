@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from anbu.stack.mosquitto_auth import reload_mosquitto, service_account, write_auth_files
+from anbu.mosquitto_auth import reload_mosquitto, service_account, write_auth_files
 from anbu.stack.services import free_port, mosquitto_spec
 from config import Settings
 from devices import api
