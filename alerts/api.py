@@ -26,14 +26,8 @@ from alerts.schemas import AlertList, AlertOut, NoteIn, SessionIn
 from alerts.store import AlertStore
 from anbu.influx import InfluxClient
 from anbu.timeutil import utcnow
-from devices.auth import (
-    TOKEN_COOKIE,
-    Principal,
-    Role,
-    can_see_household,
-    get_principal,
-    lookup_of,
-)
+from devices.auth import TOKEN_COOKIE, get_principal, lookup_of
+from devices.principals import Principal, Role, can_see_household
 
 router = APIRouter(tags=["inbox"])
 

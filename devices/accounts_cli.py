@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from anbu.timeutil import in_seoul, utcnow
 from config.cli_context import settings_of
 from devices import accounts
-from devices.auth import Principal, Role
 from devices.db import init_db
 from devices.exceptions import RegistryError
+from devices.principals import Principal, Role
 
 users_app = typer.Typer(
     help="Personal accounts of staff, center leads, installers, operators and admins.",

@@ -53,11 +53,7 @@ UNITS: dict[str, tuple[int, tuple[str, ...]]] = {
 }
 
 # (importer, imported) -> why the lazy import inside a function is allowed to close a cycle.
-ALLOWED_LAZY: dict[tuple[str, str], str] = {
-    ("devices.auth", "devices.accounts"): "until issue 15 step 2 reshapes devices/",
-    ("devices.auth", "devices.lookup"): "until issue 15 step 2 reshapes devices/",
-    ("devices.service", "devices.publisher"): "until issue 15 step 2 reshapes devices/",
-}
+ALLOWED_LAZY: dict[tuple[str, str], str] = {}
 
 # (module holding the table, table name, module that imports its entries)
 STRING_TABLES = (("anbu.commands", "PLUGINS", "anbu.cli"),)

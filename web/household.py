@@ -32,8 +32,9 @@ from alerts.messages import LABELS
 from alerts.model import Alert
 from alerts.store import AlertStore
 from anbu.timeutil import in_seoul, utcnow
-from devices.auth import Principal, Role, can_see_household, lookup_of, optional_principal
+from devices.auth import lookup_of, optional_principal
 from devices.models import Contact, Household, Resident
+from devices.principals import Principal, Role, can_see_household
 from web.dashboards.deps import queries_of
 from web.dashboards.exceptions import SeriesUnavailableError
 from web.dashboards.pages import duration_text

@@ -13,7 +13,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse, Response
 from fastapi.routing import APIRoute
 
-from devices.auth import Principal, get_principal
+from devices.auth import get_principal
+from devices.principals import Principal
 from web.dashboards.access import center_scope, may_see_household
 from web.dashboards.deps import queries_of, range_of
 from web.dashboards.exceptions import SeriesUnavailableError
