@@ -21,6 +21,7 @@ from typing import Any
 
 from anbu.events import AlertEvent, DeviceEvent, EventBatch, EventKind, SourceFormat
 from anbu.timeutil import SEOUL
+from config import Settings
 from detectors.backtest import Row, make_engine, run_rows
 from detectors.engine import Engine
 from detectors.packing import pack, unpack
@@ -276,7 +277,7 @@ def worker_vs_raw(events: int = 800_000, batch: int = 50, raw_runs: int = 3) -> 
 
 
 async def _raw_consume(
-    settings: Any, topic: str, n_records: int, group: str, runtime: Runtime | None = None
+    settings: Settings, topic: str, n_records: int, group: str, runtime: Runtime | None = None
 ) -> float:
     """Seconds for a plain aiokafka group consumer to read ``n_records`` from the first.
 
@@ -319,7 +320,7 @@ async def _raw_consume(
         await consumer.stop()
 
 
-def _worker_consume(settings: Any, tmp: Path, markers: list[str]) -> float | None:
+def _worker_consume(settings: Settings, tmp: Path, markers: list[str]) -> float | None:
     """Run ``anbu worker``; time from its first marker alert to its last (as it sent them)."""
     from kafka import KafkaConsumer, TopicPartition
 

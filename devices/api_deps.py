@@ -7,7 +7,7 @@ not exist (:func:`household_of`), so staff cannot even learn that it exists.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import (
@@ -15,11 +15,7 @@ from fastapi import (
     Path,
     Query,
     Request,
-    Response,
-    status,
 )
-from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -27,7 +23,7 @@ from config import Settings
 from devices.auth import get_principal
 from devices.changes import changes_of
 from devices.db import init_db, session_factory
-from devices.exceptions import Conflict, Forbidden, ImportRejected, InvalidInput, NotFound
+from devices.exceptions import Forbidden, NotFound
 from devices.models import CareCenter, Contact, Device, Gateway, Household, Resident
 from devices.principals import Principal, Role, can_see_household
 from devices.schemas import (
@@ -38,42 +34,6 @@ from devices.unit_of_work import apply_changes
 log = logging.getLogger(__name__)
 
 IMPORT_PATH = "/api/v1/import"
-
-
-class RegistryRoute(APIRoute):
-    """Turns the registry's exceptions into clear HTTP answers."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        """Wrap the handler."""
-        handler = super().get_route_handler()
-
-        async def wrapped(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except NotFound as exc:
-                return JSONResponse({"detail": str(exc)}, status.HTTP_404_NOT_FOUND)
-            except Forbidden as exc:
-                return JSONResponse({"detail": str(exc)}, status.HTTP_403_FORBIDDEN)
-            except Conflict as exc:
-                return JSONResponse({"detail": str(exc)}, status.HTTP_409_CONFLICT)
-            except ImportRejected as exc:
-                return JSONResponse(
-                    {
-                        "detail": str(exc),
-                        "errors": [
-                            {"line": e.line, "field": e.field, "reason": e.reason}
-                            for e in exc.errors
-                        ],
-                    },
-                    status.HTTP_422_UNPROCESSABLE_CONTENT,
-                )
-            except InvalidInput as exc:
-                return JSONResponse(
-                    {"detail": str(exc), "field": exc.field},
-                    status.HTTP_422_UNPROCESSABLE_CONTENT,
-                )
-
-        return wrapped
 
 
 Caller = Annotated[Principal, Depends(get_principal)]

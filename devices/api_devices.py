@@ -8,12 +8,12 @@ from fastapi import (
 )
 from sqlalchemy import select
 
+from anbu.http_errors import ErrorRoute
 from devices import equipment
 from devices.api_deps import (
     WRITERS,
     Caller,
     Db,
-    RegistryRoute,
     commit,
     device_of,
     gateway_of,
@@ -34,7 +34,7 @@ from devices.schemas import (
     GatewayPatch,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["registry"], route_class=RegistryRoute)
+router = APIRouter(prefix="/api/v1", tags=["registry"], route_class=ErrorRoute)
 
 
 # --- gateways -------------------------------------------------------------------------

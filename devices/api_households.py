@@ -13,6 +13,7 @@ from fastapi import (
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 
+from anbu.http_errors import ErrorRoute
 from devices import residents, service
 from devices.api_deps import (
     CARERS,
@@ -21,7 +22,6 @@ from devices.api_deps import (
     Db,
     Limit,
     Offset,
-    RegistryRoute,
     RowId,
     center_of,
     commit,
@@ -56,7 +56,7 @@ from devices.schemas import (
 )
 from devices.unit_of_work import registry_session
 
-router = APIRouter(prefix="/api/v1", tags=["registry"], route_class=RegistryRoute)
+router = APIRouter(prefix="/api/v1", tags=["registry"], route_class=ErrorRoute)
 
 
 # --- who am I -------------------------------------------------------------------------

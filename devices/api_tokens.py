@@ -8,11 +8,11 @@ from fastapi import (
 )
 from sqlalchemy import select
 
+from anbu.http_errors import ErrorRoute
 from devices import tokens
 from devices.api_deps import (
     Caller,
     Db,
-    RegistryRoute,
     commit,
     require,
 )
@@ -25,7 +25,7 @@ from devices.schemas import (
     TokenOut,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["registry"], route_class=RegistryRoute)
+router = APIRouter(prefix="/api/v1", tags=["registry"], route_class=ErrorRoute)
 
 
 # --- tokens ---------------------------------------------------------------------------

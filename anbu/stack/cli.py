@@ -29,6 +29,7 @@ from anbu.stack.supervise import (
     write_config,
 )
 from anbu.timeutil import SEOUL, utcnow
+from config import Settings
 from config.cli_context import cli_context, settings_of
 
 
@@ -104,7 +105,7 @@ def _say_demo_accounts(path: Path, timeout_s: float, stopped: Callable[[], bool]
             _say("    " + "  ".join(line.split("\t")))
 
 
-def prepare(settings: Any, timeout_s: float) -> list[str]:
+def prepare(settings: Settings, timeout_s: float) -> list[str]:
     """Create what the services expect to exist: Kafka topics and the InfluxDB database."""
     said = []
     created = ensure_topics(settings, timeout_s)
