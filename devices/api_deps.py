@@ -155,12 +155,6 @@ def household_out(row: Household, principal: Principal) -> HouseholdOut:
     )
 
 
-def given(model: Any) -> dict[str, Any]:
-    """The fields the client actually sent (so ``null`` can clear and absence keeps)."""
-    data: dict[str, Any] = model.model_dump(exclude_unset=True)
-    return data
-
-
 Limit = Annotated[int, Query(ge=1, le=1000)]
 RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Offset = Annotated[int, Query(ge=0, le=10_000_000)]

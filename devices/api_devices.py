@@ -17,7 +17,6 @@ from devices.api_deps import (
     commit,
     device_of,
     gateway_of,
-    given,
     household_of,
     require,
     settings_of,
@@ -90,7 +89,7 @@ def patch_gateway(
     """Change a gateway's heartbeat interval."""
     gateway_of(session, principal, gateway_id)
     require(principal, *WRITERS)
-    row = equipment.update_gateway(session, gateway_id, **given(body))
+    row = equipment.update_gateway(session, gateway_id, body)
     commit(request, session)
     return row
 
@@ -172,7 +171,7 @@ def patch_device(
     """Change a device's topic, room, gateway or reporting interval."""
     device_of(session, principal, device_id)
     require(principal, *WRITERS)
-    row = equipment.update_device(session, device_id, **given(body))
+    row = equipment.update_device(session, device_id, body)
     commit(request, session)
     return row
 

@@ -26,7 +26,6 @@ from devices.api_deps import (
     center_of,
     commit,
     contact_of,
-    given,
     household_of,
     household_out,
     require,
@@ -108,7 +107,7 @@ def patch_center(
     """Change a care center (admin)."""
     center_of(session, principal, care_center_id)
     require(principal, Role.ADMIN)
-    row = service.update_care_center(session, care_center_id, **given(body))
+    row = service.update_care_center(session, care_center_id, body)
     commit(request, session)
     return row
 
@@ -179,11 +178,10 @@ def patch_household(
     """Change a household's settings, e.g. mark it away (admin, installer, staff)."""
     household_of(session, principal, household_id)
     require(principal, *CARERS)
-    changes = given(body)
-    target = changes.get("care_center_id")
+    target = body.care_center_id
     if target is not None and not can_see_household(principal, target):
         raise NotFound("care center", target)
-    row = service.update_household(session, household_id, **changes)
+    row = service.update_household(session, household_id, body)
     commit(request, session)
     return household_out(row, principal)
 
@@ -242,7 +240,7 @@ def patch_resident(
     """Change a resident's details."""
     resident_of(session, principal, resident_id)
     require(principal, *CARERS)
-    row = residents.update_resident(session, resident_id, **given(body))
+    row = residents.update_resident(session, resident_id, body)
     commit(request, session)
     return row
 
@@ -293,7 +291,7 @@ def patch_contact(
     """Change a contact."""
     contact_of(session, principal, contact_id)
     require(principal, *CARERS)
-    row = residents.update_contact(session, contact_id, **given(body))
+    row = residents.update_contact(session, contact_id, body)
     commit(request, session)
     return row
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -32,6 +31,7 @@ from devices.rules import (
     checked,
     new_id,
 )
+from devices.schemas import DevicePatch, GatewayPatch
 from devices.service import (
     active_household,
     flush_new,
@@ -85,8 +85,9 @@ def rotate_gateway_password(session: Session, gateway_id: str) -> tuple[Gateway,
     return row, password
 
 
-def update_gateway(session: Session, gateway_id: str, **changes: Any) -> Gateway:
+def update_gateway(session: Session, gateway_id: str, patch: GatewayPatch) -> Gateway:
     """Change a gateway's heartbeat interval."""
+    changes = patch.model_dump(exclude_unset=True)  # what the caller sent: null clears
     row = get_gateway(session, gateway_id)
     if changes.get("heartbeat_interval_s") is not None:
         row.heartbeat_interval_s = checked(
@@ -176,8 +177,9 @@ def add_device(
     return row
 
 
-def update_device(session: Session, device_id: str, **changes: Any) -> Device:
+def update_device(session: Session, device_id: str, patch: DevicePatch) -> Device:
     """Change a device's room, interval, topic or gateway (kind changes need a replacement)."""
+    changes = patch.model_dump(exclude_unset=True)  # what the caller sent: null clears
     row = get_device(session, device_id)
     if row.retired_at is not None:
         raise Conflict(f"device {device_id!r} is retired")

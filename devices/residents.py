@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -18,6 +17,7 @@ from devices.rules import (
     TIER_MAX,
     not_null,
 )
+from devices.schemas import ContactPatch, ResidentPatch
 from devices.service import (
     active_household,
     get_row,
@@ -50,8 +50,9 @@ def add_resident(
     return row
 
 
-def update_resident(session: Session, resident_id: int, **changes: Any) -> Resident:
+def update_resident(session: Session, resident_id: int, patch: ResidentPatch) -> Resident:
     """Change a resident's details (only the keys given)."""
+    changes = patch.model_dump(exclude_unset=True)  # what the caller sent: null clears
     row: Resident = get_row(session, Resident, "resident", resident_id)
     not_null(changes, "name")
     for key in ("name", "phone", "birth_date"):
@@ -91,8 +92,9 @@ def add_contact(
     return row
 
 
-def update_contact(session: Session, contact_id: int, **changes: Any) -> Contact:
+def update_contact(session: Session, contact_id: int, patch: ContactPatch) -> Contact:
     """Change a contact (only the keys given)."""
+    changes = patch.model_dump(exclude_unset=True)  # what the caller sent: null clears
     row: Contact = get_row(session, Contact, "contact", contact_id)
     if changes.get("tier") is not None and not 1 <= int(changes["tier"]) <= TIER_MAX:
         raise InvalidInput("tier", f"a tier is 1 to {TIER_MAX}")

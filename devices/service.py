@@ -41,6 +41,7 @@ from devices.rules import (
     not_null,
     parse_quiet_hours,
 )
+from devices.schemas import CenterPatch, HouseholdPatch
 
 # --- loading with visibility ----------------------------------------------------------
 
@@ -136,8 +137,9 @@ def create_care_center(
     return row
 
 
-def update_care_center(session: Session, care_center_id: str, **changes: Any) -> CareCenter:
+def update_care_center(session: Session, care_center_id: str, patch: CenterPatch) -> CareCenter:
     """Change a care center's name, dongs or contact details."""
+    changes = patch.model_dump(exclude_unset=True)  # what the caller sent: null clears
     row = get_center(session, care_center_id)
     not_null(changes, "name", "dongs")
     for key in ("name", "dongs", "duty_phone", "email", "webhook_url"):
@@ -268,8 +270,9 @@ def create_household(
     return row
 
 
-def update_household(session: Session, household_id: str, **changes: Any) -> Household:
+def update_household(session: Session, household_id: str, patch: HouseholdPatch) -> Household:
     """Change a household's settings (only the keys given), or move it to another center."""
+    changes = patch.model_dump(exclude_unset=True)  # what the caller sent: null clears
     row = get_household(session, household_id)
     if changes.get("care_center_id") is not None:
         get_center(session, changes["care_center_id"])
