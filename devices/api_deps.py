@@ -6,16 +6,10 @@ not exist (:func:`household_of`), so staff cannot even learn that it exists.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import (
-    Depends,
-    Path,
-    Query,
-    Request,
-)
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -26,15 +20,10 @@ from devices.db import init_db, session_factory
 from devices.exceptions import Forbidden, NotFound
 from devices.models import CareCenter, Contact, Device, Gateway, Household, Resident
 from devices.principals import Principal, Role, can_see_household
-from devices.schemas import (
-    HouseholdOut,
-)
+from devices.schemas import HouseholdOut
 from devices.unit_of_work import apply_changes
 
-log = logging.getLogger(__name__)
-
 IMPORT_PATH = "/api/v1/import"
-
 
 Caller = Annotated[Principal, Depends(get_principal)]
 

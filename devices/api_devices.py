@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import (
-    APIRouter,
-    Request,
-)
+from fastapi import APIRouter, Request
 from sqlalchemy import select
 
 from anbu.http_errors import ErrorRoute

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import (
-    APIRouter,
-    HTTPException,
-    Query,
-    Request,
-)
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import select
 

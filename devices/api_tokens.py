@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import (
-    APIRouter,
-    Request,
-)
+from fastapi import APIRouter, Request
 from sqlalchemy import select
 
 from anbu.http_errors import ErrorRoute
 from devices import tokens
-from devices.api_deps import (
-    Caller,
-    Db,
-    commit,
-    require,
-)
+from devices.api_deps import Caller, Db, commit, require
 from devices.exceptions import Conflict
 from devices.models import ApiToken
 from devices.principals import Role
-from devices.schemas import (
-    TokenCreated,
-    TokenIn,
-    TokenOut,
-)
+from devices.schemas import TokenCreated, TokenIn, TokenOut
 
 router = APIRouter(prefix="/api/v1", tags=["registry"], route_class=ErrorRoute)
 

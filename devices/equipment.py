@@ -16,10 +16,7 @@ from anbu.mosquitto_auth import hash_password
 from anbu.timeutil import utcnow
 from devices.changes import changes_of
 from devices.exceptions import Conflict, InvalidInput
-from devices.models import (
-    Device,
-    Gateway,
-)
+from devices.models import Device, Gateway
 from devices.rules import (
     HeartbeatInterval,
     ReportingInterval,
@@ -32,12 +29,7 @@ from devices.rules import (
     new_id,
 )
 from devices.schemas import DevicePatch, GatewayPatch
-from devices.service import (
-    active_household,
-    flush_new,
-    get_device,
-    get_gateway,
-)
+from devices.service import active_household, flush_new, get_device, get_gateway
 
 
 def create_gateway(

@@ -11,9 +11,7 @@ import asyncio
 import contextlib
 import logging
 
-from fastapi import (
-    FastAPI,
-)
+from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from anbu.health import kafka_heartbeat
@@ -26,6 +24,7 @@ from devices.mqtt_accounts import accounts_current, sync_mosquitto
 from devices.publisher import close_producers, publish_snapshot, registry_lost, snapshot_wanted
 
 log = logging.getLogger(__name__)
+
 
 async def startup(app: FastAPI, settings: Settings) -> None:
     """Prepare the registry for the web process.

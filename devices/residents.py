@@ -9,19 +9,10 @@ from sqlalchemy.orm import Session
 from anbu.timeutil import utcnow
 from devices.changes import changes_of
 from devices.exceptions import InvalidInput
-from devices.models import (
-    Contact,
-    Resident,
-)
-from devices.rules import (
-    TIER_MAX,
-    not_null,
-)
+from devices.models import Contact, Resident
+from devices.rules import TIER_MAX, not_null
 from devices.schemas import ContactPatch, ResidentPatch
-from devices.service import (
-    active_household,
-    get_row,
-)
+from devices.service import active_household, get_row
 
 
 def add_resident(

@@ -26,12 +26,7 @@ from anbu.registry_records import AwayPeriod, QuietHours
 from anbu.timeutil import utcnow
 from devices.changes import changes_of
 from devices.exceptions import Conflict, InvalidInput, NotFound
-from devices.models import (
-    CareCenter,
-    Device,
-    Gateway,
-    Household,
-)
+from devices.models import CareCenter, Device, Gateway, Household
 from devices.rules import (
     EscalationDelays,
     InactivityHours,

@@ -6,17 +6,10 @@ from sqlalchemy.orm import Session
 
 from anbu.timeutil import utcnow
 from devices.exceptions import InvalidInput
-from devices.models import (
-    ApiToken,
-)
+from devices.models import ApiToken
 from devices.principals import Role, hash_token, new_token
-from devices.rules import (
-    new_id,
-)
-from devices.service import (
-    get_center,
-    get_row,
-)
+from devices.rules import new_id
+from devices.service import get_center, get_row
 
 ADMIN_TOKEN_ID = "admin-bootstrap"
 
