@@ -292,3 +292,13 @@ def test_an_import_up_or_sideways_is_found(tmp_path: Path) -> None:
         "mid.a:2 imports side (side is beside mid)",
     ]
     assert cycles([("a", "b"), ("b", "c"), ("c", "a"), ("c", "d")]) == [["a", "b", "c"]]
+
+
+def test_every_bench_command_is_listed() -> None:
+    """``bench/cli.py`` imports its subcommands plainly: a new ``*_cli.py`` must be listed."""
+    from bench.cli import COMMANDS
+
+    on_disk = {p.stem for p in (ROOT / "bench").glob("*_cli.py")}
+    listed = {m.__name__.rpartition(".")[2] for m in COMMANDS}
+    assert "sos_cli" in on_disk  # positive control: the glob finds the files
+    assert listed == on_disk
