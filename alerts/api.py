@@ -24,16 +24,12 @@ from alerts.messages import LABELS
 from alerts.model import Alert, AlertState
 from alerts.schemas import AlertList, AlertOut, NoteIn, SessionIn
 from alerts.store import AlertStore
+from anbu.http_errors import status_for
 from anbu.influx import InfluxClient
 from anbu.timeutil import utcnow
-from devices.auth import (
-    TOKEN_COOKIE,
-    Principal,
-    Role,
-    can_see_household,
-    get_principal,
-    lookup_of,
-)
+from config import Settings
+from devices.auth import TOKEN_COOKIE, get_principal, lookup_of
+from devices.principals import Principal, Role, can_see_household
 
 router = APIRouter(tags=["inbox"])
 
@@ -44,7 +40,7 @@ CLOSED_WINDOW = timedelta(hours=24)
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 
 
-async def startup(app: FastAPI, settings: Any) -> None:
+async def startup(app: FastAPI, settings: Settings) -> None:
     """Open the alert store and the InfluxDB client for the inbox."""
     app.state.alert_store = AlertStore.from_settings(settings)
     app.state.alert_influx = InfluxClient.from_settings(settings)
@@ -160,8 +156,9 @@ def _act(
         else:
             lifecycle.close(alert_id, target, actor, body.note.strip(), utcnow())
     except TransitionRefused as exc:
+        # The table's status; the answer adds the state's Korean name to the message.
         raise HTTPException(
-            status.HTTP_409_CONFLICT,
+            status_for(TransitionRefused),
             f"{exc} / 이미 '{LABELS['state'].get(exc.state, {}).get('ko', exc.state)}' "
             "상태라 변경할 수 없습니다",
         ) from None

@@ -8,7 +8,7 @@ import signal
 
 import typer
 
-from anbu.cli_support import settings_of
+from config.cli_context import settings_of
 
 
 def alerts(ctx: typer.Context) -> None:

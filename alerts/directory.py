@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from alerts.model import HouseholdPolicy
 from anbu.registry_records import HouseholdRecord
+from config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ class RegistryDirectory:
         self.policies: dict[str, HouseholdPolicy] = {}
 
     @classmethod
-    def from_settings(cls, settings: Any) -> RegistryDirectory:
+    def from_settings(cls, settings: Settings) -> RegistryDirectory:
         """Open the registry database named in ``settings``."""
         try:
             from devices.lookup import RegistryLookup

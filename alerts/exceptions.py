@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from anbu.errors import AnbuError
+from anbu.errors import AnbuError, ConflictKind, NotFoundKind
 
 
 class AlertsError(AnbuError):
     """Base class for the alerts package's errors."""
 
 
-class AlertNotFound(AlertsError):
+class AlertNotFound(AlertsError, NotFoundKind):
     """No alert with that id (or not one the caller may see)."""
 
 
-class TransitionRefused(AlertsError):
+class TransitionRefused(AlertsError, ConflictKind):
     """The requested state change is not allowed from the alert's current state.
 
     Attributes:

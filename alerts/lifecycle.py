@@ -14,7 +14,6 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Connection
 
@@ -31,6 +30,7 @@ from alerts.model import (
 from alerts.notifiers.voicebot import CallOutcome, call_target
 from alerts.store import AlertStore, alert_scope
 from anbu.events import HEALTH_KINDS, AlertAction, AlertEvent
+from config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,9 @@ class Lifecycle:
         self.voicebot_timeout_s = voicebot_timeout_s
 
     @classmethod
-    def from_settings(cls, settings: Any, store: AlertStore, directory: Directory) -> Lifecycle:
+    def from_settings(
+        cls, settings: Settings, store: AlertStore, directory: Directory
+    ) -> Lifecycle:
         """Build a lifecycle with the channels configured in ``settings``."""
         section = settings.alerts
         channels = Channels(

@@ -61,6 +61,7 @@ from alerts.model import (
     micros,
 )
 from anbu.events import HEALTH_KINDS
+from config import Settings
 
 metadata = MetaData()
 
@@ -176,7 +177,7 @@ def _insert_ignore(conn: Connection, table: Table, **values: Any) -> bool:
     return conn.execute(statement.returning(key)).first() is not None
 
 
-def store_url(settings: Any) -> str:
+def store_url(settings: Settings) -> str:
     """The SQLAlchemy URL of the alert store for ``settings``."""
     url = settings.alerts.database_url
     if url:
@@ -251,7 +252,7 @@ class AlertStore:
                     index.create(conn, checkfirst=True)
 
     @classmethod
-    def from_settings(cls, settings: Any) -> AlertStore:
+    def from_settings(cls, settings: Settings) -> AlertStore:
         """Open the store configured in ``settings`` (creating its tables)."""
         return cls(store_url(settings))
 

@@ -1,6 +1,6 @@
 """Doorstep visits on record: a care worker's visit, and what it does to open alerts.
 
-A worker records a visit from the household page on the phone (``alerts.household``):
+A worker records a visit from the household page on the phone (``web.household``):
 seen and well, not at home, or concern noted, with a note. The visit is kept in the alert
 store (table ``visits``), with who recorded it and when (UTC). In the same transaction:
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from anbu.events import AlertEvent, DeviceEvent, EventBatch, EventKind, SourceFormat
 from anbu.timeutil import SEOUL
+from config import Settings
 from detectors.backtest import Row, make_engine, run_rows
 from detectors.engine import Engine
 from detectors.packing import pack, unpack
@@ -219,7 +220,7 @@ def _marker(hh: str, moment: datetime, seq: int) -> DeviceEvent:
                        source_format=SourceFormat.SIMULATOR, idempotency_key=f"{hh}-{seq}")
 
 
-def produce_backlog(settings: Any, events: int, batch: int) -> tuple[int, int, list[str]]:
+def produce_backlog(settings: Settings, events: int, batch: int) -> tuple[int, int, list[str]]:
     """Write the benchmark's backlog to ``anbu.events``.
 
     A start marker per partition, the motion batches (:func:`_records`), an end marker per
@@ -289,7 +290,7 @@ def worker_vs_raw(events: int = 800_000, batch: int = 50, raw_runs: int = 3) -> 
 
 
 async def _raw_consume(
-    settings: Any, topic: str, n_records: int, group: str, runtime: Runtime | None = None
+    settings: Settings, topic: str, n_records: int, group: str, runtime: Runtime | None = None
 ) -> float:
     """Seconds for a plain aiokafka group consumer to read ``n_records`` from the first.
 
@@ -332,7 +333,7 @@ async def _raw_consume(
         await consumer.stop()
 
 
-def start_worker(settings: Any, data_dir: Path, web_port: int, log: Path
+def start_worker(settings: Settings, data_dir: Path, web_port: int, log: Path
                  ) -> subprocess.Popen[bytes]:
     """Start ``anbu worker`` on the settings' broker, topics and group.
 
@@ -351,7 +352,8 @@ def start_worker(settings: Any, data_dir: Path, web_port: int, log: Path
                                 stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def timed_workers(settings: Any, tmp: Path, markers: list[str], copies: int = 1) -> float | None:
+def timed_workers(settings: Settings, tmp: Path, markers: list[str], copies: int = 1
+                  ) -> float | None:
     """Run ``copies`` ``anbu worker`` processes in one group and time them.
 
     Returns:

@@ -22,13 +22,14 @@ from paho.mqtt.properties import Properties
 
 from anbu.kafka_topics import ensure_topics
 from anbu.registry_records import DeviceRecord, HouseholdRecord
+from config import Settings
 from ingest.bridge import Bridge
 from ingest.testing import mqtt_publisher, publish_registry
 
 EVENTS_PER_MESSAGE = 3  # occupancy, battery, linkquality
 
 
-def bench_settings(settings: Any, suffix: str) -> Any:
+def bench_settings(settings: Settings, suffix: str) -> Settings:
     """The same settings with topics and the shared group of their own, so nothing real mixes in."""
     topics = settings.kafka.topics.model_copy(
         update={
@@ -44,7 +45,7 @@ def bench_settings(settings: Any, suffix: str) -> Any:
     )
 
 
-def _raw_client(settings: Any, client_id: str, on_message: Any) -> mqtt.Client:
+def _raw_client(settings: Settings, client_id: str, on_message: Any) -> mqtt.Client:
     client = mqtt.Client(
         callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
         client_id=client_id,
@@ -55,7 +56,7 @@ def _raw_client(settings: Any, client_id: str, on_message: Any) -> mqtt.Client:
     return client
 
 
-def _connect(client: mqtt.Client, settings: Any) -> None:
+def _connect(client: mqtt.Client, settings: Settings) -> None:
     properties = Properties(PacketTypes.CONNECT)
     properties.SessionExpiryInterval = 600
     properties.ReceiveMaximum = settings.ingest.receive_maximum
@@ -64,7 +65,7 @@ def _connect(client: mqtt.Client, settings: Any) -> None:
     )
 
 
-def _create_raw_session(settings: Any, raw_id: str, raw_filter: str) -> None:
+def _create_raw_session(settings: Settings, raw_id: str, raw_filter: str) -> None:
     """Create the plain subscriber's persistent session and subscription, then go offline."""
     raw = _raw_client(settings, raw_id, lambda *_a: None)
     subscribed = threading.Event()
@@ -78,7 +79,7 @@ def _create_raw_session(settings: Any, raw_id: str, raw_filter: str) -> None:
     raw.loop_stop()
 
 
-def _create_bridge_session(settings: Any, bridge_id: str) -> None:
+def _create_bridge_session(settings: Settings, bridge_id: str) -> None:
     """Create a bridge's persistent session and subscriptions, then go offline."""
     bridge = Bridge(settings, client_id=bridge_id, serve_metrics=False, write_influx=False)
     bridge.start(registry_timeout_s=60)
@@ -87,7 +88,9 @@ def _create_bridge_session(settings: Any, bridge_id: str) -> None:
     bridge.stop()
 
 
-def _queue_backlog(settings: Any, root: str, messages: int, devices: int, round_no: int) -> None:
+def _queue_backlog(
+    settings: Settings, root: str, messages: int, devices: int, round_no: int
+) -> None:
     with mqtt_publisher(settings) as publisher:
         infos = [
             publisher.publish(
@@ -103,7 +106,7 @@ def _queue_backlog(settings: Any, root: str, messages: int, devices: int, round_
     time.sleep(0.5)
 
 
-def _drain_raw(settings: Any, raw_id: str, messages: int) -> tuple[float, float]:
+def _drain_raw(settings: Settings, raw_id: str, messages: int) -> tuple[float, float]:
     count = 0
     done = threading.Event()
 
@@ -126,7 +129,7 @@ def _drain_raw(settings: Any, raw_id: str, messages: int) -> tuple[float, float]
     return seconds, cpu
 
 
-def _drain_bridge(settings: Any, bridge_id: str, messages: int) -> tuple[float, float, int]:
+def _drain_bridge(settings: Settings, bridge_id: str, messages: int) -> tuple[float, float, int]:
     bridge = Bridge(settings, client_id=bridge_id, serve_metrics=False, write_influx=False)
     bridge.follower.start()
     bridge.follower.wait_loaded(60)
@@ -145,7 +148,7 @@ def _drain_bridge(settings: Any, bridge_id: str, messages: int) -> tuple[float, 
 
 
 def _bridge_process(
-    settings: Any,
+    settings: Settings,
     client_id: str,
     ready: Any,
     go: Any,
@@ -165,7 +168,7 @@ def _bridge_process(
     bridge.stop()
 
 
-def _drain_bridges(settings: Any, bridge_ids: list[str], messages: int) -> float:
+def _drain_bridges(settings: Settings, bridge_ids: list[str], messages: int) -> float:
     """Time ``len(bridge_ids)`` bridge processes (one shared subscription) draining the backlog."""
     context = multiprocessing.get_context("spawn")
     go, stop = context.Event(), context.Event()
@@ -202,7 +205,7 @@ def _drain_bridges(settings: Any, bridge_ids: list[str], messages: int) -> float
 
 
 def run(
-    settings: Any,
+    settings: Settings,
     messages: int = 20_000,
     devices: int = 200,
     rounds: int = 2,

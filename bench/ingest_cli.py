@@ -13,10 +13,10 @@ from typing import Annotated, Any
 
 import typer
 
-from anbu.cli_support import settings_of
 from anbu.stack.apache_kafka import READY_TIMEOUT_S, private_broker
 from anbu.stack.services import ServiceSpec, free_port, mosquitto_spec, wait_ready
 from config import load_settings
+from config.cli_context import settings_of
 
 _USER = ("anbu-bench", "bench-password")
 

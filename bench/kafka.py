@@ -28,7 +28,7 @@ from typing import Any
 from anbu.kafka_topics import ensure_topics
 from anbu.stack.apache_kafka import READY_TIMEOUT_S, apache_kafka_spec
 from anbu.stack.services import ServiceSpec, free_port, tansu_spec, wait_ready
-from config import load_settings
+from config import Settings, load_settings
 
 
 def rss_mb(pid: int) -> float:
@@ -60,7 +60,7 @@ class _Broker:
             self.process.wait(60)
 
 
-def _throughput(settings: Any, records: int, size: int) -> dict[str, float]:
+def _throughput(settings: Settings, records: int, size: int) -> dict[str, float]:
     from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
     topic = settings.kafka.topics.events
@@ -167,7 +167,7 @@ def run(broker: str = "apache", records: int = 100_000, size: int = 300) -> dict
     return figures
 
 
-def _count(settings: Any) -> int:
+def _count(settings: Settings) -> int:
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers)

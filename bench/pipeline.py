@@ -35,7 +35,6 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from anbu.cli_support import CliContext
 from anbu.kafka_topics import ensure_topics
 from anbu.registry_records import RegistryRecord, record_key
 from anbu.stack.apache_kafka import READY_TIMEOUT_S, private_broker
@@ -47,6 +46,7 @@ from anbu.stack.services import (
     wait_ready,
 )
 from config import Settings, load_settings
+from config.cli_context import CliContext
 from simulator.demo import device_index
 from simulator.payloads import Message
 from simulator.plan import NO_INCIDENTS

@@ -100,7 +100,7 @@ def register(bench_app: typer.Typer) -> None:
             from bench import quality_real
 
             results = Path("bench-results")
-            from anbu.cli_support import settings_of
+            from config.cli_context import settings_of
 
             detectors = quality_real.default_detectors(settings_of(ctx).detectors)
             figures = quality_real.run(real, cuts=cuts, seed=cut_seed, pictures=results,
@@ -111,8 +111,8 @@ def register(bench_app: typer.Typer) -> None:
             target.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
             typer.echo(f"figures: {target}; pictures: {results}/quality-real-*.png")
             return
-        from anbu.cli_support import settings_of
         from bench.quality import run
+        from config.cli_context import settings_of
         from detectors.params import DetectorParams
 
         params = DetectorParams.from_settings(settings_of(ctx).detectors)

@@ -34,6 +34,7 @@ from bench.pipeline import (
     publish_registry,
     wait_worker_ready,
 )
+from config import Settings
 from simulator.publish import connect
 from simulator.world import Simulation
 
@@ -96,7 +97,7 @@ def _percentile(values: list[float], q: float) -> float | None:
 
 
 def _background(
-    settings: Any,
+    settings: Settings,
     messages: list[tuple[str, bytes]],
     rate: float,
     stop: threading.Event,
@@ -134,7 +135,7 @@ def _stored(db_path: str, households: set[str]) -> dict[str, float]:
 
 
 def _record_times(
-    settings: Any, topic: str, kind: str | None, counts: dict[str, int] | None = None
+    settings: Settings, topic: str, kind: str | None, counts: dict[str, int] | None = None
 ) -> dict[str, float]:
     """When each household's first record reached ``topic`` (Kafka CreateTime, epoch s).
 
@@ -215,7 +216,7 @@ def lag_records(count: int, inactivity_s: float) -> list[Any]:
     return records
 
 
-def inactivity_lag(settings: Any, count: int, inactivity_s: float) -> dict[str, Any]:
+def inactivity_lag(settings: Settings, count: int, inactivity_s: float) -> dict[str, Any]:
     """Lag from each household's inactivity deadline to its alert on ``anbu.alerts``.
 
     Each household's robot reports one interaction (its ``ts`` is the event time), then only
@@ -495,7 +496,7 @@ def flood_messages(simulation: Simulation, count: int, first: int) -> list[tuple
     return out
 
 
-def _flood(settings: Any, messages: list[tuple[str, bytes]], started: Any, done: Any) -> None:
+def _flood(settings: Settings, messages: list[tuple[str, bytes]], started: Any, done: Any) -> None:
     """Publish ``messages`` as fast as the broker takes them (in a process of its own)."""
     publisher = mqtt_publisher(settings, "bench-flood")
     try:
@@ -507,7 +508,7 @@ def _flood(settings: Any, messages: list[tuple[str, bytes]], started: Any, done:
         publisher.disconnect()
 
 
-def _acked(settings: Any) -> float:
+def _acked(settings: Settings) -> float:
     """MQTT messages the bridge acknowledged (after Kafka confirmed them), from /metrics."""
     url = f"http://127.0.0.1:{settings.ingest.metrics_port}/metrics"
     try:
@@ -521,7 +522,7 @@ def _acked(settings: Any) -> float:
     return 0.0
 
 
-def _dead_letter_topics(settings: Any) -> list[str]:
+def _dead_letter_topics(settings: Settings) -> list[str]:
     """The MQTT topic of every record on the dead-letter topic."""
     from kafka import KafkaConsumer, TopicPartition
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from anbu.cli_support import settings_of
+from config.cli_context import settings_of
 
 
 def register(bench_app: typer.Typer) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from anbu.cli_support import settings_of
+from config.cli_context import settings_of
 
 
 def register(app: typer.Typer) -> None:

@@ -24,9 +24,9 @@ from sqlalchemy import Engine, ForeignKey, Integer, String, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from anbu.timeutil import utcnow
-from devices.auth import Principal, Role, hash_token
 from devices.exceptions import Conflict, InvalidInput, NotFound, RegistryError
 from devices.models import Base, CareCenter, UtcDateTime
+from devices.principals import Principal, Role, hash_token
 
 MAX_FAILURES = 5
 """Wrong passwords in a row before the account is locked."""

@@ -14,12 +14,12 @@ from typing import Annotated
 import typer
 from sqlalchemy.orm import Session
 
-from anbu.cli_support import settings_of
 from anbu.timeutil import in_seoul, utcnow
+from config.cli_context import settings_of
 from devices import accounts
-from devices.auth import Principal, Role
 from devices.db import init_db
 from devices.exceptions import RegistryError
+from devices.principals import Principal, Role
 
 users_app = typer.Typer(
     help="Personal accounts of staff, center leads, installers, operators and admins.",

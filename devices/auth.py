@@ -1,83 +1,20 @@
-"""API tokens, roles and who may see which household.
+"""FastAPI request dependencies: the principal of a request, from its token or session.
 
-Tokens are random and shown once; only their SHA-256 is stored (a slow hash adds nothing
-for 256-bit random secrets, and lookup by hash stays one indexed query). Tokens are for
-machines and scripts; people sign in with a personal account (:mod:`devices.accounts`), whose
-browser session cookie is checked here too.
+The roles, principals and token hashing they use are :mod:`devices.principals` (pure, for
+the CLI). A token comes in ``Authorization: Bearer ...`` or the ``anbu_token`` cookie; a
+person signed in with an account (:mod:`devices.accounts`) has an ``anbu_session`` cookie.
 """
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-from dataclasses import dataclass
-from enum import StrEnum
-from typing import TYPE_CHECKING
-
 from fastapi import HTTPException, Request, status
 
-if TYPE_CHECKING:
-    from devices.lookup import RegistryLookup
+from devices.accounts import session_principal
+from devices.lookup import RegistryLookup
+from devices.principals import Principal
 
 TOKEN_COOKIE = "anbu_token"
 SESSION_COOKIE = "anbu_session"
-TOKEN_PREFIX = "anbu_"
-
-
-class Role(StrEnum):
-    """What a token may do.
-
-    installer: register and change households, gateways and devices (of its center if the
-        token names one).
-    staff: care-center staff; only the households of their own center.
-    lead: a care center's lead: what staff may, and manages the accounts of the center's
-        staff and installers.
-    operator: read-only, every household, no personal data.
-    admin: everything, including tokens and care centers.
-    """
-
-    INSTALLER = "installer"
-    STAFF = "staff"
-    LEAD = "lead"
-    OPERATOR = "operator"
-    ADMIN = "admin"
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is calling.
-
-    Attributes:
-        token_id: the id of the token used (not the token).
-        role: its role.
-        care_center_id: the center it is limited to; None for all centers.
-        name: a label for audit trails (``"kim (cc-01 night duty)"``); for a person signed
-            in with an account, ``"display name (user name)"``.
-        username: the account's user name; None for an API token.
-    """
-
-    token_id: str
-    role: Role
-    care_center_id: str | None
-    name: str
-    username: str | None = None
-
-
-def new_token() -> str:
-    """Return a fresh random API token."""
-    return TOKEN_PREFIX + secrets.token_urlsafe(32)
-
-
-def hash_token(token: str) -> str:
-    """The stored form of a token."""
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def can_see_household(principal: Principal, care_center_id: str) -> bool:
-    """Whether ``principal`` may see a household of ``care_center_id``."""
-    if principal.role in (Role.ADMIN, Role.OPERATOR):
-        return True
-    return principal.care_center_id is None or principal.care_center_id == care_center_id
 
 
 def token_from_request(request: Request) -> str | None:
@@ -94,8 +31,6 @@ def token_from_request(request: Request) -> str | None:
 
 def lookup_of(request: Request) -> RegistryLookup:
     """The app's :class:`RegistryLookup`, created on first use."""
-    from devices.lookup import RegistryLookup
-
     lookup = getattr(request.app.state, "registry_lookup", None)
     if lookup is None:
         lookup = RegistryLookup.from_settings(request.app.state.settings)
@@ -110,8 +45,6 @@ def _session_principal(request: Request) -> Principal | None:
     raw = request.cookies.get(SESSION_COOKIE)
     if not raw:
         return None
-    from devices.accounts import session_principal
-
     return session_principal(lookup_of(request).engine, raw)
 
 

@@ -20,17 +20,11 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from anbu.timeutil import utcnow
+from devices.changes import changes_of
 from devices.exceptions import ImportRejected, InvalidInput, RowError
 from devices.models import CareCenter, Device, Household, Resident, table_of
-from devices.rules import problem
+from devices.rules import check_id, check_topic, new_id, parse_quiet_hours, problem
 from devices.schemas import DeviceIn, HouseholdPatch, ResidentIn
-from devices.service import (
-    changes_of,
-    check_id,
-    check_topic,
-    new_id,
-    parse_quiet_hours,
-)
 
 HOUSEHOLD_COLUMNS = (
     "household_id",
@@ -237,7 +231,7 @@ def import_csv(session: Session, text: str, *, allowed_center: str | None = None
     """Check and import a CSV file in one transaction (the caller commits).
 
     Args:
-        session: the registry session (use :func:`devices.service.registry_session` so the
+        session: the registry session (use :func:`devices.unit_of_work.registry_session` so the
             new entities are published after commit).
         text: the CSV text with a header row.
         allowed_center: refuse rows of any other care center (a center-bound token).

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from anbu.errors import AnbuError
+from anbu.errors import AnbuError, ConflictKind, ForbiddenKind, InvalidKind, NotFoundKind
 
 
 class RegistryError(AnbuError):
     """Base class of the registry's errors."""
 
 
-class NotFound(RegistryError):
+class NotFound(RegistryError, NotFoundKind):
     """The entity does not exist, or the caller may not see it (said the same way on purpose).
 
     Attributes:
@@ -25,11 +26,11 @@ class NotFound(RegistryError):
         self.ident = ident
 
 
-class Conflict(RegistryError):
+class Conflict(RegistryError, ConflictKind):
     """The change clashes with what is stored (an id or MQTT topic already in use)."""
 
 
-class InvalidInput(RegistryError):
+class InvalidInput(RegistryError, InvalidKind):
     """A value was refused; ``field`` names it."""
 
     def __init__(self, field: str, reason: str) -> None:
@@ -37,8 +38,12 @@ class InvalidInput(RegistryError):
         self.field = field
         self.reason = reason
 
+    def http_fields(self) -> dict[str, Any]:
+        """The field at fault, for the API's answer."""
+        return {"field": self.field}
 
-class Forbidden(RegistryError):
+
+class Forbidden(RegistryError, ForbiddenKind):
     """The caller's role may not do this."""
 
 
@@ -57,10 +62,15 @@ class RowError:
     reason: str
 
 
-class ImportRejected(RegistryError):
+class ImportRejected(RegistryError, InvalidKind):
     """A CSV import was refused as a whole; ``errors`` lists every bad row."""
 
     def __init__(self, errors: list[RowError]) -> None:
         lines = sorted({e.line for e in errors})
         super().__init__(f"import refused, nothing imported: {len(lines)} bad row(s)")
         self.errors = errors
+
+    def http_fields(self) -> dict[str, Any]:
+        """Every bad row, for the API's answer."""
+        return {"errors": [{"line": e.line, "field": e.field, "reason": e.reason}
+                           for e in self.errors]}

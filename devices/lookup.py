@@ -8,9 +8,9 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from config import Settings
-from devices.auth import Principal, Role, hash_token
 from devices.db import init_db
 from devices.models import ApiToken, CareCenter, Contact, Device, Household
+from devices.principals import Principal, Role, hash_token
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from anbu.stack.mosquitto_auth import (
+from anbu.mosquitto_auth import (
     MqttAccount,
     reload_mosquitto,
     service_account,

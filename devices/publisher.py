@@ -6,7 +6,6 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
@@ -18,10 +17,8 @@ from anbu.kafka_producers import abandon
 from anbu.kafka_topics import ensure_topics
 from anbu.registry_records import RegistryRecord, record_key
 from config import Settings
+from devices.changes import Changes
 from devices.records import records_for
-
-if TYPE_CHECKING:
-    from devices.service import Changes
 
 log = logging.getLogger(__name__)
 

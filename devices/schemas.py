@@ -9,14 +9,17 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from anbu.events import SourceFormat, UtcDatetime
 from anbu.registry_records import AwayPeriod, DeviceKindName, QuietHours
-from devices.auth import Role
+from devices.principals import Role
 from devices.rules import (
+    ID_MAX,
+    ID_PATTERN,
     SHORT_MAX,
     TEXT_MAX,
     EscalationDelays,
     HeartbeatInterval,
     InactivityHours,
     ReportingInterval,
+    Tier,
 )
 
 
@@ -31,9 +34,7 @@ def _utf8(value: str) -> str:
 
 Utf8 = AfterValidator(_utf8)
 
-Ident = Annotated[
-    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", max_length=64)
-]
+Ident = Annotated[str, StringConstraints(pattern=ID_PATTERN, max_length=ID_MAX)]
 Text = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TEXT_MAX), Utf8
 ]
@@ -175,7 +176,7 @@ class ResidentOut(_Out):
 class ContactIn(_In):
     """An escalation contact; tier 1 is called first."""
 
-    tier: int = Field(ge=1, le=10)
+    tier: Tier
     name: Text
     relation: OptShort = None
     phone: Phone = None
@@ -185,7 +186,7 @@ class ContactIn(_In):
 class ContactPatch(_In):
     """Changes to a contact."""
 
-    tier: int | None = Field(default=None, ge=1, le=10)
+    tier: Tier | None = None
     name: Text | None = None
     relation: OptShort = None
     phone: Phone = None

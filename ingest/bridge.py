@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry, start_http_server
 from anbu.health import Heartbeat, Report, instance_name
 from anbu.influx import BufferedWriter, InfluxClient, InfluxError
 from anbu.timeutil import utcnow
+from config import Settings
 from ingest.exceptions import RegistryUnavailable
 from ingest.kafka_sink import Delivery, KafkaSink
 from ingest.metrics import IngestMetrics
@@ -47,13 +48,13 @@ _PUBACK = 0x40
 _PUBACK_PACKET = struct.Struct("!BBH")
 
 
-def default_client_id(settings: Any) -> str:
+def default_client_id(settings: Settings) -> str:
     """Return the bridge's fixed MQTT client id (its persistent session's name)."""
     configured: str | None = settings.ingest.client_id
     return configured or f"anbu-bridge-{socket.gethostname()}"
 
 
-def shared_filters(settings: Any) -> list[str]:
+def shared_filters(settings: Settings) -> list[str]:
     """The main lane's filters: ``$share/<group>/<filter>`` for each topic filter.
 
     With ``mqtt.shared_group`` empty they are the plain filters: Mosquitto 2.0.11 does not
@@ -78,7 +79,7 @@ class Bridge:
 
     def __init__(
         self,
-        settings: Any,
+        settings: Settings,
         *,
         client_id: str | None = None,
         serve_metrics: bool = True,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from anbu.cli_support import settings_of
+from config.cli_context import settings_of
 
 
 def register(app: typer.Typer) -> None:

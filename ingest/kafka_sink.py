@@ -35,6 +35,7 @@ from kafka.partitioner.default import murmur2
 from anbu.events import SCHEMA_VERSION
 from anbu.health import Report
 from anbu.kafka_producers import abandon
+from config import Settings
 from ingest.normalise import EventDict
 from ingest.ratelimit import RateLimitedLog
 
@@ -109,7 +110,7 @@ class KafkaSink:
 
     def __init__(
         self,
-        settings: Any,
+        settings: Settings,
         on_delivered: Callable[[list[Delivery]], None],
         on_error: Callable[[], None] | None = None,
         producer: KafkaProducer | None = None,

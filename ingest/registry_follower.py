@@ -14,9 +14,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 from anbu.registry_reader import RegistryChange, RegistryReader
+from config import Settings
 from ingest.registry_cache import RegistryCache
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ class RegistryFollower(threading.Thread):
 
     def __init__(
         self,
-        settings: Any,
+        settings: Settings,
         cache: RegistryCache,
         on_change: Callable[[int], None] | None = None,
     ) -> None:

@@ -31,6 +31,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from anbu.timeutil import utcnow
+from config import Settings
 from ingest.kafka_sink import Delivery, KafkaSink
 from ingest.normalise import Inbound, Normaliser
 from ingest.priority import SosClaims, is_sos, sos_filters
@@ -59,7 +60,7 @@ class SosLane:
 
     def __init__(
         self,
-        settings: Any,
+        settings: Settings,
         cache: RegistryCache,
         normaliser: Normaliser,
         claims: SosClaims,

@@ -11,9 +11,10 @@ from typing import Annotated, Any
 
 import typer
 
-from anbu.cli_support import settings_of
 from anbu.errors import AnbuError
 from anbu.timeutil import utcnow
+from config import Settings
+from config.cli_context import settings_of
 from simulator.plan import DAY, NO_INCIDENTS, IncidentRates, Withdrawal
 from simulator.resident import SimOptions
 from simulator.world import DEFAULT_START, Simulation, SimulationConfig
@@ -151,7 +152,7 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
-def _run_mqtt(settings: Any, simulation: Simulation, speed: float) -> None:
+def _run_mqtt(settings: Settings, simulation: Simulation, speed: float) -> None:
     from simulator.demo import device_index
     from simulator.publish import connect, publish
 
@@ -181,7 +182,7 @@ def _run_mqtt(settings: Any, simulation: Simulation, speed: float) -> None:
     )
 
 
-def _run_demo(settings: Any, households: int, speed: float, seed: int) -> None:
+def _run_demo(settings: Settings, households: int, speed: float, seed: int) -> None:
     from simulator.demo import run_forever
 
     stop = _stop_on_signals()

@@ -63,15 +63,16 @@ def seed_registry(settings: Settings, simulation: Simulation, speed: float) -> D
         RegistryUnavailable: the registry package is not installed.
     """
     try:
-        from devices import service
+        from devices import equipment, residents, service
         from devices.models import CareCenter, Device, Gateway, Household
+        from devices.unit_of_work import registry_session
     except ImportError as exc:
         raise RegistryUnavailable(
             f"the registry (devices package) is not available: {exc}"
         ) from None
     created = existing = 0
     hours = demo_inactivity_hours(speed)
-    with service.registry_session(settings) as session:
+    with registry_session(settings) as session:
         for center, dongs in CARE_CENTERS.items():
             if session.get(CareCenter, center) is None:
                 service.create_care_center(
@@ -99,7 +100,7 @@ def seed_registry(settings: Settings, simulation: Simulation, speed: float) -> D
                     quiet_hours=_quiet(profile.bed, profile.wake),
                     notes="demo household (simulated)",
                 )
-                service.add_resident(
+                residents.add_resident(
                     session,
                     hh,
                     name,
@@ -109,7 +110,7 @@ def seed_registry(settings: Settings, simulation: Simulation, speed: float) -> D
                     ),
                     consent=True,
                 )
-                service.add_contact(
+                residents.add_contact(
                     session,
                     hh,
                     1,
@@ -117,7 +118,7 @@ def seed_registry(settings: Settings, simulation: Simulation, speed: float) -> D
                     relation="care_worker",
                     phone="010-2000-0001",
                 )
-                service.add_contact(
+                residents.add_contact(
                     session,
                     hh,
                     2,
@@ -125,7 +126,7 @@ def seed_registry(settings: Settings, simulation: Simulation, speed: float) -> D
                     relation="center",
                     phone="02-555-0100",
                 )
-                service.add_contact(
+                residents.add_contact(
                     session,
                     hh,
                     3,
@@ -136,11 +137,11 @@ def seed_registry(settings: Settings, simulation: Simulation, speed: float) -> D
             else:
                 existing += 1
             if session.get(Gateway, household.gateway_id) is None:
-                service.create_gateway(session, hh, gateway_id=household.gateway_id)
+                equipment.create_gateway(session, hh, gateway_id=household.gateway_id)
             for device in household.devices:
                 if device.kind == "gateway" or session.get(Device, device.device_id) is not None:
                     continue
-                service.add_device(
+                equipment.add_device(
                     session,
                     hh,
                     device.kind,
@@ -178,16 +179,17 @@ def demo_accounts() -> list[tuple[str, str, str, str | None]]:
 
 def _ensure_accounts(settings: Settings) -> Path:
     """Create the demo accounts once; the file keeps their passwords (the registry hashes)."""
-    from devices import accounts, service
-    from devices.auth import Principal, Role
+    from devices import accounts
     from devices.exceptions import NotFound
+    from devices.principals import Principal, Role
+    from devices.unit_of_work import registry_session
 
     path = settings.data_dir / "demo" / "accounts.txt"
     if path.exists():
         return path
     seeder = Principal("demo", Role.ADMIN, None, "anbu simulate --demo")
     lines = ["# anbu demo accounts: sign in at /signin (user name, password, role, center)"]
-    with service.registry_session(settings, publish=False, mqtt=False) as session:
+    with registry_session(settings, publish=False, mqtt=False) as session:
         for username, name, role, center in demo_accounts():
             try:
                 made = accounts.reset_password(session, seeder, username)

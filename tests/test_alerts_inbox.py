@@ -25,10 +25,12 @@ from anbu.influx import InfluxClient, Point
 from anbu.stack.services import free_port
 from anbu.timeutil import utcnow
 from config import Settings
+from devices import residents
 from devices import service as registry
+from devices import tokens as registry_tokens
 from devices.accounts import create_account
-from devices.auth import Principal, Role
 from devices.db import init_db, session_factory
+from devices.principals import Principal, Role
 from tests.test_alerts_support import EventProducer, make_event, wait_for
 from web.app import create_app
 
@@ -55,12 +57,16 @@ def seed_registry(settings: Settings, delays: tuple[int, ...] = (600, 600)) -> R
             household = registry.create_household(
                 session, center, dong, escalation_delays_s=delays, checkin_enabled=False
             )
-            registry.add_contact(session, household.id, 1, "담당 사회복지사", phone="010-1234-5678")
+            residents.add_contact(
+                session, household.id, 1, "담당 사회복지사", phone="010-1234-5678"
+            )
             households[center] = household.id
-            _, tokens[center] = registry.create_token(
+            _, tokens[center] = registry_tokens.create_token(
                 session, Role.STAFF, name=f"김복지 ({center})", care_center_id=center
             )
-        _, tokens["operator"] = registry.create_token(session, Role.OPERATOR, name="구청 운영")
+        _, tokens["operator"] = registry_tokens.create_token(
+            session, Role.OPERATOR, name="구청 운영"
+        )
         session.commit()
     engine.dispose()
     return Registry(tokens, households)

@@ -11,7 +11,9 @@ import httpx
 
 from anbu.stack.services import free_port
 from config import Settings
+from devices import residents
 from devices import service as registry
+from devices.unit_of_work import registry_session
 from tests.test_alerts_support import (  # noqa: F401 - fixtures
     EventProducer,
     HttpReceiver,
@@ -51,15 +53,15 @@ def test_anbu_alerts_process_uses_the_registry_and_exposes_metrics(
     smtp_server: SmtpServer,  # noqa: F811
 ) -> None:
     # The registry publishes the household on anbu.registry and keeps the people in its DB.
-    with registry.registry_session(settings, publish=True, mqtt=False) as session:
+    with registry_session(settings, publish=True, mqtt=False) as session:
         registry.create_care_center(
             session, "cc-r", "역삼 복지관", dongs=["역삼1동"], email="desk@cc-r.example"
         )
         household = registry.create_household(
             session, "cc-r", "역삼1동", escalation_delays_s=[1, 600], checkin_enabled=False
         )
-        registry.add_contact(session, household.id, 1, "사회복지사", email="worker@cc-r.example")
-        registry.add_contact(session, household.id, 2, "팀장", email="lead@cc-r.example")
+        residents.add_contact(session, household.id, 1, "사회복지사", email="worker@cc-r.example")
+        residents.add_contact(session, household.id, 2, "팀장", email="lead@cc-r.example")
         household_id = household.id
 
     metrics_port = free_port()

@@ -23,7 +23,9 @@ from alerts.service import BackgroundService
 from anbu.events import AlertKind, Severity
 from anbu.stack.services import free_port
 from config import Settings
+from devices import equipment, residents
 from devices import service as registry
+from devices.unit_of_work import registry_session
 from tests.test_alerts_support import (  # noqa: F401 - fixtures
     EventProducer,
     HttpReceiver,
@@ -132,16 +134,16 @@ def register(settings: Settings, phones: dict[str, str]) -> dict[str, str]:
         household id by phone number.
     """
     ids: dict[str, str] = {}
-    with registry.registry_session(settings, publish=True, mqtt=False) as session:
+    with registry_session(settings, publish=True, mqtt=False) as session:
         registry.create_care_center(session, "cc-v", "서구 복지관", dongs=["농성1동"])
         for phone, name in phones.items():
             household = registry.create_household(
                 session, "cc-v", "농성1동", escalation_delays_s=[1, 600]
             )
-            registry.add_resident(session, household.id, name, phone=phone, consent=True)
-            registry.add_contact(session, household.id, 1, "사회복지사", email="w@cc-v.example")
-            registry.add_contact(session, household.id, 2, "팀장", email="lead@cc-v.example")
-            registry.add_contact(session, household.id, 3, "구청", email="gu@cc-v.example")
+            residents.add_resident(session, household.id, name, phone=phone, consent=True)
+            residents.add_contact(session, household.id, 1, "사회복지사", email="w@cc-v.example")
+            residents.add_contact(session, household.id, 2, "팀장", email="lead@cc-v.example")
+            residents.add_contact(session, household.id, 3, "구청", email="gu@cc-v.example")
             ids[phone] = household.id
     return ids
 
@@ -314,8 +316,8 @@ def test_a_household_with_a_robot_is_called_only_after_the_robot_got_no_answer(
     )
     ids = register(settings, {"010-2222-0006": "한옥자"})
     household = ids["010-2222-0006"]
-    with registry.registry_session(settings, publish=True, mqtt=False) as session:
-        registry.add_device(session, household, "robot", "anbu", f"anbu/gw-{household}/robot")
+    with registry_session(settings, publish=True, mqtt=False) as session:
+        equipment.add_device(session, household, "robot", "anbu", f"anbu/gw-{household}/robot")
     provider.outcomes["010-2222-0006"] = "answered_well"
     producer = EventProducer(settings)
     event = make_event(household, AlertKind.INACTIVITY, severity=Severity.HIGH)
@@ -344,16 +346,16 @@ def test_no_number_or_no_provider_goes_on_at_once_with_the_reason_in_the_history
     down = StandInProvider(port=free_port())  # nobody listens there: the provider is down
     settings = voicebot_settings(make_settings, down, http_receiver,
                                  **{"alerts.voicebot_timeout": "60s"})
-    with registry.registry_session(settings, publish=True, mqtt=False) as session:
+    with registry_session(settings, publish=True, mqtt=False) as session:
         registry.create_care_center(session, "cc-v", "서구 복지관", dongs=["농성1동"])
         households = []
         for phone in (None, "010-2222-0009"):
             made = registry.create_household(
                 session, "cc-v", "농성1동", escalation_delays_s=[1, 600]
             )
-            registry.add_resident(session, made.id, "정미자", phone=phone, consent=True)
+            residents.add_resident(session, made.id, "정미자", phone=phone, consent=True)
             for tier in (1, 2, 3):
-                registry.add_contact(session, made.id, tier, "담당", email="w@cc-v.example")
+                residents.add_contact(session, made.id, tier, "담당", email="w@cc-v.example")
             households.append(made.id)
     no_number, unreachable = households
     producer = EventProducer(settings)

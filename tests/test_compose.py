@@ -11,7 +11,7 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from anbu.cli import available_commands
+from anbu.commands import available_commands
 from config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

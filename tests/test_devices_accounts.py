@@ -25,8 +25,8 @@ from devices.accounts import (
     set_disabled,
     start_session,
 )
-from devices.auth import Principal, Role
 from devices.exceptions import Conflict, InvalidInput, NotFound
+from devices.principals import Principal, Role
 from tests import test_devices_store
 from tests.test_devices_support import new_postgres_database, postgres_database  # noqa: F401
 

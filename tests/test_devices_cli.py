@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 from anbu.cli import app, build_app
 from anbu.registry_records import parse_registry_record
 from config import Settings
-from devices.auth import hash_token
 from devices.db import init_db
 from devices.lookup import RegistryLookup
 from devices.models import ApiToken
+from devices.principals import hash_token
 from tests.test_devices_support import read_registry
 
 

@@ -19,10 +19,10 @@ from fastapi.testclient import TestClient
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from anbu.stack.mosquitto_auth import reload_mosquitto, service_account, write_auth_files
+from anbu.mosquitto_auth import reload_mosquitto, service_account, write_auth_files
 from anbu.stack.services import free_port, mosquitto_spec
 from config import Settings
-from devices import api
+from devices import loops
 from tests.services import SERVICE_USER, running
 from tests.test_devices_support import registry_app, wait_for
 
@@ -97,7 +97,7 @@ def test_gateway_publishes_only_under_its_own_topics(
     broker: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     settings = broker
-    monkeypatch.setattr(api, "MQTT_WATCH_S", 0.3)
+    monkeypatch.setattr(loops, "MQTT_WATCH_S", 0.3)
     admin = {"Authorization": f"Bearer {settings.admin_token()}"}
     clients: list[Client] = []
     with TestClient(registry_app(settings)) as http:

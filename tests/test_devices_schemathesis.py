@@ -18,7 +18,7 @@ from schemathesis.generation import GenerationMode
 from sqlalchemy.orm import Session
 
 from config import Settings
-from devices import api, service
+from devices import api, equipment, residents, service, tokens
 from devices.db import init_db
 from devices.publisher import close_producers
 
@@ -37,13 +37,13 @@ def test_no_server_errors(make_settings: Callable[..., Settings]) -> None:
     settings = make_settings()
     engine = init_db(settings)
     with Session(engine) as session:
-        service.ensure_admin_token(session, settings.admin_token())
+        tokens.ensure_admin_token(session, settings.admin_token())
         service.create_care_center(session, "cc-01", "Center")
         service.create_household(session, "cc-01", "Seogyo-dong", household_id="hh-1")
-        service.add_resident(session, "hh-1", "Resident")
-        service.add_contact(session, "hh-1", 1, "Contact", phone="010-1")
-        service.create_gateway(session, "hh-1", gateway_id="gw-1")
-        service.add_device(session, "hh-1", "motion", "zigbee2mqtt", "z/1", device_id="d-1")
+        residents.add_resident(session, "hh-1", "Resident")
+        residents.add_contact(session, "hh-1", 1, "Contact", phone="010-1")
+        equipment.create_gateway(session, "hh-1", gateway_id="gw-1")
+        equipment.add_device(session, "hh-1", "motion", "zigbee2mqtt", "z/1", device_id="d-1")
         session.commit()
     # The router without the start-up hooks: schemathesis opens a client per request, and
     # every endpoint works without them (the database is opened on first use).

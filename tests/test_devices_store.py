@@ -11,12 +11,12 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from devices import service
-from devices.auth import Role
+from devices import equipment, residents, service, tokens
 from devices.db import migrate
 from devices.exceptions import Conflict, InvalidInput, NotFound
 from devices.lookup import RegistryLookup
 from devices.models import Device, Household
+from devices.principals import Role
 from devices.records import records_for
 from tests.test_devices_support import new_postgres_database, postgres_database  # noqa: F401
 
@@ -65,12 +65,12 @@ def _seed(session: Session) -> tuple[str, str]:
         escalation_delays_s=[60, 120],
         address="Secret street 1",
     )
-    service.add_resident(session, household.id, "Hong Gildong", phone="010-1234-5678")
-    service.add_contact(session, household.id, 2, "Neighbour", phone="010-2222-2222")
-    service.add_contact(session, household.id, 1, "Daughter", email="d@example.org")
-    gateway, password = service.create_gateway(session, household.id)
+    residents.add_resident(session, household.id, "Hong Gildong", phone="010-1234-5678")
+    residents.add_contact(session, household.id, 2, "Neighbour", phone="010-2222-2222")
+    residents.add_contact(session, household.id, 1, "Daughter", email="d@example.org")
+    gateway, password = equipment.create_gateway(session, household.id)
     assert len(password) >= 20
-    service.add_device(
+    equipment.add_device(
         session,
         household.id,
         "robot",
@@ -79,7 +79,7 @@ def _seed(session: Session) -> tuple[str, str]:
         gateway_id=gateway.id,
         device_id="dev-robot-1",
     )
-    service.add_device(
+    equipment.add_device(
         session, household.id, "motion", "zigbee2mqtt", "zigbee2mqtt/hall_pir", room="hall"
     )
     session.commit()
@@ -89,7 +89,7 @@ def _seed(session: Session) -> tuple[str, str]:
 def test_lookup_answers_what_alerts_need(engine: Engine) -> None:
     with Session(engine) as session:
         household_id, _ = _seed(session)
-        _, token = service.create_token(session, Role.STAFF, name="kim", care_center_id="cc-a")
+        _, token = tokens.create_token(session, Role.STAFF, name="kim", care_center_id="cc-a")
         session.commit()
     lookup = RegistryLookup(engine)
     info = lookup.household(household_id)
@@ -131,13 +131,14 @@ def test_replacement_keeps_history_and_frees_the_topic(engine: Engine) -> None:
         household_id, _ = _seed(session)
         old = session.scalar(select(Device).where(Device.mqtt_topic == "zigbee2mqtt/hall_pir"))
         assert old is not None
-        new = service.replace_device(session, old.id, new_device_id="dev-pir-2")
+        new = equipment.replace_device(session, old.id, new_device_id="dev-pir-2")
         session.commit()
-        assert [d.id for d in service.device_history(session, "dev-pir-2")] == [old.id, "dev-pir-2"]
+        history = equipment.device_history(session, "dev-pir-2")
+        assert [d.id for d in history] == [old.id, "dev-pir-2"]
         assert old.retired_at is not None and old.replaced_by == "dev-pir-2"
         assert new.mqtt_topic == "zigbee2mqtt/hall_pir" and new.replaces == old.id
         with pytest.raises(Conflict):
-            service.add_device(
+            equipment.add_device(
                 session, household_id, "motion", "zigbee2mqtt", "zigbee2mqtt/hall_pir"
             )
 
@@ -146,19 +147,19 @@ def test_bad_input_names_the_field(engine: Engine) -> None:
     with Session(engine) as session:
         household_id, _ = _seed(session)
         with pytest.raises(InvalidInput) as bad:
-            service.add_device(session, household_id, "toaster", "zigbee2mqtt", "z/1")
+            equipment.add_device(session, household_id, "toaster", "zigbee2mqtt", "z/1")
         assert bad.value.field == "kind"
         with pytest.raises(InvalidInput) as bad:
-            service.add_device(session, household_id, "plug", "tasmota", "tele/#")
+            equipment.add_device(session, household_id, "plug", "tasmota", "tele/#")
         assert bad.value.field == "mqtt_topic"
         with pytest.raises(NotFound):
             service.create_household(session, "cc-nope", "X")
         with pytest.raises(InvalidInput):
-            service.create_token(session, "staff", name="x")
+            tokens.create_token(session, "staff", name="x")
         with pytest.raises(InvalidInput):
-            service.create_gateway(session, household_id, gateway_id="anbu-service")
+            equipment.create_gateway(session, household_id, gateway_id="anbu-service")
         with pytest.raises(InvalidInput) as bad:
-            service.add_device(
+            equipment.add_device(
                 session,
                 household_id,
                 "plug",

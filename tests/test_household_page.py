@@ -20,10 +20,12 @@ from anbu.influx import InfluxClient, Point
 from anbu.stack.services import free_port
 from anbu.timeutil import in_seoul, utcnow
 from config import Settings
+from devices import residents
 from devices import service as registry
+from devices import tokens as registry_tokens
 from devices.accounts import create_account
-from devices.auth import Principal, Role
 from devices.db import init_db, session_factory
+from devices.principals import Principal, Role
 from tests.test_alerts_inbox import web_server  # noqa: F401 - the same uvicorn fixture
 from tests.test_alerts_support import make_event
 from timeseries.schema import DEVICE_HEALTH, HEALTH_RP, ensure_schema
@@ -51,11 +53,11 @@ def seed(settings: Settings) -> tuple[dict[str, str], str]:
             households[center] = household.id
             create_account(session, bootstrap, username=staff, display_name="김복지",
                            role="staff", care_center_id=center, password=PASSWORD)
-        registry.add_resident(session, households["cc-a"], "박순자", phone="010-2222-3333")
-        registry.add_contact(session, households["cc-a"], 1, "이영희", relation="딸",
+        residents.add_resident(session, households["cc-a"], "박순자", phone="010-2222-3333")
+        residents.add_contact(session, households["cc-a"], 1, "이영희", relation="딸",
                              phone="010-1234-5678")
-        registry.add_contact(session, households["cc-a"], 2, "동 주민센터", phone="02-2222-0000")
-        _, operator = registry.create_token(session, Role.OPERATOR, name="구청 운영")
+        residents.add_contact(session, households["cc-a"], 2, "동 주민센터", phone="02-2222-0000")
+        _, operator = registry_tokens.create_token(session, Role.OPERATOR, name="구청 운영")
         session.commit()
     engine.dispose()
     return households, operator
@@ -218,7 +220,9 @@ def test_page_opens_without_influxdb_and_says_activity_is_missing(
     engine = init_db(settings)
     with session_factory(engine)() as session:
         assert isinstance(session, Session)
-        _, token = registry.create_token(session, Role.STAFF, name="김복지", care_center_id="cc-a")
+        _, token = registry_tokens.create_token(
+            session, Role.STAFF, name="김복지", care_center_id="cc-a"
+        )
         session.commit()
     engine.dispose()
     with TestClient(create_app(settings)) as client:

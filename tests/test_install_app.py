@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 from config import Settings
 from devices import service as registry
 from devices.accounts import create_account
-from devices.auth import Principal, Role
 from devices.db import init_db, session_factory
+from devices.principals import Principal, Role
 from tests import test_alerts_inbox
 from tests.test_alerts_inbox import sign_in
 from tests.test_devices_mqtt import Client

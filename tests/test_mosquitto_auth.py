@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from anbu.stack.mosquitto_auth import (
+from anbu.mosquitto_auth import (
     MqttAccount,
     hash_password,
     password_matches,

@@ -14,9 +14,9 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
+from anbu.mosquitto_auth import MqttAccount, hash_password, service_account
 from anbu.stack.compose import infra_programs, mosquitto_tls
 from anbu.stack.exceptions import StackError
-from anbu.stack.mosquitto_auth import MqttAccount, hash_password, service_account
 from anbu.stack.services import MosquittoTls, free_port, mosquitto_spec
 from config import load_settings
 from tests.services import SERVICE_USER, RunningService, running

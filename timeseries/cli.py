@@ -9,9 +9,9 @@ from typing import Annotated
 
 import typer
 
-from anbu.cli_support import settings_of
 from anbu.influx import InfluxClient
 from anbu.timeutil import utcnow
+from config.cli_context import settings_of
 from timeseries.schema import backfill, ensure_schema
 
 series_app = typer.Typer(

@@ -24,16 +24,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from anbu.timeutil import in_seoul, utcnow
 from devices import accounts
 from devices.accounts import Account, AccountError, AccountLocked, AuditEntry
-from devices.auth import (
-    SESSION_COOKIE,
-    TOKEN_COOKIE,
-    Principal,
-    Role,
-    lookup_of,
-    optional_principal,
-)
+from devices.auth import SESSION_COOKIE, TOKEN_COOKIE, lookup_of, optional_principal
 from devices.exceptions import RegistryError
 from devices.models import CareCenter
+from devices.principals import Principal, Role
 from web.dashboards.pages import Page, safe_next
 
 router = APIRouter(include_in_schema=False)

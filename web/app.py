@@ -3,8 +3,9 @@
 Each package contributes a module with an ``APIRouter`` named ``router`` and, optionally,
 ``async def startup(app, settings)`` and ``async def shutdown(app)`` hooks, and
 ``body_limits(settings)``: the paths that take a larger body than ``web.max_body_bytes``.
-Routers are mounted in the order of :data:`ROUTER_MODULES`; a package that is not installed
-is skipped.
+Routers are mounted in the order of :data:`ROUTER_MODULES`, imported plainly (the app mounts
+them all, so a lazy import would save nothing and hide the graph from readers and from
+``tests/test_architecture.py``).
 
 Every request passes :class:`~web.limits.RequestLimits` (413, 414, 431), and a request that
 fails validation is answered 422 with the problems listed, also when the bad value is a
@@ -13,8 +14,6 @@ number JSON cannot write back (``1e999`` reads as infinity; ``NaN``).
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 import math
 from collections.abc import AsyncIterator
@@ -27,30 +26,26 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+import alerts.api
+import devices.api
+import web.accounts
+import web.dashboards
+import web.household
+import web.install
 from config import Settings
 from web.accounts import AuditTrail
 from web.limits import RequestLimits
 
 log = logging.getLogger(__name__)
 
-ROUTER_MODULES: list[str] = [
-    "devices.api",  # installer API: /api/v1/centers, /households, /devices, ... (issue 4)
-    "alerts.api",  # care-center inbox: /inbox, /api/v1/alerts (issue 6)
-    "alerts.household",  # the household page an alert links to: /inbox/households/{id} (17)
-    "web.dashboards",  # operator dashboards: /, /households/{id}, /devices (issue 7)
-    "web.accounts",  # people's sign-in /signin, /signout, /accounts (issue 17)
-    "web.install",  # the installer's phone app: /install, /install/api (issue 17)
+ROUTER_MODULES: list[ModuleType] = [
+    devices.api,  # installer API: /api/v1/centers, /households, /devices, ... (issue 4)
+    alerts.api,  # care-center inbox: /inbox, /api/v1/alerts (issue 6)
+    web.household,  # the household page an alert links to: /inbox/households/{id} (17)
+    web.dashboards,  # operator dashboards: /, /households/{id}, /devices (issue 7)
+    web.accounts,  # people's sign-in /signin, /signout, /accounts (issue 17)
+    web.install,  # the installer's phone app: /install, /install/api (issue 17)
 ]
-
-
-def _modules() -> list[ModuleType]:
-    found = []
-    for name in ROUTER_MODULES:
-        package = name.split(".")[0]
-        if importlib.util.find_spec(package) is None or importlib.util.find_spec(name) is None:
-            continue
-        found.append(importlib.import_module(name))
-    return found
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -58,7 +53,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     The settings are kept on ``app.state.settings`` for route dependencies.
     """
-    modules = _modules()
+    modules = ROUTER_MODULES
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 import uvicorn
 
-from anbu.cli_support import settings_of
+from config.cli_context import settings_of
 from web.app import create_app
 from web.server import server_config
 

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from anbu.cli_support import cli_context, settings_of
+from anbu.commands import available_commands
 from anbu.errors import AnbuError
 from anbu.health import verdict
 from anbu.influx import InfluxClient
@@ -29,6 +29,8 @@ from anbu.stack.supervise import (
     write_config,
 )
 from anbu.timeutil import SEOUL, utcnow
+from config import Settings
+from config.cli_context import cli_context, settings_of
 
 
 def _say(text: str) -> None:
@@ -40,8 +42,6 @@ def up(
     demo: Annotated[bool, typer.Option("--demo", help="Add simulated demo households.")] = False,
 ) -> None:
     """Start the whole embedded stack and keep it running until Ctrl-C."""
-    from anbu.cli import available_commands
-
     context = cli_context(ctx)
     settings = context.settings
     if settings.stack.kafka == "apache" and not jars_cached(settings.stack.kafka_lib_dir):
@@ -105,7 +105,7 @@ def _say_demo_accounts(path: Path, timeout_s: float, stopped: Callable[[], bool]
             _say("    " + "  ".join(line.split("\t")))
 
 
-def prepare(settings: Any, timeout_s: float) -> list[str]:
+def prepare(settings: Settings, timeout_s: float) -> list[str]:
     """Create what the services expect to exist: Kafka topics and the InfluxDB database."""
     said = []
     created = ensure_topics(settings, timeout_s)
@@ -177,7 +177,6 @@ def status(ctx: typer.Context) -> None:
     except StackError as exc:
         typer.echo(f"anbu: {exc}", err=True)
         raise typer.Exit(3) from None
-    from anbu.cli import available_commands
     from anbu.stack.compose import service_ports
 
     # Only derive the ports: building the infrastructure specs would rewrite their configs.

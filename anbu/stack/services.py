@@ -15,13 +15,13 @@ from pathlib import Path
 
 import httpx
 
-from anbu.stack.exceptions import MissingProgram, ServiceNotReady, StackError
-from anbu.stack.mosquitto_auth import (
+from anbu.mosquitto_auth import (
     MqttAccount,
     ensure_service_account,
     service_account,
     write_auth_files,
 )
+from anbu.stack.exceptions import MissingProgram, ServiceNotReady, StackError
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,35 +6,21 @@ JSON for the same pages is under ``/api/v1/dashboard/...``. ``web.app`` mounts
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from anbu.influx import InfluxClient
 from config import Settings
 from web.dashboards.api import router as api_router
+from web.dashboards.deps import make_queries
 from web.dashboards.pages import router as pages_router
-from web.dashboards.queries import DashboardQueries
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 router = APIRouter()
 router.include_router(api_router)
 router.include_router(pages_router)
-
-
-def make_queries(settings: Settings) -> DashboardQueries:
-    """The dashboards' queries against the configured InfluxDB."""
-    series = settings.series
-    # Two snapshot intervals and some slack: the newest snapshot is always inside.
-    lookback = max(series.health_snapshot_interval * 2 + timedelta(minutes=1), timedelta(minutes=3))
-    return DashboardQueries(
-        InfluxClient.from_settings(settings),
-        health_lookback=lookback,
-        recent_retention=series.recent_retention,
-    )
 
 
 async def startup(app: FastAPI, settings: Settings) -> None:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from devices.auth import Principal, Role, can_see_household, lookup_of
+from devices.auth import lookup_of
+from devices.principals import Principal, Role, can_see_household
 
 
 def center_scope(principal: Principal) -> set[str] | None:

@@ -6,42 +6,20 @@ like quiet homes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
-from fastapi.responses import JSONResponse, Response
-from fastapi.routing import APIRoute
 
-from devices.auth import Principal, get_principal
+from anbu.http_errors import ErrorRoute
+from devices.auth import get_principal
+from devices.principals import Principal
 from web.dashboards.access import center_scope, may_see_household
 from web.dashboards.deps import queries_of, range_of
-from web.dashboards.exceptions import SeriesUnavailableError
 from web.dashboards.queries import valid_id
 from web.dashboards.timerange import TimeRange
 from web.dashboards.views import devices_data, household_data, overview_data
 
-
-class _SeriesRoute(APIRoute):
-    """Answers 503 with the reason when InfluxDB cannot be queried.
-
-    A route class rather than an app exception handler: hooks run after the application's
-    middleware stack is built, too late to add handlers.
-    """
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-
-        async def handle(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except SeriesUnavailableError as exc:
-                return JSONResponse({"detail": str(exc)}, status.HTTP_503_SERVICE_UNAVAILABLE)
-
-        return handle
-
-
-router = APIRouter(prefix="/api/v1/dashboard", tags=["dashboards"], route_class=_SeriesRoute)
+router = APIRouter(prefix="/api/v1/dashboard", tags=["dashboards"], route_class=ErrorRoute)
 
 
 def _range(

@@ -1,5 +1,6 @@
 """Errors of the operator dashboards."""
 
+from anbu.errors import UnavailableKind
 from web.exceptions import WebError
 
 
@@ -11,5 +12,5 @@ class BadRangeError(DashboardError):
     """The requested time range is not valid (the message says why)."""
 
 
-class SeriesUnavailableError(DashboardError):
+class SeriesUnavailableError(DashboardError, UnavailableKind):
     """InfluxDB could not be queried; the page says so instead of showing empty charts."""

@@ -14,7 +14,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from anbu.timeutil import from_epoch, in_seoul, utcnow
-from devices.auth import Principal, lookup_of, optional_principal
+from devices.auth import lookup_of, optional_principal
+from devices.principals import Principal
 from web.dashboards.access import center_scope, may_see_household
 from web.dashboards.deps import queries_of
 from web.dashboards.exceptions import BadRangeError, SeriesUnavailableError

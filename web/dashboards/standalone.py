@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from config import Settings
 from devices.db import init_db, session_factory
 from devices.lookup import RegistryLookup
-from devices.service import ensure_admin_token
+from devices.tokens import ensure_admin_token
 from web.dashboards.queries import DashboardQueries
 
 

@@ -24,12 +24,15 @@ from sqlalchemy.orm import Session
 from anbu.events import SourceFormat
 from anbu.registry_records import DeviceKindName
 from config import Settings
-from devices import service
-from devices.auth import Principal, Role, can_see_household, get_principal, lookup_of
+from devices import equipment, service
+from devices.auth import get_principal, lookup_of
+from devices.changes import changes_of
 from devices.commissioning import CheckResult, check_household
 from devices.exceptions import Conflict, InvalidInput, NotFound, RegistryError
 from devices.models import CareCenter, Device, Gateway, Household
+from devices.principals import Principal, Role, can_see_household
 from devices.schemas import Ident, OptShort, ShortText, Topic
+from devices.unit_of_work import apply_changes
 from web.install.gateway_login import GatewayLogin, gateway_login
 
 router = APIRouter(prefix="/install/api", tags=["installer app"])
@@ -78,9 +81,9 @@ def _answered() -> Iterator[None]:
 def _save(request: Request, session: Session) -> None:
     """Commit, then publish the changes to Kafka and rewrite Mosquitto's accounts."""
     settings: Settings = request.app.state.settings
-    changes = service.changes_of(session)
+    changes = changes_of(session)
     session.commit()
-    service.apply_changes(settings, changes)
+    apply_changes(settings, changes)
 
 
 def _not_found(kind: str, ident: str) -> HTTPException:
@@ -278,7 +281,7 @@ def register_gateway(
     """Register a gateway; the answer holds its MQTT login and QR code, shown this once."""
     _household(session, principal, household_id)
     with _answered():
-        row, password = service.create_gateway(session, household_id, gateway_id=body.gateway_id)
+        row, password = equipment.create_gateway(session, household_id, gateway_id=body.gateway_id)
         _save(request, session)
     return gateway_login(request.app.state.settings, row.id, password)
 
@@ -290,7 +293,7 @@ def new_gateway_password(
     """A new MQTT password for a gateway whose login was lost (the old one stops working)."""
     _gateway(session, principal, gateway_id)
     with _answered():
-        row, password = service.rotate_gateway_password(session, gateway_id)
+        row, password = equipment.rotate_gateway_password(session, gateway_id)
         _save(request, session)
     return gateway_login(request.app.state.settings, row.id, password)
 
@@ -315,7 +318,7 @@ def add_device(
     gateway_id = body.gateway_id or _only_gateway(session, household_id)
     topic = body.mqtt_topic or default_topic(body.source_format, body.device_id, gateway_id)
     with _answered():
-        row = service.add_device(session, household_id, body.kind, str(body.source_format),
+        row = equipment.add_device(session, household_id, body.kind, str(body.source_format),
                                  topic, device_id=body.device_id, gateway_id=gateway_id,
                                  room=body.room or None)
         _save(request, session)
@@ -335,7 +338,7 @@ def replace_device(
     if old.mqtt_topic == default_topic(old.source_format, old.id, old.gateway_id):
         topic = default_topic(old.source_format, body.device_id, old.gateway_id)
     with _answered():
-        row = service.replace_device(session, device_id, new_device_id=body.device_id,
+        row = equipment.replace_device(session, device_id, new_device_id=body.device_id,
                                      kind=body.kind, room=body.room or None, mqtt_topic=topic)
         _save(request, session)
     return row
@@ -346,6 +349,6 @@ def retire_device(device_id: str, principal: Installer, session: Db, request: Re
     """Retire a device taken out of the home (it stays in the history)."""
     _device(session, principal, device_id)
     with _answered():
-        row = service.retire_device(session, device_id)
+        row = equipment.retire_device(session, device_id)
         _save(request, session)
     return row

@@ -21,8 +21,9 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from devices.auth import Principal, can_see_household, lookup_of, optional_principal
+from devices.auth import lookup_of, optional_principal
 from devices.models import CareCenter, Household
+from devices.principals import Principal, can_see_household
 from web.dashboards.i18n import LANG_COOKIE, pick_lang
 from web.install.api import INSTALLERS
 from web.install.i18n import FORMAT_TEXT, KIND_TEXT, KINDS, ROOMS, TEXT, labels

@@ -5,7 +5,7 @@ whether a slow SOS is this stage's fault. Runs against services that are already
 up``, or test fixtures), on fresh topic names and a fresh data directory, so it touches no
 real alerts::
 
-    python -m alerts.stage_bench --count 1000 --rate 50 --config anbu.toml
+    python -m bench.alert_stage --count 1000 --rate 50 --config anbu.toml
 
 The webhook receiver is an aiohttp server in a child process, so the service does not share
 its interpreter lock with the receiver.
@@ -78,7 +78,7 @@ def measure(settings: Settings, count: int, rate: float, timeout_s: float = 120.
 
     port = free_port()
     receiver = subprocess.Popen(
-        [sys.executable, "-m", "alerts.stage_bench", "--receive", str(port)],
+        [sys.executable, "-m", "bench.alert_stage", "--receive", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -159,7 +159,7 @@ def measure(settings: Settings, count: int, rate: float, timeout_s: float = 120.
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Command line: ``python -m alerts.stage_bench --count N --rate R [--set k=v ...]``."""
+    """Command line: ``python -m bench.alert_stage --count N --rate R [--set k=v ...]``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=50.0, help="SOS per second")

@@ -4,12 +4,13 @@ One phone screen to decide whether to call or go: the resident and contacts (tel
 the address, the alert's reason and its actions, the last 7 days of activity by hour beside
 what is usual for this resident, open and past alerts, and the devices' health.
 
-It lives next to the inbox (not under ``web.dashboards``) because it is the inbox's: the
-same people (staff, leads, admins), the same alert store and actions, the same 404 for
-another center's household. Unlike the operator dashboards it shows personal data, from the
-registry database only; operators and installers get 404. Activity and device health come
-from InfluxDB through the dashboards' own queries (:class:`DashboardQueries`), so the two
-pages never count differently.
+It is the inbox's page (the same people: staff, leads, admins; the same alert store and
+actions; the same 404 for another center's household) but lives in ``web/``, because it
+joins the alerts, the registry and the dashboards' series: ``web`` is the floor above all
+three (docs/architecture.md). Unlike the operator dashboards it shows personal data, from
+the registry database only; operators and installers get 404. Activity and device health
+come from InfluxDB through the dashboards' own queries (:class:`DashboardQueries`), so the
+two pages never count differently.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from alerts.household_chart import build_grid, grid_svg, week_start
 from alerts.messages import LABELS
 from alerts.model import Alert
 from alerts.store import AlertStore
@@ -43,20 +43,15 @@ from alerts.visits import (
     record_visit,
 )
 from anbu.timeutil import in_seoul, utcnow
-from devices.auth import (
-    Principal,
-    Role,
-    can_see_household,
-    get_principal,
-    lookup_of,
-    optional_principal,
-)
+from devices.auth import get_principal, lookup_of, optional_principal
 from devices.lookup import HouseholdInfo
 from devices.models import Contact, Household, Resident
+from devices.principals import Principal, Role, can_see_household
 from web.dashboards.deps import queries_of
 from web.dashboards.exceptions import SeriesUnavailableError
 from web.dashboards.pages import duration_text
 from web.dashboards.timerange import TimeRange
+from web.household_chart import build_grid, grid_svg, week_start
 
 router = APIRouter(tags=["inbox"])
 
