@@ -131,8 +131,9 @@ def test_overview_counts_devices_and_open_alerts(stack: Stack) -> None:
     assert devices["online"] + devices["offline"] == 35
     assert devices["silent"] == devices["offline"] - devices["never_reported"]
     opened = body["open_alerts"]
-    # Open: hh-00001 inactivity, battery_low of hh-0/4 acknowledged-but-not-resolved
-    # except those resolved (hh % 8 == 0): hh-00004 stays; the SOS of hh-00003 is resolved.
+    # Open: hh-00001 inactivity (its newest entry a robot check-in request: still open),
+    # battery_low of hh-0/4 acknowledged-but-not-resolved except those resolved (hh % 8 == 0):
+    # hh-00004 stays; the SOS of hh-00003 is resolved.
     assert opened["total"] == 2
     by_dong = {row["dong"]: row["count"] for row in opened["by_dong"]}
     assert by_dong == {"nonhyeon-dong": 1, "sinsa-dong": 1}
@@ -159,7 +160,7 @@ def test_household_activity_matches_the_events(stack: Stack) -> None:
     assert quiet["activity"]["total"] == 0
     day = _get(stack, "/api/v1/dashboard/households/hh-00001?range=24h").json()
     assert day["activity"]["total"] > 0
-    assert [a["state"] for a in day["alerts"]] == ["open"]
+    assert [a["state"] for a in day["alerts"]] == ["open", "checkin_requested"]
 
 
 def test_devices_page_lists_never_reported_then_silent_then_low_battery(stack: Stack) -> None:

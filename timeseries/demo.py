@@ -181,7 +181,8 @@ def activity_lines(
 def alert_points(households: int, end: datetime, *, seed: int = 3) -> list[Point]:
     """``alert_events`` as the alerts service writes them: opened, then some handled.
 
-    Household 1 (the quiet one) has an open inactivity alert; every fourth household had a
+    Household 1 (the quiet one) has an open inactivity alert, its robot asked to check in;
+    every fourth household had a
     device alert on some day of the last week, acknowledged and resolved.
     """
     rng = random.Random(seed)
@@ -204,6 +205,9 @@ def alert_points(households: int, end: datetime, *, seed: int = 3) -> list[Point
     end = to_utc(end)
     if households > 1:
         add(1, end - timedelta(hours=1), "al-inact-1", "inactivity", "high", "open", "detector")
+        # the robot was asked first: still open, its newest entry is the check-in request
+        add(1, end - timedelta(minutes=55), "al-inact-1", "inactivity", "high",
+            "checkin_requested", "detector")
     for hh in range(0, households, 4):
         opened = end - timedelta(days=rng.randint(1, 6), hours=rng.randint(0, 20))
         alert_id = f"al-dev-{hh}"

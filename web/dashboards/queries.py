@@ -34,7 +34,9 @@ from timeseries.schema import (
 from web.dashboards.exceptions import SeriesUnavailableError
 from web.dashboards.timerange import TimeRange
 
-OPEN_STATES = frozenset({"open", "acknowledged", "escalated"})
+# history labels after which an alert is still active (a check-in request or a visit noted
+# on it leaves it open; only a closing label ends it); visits are not written to InfluxDB
+OPEN_STATES = frozenset({"open", "acknowledged", "escalated", "checkin_requested"})
 ACTIVITY_KIND_ORDER = (
     "motion",
     "door",
@@ -203,7 +205,7 @@ class DashboardQueries:
         }
 
     def open_alerts(self, centers: set[str] | None = None) -> dict[str, Any]:
-        """Alerts whose newest state is open, acknowledged or escalated, by dong and center.
+        """Alerts whose newest entry leaves them active (not closed), by dong and center.
 
         Alerts are kept open at most the recent retention; the newest state change of each
         alert within it decides.
