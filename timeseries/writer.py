@@ -17,13 +17,19 @@ from datetime import datetime, timedelta
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from anbu.events import EventBatch
 from anbu.health import kafka_heartbeat
 from anbu.influx import BufferedWriter, InfluxClient, InfluxError, Point
-from anbu.kafka_consumers import GROUP_TIMEOUTS
+from anbu.kafka_consumers import (
+    GROUP_TIMEOUTS,
+    Committer,
+    ConsumerGaveUp,
+    RestartPolicy,
+    keep_running,
+    stop_consumer,
+)
 from anbu.kafka_topics import ensure_topics
 from anbu.registry_reader import RegistryChange, RegistryReader
 from anbu.timeutil import utcnow
@@ -39,6 +45,8 @@ from timeseries.schema import (
 )
 
 log = logging.getLogger(__name__)
+
+WHAT = "series events consumer"
 
 
 class _Rebalance(ConsumerRebalanceListener):
@@ -88,6 +96,8 @@ class SeriesWriter:
         self.flushes = 0
         self._stopping = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
+        self.policy = RestartPolicy.from_settings(settings)
+        self.committer = Committer(WHAT, self.policy)
         self._flush_lock = asyncio.Lock()
         self.processed: dict[TopicPartition, int] = {}
         self.registry = RegistryReader(
@@ -99,7 +109,12 @@ class SeriesWriter:
         self._stopping.set()
 
     async def run(self) -> None:
-        """Consume until :meth:`stop`; flush on the way out."""
+        """Consume until :meth:`stop`; flush on the way out.
+
+        Raises:
+            ConsumerGaveUp: the events consumer failed ``kafka.consumers.give_up_after``
+                times in a row.
+        """
         heartbeat = kafka_heartbeat(self.settings, "series")
         await asyncio.to_thread(ensure_topics, self.settings)
         await asyncio.to_thread(
@@ -109,6 +124,33 @@ class SeriesWriter:
             rollup_retention=self.settings.series.rollup_retention,
             health_retention=self.settings.series.health_retention,
         )
+        tasks = [
+            asyncio.create_task(self.registry.run(), name="series-registry"),
+            asyncio.create_task(self._flush_loop(), name="series-flush"),
+            asyncio.create_task(self._snapshot_loop(), name="series-health"),
+        ]
+        events = asyncio.create_task(
+            keep_running(self._session, WHAT, self.policy), name="series-events"
+        )
+        stopping = asyncio.create_task(self._stopping.wait(), name="series-stop")
+        try:
+            await asyncio.wait([events, stopping], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in [*tasks, events, stopping]:
+                task.cancel()
+            # the events session flushes what it counted as it ends
+            ended = await asyncio.gather(*tasks, events, stopping, return_exceptions=True)
+            with suppress(Exception):
+                await self.flush()
+            self.client.close()
+            self.health_buffer.client.close()
+            heartbeat.stop()
+        gave_up = ended[len(tasks)]
+        if isinstance(gave_up, ConsumerGaveUp):
+            raise gave_up  # for the process to exit non-zero (``anbu series``)
+
+    async def _session(self) -> None:
+        """One events consumer, from its start until it fails (run under keep_running)."""
         kafka = self.settings.kafka
         consumer = AIOKafkaConsumer(
             bootstrap_servers=kafka.bootstrap_servers,
@@ -121,27 +163,17 @@ class SeriesWriter:
         )
         consumer.subscribe([kafka.topics.events], listener=_Rebalance(self))
         self._consumer = consumer
-        await consumer.start()
-        tasks = [
-            asyncio.create_task(self.registry.run(), name="series-registry"),
-            asyncio.create_task(self._consume(consumer), name="series-events"),
-            asyncio.create_task(self._flush_loop(), name="series-flush"),
-            asyncio.create_task(self._snapshot_loop(), name="series-health"),
-        ]
+        self.committer = Committer(WHAT, self.policy)
         try:
-            await self._stopping.wait()
+            await consumer.start()
+            await self._consume(consumer)
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with suppress(asyncio.CancelledError):
-                    await task
+            # what was counted reaches InfluxDB with its offsets, where the next session
+            # (or the next owner of the partitions) resumes
             with suppress(Exception):
-                await self.flush()
-            await consumer.stop()
-            self.client.close()
-            self.health_buffer.client.close()
-            heartbeat.stop()
+                await asyncio.wait_for(self.flush(), self.policy.commit_timeout_s * 2)
+            self._consumer = None
+            await stop_consumer(consumer, self.policy.commit_timeout_s)
 
     def _apply_registry(self, change: RegistryChange) -> None:
         if change.record is None:
@@ -151,6 +183,8 @@ class SeriesWriter:
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
         while True:
+            # commits fail (in the flush loop) when the broker is gone: restart then
+            self.committer.check()
             batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
             for tp, records in batches.items():
                 for record in records:
@@ -277,11 +311,9 @@ class SeriesWriter:
         await asyncio.to_thread(self.health_buffer.flush)
         self.flushes += 1
         if done and consumer is not None and offsets:
-            try:
-                await consumer.commit(offsets)
-            except KafkaError as exc:
-                # The offsets are in InfluxDB too: the next owner resumes from there.
-                log.warning("offset commit failed: %s", exc)
+            # The offsets are in InfluxDB too: after a failed commit the next owner
+            # resumes from there.
+            await self.committer.commit(consumer, offsets)
         elif not done:
             log.warning("InfluxDB unavailable, %d points kept: %s",
                         self.buffer.pending, self.buffer.last_error)
