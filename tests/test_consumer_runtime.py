@@ -145,8 +145,10 @@ CONSUMERS = {
 }
 
 
-def _series(settings: Settings, overrides: dict[str, Any], log_path: Path) -> subprocess.Popen[
-        bytes]:
+def start_series(
+    settings: Settings, overrides: dict[str, Any], log_path: Path
+) -> subprocess.Popen[bytes]:
+    """``anbu series`` as its own process on ``settings``' services and topics."""
     values = {
         "stack.data_dir": str(settings.data_dir),
         "influx.url": str(settings.influx.url),
@@ -163,18 +165,22 @@ def _series(settings: Settings, overrides: dict[str, Any], log_path: Path) -> su
                                 stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def _motion(n: int, tag: str) -> DeviceEvent:
+def motion_events(tag: str, n: int, households: int = 4) -> list[DeviceEvent]:
+    """``n`` motion events now, spread over ``households``, with keys unique to ``tag``."""
     now = utcnow()
-    return DeviceEvent(
-        household_id=f"hh-runtime-{n % 4}",
-        device_id=f"hh-runtime-{n % 4}-motion",
-        kind=EventKind.MOTION,
-        value=1,
-        event_time=now,
-        receive_time=now,
-        source_format=SourceFormat.SIMULATOR,
-        idempotency_key=idempotency_key("runtime", tag, n),
-    )
+    return [
+        DeviceEvent(
+            household_id=f"hh-{tag}-{i % households:02d}",
+            device_id=f"hh-{tag}-{i % households:02d}-motion",
+            kind=EventKind.MOTION,
+            value=1,
+            event_time=now,
+            receive_time=now,
+            source_format=SourceFormat.SIMULATOR,
+            idempotency_key=idempotency_key("consumer-tests", tag, i),
+        )
+        for i in range(n)
+    ]
 
 
 def _counted(settings: Settings) -> int:
@@ -186,7 +192,7 @@ def _counted(settings: Settings) -> int:
     return int(rows[0]["values"][0][1]) if rows else 0
 
 
-def _wait(check: Callable[[], bool], timeout_s: float, what: str) -> None:
+def wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if check():
@@ -203,25 +209,25 @@ def test_series_writer_restarts_then_gives_up_when_its_broker_is_killed(
     # the control (broker back) must not give up while the broker starts again
     give_up = 1000 if broker_back else 4
     log_path = tmp_path / "series.log"
-    process = _series(settings, {**CONSUMERS, "kafka.consumers.give_up_after": give_up},
+    process = start_series(settings, {**CONSUMERS, "kafka.consumers.give_up_after": give_up},
                       log_path)
     try:
-        publish(settings, [], [_motion(n, "before") for n in range(40)])
-        _wait(lambda: _counted(settings) == 40, 90, "the first 40 events counted")
+        publish(settings, [], motion_events("before", 40))
+        wait_until(lambda: _counted(settings) == 40, 90, "the first 40 events counted")
         own_kafka.kill()
-        _wait(lambda: b"restarting in" in log_path.read_bytes(), 60,
+        wait_until(lambda: b"restarting in" in log_path.read_bytes(), 60,
               "the series consumer restarted after its commits failed")
         text = log_path.read_bytes().decode(errors="replace")
         assert "offset commit failed (2 in a row)" in text
         if not broker_back:
-            _wait(lambda: process.poll() is not None, 120, "anbu series exited")
+            wait_until(lambda: process.poll() is not None, 120, "anbu series exited")
             text = log_path.read_bytes().decode(errors="replace")
             assert process.returncode == EXIT_GAVE_UP, text[-3000:]
             assert f"series events consumer failed {give_up} times in a row" in text
             return
         own_kafka.restart()
-        publish(settings, [], [_motion(n, "after") for n in range(40)])
-        _wait(lambda: _counted(settings) == 80, 120, "the 40 events after the outage counted")
+        publish(settings, [], motion_events("after", 40))
+        wait_until(lambda: _counted(settings) == 80, 120, "the 40 events after the outage counted")
         assert process.poll() is None, "anbu series exited though its broker came back"
         process.send_signal(signal.SIGTERM)
         assert process.wait(60) == 0

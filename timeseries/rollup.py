@@ -13,7 +13,7 @@ restart is seeded with what InfluxDB already holds (:meth:`SeriesRollup.seed`).
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -129,6 +129,19 @@ class SeriesRollup:
         elif kind == "device":
             self.devices.pop(ident, None)
             self.health.pop(ident, None)
+
+    def forget_activity(self, households: Collection[str]) -> None:
+        """Drop the buckets of households whose partitions another writer took over.
+
+        Should they come back, their buckets start again from InfluxDB's counts.
+        """
+        if not households:
+            return
+        gone = [key for key in self.activity if key[0] in households]
+        for key in gone:
+            del self.activity[key]
+            self._dirty.discard(key)
+            self._unseeded.discard(key)
 
     # -- events -------------------------------------------------------------------------
 

@@ -56,12 +56,14 @@ class _Rebalance(ConsumerRebalanceListener):
         self.writer = writer
 
     async def on_partitions_revoked(self, revoked: Collection[TopicPartition]) -> None:
-        # Counts already written stay; another owner must not see our offsets as newer.
-        for tp in revoked:
-            self.writer.processed.pop(tp, None)
+        # The next owner cannot have them before this returns (aiokafka's rebalances are
+        # eager): it resumes after what is written here, and counts nothing twice.
+        await self.writer.hand_over(revoked)
 
     async def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
         # Buckets another instance (or our previous run) wrote are seeded before rewriting.
+        log.info("series writer assigned partitions [%s]",
+                 ",".join(str(tp.partition) for tp in sorted(assigned)))
         self.writer.rollup.mark_restart(utcnow())
         await self.writer.resume(assigned)
 
@@ -100,6 +102,7 @@ class SeriesWriter:
         self.committer = Committer(WHAT, self.policy)
         self._flush_lock = asyncio.Lock()
         self.processed: dict[TopicPartition, int] = {}
+        self.owner: dict[str, int] = {}  # household -> the partition its events came from
         self.registry = RegistryReader(
             settings, self._apply_registry, client_id=f"{settings.kafka.client_id}-series-registry"
         )
@@ -200,6 +203,8 @@ class SeriesWriter:
                         log.warning("event record at offset %s unreadable: %s",
                                     record.offset, exc.errors()[0]["msg"])
                         continue
+                    for event in batch.events:
+                        self.owner[event.household_id] = tp.partition
                     self.rollup.add_all(batch.events)
 
     async def _flush_loop(self) -> None:
@@ -219,14 +224,44 @@ class SeriesWriter:
             self.health_buffer.add(self.rollup.health_snapshot(utcnow()))
             await asyncio.sleep(interval)
 
-    async def flush(self) -> bool:
+    async def flush(self, handing_over: Collection[TopicPartition] = ()) -> bool:
         """Write what was counted, then commit the offsets it covers.
+
+        Args:
+            handing_over: partitions being revoked, whose offsets are written too.
 
         Returns:
             True if everything pending reached InfluxDB.
         """
         async with self._flush_lock:
-            return await self._flush()
+            return await self._flush(set(handing_over))
+
+    async def hand_over(self, revoked: Collection[TopicPartition]) -> None:
+        """Write what was counted of partitions going to another writer, then forget them.
+
+        Their offsets are written with the counts, so the next owner resumes after them and
+        seeds its buckets from InfluxDB. Their households' buckets are forgotten here: kept,
+        they would overwrite the next owner's counts if the partitions came back.
+        """
+        if not revoked:
+            return
+        if self._consumer is not None:
+            try:
+                written = await asyncio.wait_for(
+                    self.flush(handing_over=revoked), self.policy.commit_timeout_s * 2)
+            except (TimeoutError, InfluxError) as exc:
+                written = False
+                log.warning("counts of revoked partitions not written: %r", exc)
+            if not written:
+                # the next owner reads their records again from the offsets InfluxDB holds
+                log.warning("handing over partitions with counts not yet in InfluxDB")
+        gone = {tp.partition for tp in revoked}
+        for tp in revoked:
+            self.processed.pop(tp, None)
+        households = {hh for hh, p in self.owner.items() if p in gone}
+        for hh in households:
+            del self.owner[hh]
+        self.rollup.forget_activity(households)
 
     def _status(self, now: datetime, assigned: Collection[TopicPartition]) -> Point:
         """How far behind the event stream the series are, for the dashboards to show."""
@@ -271,7 +306,7 @@ class SeriesWriter:
             if committed is None or offset > committed:
                 consumer.seek(tp, offset)
 
-    async def _flush(self) -> bool:
+    async def _flush(self, handing_over: set[TopicPartition]) -> bool:
         consumer = self._consumer
         unseeded = self.rollup.unseeded()
         if unseeded:
@@ -283,7 +318,7 @@ class SeriesWriter:
             self.rollup.seed(unseeded, existing)
         # No await from here to buffer.add: the offsets are exactly those of the records
         # whose counts are drained, and they are written in the same request after them.
-        assigned = consumer.assignment() if consumer is not None else set()
+        assigned = (consumer.assignment() if consumer is not None else set()) | handing_over
         offsets = {tp: o for tp, o in self.processed.items() if tp in assigned}
         if self.rollup.unseeded():
             # Buckets seen during the seeding read wait for the next flush, and so do the
