@@ -3,7 +3,8 @@
 While events stream in, a third joins (the others hand partitions over with counts not yet
 written) and the first is SIGKILLed; the others take its partitions over, resume after the
 last offsets written to InfluxDB with the counts, and every event is counted exactly once:
-the activity counts in InfluxDB equal the events sent, bucket by bucket.
+the activity counts in InfluxDB equal the events sent, bucket by bucket, and so does the
+sum of ``events_rate``.
 """
 
 from __future__ import annotations
@@ -42,6 +43,12 @@ def _counts(settings: Settings) -> Counter[tuple[str, int]]:
             when = int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp())
             got[(series["tags"]["household"], when)] = count
     return got
+
+
+def _rate_total(settings: Settings) -> int:
+    rows = InfluxClient.from_settings(settings).query(
+        "SELECT sum(\"count\") FROM events_rate WHERE time > now() - 1d")
+    return int(rows[0]["values"][0][1]) if rows else 0
 
 
 def _assigned(log: Path) -> list[list[int]]:
@@ -94,6 +101,7 @@ def test_series_writers_joining_and_killed_midway_count_every_event_once(
         time.sleep(3)  # a few more flushes: anything counted twice would show now
         assert _counts(settings) == expected
         assert sum(expected.values()) == total
+        assert _rate_total(settings) == total  # events_rate: each event once too
         assert writers[1].poll() is None and writers[2].poll() is None
     finally:
         for writer in writers:
