@@ -13,7 +13,7 @@ import logging
 import threading
 from collections.abc import Collection, Iterable
 from contextlib import suppress
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
@@ -34,15 +34,14 @@ from anbu.kafka_topics import ensure_topics
 from anbu.registry_reader import RegistryChange, RegistryReader
 from anbu.timeutil import utcnow
 from config import Settings
-from timeseries.rollup import ActivityKey, SeriesRollup
+from timeseries.rollup import SeriesRollup
 from timeseries.schema import (
-    ACTIVITY,
-    BUCKET,
     HEALTH_RP,
     SERIES_OFFSETS,
     SERIES_STATUS,
     ensure_schema,
 )
+from timeseries.stored import read_counts, read_offsets
 
 log = logging.getLogger(__name__)
 
@@ -353,63 +352,6 @@ class SeriesWriter:
             log.warning("InfluxDB unavailable, %d points kept: %s",
                         self.buffer.pending, self.buffer.last_error)
         return done
-
-
-def read_counts(client: InfluxClient, keys: list[ActivityKey]) -> dict[ActivityKey, int]:
-    """Counts InfluxDB holds for the given (household, kind, bucket) keys."""
-    wanted = set(keys)
-    found: dict[ActivityKey, int] = {}
-    households = sorted({k[0] for k in keys})
-    start = min(k[2] for k in keys)
-    end = max(k[2] for k in keys) + int(BUCKET.total_seconds())
-    for i in range(0, len(households), 200):
-        chunk = households[i : i + 200]
-        names = " OR ".join(f"\"household\" = '{_quote(h)}'" for h in chunk)
-        statement = (
-            f'SELECT "count" FROM "{ACTIVITY}" WHERE ({names}) '
-            f"AND time >= {start}s AND time < {end}s GROUP BY \"household\", \"kind\""
-        )
-        for series in client.query(statement + " tz('UTC')"):
-            tags = series.get("tags", {})
-            for stamp, count in series.get("values", []):
-                when = _parse_time(stamp)
-                key = (tags.get("household", ""), tags.get("kind", ""), when)
-                if key in wanted and count is not None:
-                    found[key] = int(count)
-    return found
-
-
-def read_offsets(client: InfluxClient, settings: Settings) -> dict[tuple[str, int], int]:
-    """The newest offset per (topic, partition) whose counts are in InfluxDB."""
-    group = _quote(settings.series.group_id)
-    found: dict[tuple[str, int], int] = {}
-    for series in client.query(
-        f'SELECT last("offset") FROM "{SERIES_OFFSETS}" WHERE "group" = \'{group}\' '
-        'GROUP BY "topic", "partition"'
-    ):
-        tags = series.get("tags", {})
-        for _stamp, offset in series.get("values", []):
-            if offset is not None:
-                found[(tags.get("topic", ""), int(tags.get("partition", "0")))] = int(offset)
-    return found
-
-
-def _quote(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("'", "\\'")
-
-
-def _parse_time(stamp: str) -> int:
-    return int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp())
-
-
-async def run_writer(settings: Settings, *, until: timedelta | None = None) -> SeriesWriter:
-    """Run a :class:`SeriesWriter`, for ``until`` if given (tests, benchmarks)."""
-    writer = SeriesWriter(settings)
-    if until is not None:
-        asyncio.get_running_loop().call_later(until.total_seconds(), writer.stop)
-    await writer.run()
-    return writer
-
 
 
 class BackgroundWriter:
