@@ -14,6 +14,7 @@ from config.cli_context import settings_of
 def alerts(ctx: typer.Context) -> None:
     """Consume detector alerts, escalate, notify care centers, record every change."""
     from alerts.service import AlertService
+    from anbu.kafka_consumers import EXIT_GAVE_UP
 
     settings = settings_of(ctx)
 
@@ -26,9 +27,17 @@ def alerts(ctx: typer.Context) -> None:
                 loop.add_signal_handler(sig, stop.set)
         await service.start()
         try:
-            await stop.wait()
+            # until stopped, or until a loop gave up
+            stopped = asyncio.ensure_future(stop.wait())
+            ended = asyncio.ensure_future(service.ended.wait())
+            await asyncio.wait([stopped, ended], return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            ended.cancel()
         finally:
             await service.stop()
+        if service.failure is not None:
+            # the supervisor (``anbu up``, systemd, Docker) restarts the process
+            raise typer.Exit(EXIT_GAVE_UP)
 
     asyncio.run(main())
 

@@ -40,9 +40,16 @@ from alerts.store import AlertStore
 from alerts.voicebot_callback import PATH as CALLBACK_PATH
 from alerts.voicebot_callback import callback_app, serve
 from anbu.events import AlertEvent, DeadLetter, SosEvent
-from anbu.health import Heartbeat, Report, kafka_heartbeat, note_error
+from anbu.health import Heartbeat, Report, kafka_heartbeat
 from anbu.influx import InfluxClient
-from anbu.kafka_consumers import GROUP_TIMEOUTS
+from anbu.kafka_consumers import (
+    GROUP_TIMEOUTS,
+    Committer,
+    ConsumerGaveUp,
+    RestartPolicy,
+    keep_running,
+    stop_consumer,
+)
 from anbu.kafka_topics import ensure_topics
 from anbu.registry_reader import RegistryChange, RegistryReader
 from anbu.sos import sos_alert
@@ -154,13 +161,16 @@ class AlertService:
         self.serve_metrics = serve_metrics
         self.tick_s = settings.alerts.tick_interval.total_seconds()
         self.consuming = asyncio.Event()
+        self.policy = RestartPolicy.from_settings(settings)
+        self.ended = asyncio.Event()
+        """Set when a loop gave up (:attr:`failure`): the process should exit non-zero."""
+        self.failure: ConsumerGaveUp | None = None
         self.registry = RegistryReader(
             settings, self._apply_registry, client_id=f"{settings.kafka.client_id}-alerts-registry"
         )
         self._tasks: list[asyncio.Task[None]] = []
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
-        self._stopping = False
         self._heartbeat: Heartbeat | None = None
         self._callback: Any = None
 
@@ -210,7 +220,6 @@ class AlertService:
 
     async def stop(self) -> None:
         """Stop consuming, let notifications in flight finish briefly, flush InfluxDB."""
-        self._stopping = True
         if self._callback is not None:
             await self._callback.cleanup()
             self._callback = None
@@ -253,16 +262,12 @@ class AlertService:
 
     def _spawn(self, loop: Callable[[], Awaitable[None]], name: str) -> None:
         async def guarded() -> None:
-            while not self._stopping:
-                try:
-                    await loop()
-                    return
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:  # noqa: BLE001 - a loop restarts, never dies silently
-                    note_error(f"alerts {name}", exc)
-                    log.exception("alerts %s loop failed; restarting in 1 s", name)
-                    await asyncio.sleep(1)
+            try:
+                await keep_running(loop, f"alerts {name}", self.policy)
+            except ConsumerGaveUp as exc:
+                # the owner of the process (``anbu alerts``) exits non-zero on this
+                self.failure = exc
+                self.ended.set()
 
         self._tasks.append(asyncio.create_task(guarded(), name=f"alerts-{name}"))
 
@@ -292,6 +297,8 @@ class AlertService:
     async def _consume_alerts(self) -> None:
         consumer = self._group_consumer(self.settings.kafka.topics.alerts, "")
         self._consumer = consumer
+        # Safe to fail: events are deduplicated, a redelivery after a rebalance is a no-op.
+        committer = Committer("alerts alerts consumer", self.policy)
         await consumer.start()
         try:
             while True:
@@ -303,13 +310,10 @@ class AlertService:
                 for records in batches.values():
                     for record in records:
                         await self._handle(record.value, record.offset, record.partition)
-                try:
-                    await consumer.commit()
-                except KafkaError as exc:
-                    # Safe: events are deduplicated, a redelivery after a rebalance is a no-op.
-                    log.warning("offset commit failed (will be redelivered): %s", exc)
+                await committer.commit(consumer)
+                committer.check()
         finally:
-            await consumer.stop()
+            await stop_consumer(consumer, self.policy.commit_timeout_s)
 
     async def _consume_sos(self) -> None:
         """Raise SOS alerts straight from ``anbu.sos``, beside the detector's own.
@@ -319,6 +323,8 @@ class AlertService:
         detector's raise of the same SOS that follows changes nothing.
         """
         consumer = self._group_consumer(self.settings.kafka.topics.sos, "-sos")
+        # a redelivered SOS finds its alert open: the lifecycle changes nothing
+        committer = Committer("alerts sos consumer", self.policy)
         await consumer.start()
         try:
             while True:
@@ -335,12 +341,10 @@ class AlertService:
                             continue
                         self._apply(sos_alert(sos))
                 if batches:
-                    try:
-                        await consumer.commit()
-                    except KafkaError as exc:
-                        log.warning("SOS offset commit failed (will be redelivered): %s", exc)
+                    await committer.commit(consumer)
+                    committer.check()
         finally:
-            await consumer.stop()
+            await stop_consumer(consumer, self.policy.commit_timeout_s)
 
     async def _handle(self, value: bytes | None, offset: int, partition: int) -> None:
         if value is None:

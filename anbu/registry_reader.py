@@ -29,7 +29,7 @@ from typing import Any, NoReturn
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
-from anbu.kafka_consumers import keep_running
+from anbu.kafka_consumers import RestartPolicy, keep_running
 from anbu.registry_records import RegistryRecord, parse_registry_record, record_key
 
 log = logging.getLogger(__name__)
@@ -94,8 +94,12 @@ class RegistryReader:
 
     async def run(self) -> None:
         """Read and follow the topic until cancelled, reconnecting after errors."""
+        # never gives up: it runs in the detector worker too, whose process Faust owns, and
+        # a reader that cannot reach Kafka only delays settings, which arrive on reconnection
         await keep_running(
-            self._session, f"registry reader of {self.topic}", max_delay_s=self.retry_max_s
+            self._session,
+            f"registry reader of {self.topic}",
+            RestartPolicy(max_delay_s=self.retry_max_s, give_up_after=None),
         )
 
     async def wait_loaded(self, timeout_s: float | None = None) -> bool:

@@ -55,12 +55,45 @@ class KafkaTopics(_Section):
     partitions: int = Field(default=4, ge=1)
 
 
+class ConsumerSettings(_Section):
+    """How anbu's own Kafka consumers (alerts, series writer, last-seen) commit and restart."""
+
+    first_delay: Duration = Field(
+        default=timedelta(seconds=1), description="The wait before a failed consumer restarts."
+    )
+    max_delay: Duration = Field(
+        default=timedelta(seconds=30),
+        description="The longest wait between restarts (the wait doubles after each failure).",
+    )
+    give_up_after: int = Field(
+        default=10,
+        ge=0,
+        description="Failures in a row after which the process exits non-zero for its "
+        "supervisor to restart it (0: never).",
+    )
+    healthy_after: Duration = Field(
+        default=timedelta(minutes=1),
+        description="A consumer that ran this long before failing had recovered: its "
+        "failures in a row start over.",
+    )
+    commit_timeout: Duration = Field(
+        default=timedelta(seconds=10), description="The longest wait for an offset commit."
+    )
+    commit_failures: int = Field(
+        default=3,
+        ge=1,
+        description="Failed commits in a row after which the consumer is restarted (the "
+        "client retries a lost broker quietly; failing commits are how it shows).",
+    )
+
+
 class KafkaSettings(_Section):
     """The Kafka (or Kafka-compatible) cluster."""
 
     bootstrap_servers: HostPortList = ["127.0.0.1:9092"]
     client_id: str = "anbu"
     topics: KafkaTopics = KafkaTopics()
+    consumers: ConsumerSettings = ConsumerSettings()
 
 
 class InfluxSettings(_Section):

@@ -25,8 +25,8 @@ class BacktestInputError(DetectorError):
 class PackingError(DetectorError):
     """A household that cannot be packed, or bytes that are not a packed household.
 
-    Not a ``ValueError``: the worker turns those into dead letters (bad input), and a
-    packing failure is never the input's fault.
+    Never the input's fault: raised while applying a record, it is logged as a worker bug
+    and counted, and the record is not dead-lettered (see :mod:`detectors.records`).
     """
 
 

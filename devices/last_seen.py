@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from aiokafka import AIOKafkaConsumer
@@ -18,13 +19,15 @@ from pydantic import ValidationError
 from sqlalchemy import Engine, bindparam, or_, update
 
 from anbu.events import EventBatch, SosEvent
-from anbu.kafka_consumers import GROUP_TIMEOUTS, keep_running
+from anbu.kafka_consumers import GROUP_TIMEOUTS, Committer, RestartPolicy, keep_running
 from anbu.kafka_topics import ensure_topics
 from anbu.timeutil import utcnow
 from config import Settings
 from devices.models import Device, Gateway, UtcDateTime, table_of
 
 log = logging.getLogger(__name__)
+
+WHAT = "last-seen consumer"
 
 
 class LastSeenConsumer:
@@ -38,6 +41,9 @@ class LastSeenConsumer:
         self.gateways: dict[str, datetime] = {}
         self.records_seen = 0
         self.bad_records = 0
+        # never gives up: the web process it runs in serves installers and care staff
+        # without it, and exiting would take the inbox down with it
+        self.policy = replace(RestartPolicy.from_settings(settings), give_up_after=None)
 
     def note(self, topic: str, value: bytes | None) -> None:
         """Take one Kafka record's events into account (bad records are counted and skipped)."""
@@ -92,7 +98,7 @@ class LastSeenConsumer:
 
     async def run(self) -> None:
         """Consume until cancelled; reconnect after Kafka errors."""
-        await keep_running(self._session, "last-seen consumer")
+        await keep_running(self._session, WHAT, self.policy)
 
     async def _session(self) -> None:
         topics = self.settings.kafka.topics
@@ -113,6 +119,7 @@ class LastSeenConsumer:
         interval = self.settings.registry.last_seen_flush.total_seconds()
         loop = asyncio.get_running_loop()
         next_flush = loop.time() + interval
+        committer = Committer(WHAT, self.policy)
         while True:
             batches = await consumer.getmany(timeout_ms=int(interval * 1000), max_records=5000)
             for tp, messages in batches.items():
@@ -121,5 +128,6 @@ class LastSeenConsumer:
             if loop.time() >= next_flush:
                 if self.devices or self.gateways:
                     await asyncio.to_thread(self.flush)
-                    await consumer.commit()
+                    await committer.commit(consumer)
+                    committer.check()
                 next_flush = loop.time() + interval

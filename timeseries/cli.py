@@ -25,6 +25,7 @@ def series(ctx: typer.Context) -> None:
     """Consume anbu.events and anbu.registry and write the dashboards' series."""
     if ctx.invoked_subcommand is not None:
         return
+    from anbu.kafka_consumers import EXIT_GAVE_UP, ConsumerGaveUp
     from timeseries.writer import SeriesWriter
 
     writer = SeriesWriter(settings_of(ctx))
@@ -35,7 +36,11 @@ def series(ctx: typer.Context) -> None:
             loop.add_signal_handler(sig, writer.stop)
         await writer.run()
 
-    asyncio.run(main())
+    try:
+        asyncio.run(main())
+    except ConsumerGaveUp:
+        # logged where it gave up; the supervisor (``anbu up``, systemd, Docker) restarts us
+        raise typer.Exit(EXIT_GAVE_UP) from None
 
 
 @series_app.command("setup")

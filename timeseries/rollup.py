@@ -12,8 +12,9 @@ restart is seeded with what InfluxDB already holds (:meth:`SeriesRollup.seed`).
 
 from __future__ import annotations
 
+import secrets
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -72,6 +73,15 @@ class DeviceHealth:
     available: bool = True
 
 
+RATE_DRAIN_SLOTS = 1000
+"""Drains of one writer that get distinct times within a rate bucket (one every 10 ms)."""
+
+RATE_WRITER_SLOTS = int(RATE_BUCKET.total_seconds() * 1_000_000) // RATE_DRAIN_SLOTS
+"""Places for writers within a rate bucket (10,000), drawn at random at each start: two
+writers (or a writer and its restart) share one with odds of 1 in 10,000, and only then
+can one's point for a bucket overwrite the other's."""
+
+
 class SeriesRollup:
     """Counts and health kept in memory between flushes.
 
@@ -88,6 +98,9 @@ class SeriesRollup:
         self._dirty: set[ActivityKey] = set()
         self._unseeded: set[ActivityKey] = set()
         self._rate: dict[tuple[int, str], int] = {}
+        # see drain(): this writer's own place within each rate bucket
+        self._rate_token = secrets.randbelow(RATE_WRITER_SLOTS)
+        self._rate_drains = 0
         self._last_level: dict[tuple[str, str], float] = {}
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._dedupe_keys = dedupe_keys
@@ -129,6 +142,19 @@ class SeriesRollup:
         elif kind == "device":
             self.devices.pop(ident, None)
             self.health.pop(ident, None)
+
+    def forget_activity(self, households: Collection[str]) -> None:
+        """Drop the buckets of households whose partitions another writer took over.
+
+        Should they come back, their buckets start again from InfluxDB's counts.
+        """
+        if not households:
+            return
+        gone = [key for key in self.activity if key[0] in households]
+        for key in gone:
+            del self.activity[key]
+            self._dirty.discard(key)
+            self._unseeded.discard(key)
 
     # -- events -------------------------------------------------------------------------
 
@@ -227,8 +253,16 @@ class SeriesRollup:
             for key in sorted(ready, key=lambda k: k[2])
         ]
         self._dirty -= ready
+        # A rate point holds the events counted since the previous drain only, so it must
+        # not overwrite an earlier drain's point for the same bucket, nor another writer's:
+        # each drain of each writer writes at a microsecond of its own within the bucket,
+        # and readers sum (with one time per bucket, 5 s flushes kept only the last half of
+        # each 10 s bucket; a stream over 1.5 s with 0.5 s flushes showed 240 of 1,600).
+        shift = timedelta(microseconds=self._rate_token * RATE_DRAIN_SLOTS
+                          + self._rate_drains % RATE_DRAIN_SLOTS)
+        self._rate_drains += 1
         points.extend(
-            Point(EVENTS_RATE, {"count": count}, from_epoch(start), {"kind": kind})
+            Point(EVENTS_RATE, {"count": count}, from_epoch(start) + shift, {"kind": kind})
             for (start, kind), count in sorted(self._rate.items())
         )
         self._rate.clear()

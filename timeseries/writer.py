@@ -13,32 +13,39 @@ import logging
 import threading
 from collections.abc import Collection, Iterable
 from contextlib import suppress
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from anbu.events import EventBatch
 from anbu.health import kafka_heartbeat
 from anbu.influx import BufferedWriter, InfluxClient, InfluxError, Point
-from anbu.kafka_consumers import GROUP_TIMEOUTS
+from anbu.kafka_consumers import (
+    GROUP_TIMEOUTS,
+    Committer,
+    ConsumerGaveUp,
+    RestartPolicy,
+    keep_running,
+    stop_consumer,
+)
 from anbu.kafka_topics import ensure_topics
 from anbu.registry_reader import RegistryChange, RegistryReader
 from anbu.timeutil import utcnow
 from config import Settings
-from timeseries.rollup import ActivityKey, SeriesRollup
+from timeseries.rollup import SeriesRollup
 from timeseries.schema import (
-    ACTIVITY,
-    BUCKET,
     HEALTH_RP,
     SERIES_OFFSETS,
     SERIES_STATUS,
     ensure_schema,
 )
+from timeseries.stored import read_counts, read_offsets
 
 log = logging.getLogger(__name__)
+
+WHAT = "series events consumer"
 
 
 class _Rebalance(ConsumerRebalanceListener):
@@ -48,12 +55,14 @@ class _Rebalance(ConsumerRebalanceListener):
         self.writer = writer
 
     async def on_partitions_revoked(self, revoked: Collection[TopicPartition]) -> None:
-        # Counts already written stay; another owner must not see our offsets as newer.
-        for tp in revoked:
-            self.writer.processed.pop(tp, None)
+        # The next owner cannot have them before this returns (aiokafka's rebalances are
+        # eager): it resumes after what is written here, and counts nothing twice.
+        await self.writer.hand_over(revoked)
 
     async def on_partitions_assigned(self, assigned: Collection[TopicPartition]) -> None:
         # Buckets another instance (or our previous run) wrote are seeded before rewriting.
+        log.info("series writer assigned partitions [%s]",
+                 ",".join(str(tp.partition) for tp in sorted(assigned)))
         self.writer.rollup.mark_restart(utcnow())
         await self.writer.resume(assigned)
 
@@ -88,8 +97,11 @@ class SeriesWriter:
         self.flushes = 0
         self._stopping = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
+        self.policy = RestartPolicy.from_settings(settings)
+        self.committer = Committer(WHAT, self.policy)
         self._flush_lock = asyncio.Lock()
         self.processed: dict[TopicPartition, int] = {}
+        self.owner: dict[str, int] = {}  # household -> the partition its events came from
         self.registry = RegistryReader(
             settings, self._apply_registry, client_id=f"{settings.kafka.client_id}-series-registry"
         )
@@ -99,7 +111,12 @@ class SeriesWriter:
         self._stopping.set()
 
     async def run(self) -> None:
-        """Consume until :meth:`stop`; flush on the way out."""
+        """Consume until :meth:`stop`; flush on the way out.
+
+        Raises:
+            ConsumerGaveUp: the events consumer failed ``kafka.consumers.give_up_after``
+                times in a row.
+        """
         heartbeat = kafka_heartbeat(self.settings, "series")
         await asyncio.to_thread(ensure_topics, self.settings)
         await asyncio.to_thread(
@@ -109,6 +126,33 @@ class SeriesWriter:
             rollup_retention=self.settings.series.rollup_retention,
             health_retention=self.settings.series.health_retention,
         )
+        tasks = [
+            asyncio.create_task(self.registry.run(), name="series-registry"),
+            asyncio.create_task(self._flush_loop(), name="series-flush"),
+            asyncio.create_task(self._snapshot_loop(), name="series-health"),
+        ]
+        events = asyncio.create_task(
+            keep_running(self._session, WHAT, self.policy), name="series-events"
+        )
+        stopping = asyncio.create_task(self._stopping.wait(), name="series-stop")
+        try:
+            await asyncio.wait([events, stopping], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in [*tasks, events, stopping]:
+                task.cancel()
+            # the events session flushes what it counted as it ends
+            ended = await asyncio.gather(*tasks, events, stopping, return_exceptions=True)
+            with suppress(Exception):
+                await self.flush()
+            self.client.close()
+            self.health_buffer.client.close()
+            heartbeat.stop()
+        gave_up = ended[len(tasks)]
+        if isinstance(gave_up, ConsumerGaveUp):
+            raise gave_up  # for the process to exit non-zero (``anbu series``)
+
+    async def _session(self) -> None:
+        """One events consumer, from its start until it fails (run under keep_running)."""
         kafka = self.settings.kafka
         consumer = AIOKafkaConsumer(
             bootstrap_servers=kafka.bootstrap_servers,
@@ -121,27 +165,17 @@ class SeriesWriter:
         )
         consumer.subscribe([kafka.topics.events], listener=_Rebalance(self))
         self._consumer = consumer
-        await consumer.start()
-        tasks = [
-            asyncio.create_task(self.registry.run(), name="series-registry"),
-            asyncio.create_task(self._consume(consumer), name="series-events"),
-            asyncio.create_task(self._flush_loop(), name="series-flush"),
-            asyncio.create_task(self._snapshot_loop(), name="series-health"),
-        ]
+        self.committer = Committer(WHAT, self.policy)
         try:
-            await self._stopping.wait()
+            await consumer.start()
+            await self._consume(consumer)
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with suppress(asyncio.CancelledError):
-                    await task
+            # what was counted reaches InfluxDB with its offsets, where the next session
+            # (or the next owner of the partitions) resumes
             with suppress(Exception):
-                await self.flush()
-            await consumer.stop()
-            self.client.close()
-            self.health_buffer.client.close()
-            heartbeat.stop()
+                await asyncio.wait_for(self.flush(), self.policy.commit_timeout_s * 2)
+            self._consumer = None
+            await stop_consumer(consumer, self.policy.commit_timeout_s)
 
     def _apply_registry(self, change: RegistryChange) -> None:
         if change.record is None:
@@ -151,6 +185,8 @@ class SeriesWriter:
 
     async def _consume(self, consumer: AIOKafkaConsumer) -> None:
         while True:
+            # commits fail (in the flush loop) when the broker is gone: restart then
+            self.committer.check()
             batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
             for tp, records in batches.items():
                 for record in records:
@@ -166,6 +202,8 @@ class SeriesWriter:
                         log.warning("event record at offset %s unreadable: %s",
                                     record.offset, exc.errors()[0]["msg"])
                         continue
+                    for event in batch.events:
+                        self.owner[event.household_id] = tp.partition
                     self.rollup.add_all(batch.events)
 
     async def _flush_loop(self) -> None:
@@ -185,14 +223,44 @@ class SeriesWriter:
             self.health_buffer.add(self.rollup.health_snapshot(utcnow()))
             await asyncio.sleep(interval)
 
-    async def flush(self) -> bool:
+    async def flush(self, handing_over: Collection[TopicPartition] = ()) -> bool:
         """Write what was counted, then commit the offsets it covers.
+
+        Args:
+            handing_over: partitions being revoked, whose offsets are written too.
 
         Returns:
             True if everything pending reached InfluxDB.
         """
         async with self._flush_lock:
-            return await self._flush()
+            return await self._flush(set(handing_over))
+
+    async def hand_over(self, revoked: Collection[TopicPartition]) -> None:
+        """Write what was counted of partitions going to another writer, then forget them.
+
+        Their offsets are written with the counts, so the next owner resumes after them and
+        seeds its buckets from InfluxDB. Their households' buckets are forgotten here: kept,
+        they would overwrite the next owner's counts if the partitions came back.
+        """
+        if not revoked:
+            return
+        if self._consumer is not None:
+            try:
+                written = await asyncio.wait_for(
+                    self.flush(handing_over=revoked), self.policy.commit_timeout_s * 2)
+            except (TimeoutError, InfluxError) as exc:
+                written = False
+                log.warning("counts of revoked partitions not written: %r", exc)
+            if not written:
+                # the next owner reads their records again from the offsets InfluxDB holds
+                log.warning("handing over partitions with counts not yet in InfluxDB")
+        gone = {tp.partition for tp in revoked}
+        for tp in revoked:
+            self.processed.pop(tp, None)
+        households = {hh for hh, p in self.owner.items() if p in gone}
+        for hh in households:
+            del self.owner[hh]
+        self.rollup.forget_activity(households)
 
     def _status(self, now: datetime, assigned: Collection[TopicPartition]) -> Point:
         """How far behind the event stream the series are, for the dashboards to show."""
@@ -237,7 +305,7 @@ class SeriesWriter:
             if committed is None or offset > committed:
                 consumer.seek(tp, offset)
 
-    async def _flush(self) -> bool:
+    async def _flush(self, handing_over: set[TopicPartition]) -> bool:
         consumer = self._consumer
         unseeded = self.rollup.unseeded()
         if unseeded:
@@ -249,7 +317,7 @@ class SeriesWriter:
             self.rollup.seed(unseeded, existing)
         # No await from here to buffer.add: the offsets are exactly those of the records
         # whose counts are drained, and they are written in the same request after them.
-        assigned = consumer.assignment() if consumer is not None else set()
+        assigned = (consumer.assignment() if consumer is not None else set()) | handing_over
         offsets = {tp: o for tp, o in self.processed.items() if tp in assigned}
         if self.rollup.unseeded():
             # Buckets seen during the seeding read wait for the next flush, and so do the
@@ -277,72 +345,13 @@ class SeriesWriter:
         await asyncio.to_thread(self.health_buffer.flush)
         self.flushes += 1
         if done and consumer is not None and offsets:
-            try:
-                await consumer.commit(offsets)
-            except KafkaError as exc:
-                # The offsets are in InfluxDB too: the next owner resumes from there.
-                log.warning("offset commit failed: %s", exc)
+            # The offsets are in InfluxDB too: after a failed commit the next owner
+            # resumes from there.
+            await self.committer.commit(consumer, offsets)
         elif not done:
             log.warning("InfluxDB unavailable, %d points kept: %s",
                         self.buffer.pending, self.buffer.last_error)
         return done
-
-
-def read_counts(client: InfluxClient, keys: list[ActivityKey]) -> dict[ActivityKey, int]:
-    """Counts InfluxDB holds for the given (household, kind, bucket) keys."""
-    wanted = set(keys)
-    found: dict[ActivityKey, int] = {}
-    households = sorted({k[0] for k in keys})
-    start = min(k[2] for k in keys)
-    end = max(k[2] for k in keys) + int(BUCKET.total_seconds())
-    for i in range(0, len(households), 200):
-        chunk = households[i : i + 200]
-        names = " OR ".join(f"\"household\" = '{_quote(h)}'" for h in chunk)
-        statement = (
-            f'SELECT "count" FROM "{ACTIVITY}" WHERE ({names}) '
-            f"AND time >= {start}s AND time < {end}s GROUP BY \"household\", \"kind\""
-        )
-        for series in client.query(statement + " tz('UTC')"):
-            tags = series.get("tags", {})
-            for stamp, count in series.get("values", []):
-                when = _parse_time(stamp)
-                key = (tags.get("household", ""), tags.get("kind", ""), when)
-                if key in wanted and count is not None:
-                    found[key] = int(count)
-    return found
-
-
-def read_offsets(client: InfluxClient, settings: Settings) -> dict[tuple[str, int], int]:
-    """The newest offset per (topic, partition) whose counts are in InfluxDB."""
-    group = _quote(settings.series.group_id)
-    found: dict[tuple[str, int], int] = {}
-    for series in client.query(
-        f'SELECT last("offset") FROM "{SERIES_OFFSETS}" WHERE "group" = \'{group}\' '
-        'GROUP BY "topic", "partition"'
-    ):
-        tags = series.get("tags", {})
-        for _stamp, offset in series.get("values", []):
-            if offset is not None:
-                found[(tags.get("topic", ""), int(tags.get("partition", "0")))] = int(offset)
-    return found
-
-
-def _quote(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("'", "\\'")
-
-
-def _parse_time(stamp: str) -> int:
-    return int(datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp())
-
-
-async def run_writer(settings: Settings, *, until: timedelta | None = None) -> SeriesWriter:
-    """Run a :class:`SeriesWriter`, for ``until`` if given (tests, benchmarks)."""
-    writer = SeriesWriter(settings)
-    if until is not None:
-        asyncio.get_running_loop().call_later(until.total_seconds(), writer.stop)
-    await writer.run()
-    return writer
-
 
 
 class BackgroundWriter:
