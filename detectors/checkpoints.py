@@ -336,9 +336,39 @@ async def resume_from_saved_offsets(app: faust.App, keeper: Checkpoints) -> None
         highwaters = {}
     keeper.note_recreated(highwaters)
     offsets = keeper.resume_offsets(assigned)
-    if not offsets:
-        return  # nothing processed yet: the committed offsets (or "earliest") are right
-    log.info("resuming from the offsets %s",
-             ", ".join(f"{tp.topic}:{tp.partition}@{o}" for tp, o in sorted(offsets.items())))
-    if not await keeper.commit(offsets):
-        log.warning("could not commit the saved offsets (the group is rebalancing again)")
+    if offsets:
+        log.info("resuming from the offsets %s", ", ".join(
+            f"{tp.topic}:{tp.partition}@{o}" for tp, o in sorted(offsets.items())))
+        if not await keeper.commit(offsets):
+            log.warning("could not commit the saved offsets (the group is rebalancing again)")
+    await seek_unread(app, assigned, offsets)
+
+
+async def seek_unread(app: faust.App, assigned: list[TopicPartition],
+                      offsets: dict[TopicPartition, int]) -> None:
+    """Move every assigned input partition to the first record not processed yet.
+
+    Faust drops records it has fetched when a rebalance begins (the flow stops, or the
+    generation changes mid-fetch), and its seek back to the committed offsets passes over
+    partitions whose committed offset is none or 0 (aiokafka's ``seek_to_committed`` seeks
+    only to offsets above 0). An ``anbu.sos`` partition seldom has a record processed, so
+    it has none: an SOS fetched in that window was passed over for good (found by
+    tests/test_scale_workers.py: the SOS of a partition taken over from a SIGKILLed worker
+    never became an alert). So each partition is sought here, on every rebalance: to
+    ``offsets`` (after the last record processed), or to the oldest record Kafka holds.
+    """
+    unread = [tp for tp in assigned if tp not in offsets]
+    earliest: dict[Any, int] = {}
+    if unread:
+        try:
+            earliest = dict(await app.consumer.earliest_offsets(*unread))
+        except Exception as exc:  # Kafka busy: "earliest" stays the consumer's reset policy
+            log.warning("could not read the input partitions' oldest offsets: %r", exc)
+    for tp in assigned:
+        target = offsets.get(tp, earliest.get(tp))
+        if target is None:
+            continue
+        try:
+            await app.consumer.seek(tp, target)
+        except Exception as exc:  # no longer assigned: the next rebalance seeks again
+            log.warning("could not seek %s:%d to %d: %r", tp.topic, tp.partition, target, exc)
