@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from anbu.events import AlertEvent, DeviceEvent, EventBatch, EventKind, SourceFormat
+from anbu.partitioning import partition_of
 from anbu.timeutil import SEOUL
 from detectors.backtest import Row, make_engine, run_rows
 from detectors.engine import Engine
 from detectors.packing import pack, unpack
 from detectors.params import DetectorParams
-from detectors.runtime import Runtime, max_ahead_s, partition_of
+from detectors.runtime import Runtime, max_ahead_s
 
 START = datetime(2026, 3, 2, tzinfo=SEOUL)
 

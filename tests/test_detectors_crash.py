@@ -10,11 +10,11 @@ from typing import Any
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from anbu.events import DeviceEvent, EventBatch, SosCause, SosEvent, SourceFormat
+from anbu.partitioning import partition_of
 from anbu.registry_records import HouseholdRecord
 from config import Settings
 from detectors.backtest import run_backtest
 from detectors.offsets import progress_key
-from detectors.runtime import partition_of
 from tests.test_detectors_worker import (
     DAYS,
     START,

@@ -27,13 +27,13 @@ from anbu.events import (
     SourceFormat,
 )
 from anbu.kafka_topics import ensure_topics
+from anbu.partitioning import partition_of
 from anbu.registry_records import HouseholdRecord
 from anbu.stack.services import free_port
 from anbu.timeutil import SEOUL
 from config import Settings
 from detectors.backtest import run_backtest
 from detectors.params import DetectorParams
-from detectors.runtime import partition_of
 
 # Event times lie in the future, so the wall clock never overtakes the stream and the
 # worker's clock is the events' own time: the expected alerts are exactly the backtest's.

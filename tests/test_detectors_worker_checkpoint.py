@@ -13,10 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from anbu.events import AlertEvent, DeviceEvent, EventBatch
+from anbu.partitioning import partition_of
 from anbu.registry_records import HouseholdRecord
 from detectors.backtest import run_backtest
 from detectors.params import DetectorParams
-from detectors.runtime import Runtime, partition_of
+from detectors.runtime import Runtime
 from tests.test_detectors_worker import RATES, flatten, scenario
 
 PARTITIONS = 4

@@ -22,10 +22,10 @@ from anbu.events import (
     SosEvent,
     SourceFormat,
 )
+from anbu.partitioning import partition_of
 from anbu.registry_records import GatewayRecord, HouseholdRecord
 from anbu.timeutil import utcnow
 from config import Settings
-from detectors.runtime import partition_of
 from tests.test_detectors_worker import AlertReader, Worker, det_settings, event, produce
 
 _ = det_settings  # fixture shared with the worker test

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from anbu.events import AlertAction, AlertEvent, AlertKind, SosCause, SosEvent, SourceFormat
+from anbu.partitioning import partition_of
 from anbu.registry_records import HouseholdRecord
 from config import Settings
 from detectors.backtest import run_backtest
-from detectors.runtime import partition_of
 from tests.test_detectors_crash import drip
 from tests.test_detectors_worker import (
     DAYS,
