@@ -16,6 +16,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from anbu.events import SourceFormat
 from config import Settings
+from ingest.adapters import ADAPTERS
+from ingest.readings import Owner
 from simulator.demo import device_index
 from simulator.model import SimDevice
 from simulator.plan import NO_INCIDENTS
@@ -153,14 +155,12 @@ def test_payloads_are_in_native_formats(
 def test_payloads_parse_with_the_bridges_adapters(
     published: tuple[Simulation, list[tuple[str, bytes]], int],
 ) -> None:
-    adapters = pytest.importorskip("ingest.adapters")
-    readings_mod = pytest.importorskip("ingest.readings")
     sim, received, _ = published
     devices = [d for h in sim.households for d in h.devices]
     kinds: Counter[str] = Counter()
     for topic, payload in received:
         device = _owner_of(topic, devices)
-        owner = readings_mod.Owner(
+        owner = Owner(
             device.device_id,
             device.household_id,
             None,
@@ -169,7 +169,7 @@ def test_payloads_parse_with_the_bridges_adapters(
             device.mqtt_topic,
         )
         suffix = topic[len(device.mqtt_topic) :].lstrip("/")
-        parsed = adapters.ADAPTERS[device.source_format](suffix, payload, owner)
+        parsed = ADAPTERS[device.source_format](suffix, payload, owner)
         for item in parsed.items:
             kinds[str(getattr(item, "kind", "sos"))] += 1
     for kind in ("motion", "door", "presence", "power", "battery", "heartbeat", "robot"):
