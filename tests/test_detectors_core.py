@@ -80,6 +80,12 @@ def test_a_normal_night_and_nap_raise_nothing() -> None:
     engine = make_engine()
     rows = routine_rows(range(0, 17), nap=True, heartbeat_until=at(17, 0))
     assert run(engine, rows) == []
+    # positive control: the same days, but the last day's nap never ends (nothing moves
+    # after 13:00 while the gateway's heartbeats go on): the routine model raises that day
+    stopped = routine_rows(range(0, 17), nap=True, heartbeat_until=at(17, 0), stop_at=at(16, 13))
+    alerts = run(make_engine(), stopped)
+    assert kinds(alerts) == [("inactivity_routine", "raise")]
+    assert at(16, 13) < alerts[0].raised_at.timestamp() < at(17, 0)
 
 
 def test_morning_silence_against_the_learned_routine_raises_within_the_promised_time() -> None:
@@ -312,9 +318,15 @@ def test_a_fridge_cycling_is_not_a_person() -> None:
 
 def test_a_kettle_switched_on_is_a_person() -> None:
     rows = routine_rows(range(0, 6), stop_at=at(5, 10))
-    rows += [(at(0, 0), HH, "kettle", "power", 0.0), (at(5, 18), HH, "kettle", "power", 1800.0)]
-    alerts = run(make_engine(routine=False), rows, until=at(6, 17))
+    switched_on = [*rows, (at(0, 0), HH, "kettle", "power", 0.0),
+                   (at(5, 18), HH, "kettle", "power", 1800.0)]
+    alerts = run(make_engine(routine=False), switched_on, until=at(6, 17))
     assert alerts == []
+    # positive control: the same kettle never switched on, the same silence is raised
+    idle = [*rows, (at(0, 0), HH, "kettle", "power", 0.0)]
+    alerts = run(make_engine(routine=False), idle, until=at(6, 17))
+    assert kinds(alerts) == [("inactivity", "raise")]
+    assert alerts[0].raised_at.timestamp() == at(5, 9 + 50 / 60) + 24 * 3600
 
 
 def test_state_survives_a_pickle_round_trip() -> None:
