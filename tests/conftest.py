@@ -120,6 +120,14 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
     return make_settings()
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+OUR_PACKAGES = frozenset(
+    p.parent.name for p in ROOT.glob("*/__init__.py") if p.parent.name != "tests"
+)
+"""Every package of the project (found on disk, so a new one is covered without a list)."""
+
+
 class _ErrorCollector(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
@@ -137,12 +145,7 @@ def fail_on_logged_errors() -> Iterator[_ErrorCollector]:
     root.addHandler(collector)
     yield collector
     root.removeHandler(collector)
-    ours = [
-        r
-        for r in collector.records
-        if r.name.split(".")[0]
-        in {"anbu", "ingest", "detectors", "alerts", "devices", "web", "simulator", "bench"}
-    ]
+    ours = [r for r in collector.records if r.name.split(".")[0] in OUR_PACKAGES]
     if ours:
         pytest.fail("errors were logged: " + "; ".join(r.getMessage() for r in ours))
 
@@ -178,6 +181,6 @@ def browser() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def artifacts_dir() -> Path:
     """Where tests save screenshots and other things a person may look at."""
-    path = Path(__file__).resolve().parent.parent / "test-artifacts"
+    path = ROOT / "test-artifacts"
     path.mkdir(exist_ok=True)
     return path
