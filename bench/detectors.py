@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +26,8 @@ from detectors.engine import Engine
 from detectors.packing import pack, unpack
 from detectors.params import DetectorParams
 from detectors.runtime import Runtime, max_ahead_s
+from testkit import processes
+from testkit.services import running
 
 START = datetime(2026, 3, 2, tzinfo=SEOUL)
 
@@ -168,20 +169,12 @@ def deadline_lag(households: int = 2000, tick_s: float = 0.25,
 @contextmanager
 def _broker(directory: Path) -> Iterator[int]:
     from anbu.stack.apache_kafka import READY_TIMEOUT_S, private_broker
-    from anbu.stack.services import wait_ready
 
     spec = private_broker(directory / "kafka")
     assert spec.port is not None
     port = spec.port
-    with (directory / "kafka.log").open("ab") as log:
-        proc = subprocess.Popen(spec.argv, stdout=log, stderr=subprocess.STDOUT,
-                                env={**os.environ, **spec.env})
-    try:
-        wait_ready(spec, READY_TIMEOUT_S)
+    with running(spec, directory / "kafka.log", READY_TIMEOUT_S):
         yield port
-    finally:
-        proc.terminate()
-        proc.wait(15)
 
 
 def _records(events: int, batch: int) -> tuple[list[EventBatch], list[str], datetime]:
@@ -331,9 +324,7 @@ def _worker_consume(settings: Any, tmp: Path, markers: list[str]) -> float | Non
         "ANBU_STACK__DATA_DIR": str(settings.data_dir),
         "ANBU_DETECTORS__WEB_PORT": str(settings.detectors.web_port),
     })
-    log = (tmp / "worker.log").open("ab")
-    proc = subprocess.Popen([sys.executable, "-m", "anbu", "worker"], env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = processes.spawn([sys.executable, "-m", "anbu", "worker"], tmp / "worker.log", env=env)
     consumer = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers,
                              enable_auto_commit=False)
     parts = [TopicPartition(topics.alerts, p) for p in range(topics.partitions)]
@@ -357,9 +348,4 @@ def _worker_consume(settings: Any, tmp: Path, markers: list[str]) -> float | Non
         return max(times) - min(firsts)
     finally:
         consumer.close()
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        processes.stop(proc, timeout_s=20)

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -22,17 +18,15 @@ from alerts.service import BackgroundService
 from alerts.store import AlertStore
 from anbu.events import AlertKind, Severity
 from anbu.influx import InfluxClient, Point
-from anbu.stack.services import free_port
 from anbu.timeutil import utcnow
 from config import Settings
 from devices import service as registry
-from devices.accounts import create_account
-from devices.auth import Principal, Role
+from devices.auth import Role
 from devices.db import init_db, session_factory
-from tests.test_alerts_support import EventProducer, make_event, wait_for
+from testkit.polling import wait_for
+from tests.kit.alerts import EventProducer, make_event
+from tests.kit.web import ADMIN_PASSWORD, make_admin, sign_in
 from web.app import create_app
-
-ADMIN_PASSWORD = "admin password 1"
 
 
 @dataclass
@@ -195,38 +189,6 @@ def test_inbox_api_scopes_orders_and_records_actions(settings: Settings) -> None
         assert page.status_code == 200 and "안부 알림함" in page.text
         assert '"긴급 호출 (SOS)"' in page.text  # labels injected for the page
     store.close()
-
-
-@pytest.fixture
-def web_server(settings: Settings) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_for(lambda: server.started, what="the web server")
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
-
-
-def make_admin(settings: Settings, username: str = "admin.han", password: str = ADMIN_PASSWORD
-               ) -> None:
-    """An admin's personal account, made by the bootstrap admin (as ``anbu users`` does)."""
-    engine = init_db(settings)
-    bootstrap = Principal("bootstrap", Role.ADMIN, None, "bootstrap")
-    with session_factory(engine)() as session:
-        create_account(session, bootstrap, username=username, display_name="한관리",
-                       role="admin", password=password)
-        session.commit()
-
-
-def sign_in(page: Any, username: str, password: str) -> None:
-    """Fill and send the /signin form the page is on."""
-    page.fill("#signin-form input[name=username]", username)
-    page.fill("#signin-form input[name=password]", password)
-    page.click("#signin-form button[type=submit]")
 
 
 def test_admin_creates_staff_who_signs_in_and_acknowledges_under_their_name(

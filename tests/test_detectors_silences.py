@@ -9,7 +9,7 @@ from detectors.backtest import Row, make_engine
 from detectors.household import Household
 from detectors.params import DetectorParams
 from detectors.silences import Silences
-from tests.test_detectors_core import HH, at, kinds, routine_rows, run
+from tests.kit.detector_rows import HH, at, kinds, routine_rows, run
 
 
 def _napper(days: range, *, nap_today: bool = True) -> list[Row]:

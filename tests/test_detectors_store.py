@@ -17,7 +17,7 @@ from detectors.household import Household
 from detectors.packing import pack, unpack
 from detectors.params import DetectorParams
 from detectors.runtime import Runtime, decode_household, encode_household
-from tests.test_detectors_core import at, routine_rows
+from tests.kit.detector_rows import at, routine_rows
 
 HOUSEHOLDS = [f"hh-{i}" for i in range(6)]
 

@@ -18,7 +18,8 @@ from anbu.registry_records import HouseholdRecord
 from detectors.backtest import run_backtest
 from detectors.params import DetectorParams
 from detectors.runtime import Runtime
-from tests.test_detectors_worker import RATES, flatten, scenario
+from tests.kit.detector_rows import RATES
+from tests.kit.detector_worker import flatten, scenario
 
 PARTITIONS = 4
 EVERY_S = 4 * 3600  # a checkpoint whenever a partition's event time crosses 4 hours

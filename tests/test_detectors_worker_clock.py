@@ -26,9 +26,7 @@ from anbu.partitioning import partition_of
 from anbu.registry_records import GatewayRecord, HouseholdRecord
 from anbu.timeutil import utcnow
 from config import Settings
-from tests.test_detectors_worker import AlertReader, Worker, det_settings, event, produce
-
-_ = det_settings  # fixture shared with the worker test
+from tests.kit.detector_worker import AlertReader, Worker, event, produce
 
 YEAR = timedelta(days=365)
 

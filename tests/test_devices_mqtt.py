@@ -23,8 +23,9 @@ from anbu.stack.mosquitto_auth import reload_mosquitto, service_account, write_a
 from anbu.stack.services import free_port, mosquitto_spec
 from config import Settings
 from devices import api
-from tests.services import SERVICE_USER, running
-from tests.test_devices_support import registry_app, wait_for
+from testkit.polling import wait_for
+from testkit.services import SERVICE_USER, running
+from tests.kit.registry import registry_app
 
 
 class Client:
@@ -261,7 +262,7 @@ def test_on_site_check_turns_ok_when_the_sensor_reports_through_the_bridge(
                 result = http.get(f"/api/v1/households/{hh}/check", headers=admin).json()
                 return bool(result["ok"])
 
-            wait_for(reported, timeout_s=90, step=1.0)
+            wait_for(reported, timeout_s=90, step_s=1.0)
         finally:
             sensor.close()
             bridge.terminate()

@@ -17,7 +17,7 @@ from anbu.health import (
     verdict,
 )
 from anbu.stack.services import free_port
-from tests.services import RunningService
+from testkit.services import RunningService
 
 
 def test_a_problem_or_a_stale_file_is_degraded_and_a_good_beat_is_not(tmp_path: Path) -> None:

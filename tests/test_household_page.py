@@ -24,8 +24,7 @@ from devices import service as registry
 from devices.accounts import create_account
 from devices.auth import Principal, Role
 from devices.db import init_db, session_factory
-from tests.test_alerts_inbox import web_server  # noqa: F401 - the same uvicorn fixture
-from tests.test_alerts_support import make_event
+from tests.kit.alerts import make_event
 from timeseries.schema import DEVICE_HEALTH, HEALTH_RP, ensure_schema
 from web.app import create_app
 
@@ -108,7 +107,7 @@ def sign_in(page: Any, username: str) -> None:
 
 def test_staff_opens_household_from_alert_and_acknowledges_other_center_gets_404(
     settings: Settings,
-    web_server: str,  # noqa: F811 - the fixture imported above
+    web_server: str,
     browser: Any,
     artifacts_dir: Path,
 ) -> None:

@@ -19,7 +19,7 @@ from anbu.partitioning import partition_of
 from anbu.registry_records import GatewayRecord
 from detectors.fastparse import fast_events
 from ingest.bridge import Bridge
-from ingest.testing import mqtt_publisher, publish_registry
+from testkit.publishing import mqtt_publisher, publish_registry
 
 HOUSEHOLDS = 12
 MESSAGES = 25  # per household

@@ -16,7 +16,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from config import Settings
-from tests.services import SERVICE_USER
+from testkit.services import SERVICE_USER
 
 
 def _env(settings: Settings) -> dict[str, str]:
