@@ -29,7 +29,6 @@ from pydantic import ValidationError
 from anbu.events import AlertEvent, DeadLetter, DeviceEvent, EventBatch, SosEvent
 from anbu.health import kafka_heartbeat
 from anbu.kafka_topics import ensure_topics
-from anbu.partitioning import partition_of
 from anbu.registry_reader import RegistryReader
 from anbu.timeutil import utcnow
 from config import Settings
@@ -39,7 +38,7 @@ from detectors.offsets import OFFSET_PREFIX, OffsetGuard, Verdict, progress_key
 from detectors.outage import CHECK_EVERY_S, KafkaOutage
 from detectors.outbox import Outbox
 from detectors.params import DetectorParams
-from detectors.runtime import Runtime, max_ahead_s
+from detectors.runtime import Runtime, max_ahead_s, partition_of
 
 log = logging.getLogger(__name__)
 
