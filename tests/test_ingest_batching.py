@@ -18,6 +18,7 @@ from anbu.kafka_topics import ensure_topics
 from anbu.partitioning import partition_of
 from anbu.registry_records import GatewayRecord
 from detectors.fastparse import fast_events
+from detectors.runtime import partition_of as worker_partition
 from ingest.bridge import Bridge
 from testkit.publishing import mqtt_publisher, publish_registry
 
@@ -83,6 +84,7 @@ def test_records_carry_several_households_each_on_its_partition_in_order(
         for e in batch.events:
             # the partition the household's key gives, as the worker's engines expect
             assert partition == partition_of(e.household_id, partitions)
+            assert partition == worker_partition(e.household_id, partitions)  # its own copy
         if batch.household_id is not None:
             assert key == batch.household_id.encode()
     for hh in gateways.values():
