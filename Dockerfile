@@ -17,6 +17,7 @@ COPY web ./web
 COPY timeseries ./timeseries
 COPY simulator ./simulator
 COPY bench ./bench
+COPY testkit ./testkit
 RUN pip install --no-cache-dir . && mkdir -p /var/lib/anbu
 ENTRYPOINT ["anbu"]
 CMD ["--help"]

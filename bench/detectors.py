@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -17,16 +16,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from subprocess import Popen
 from typing import Any
 
 from anbu.events import AlertEvent, DeviceEvent, EventBatch, EventKind, SourceFormat
+from anbu.partitioning import partition_of
 from anbu.timeutil import SEOUL
 from config import Settings
 from detectors.backtest import Row, make_engine, run_rows
 from detectors.engine import Engine
 from detectors.packing import pack, unpack
 from detectors.params import DetectorParams
-from detectors.runtime import Runtime, max_ahead_s, partition_of
+from detectors.runtime import Runtime, max_ahead_s
+from testkit import processes
+from testkit.services import running
 
 START = datetime(2026, 3, 2, tzinfo=SEOUL)
 
@@ -169,20 +172,12 @@ def deadline_lag(households: int = 2000, tick_s: float = 0.25,
 def kafka_broker(directory: Path) -> Iterator[int]:
     """A private Apache Kafka broker for one benchmark; yields its port."""
     from anbu.stack.apache_kafka import READY_TIMEOUT_S, private_broker
-    from anbu.stack.services import wait_ready
 
     spec = private_broker(directory / "kafka")
     assert spec.port is not None
     port = spec.port
-    with (directory / "kafka.log").open("ab") as log:
-        proc = subprocess.Popen(spec.argv, stdout=log, stderr=subprocess.STDOUT,
-                                env={**os.environ, **spec.env})
-    try:
-        wait_ready(spec, READY_TIMEOUT_S)
+    with running(spec, directory / "kafka.log", READY_TIMEOUT_S):
         yield port
-    finally:
-        proc.terminate()
-        proc.wait(15)
 
 
 def _records(events: int, batch: int) -> tuple[list[EventBatch], list[str], datetime]:
@@ -334,7 +329,7 @@ async def _raw_consume(
 
 
 def start_worker(settings: Settings, data_dir: Path, web_port: int, log: Path
-                 ) -> subprocess.Popen[bytes]:
+                 ) -> Popen[bytes]:
     """Start ``anbu worker`` on the settings' broker, topics and group.
 
     It gets its own state directory and web port; its output goes to ``log``.
@@ -347,9 +342,7 @@ def start_worker(settings: Settings, data_dir: Path, web_port: int, log: Path
         env[f"ANBU_KAFKA__TOPICS__{name.upper()}"] = getattr(topics, name)
     env["ANBU_STACK__DATA_DIR"] = str(data_dir)
     env["ANBU_DETECTORS__WEB_PORT"] = str(web_port)
-    with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "anbu", "worker"], env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+    return processes.spawn([sys.executable, "-m", "anbu", "worker"], log, env=env)
 
 
 def timed_workers(settings: Settings, tmp: Path, markers: list[str], copies: int = 1
@@ -392,10 +385,4 @@ def timed_workers(settings: Settings, tmp: Path, markers: list[str], copies: int
         return max(times) - min(firsts)
     finally:
         consumer.close()
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        processes.stop(*procs, timeout_s=20)

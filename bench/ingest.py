@@ -24,7 +24,7 @@ from anbu.kafka_topics import ensure_topics
 from anbu.registry_records import DeviceRecord, HouseholdRecord
 from config import Settings
 from ingest.bridge import Bridge
-from ingest.testing import mqtt_publisher, publish_registry
+from testkit.publishing import mqtt_publisher, publish_registry
 
 EVENTS_PER_MESSAGE = 3  # occupancy, battery, linkquality
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,29 +12,12 @@ from typing import Annotated, Any
 import typer
 
 from anbu.stack.apache_kafka import READY_TIMEOUT_S, private_broker
-from anbu.stack.services import ServiceSpec, free_port, mosquitto_spec, wait_ready
+from anbu.stack.services import free_port, mosquitto_spec
 from config import load_settings
 from config.cli_context import settings_of
+from testkit.services import running
 
 _USER = ("anbu-bench", "bench-password")
-
-
-@contextmanager
-def _running(spec: ServiceSpec, log: Path) -> Iterator[None]:
-    with log.open("ab") as out:
-        process = subprocess.Popen(
-            spec.argv, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **spec.env}
-        )
-    try:
-        wait_ready(spec, READY_TIMEOUT_S)
-        yield
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 @contextmanager
@@ -49,8 +30,8 @@ def private_services() -> Iterator[Any]:
         kafka = private_broker(base / "kafka")
         kafka_port = kafka.port
         with (
-            _running(mosquitto, base / "mosquitto.log"),
-            _running(kafka, base / "kafka.log"),
+            running(mosquitto, base / "mosquitto.log", READY_TIMEOUT_S),
+            running(kafka, base / "kafka.log", READY_TIMEOUT_S),
         ):
             yield load_settings(
                 None,

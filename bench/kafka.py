@@ -29,6 +29,8 @@ from anbu.kafka_topics import ensure_topics
 from anbu.stack.apache_kafka import READY_TIMEOUT_S, apache_kafka_spec
 from anbu.stack.services import ServiceSpec, free_port, tansu_spec, wait_ready
 from config import Settings, load_settings
+from testkit import processes
+from testkit.services import start
 
 
 def rss_mb(pid: int) -> float:
@@ -47,17 +49,13 @@ class _Broker:
     def start(self) -> float:
         """Start it; return the seconds until ready."""
         began = time.monotonic()
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                self.spec.argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
+        self.process = start(self.spec, self.log)
         wait_ready(self.spec, READY_TIMEOUT_S)
         return round(time.monotonic() - began, 2)
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, sig)
-            self.process.wait(60)
+        if self.process is not None:
+            processes.stop(self.process, timeout_s=60, sig=sig)
 
 
 def _throughput(settings: Settings, records: int, size: int) -> dict[str, float]:
@@ -99,17 +97,11 @@ def _worker_join(
 ) -> tuple[float, subprocess.Popen[bytes]]:
     """Start ``anbu worker``; return seconds until its first partition, and the process."""
     began = time.monotonic()
-    with log.open("wb") as out:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "anbu", "worker"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    log.unlink(missing_ok=True)
+    worker = processes.spawn([sys.executable, "-m", "anbu", "worker"], log, env=env)
     while "restored" not in log.read_text(errors="replace"):
         if time.monotonic() - began > timeout_s or worker.poll() is not None:
-            os.killpg(worker.pid, signal.SIGKILL)
+            processes.kill(worker)
             raise RuntimeError(f"the worker did not join; see {log}")
         time.sleep(0.05)
     return round(time.monotonic() - began, 2), worker
@@ -151,13 +143,11 @@ def run(broker: str = "apache", records: int = 100_000, size: int = 300) -> dict
             )
             figures["worker_first_join_s"], worker = _worker_join(env, base / "worker1.log")
             time.sleep(3)
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
+            processes.kill(worker)
             figures["worker_rejoin_after_sigkill_s"], worker = _worker_join(
                 env, base / "worker2.log"
             )
-            os.killpg(worker.pid, signal.SIGTERM)
-            worker.wait(60)
+            processes.stop(worker, timeout_s=60)
             running.kill()
             figures["start_after_sigkill_s"] = running.start()
             figures["records_after_restart"] = _count(settings)

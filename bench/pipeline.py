@@ -19,181 +19,28 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import signal
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
-from anbu.kafka_topics import ensure_topics
-from anbu.registry_records import RegistryRecord, record_key
-from anbu.stack.apache_kafka import READY_TIMEOUT_S, private_broker
 from anbu.stack.services import (
-    ServiceSpec,
-    free_port,
-    influxdb_spec,
-    mosquitto_spec,
-    wait_ready,
+    port_open,
 )
-from config import Settings, load_settings
-from config.cli_context import CliContext
+from config import Settings
 from simulator.demo import device_index
 from simulator.payloads import Message
 from simulator.plan import NO_INCIDENTS
 from simulator.publish import messages_of
 from simulator.resident import SimOptions
 from simulator.world import Simulation, SimulationConfig
+from testkit.polling import wait_for
+from testkit.publishing import connect_publisher, publish_registry
+from testkit.stack import PrivateStack, private_stack
 
 log = logging.getLogger(__name__)
-
-SERVICE_USER = ("anbu-bench", "bench-service-password")
-APP_COMMANDS = {"bridge": ["bridge"], "worker": ["worker"], "alerts": ["alerts"]}
-
-
-@dataclass
-class BenchStack:
-    """A running private stack.
-
-    Attributes:
-        settings: settings pointing at it.
-        directory: its data directory (logs under ``log/``).
-        env: environment that gives child processes the same settings.
-        apps: the anbu processes started, by name.
-    """
-
-    settings: Settings
-    directory: Path
-    env: dict[str, str]
-    apps: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-
-    def start_app(self, name: str, extra_env: dict[str, str] | None = None) -> None:
-        """Start ``python -m anbu <name>`` with the stack's settings."""
-        log_path = self.directory / "log" / f"{name}.log"
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with log_path.open("ab") as out:
-            self.apps[name] = subprocess.Popen(
-                [sys.executable, "-m", "anbu", *APP_COMMANDS[name]],
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env={**os.environ, **self.env, **(extra_env or {})},
-                cwd=self.directory,
-                start_new_session=True,
-            )
-
-    def check_apps(self) -> None:
-        """Raise if an app process died, naming its log."""
-        for name, process in self.apps.items():
-            if process.poll() is not None:
-                tail = (self.directory / "log" / f"{name}.log").read_text(errors="replace")[-1500:]
-                raise RuntimeError(f"anbu {name} exited with {process.returncode}:\n{tail}")
-
-    def stop_apps(self) -> None:
-        """Stop every app process (SIGTERM, then SIGKILL)."""
-        for process in self.apps.values():
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.apps.values():
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        self.apps.clear()
-
-
-@contextmanager
-def _service(spec: ServiceSpec, log_path: Path) -> Iterator[None]:
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("ab") as out:
-        process = subprocess.Popen(
-            spec.argv,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            env={**os.environ, **spec.env},
-        )
-    try:
-        wait_ready(spec, READY_TIMEOUT_S)
-        yield
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-
-
-@contextmanager
-def private_stack(overrides: dict[str, Any] | None = None) -> Iterator[BenchStack]:
-    """Mosquitto, Kafka and InfluxDB of the benchmark's own, on free ports."""
-    with tempfile.TemporaryDirectory(prefix="anbu-bench-") as tmp, ExitStack() as stack:
-        base = Path(tmp)
-        mqtt_port, influx_port, rpc_port = (free_port() for _ in range(3))
-        stack.enter_context(
-            _service(
-                mosquitto_spec(base / "mosquitto", mqtt_port, service_user=SERVICE_USER),
-                base / "log" / "mosquitto.log",
-            )
-        )
-        kafka = private_broker(base / "kafka")
-        kafka_port = kafka.port
-        stack.enter_context(_service(kafka, base / "log" / "kafka.log"))
-        stack.enter_context(
-            _service(
-                influxdb_spec(base / "influxdb", influx_port, rpc_port),
-                base / "log" / "influxdb.log",
-            )
-        )
-        values: dict[str, Any] = {
-            "stack.data_dir": str(base / "var"),
-            "mqtt.port": mqtt_port,
-            "mqtt.username": SERVICE_USER[0],
-            "mqtt.password": SERVICE_USER[1],
-            "kafka.bootstrap_servers": f"127.0.0.1:{kafka_port}",
-            "influx.url": f"http://127.0.0.1:{influx_port}",
-            "ingest.metrics_port": free_port(),
-            "detectors.web_port": free_port(),
-            "alerts.metrics_port": free_port(),
-            "web.port": free_port(),
-            **(overrides or {}),
-        }
-        settings = load_settings(None, values)
-        env = CliContext(settings=settings, overrides=values).child_env()
-        ensure_topics(settings)
-        bench = BenchStack(settings, base, env)
-        try:
-            yield bench
-        finally:
-            bench.stop_apps()
-
-
-def publish_registry(settings: Settings, records: list[RegistryRecord]) -> None:
-    """Put registry records on ``anbu.registry`` as the registry would."""
-    from kafka import KafkaProducer
-
-    producer = KafkaProducer(
-        bootstrap_servers=list(settings.kafka.bootstrap_servers), acks="all", linger_ms=20
-    )
-    try:
-        for record in records:
-            producer.send(
-                settings.kafka.topics.registry, key=record_key(record), value=record.to_json()
-            )
-        producer.flush(timeout=60)
-    finally:
-        producer.close(timeout=10)
 
 
 def bench_households(households: int, seed: int = 7) -> Simulation:
@@ -253,18 +100,11 @@ messages with 16-bit ids and silently refuses a publish whose id is still outsta
 (``MQTT_ERR_QUEUE_SIZE``): queueing 200,000 at once offered only about 68,000."""
 
 
-def mqtt_publisher(settings: Settings, client_id: str) -> mqtt.Client:
-    """A connected QoS 1 publisher with the service account (paho's loop running)."""
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
-    client.username_pw_set(settings.mqtt.username, settings.mqtt_password())
-    client.max_inflight_messages_set(PUBLISH_INFLIGHT)
-    connected = threading.Event()
-    client.on_connect = lambda *_a: connected.set()
-    client.connect(settings.mqtt.host, settings.mqtt.port, settings.mqtt.keepalive_s)
-    client.loop_start()
-    if not connected.wait(10):
-        raise TimeoutError("the benchmark's publisher could not connect to Mosquitto")
-    return client
+def device_publisher(settings: Settings, client_id: str) -> mqtt.Client:
+    """A connected QoS 1 publisher as a device would be (MQTT 3.1.1), :data:`PUBLISH_INFLIGHT`."""
+    return connect_publisher(
+        settings, client_id, inflight=PUBLISH_INFLIGHT, protocol=MQTTProtocolVersion.MQTTv311
+    )
 
 
 def publish_all(client: mqtt.Client, messages: list[Message]) -> float:
@@ -298,7 +138,7 @@ def raw_mqtt_rate(settings: Settings, messages: list[Message]) -> dict[str, Any]
     sub.subscribe([(f, 1) for f in settings.mqtt.topic_filters])
     sub.loop_start()
     subscribed.wait(10)
-    pub = mqtt_publisher(settings, "bench-raw-pub")
+    pub = device_publisher(settings, "bench-raw-pub")
     began = time.time()
     publish_all(pub, messages)
     done.wait(120)
@@ -454,17 +294,16 @@ def window_rate(points: list[tuple[float, int]], start: float, end: float) -> fl
     return (v1 - v0) / (t1 - t0)
 
 
-def wait_worker_ready(stack: BenchStack, timeout_s: float = 120) -> float:
+def wait_worker_ready(stack: PrivateStack, timeout_s: float = 120) -> float:
     """Wait until the worker has joined its group (its web port answers); return seconds."""
-    from anbu.stack.services import port_open
-
     began = time.time()
-    while time.time() - began < timeout_s:
+
+    def answering() -> bool:
         stack.check_apps()
-        if port_open("127.0.0.1", stack.settings.detectors.web_port):
-            return time.time() - began
-        time.sleep(0.2)
-    raise TimeoutError("the detector worker did not start")
+        return port_open("127.0.0.1", stack.settings.detectors.web_port)
+
+    wait_for(answering, timeout_s, step_s=0.2, what="the detector worker to start")
+    return time.time() - began
 
 
 def run(
@@ -505,7 +344,7 @@ def run(
         out["worker_start_s"] = round(wait_worker_ready(stack), 1)
         watcher = OffsetWatcher(settings, settings.detectors.app_id)
         time.sleep(3)  # the bridge reads the registry topic before it maps topics
-        client = mqtt_publisher(settings, "bench-pipeline-pub")
+        client = device_publisher(settings, "bench-pipeline-pub")
         say(f"offering {len(payloads):,} messages for {duration_s:.0f} s ...")
         stop = threading.Event()
         sent: list[int] = []

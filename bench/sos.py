@@ -25,18 +25,18 @@ from typing import Any
 
 from anbu.stack.services import free_port
 from bench.pipeline import (
-    BenchStack,
     bench_households,
-    mqtt_publisher,
+    device_publisher,
     native_messages,
-    private_stack,
     publish_all,
-    publish_registry,
     wait_worker_ready,
 )
 from config import Settings
 from simulator.publish import connect
 from simulator.world import Simulation
+from testkit.polling import wait_for
+from testkit.publishing import publish_registry
+from testkit.stack import PrivateStack, private_stack
 
 WEBHOOK_SECRET = "bench-webhook-secret"
 
@@ -345,7 +345,7 @@ Press = Callable[[int], float]
 @contextmanager
 def _sos_stack(
     simulation: Simulation, extra_records: list[Any], say: Callable[[str], None]
-) -> Iterator[tuple[BenchStack, WebhookReceiver, Press]]:
+) -> Iterator[tuple[PrivateStack, WebhookReceiver, Press]]:
     """A private stack with bridge, worker and alerts, warmed up by :data:`WARMUP_SOS` SOS.
 
     The warm-up presses the buttons of the simulation's last :data:`WARMUP_SOS` households.
@@ -375,11 +375,7 @@ def _sos_stack(
         try:
             for index in range(len(households) - WARMUP_SOS, len(households)):
                 press(index)
-            deadline = time.time() + 180
-            while time.time() < deadline and len(receiver.received) < WARMUP_SOS:
-                stack.check_apps()
-                time.sleep(0.2)
-            if len(receiver.received) < WARMUP_SOS:
+            if not _wait_for_webhooks(stack, receiver, WARMUP_SOS, 180):
                 raise TimeoutError("no SOS webhook arrived within 180 s of start-up")
             yield stack, receiver, press
         finally:
@@ -388,12 +384,19 @@ def _sos_stack(
 
 
 def _wait_for_webhooks(
-    stack: BenchStack, receiver: WebhookReceiver, count: int, wait_s: float
-) -> None:
-    deadline = time.time() + wait_s
-    while time.time() < deadline and len(receiver.received) < count:
+    stack: PrivateStack, receiver: WebhookReceiver, count: int, wait_s: float
+) -> bool:
+    """Wait up to ``wait_s`` for ``count`` webhooks (raise if an app died); say if they came."""
+
+    def arrived() -> bool:
         stack.check_apps()
-        time.sleep(0.2)
+        return len(receiver.received) >= count
+
+    try:
+        wait_for(arrived, wait_s, step_s=0.2)
+    except TimeoutError:
+        return False
+    return True
 
 
 def run(
@@ -498,7 +501,7 @@ def flood_messages(simulation: Simulation, count: int, first: int) -> list[tuple
 
 def _flood(settings: Settings, messages: list[tuple[str, bytes]], started: Any, done: Any) -> None:
     """Publish ``messages`` as fast as the broker takes them (in a process of its own)."""
-    publisher = mqtt_publisher(settings, "bench-flood")
+    publisher = device_publisher(settings, "bench-flood")
     try:
         started.set()
         publish_all(publisher, messages)

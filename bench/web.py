@@ -9,10 +9,8 @@ health) is built for random households and timed, for 24 hours, 7 days and 30 da
 
 from __future__ import annotations
 
-import os
 import random
 import statistics
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,8 +24,9 @@ import httpx
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 from anbu.influx import InfluxClient, InfluxError, Point
-from anbu.stack.services import free_port, influxdb_spec, wait_ready
+from anbu.stack.services import free_port, influxdb_spec
 from anbu.timeutil import utcnow
+from testkit.services import running
 from timeseries.demo import activity_lines, alert_points, demo_registry, household_id
 from timeseries.rollup import SeriesRollup
 from timeseries.schema import HEALTH_RP, ensure_schema
@@ -43,22 +42,8 @@ _META = "bench_meta"
 def private_influx(directory: Path) -> Iterator[str]:
     """Debian's influxd on free ports with its data under ``directory``; yields its URL."""
     port = free_port()
-    spec = influxdb_spec(directory, port, free_port())
-    log = (directory / "influxd.log").open("ab")
-    process = subprocess.Popen(
-        spec.argv, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **spec.env}
-    )
-    try:
-        wait_ready(spec, 60)
+    with running(influxdb_spec(directory, port, free_port()), directory / "influxd.log", 60):
         yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 def _loaded(client: InfluxClient, households: int, days: int) -> bool:

@@ -26,9 +26,10 @@ from aiokafka import TopicPartition
 from faust.streams import _current_event, current_event
 
 from anbu.events import AlertEvent, DeadLetter
+from anbu.partitioning import partition_of
 from detectors.offsets import OFFSET_PREFIX, OffsetGuard, progress_key
 from detectors.outbox import Outbox
-from detectors.runtime import Runtime, partition_of
+from detectors.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

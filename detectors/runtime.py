@@ -29,9 +29,8 @@ from dataclasses import dataclass, field, replace
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
-from kafka.partitioner.default import murmur2
-
 from anbu.events import AlertEvent, DeadLetter, DeviceEvent, EventBatch, SosEvent
+from anbu.partitioning import partition_of
 from anbu.registry_records import CareCenterRecord, DeviceRecord, GatewayRecord, RegistryRecord
 from anbu.timeutil import from_epoch, utcnow
 from detectors.engine import Engine
@@ -56,11 +55,6 @@ def max_ahead_s(settings: Settings) -> float:
     """
     return (settings.ingest.device_time_window
             + settings.detectors.event_time_margin).total_seconds()
-
-
-def partition_of(household_id: str, partitions: int) -> int:
-    """The partition Kafka's default partitioner gives a household's key."""
-    return (murmur2(household_id.encode()) & 0x7FFFFFFF) % partitions
 
 
 _event_time = itemgetter(0)

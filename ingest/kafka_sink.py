@@ -2,7 +2,8 @@
 
 Telemetry is gathered per partition of ``anbu.events`` into :class:`anbu.events.EventBatch`
 records (up to ``batch_max_events`` events, or ``batch_linger`` old). A household's events go
-to the partition Kafka's default partitioner gives its key (:func:`partition_for`), so each
+to the partition Kafka's default partitioner gives its key
+(:func:`anbu.partitioning.partition_of`, the rule the detector worker expects), so each
 household stays on one partition, in order, as if its events were sent keyed one by one;
 a record then carries several households (one household per record made records of 2 or 3
 events in a real load, and consumers pay per record). SOS and dead letters are sent at once,
@@ -30,11 +31,11 @@ from typing import Any
 
 import orjson
 from kafka import KafkaProducer
-from kafka.partitioner.default import murmur2
 
 from anbu.events import SCHEMA_VERSION
 from anbu.health import Report
 from anbu.kafka_producers import abandon
+from anbu.partitioning import partition_of
 from config import Settings
 from ingest.normalise import EventDict
 from ingest.ratelimit import RateLimitedLog
@@ -69,11 +70,6 @@ class Delivery:
         self.qos = qos
         self.generation = generation
         self.pending = records
-
-
-def partition_for(household_id: str, partitions: int) -> int:
-    """The partition Kafka's default partitioner (murmur2 of the key) gives a household."""
-    return (murmur2(household_id.encode()) & 0x7FFFFFFF) % partitions
 
 
 @dataclass(slots=True)
@@ -175,7 +171,7 @@ class KafkaSink:
 
     def add_events(self, household_id: str, events: list[EventDict], delivery: Delivery) -> None:
         """Queue telemetry of one household for its partition's next batch (one record)."""
-        partition = partition_for(household_id, self.partitions)
+        partition = partition_of(household_id, self.partitions)
         full: _Batch | None = None
         with self._lock:
             batch = self._batches.get(partition)

@@ -5,6 +5,12 @@ Fixtures any test may use:
     settings: :class:`config.Settings` pointing at all three, with a fresh data directory.
     make_settings(**overrides): the same, with dotted overrides (``{"web.port": 1234}``).
     unique: a function returning a fresh suffix, for topic or database names per test.
+
+Fixtures of the kit modules (``tests/kit/``), registered below for every test:
+    http_receiver, smtp_server (alerts); postgres_database (postgres); engine (registry);
+    web_server (web); det_settings, worker (detector_worker).
+A test module imports helpers from ``tests.kit`` or ``testkit``, never from another test module
+(tests/test_lint.py checks it).
 """
 
 from __future__ import annotations
@@ -18,16 +24,25 @@ from typing import Any
 
 import pytest
 
-from config import Settings, load_settings
-from tests.services import (
+from config import Settings
+from testkit.services import (
     KAFKA_READY_S,
-    SERVICE_USER,
     RunningService,
     running,
+    settings_for,
     start_influxdb,
     start_kafka,
     start_mosquitto,
 )
+
+pytest_plugins = [
+    "tests.kit.alerts",
+    "tests.kit.detector_worker",
+    "tests.kit.mqtt",
+    "tests.kit.postgres",
+    "tests.kit.registry",
+    "tests.kit.web",
+]
 
 
 @pytest.fixture(scope="session")
@@ -65,41 +80,6 @@ def unique() -> Callable[[], str]:
     return lambda: f"{next(_counter)}{uuid.uuid4().hex[:6]}"
 
 
-def settings_for(
-    data_dir: Path,
-    mosquitto: RunningService | None,
-    kafka: RunningService | None,
-    influxdb: RunningService | None,
-    overrides: dict[str, Any] | None = None,
-) -> Settings:
-    """Settings pointing at the given services, with a per-test data directory.
-
-    Topic names get a unique suffix so tests sharing the session's broker do not see
-    each other's records.
-    """
-    suffix = uuid.uuid4().hex[:8]
-    base: dict[str, Any] = {
-        "stack.data_dir": str(data_dir),
-        "mqtt.username": SERVICE_USER[0],
-        "mqtt.password": SERVICE_USER[1],
-        "influx.database": f"anbu_{suffix}",
-        "kafka.topics.events": f"anbu.events.{suffix}",
-        "kafka.topics.sos": f"anbu.sos.{suffix}",
-        "kafka.topics.deadletter": f"anbu.deadletter.{suffix}",
-        "kafka.topics.registry": f"anbu.registry.{suffix}",
-        "kafka.topics.alerts": f"anbu.alerts.{suffix}",
-        "detectors.app_id": f"anbu-detectors-{suffix}",
-    }
-    if mosquitto is not None:
-        base["mqtt.port"] = mosquitto.port
-    if kafka is not None:
-        base["kafka.bootstrap_servers"] = f"127.0.0.1:{kafka.port}"
-    if influxdb is not None:
-        base["influx.url"] = f"http://127.0.0.1:{influxdb.port}"
-    base.update(overrides or {})
-    return load_settings(None, base)
-
-
 @pytest.fixture
 def make_settings(
     tmp_path: Path,
@@ -120,6 +100,14 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
     return make_settings()
 
 
+ROOT = Path(__file__).resolve().parent.parent
+
+OUR_PACKAGES = frozenset(
+    p.parent.name for p in ROOT.glob("*/__init__.py") if p.parent.name != "tests"
+)
+"""Every package of the project (found on disk, so a new one is covered without a list)."""
+
+
 class _ErrorCollector(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
@@ -137,12 +125,7 @@ def fail_on_logged_errors() -> Iterator[_ErrorCollector]:
     root.addHandler(collector)
     yield collector
     root.removeHandler(collector)
-    ours = [
-        r
-        for r in collector.records
-        if r.name.split(".")[0]
-        in {"anbu", "ingest", "detectors", "alerts", "devices", "web", "simulator", "bench"}
-    ]
+    ours = [r for r in collector.records if r.name.split(".")[0] in OUR_PACKAGES]
     if ours:
         pytest.fail("errors were logged: " + "; ".join(r.getMessage() for r in ours))
 
@@ -178,6 +161,6 @@ def browser() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def artifacts_dir() -> Path:
     """Where tests save screenshots and other things a person may look at."""
-    path = Path(__file__).resolve().parent.parent / "test-artifacts"
+    path = ROOT / "test-artifacts"
     path.mkdir(exist_ok=True)
     return path

@@ -20,15 +20,9 @@ from anbu.influx import InfluxClient, InfluxError
 from anbu.timeutil import utcnow
 from config import Settings
 from ingest.anbu_format import CheckinRequest
-from tests.services import running, start_influxdb
-from tests.test_alerts_support import (  # noqa: F401 - fixtures
-    EventProducer,
-    HttpReceiver,
-    http_receiver,
-    make_event,
-    resolved,
-    wait_for,
-)
+from testkit.polling import wait_for
+from testkit.services import running, start_influxdb
+from tests.kit.alerts import EventProducer, HttpReceiver, make_event, resolved
 
 ROBOT = "anbu/gw-robot/robot"
 
@@ -62,14 +56,14 @@ def read_topic(settings: Settings, topic: str, timeout: float = 20.0) -> list[by
                 found.extend(r.value for r in records)
             return found
 
-        return wait_for(poll, timeout=timeout, what=f"a record on {topic}")
+        return wait_for(poll, timeout_s=timeout, what=f"a record on {topic}")
     finally:
         consumer.close()
 
 
 def test_checkin_answer_closes_as_false_alarm_and_activity_auto_resolves(
     make_settings: Callable[..., Settings],
-    http_receiver: HttpReceiver,  # noqa: F811
+    http_receiver: HttpReceiver,
 ) -> None:
     settings = make_settings(
         {
@@ -202,11 +196,11 @@ def test_every_change_reaches_influxdb_after_an_outage(
 
             influxdb.restart()
             expected = wait_for(
-                lambda: (service.store.unwritten_count() == 0) and _history(service),
-                timeout=30,
+                lambda: _history(service) if service.store.unwritten_count() == 0 else None,
+                timeout_s=30,
                 what="the outbox to drain",
             )
-            wait_for(lambda: points() == expected, timeout=15, what="every change in InfluxDB")
+            wait_for(lambda: points() == expected, timeout_s=15, what="every change in InfluxDB")
             states = [state for _, state, _ in expected]
             assert states.count("open") == 8
             assert states.count("acknowledged") == 1 and states.count("resolved") == 1

@@ -6,9 +6,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from alerts.directory import CenterContact, Contact, StaticDirectory
 from alerts.lifecycle import Lifecycle
-from alerts.model import AlertState, HouseholdPolicy, NotificationStatus
+from alerts.model import AlertState, NotificationStatus
 from alerts.notifiers.webhook import verify
 from alerts.service import BackgroundService
 from alerts.store import AlertStore
@@ -16,63 +15,23 @@ from anbu.events import AlertKind, Severity
 from anbu.influx import InfluxClient
 from anbu.timeutil import utcnow
 from config import Settings
-from tests.test_alerts_support import (  # noqa: F401 - fixtures
+from testkit.polling import wait_for
+from tests.kit.alerts import (
+    SECRET,
+    SMS_KEY,
     EventProducer,
     HttpReceiver,
     SmtpServer,
-    http_receiver,
+    alert_settings,
+    directory_for,
     make_event,
-    smtp_server,
-    wait_for,
 )
-
-SECRET = "test-webhook-secret"
-SMS_KEY = "test-sms-key"
-
-
-def alert_settings(
-    make_settings: Callable[..., Settings],
-    receiver: HttpReceiver,
-    smtp: SmtpServer,
-    **extra: Any,
-) -> Settings:
-    return make_settings(
-        {
-            "alerts.webhook_url": receiver.url("/hook"),
-            "alerts.webhook_secret": SECRET,
-            "alerts.smtp_host": "127.0.0.1",
-            "alerts.smtp_port": smtp.port,
-            "alerts.sms_gateway_url": receiver.url("/sms"),
-            "alerts.sms_api_key": SMS_KEY,
-            "alerts.metrics_port": None,
-            "alerts.tick_interval": "0.1s",
-            "alerts.notify_backoff_max": "1s",
-            "alerts.inbox_url": "http://inbox.example/inbox",
-            **extra,
-        }
-    )
-
-
-def directory_for(households: dict[str, list[int]]) -> StaticDirectory:
-    """Households of center cc-1 with the given escalation delays, contacts at 3 tiers."""
-    directory = StaticDirectory(
-        centers={
-            "cc-1": CenterContact("cc-1", email="desk@center.example", duty_phone="010-0000-0000")
-        }
-    )
-    for household, delays in households.items():
-        directory.policies[household] = HouseholdPolicy("cc-1", "yeoksam1", tuple(delays), False, 3)
-        directory.people[household] = [
-            Contact(1, "care worker", "010-1111-1111", f"worker-{household}@center.example"),
-            Contact(3, "district team", "010-3333-3333", "district@gu.example"),
-        ]
-    return directory
 
 
 def test_sos_gives_one_signed_webhook_and_one_email_however_many_duplicates(
     make_settings: Callable[..., Settings],
-    http_receiver: HttpReceiver,  # noqa: F811
-    smtp_server: SmtpServer,  # noqa: F811
+    http_receiver: HttpReceiver,
+    smtp_server: SmtpServer,
 ) -> None:
     settings = alert_settings(make_settings, http_receiver, smtp_server)
     directory = directory_for({"hh-sos": [600, 600]})
@@ -141,8 +100,8 @@ def test_sos_gives_one_signed_webhook_and_one_email_however_many_duplicates(
 
 def test_unacknowledged_alert_escalates_and_acknowledging_stops_it(
     make_settings: Callable[..., Settings],
-    http_receiver: HttpReceiver,  # noqa: F811
-    smtp_server: SmtpServer,  # noqa: F811
+    http_receiver: HttpReceiver,
+    smtp_server: SmtpServer,
 ) -> None:
     settings = alert_settings(make_settings, http_receiver, smtp_server)
     directory = directory_for({"hh-esc": [1, 1], "hh-ack": [1, 1], "hh-batt": [1, 1]})
@@ -166,7 +125,7 @@ def test_unacknowledged_alert_escalates_and_acknowledging_stops_it(
                 if r.json()["household_id"] == household
             ]
 
-        wait_for(lambda: tiers("hh-esc") == [1, 2, 3], timeout=20, what="escalation to tier 3")
+        wait_for(lambda: tiers("hh-esc") == [1, 2, 3], timeout_s=20, what="escalation to tier 3")
         first, second, third = [
             r for r in http_receiver.on("/hook") if r.json()["household_id"] == "hh-esc"
         ]
@@ -219,8 +178,8 @@ def test_unacknowledged_alert_escalates_and_acknowledging_stops_it(
 
 def test_a_failing_notifier_is_retried_and_does_not_block_the_others(
     make_settings: Callable[..., Settings],
-    http_receiver: HttpReceiver,  # noqa: F811
-    smtp_server: SmtpServer,  # noqa: F811
+    http_receiver: HttpReceiver,
+    smtp_server: SmtpServer,
 ) -> None:
     settings = alert_settings(
         make_settings, http_receiver, smtp_server, **{"alerts.notify_attempts": 3}
@@ -233,7 +192,7 @@ def test_a_failing_notifier_is_retried_and_does_not_block_the_others(
     with BackgroundService(settings, directory) as service:
         producer.send(sos)
         wait_for(lambda: smtp_server.messages, what="the e-mail")
-        wait_for(lambda: http_receiver.on("/hook"), timeout=20, what="the retried webhook")
+        wait_for(lambda: http_receiver.on("/hook"), timeout_s=20, what="the retried webhook")
 
         def by_channel() -> dict[str, Any]:
             alert = service.store.get(sos.alert_id, full=True)
@@ -256,8 +215,8 @@ def test_a_failing_notifier_is_retried_and_does_not_block_the_others(
 
 def test_state_survives_a_restart_and_repeats_after_it_change_nothing(
     make_settings: Callable[..., Settings],
-    http_receiver: HttpReceiver,  # noqa: F811
-    smtp_server: SmtpServer,  # noqa: F811
+    http_receiver: HttpReceiver,
+    smtp_server: SmtpServer,
 ) -> None:
     settings = alert_settings(make_settings, http_receiver, smtp_server)
     directory = directory_for({"hh-restart": [3, 3]})
@@ -269,7 +228,7 @@ def test_state_survives_a_restart_and_repeats_after_it_change_nothing(
     # Down for a moment; the detector, restarted too, raises the same alert again.
     producer.send(event, event)
     with BackgroundService(settings, directory) as service:
-        wait_for(lambda: len(http_receiver.on("/hook")) == 2, timeout=20, what="tier 2")
+        wait_for(lambda: len(http_receiver.on("/hook")) == 2, timeout_s=20, what="tier 2")
         assert [r.json()["tier"] for r in http_receiver.on("/hook")] == [1, 2]
         alert = service.store.get(event.alert_id)
         assert alert.state is AlertState.OPEN and alert.tier == 2 and alert.repeats == 0

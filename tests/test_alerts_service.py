@@ -14,43 +14,14 @@ from config import Settings
 from devices import residents
 from devices import service as registry
 from devices.unit_of_work import registry_session
-from tests.test_alerts_support import (  # noqa: F401 - fixtures
-    EventProducer,
-    HttpReceiver,
-    SmtpServer,
-    http_receiver,
-    make_event,
-    smtp_server,
-    wait_for,
-)
-
-
-def cli_flags(settings: Settings, extra: dict[str, object]) -> list[str]:
-    """``--set`` flags giving a child process the same services as ``settings``."""
-    topics = settings.kafka.topics
-    values: dict[str, object] = {
-        "kafka.bootstrap_servers": ",".join(settings.kafka.bootstrap_servers),
-        "kafka.topics.alerts": topics.alerts,
-        "kafka.topics.registry": topics.registry,
-        "kafka.topics.events": topics.events,
-        "kafka.topics.sos": topics.sos,
-        "kafka.topics.deadletter": topics.deadletter,
-        "influx.url": settings.influx.url,
-        "influx.database": settings.influx.database,
-        "mqtt.port": settings.mqtt.port,
-        "mqtt.password": settings.mqtt_password(),
-        **extra,
-    }
-    flags = ["--data-dir", str(settings.data_dir)]
-    for key, value in values.items():
-        flags += ["--set", f"{key}={value}"]
-    return flags
+from testkit.polling import wait_for
+from tests.kit.alerts import EventProducer, HttpReceiver, SmtpServer, cli_flags, make_event
 
 
 def test_anbu_alerts_process_uses_the_registry_and_exposes_metrics(
     settings: Settings,
-    http_receiver: HttpReceiver,  # noqa: F811
-    smtp_server: SmtpServer,  # noqa: F811
+    http_receiver: HttpReceiver,
+    smtp_server: SmtpServer,
 ) -> None:
     # The registry publishes the household on anbu.registry and keeps the people in its DB.
     with registry_session(settings, publish=True, mqtt=False) as session:
@@ -91,15 +62,15 @@ def test_anbu_alerts_process_uses_the_registry_and_exposes_metrics(
             except httpx.HTTPError:
                 return ""
 
-        wait_for(metrics, timeout=30, what="the metrics endpoint")
+        wait_for(metrics, timeout_s=30, what="the metrics endpoint")
         sos = make_event(household_id)
         producer.send(sos, sos)
-        hook = wait_for(lambda: http_receiver.on("/hook"), timeout=30, what="the webhook")[0]
+        hook = wait_for(lambda: http_receiver.on("/hook"), timeout_s=30, what="the webhook")[0]
         body = hook.json()
         assert body["care_center_id"] == "cc-r" and body["dong"] == "역삼1동"
         # Tier 1 e-mail to the contact and the center; tier 2, after the household's
         # 1 s delay, to the team lead.
-        wait_for(lambda: len(smtp_server.messages) == 2, timeout=20, what="two e-mails")
+        wait_for(lambda: len(smtp_server.messages) == 2, timeout_s=20, what="two e-mails")
         first, second = (sorted(rcpt) for rcpt, _ in smtp_server.messages)
         assert first == ["desk@cc-r.example", "worker@cc-r.example"]
         assert second == ["lead@cc-r.example"]

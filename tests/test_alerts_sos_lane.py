@@ -12,21 +12,14 @@ from anbu.events import SosCause, SosEvent, SourceFormat, idempotency_key
 from anbu.sos import sos_alert
 from anbu.timeutil import utcnow
 from config import Settings
-from tests.test_alerts_notify import alert_settings, directory_for
-from tests.test_alerts_support import (  # noqa: F401 - fixtures
-    EventProducer,
-    HttpReceiver,
-    SmtpServer,
-    http_receiver,
-    smtp_server,
-    wait_for,
-)
+from testkit.polling import wait_for
+from tests.kit.alerts import EventProducer, HttpReceiver, SmtpServer, alert_settings, directory_for
 
 
 def test_sos_from_the_bridge_notifies_once_without_the_detector(
     make_settings: Callable[..., Settings],
-    http_receiver: HttpReceiver,  # noqa: F811
-    smtp_server: SmtpServer,  # noqa: F811
+    http_receiver: HttpReceiver,
+    smtp_server: SmtpServer,
 ) -> None:
     settings = alert_settings(make_settings, http_receiver, smtp_server)
     now = utcnow()
@@ -45,7 +38,7 @@ def test_sos_from_the_bridge_notifies_once_without_the_detector(
         for _ in range(3):
             producer.send(settings.kafka.topics.sos, sos.to_json(), key=b"hh-lane")
         producer.flush(30)
-        wait_for(lambda: http_receiver.on("/hook"), timeout=30, what="the webhook")
+        wait_for(lambda: http_receiver.on("/hook"), timeout_s=30, what="the webhook")
         # Then the detector's own raise of the same SOS arrives on anbu.alerts.
         EventProducer(settings).send(sos_alert(sos))
         wait_for(lambda: service.store.get(sos_alert(sos).alert_id) is not None, what="stored")

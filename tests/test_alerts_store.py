@@ -14,7 +14,7 @@ from alerts.model import AlertState, HouseholdPolicy
 from alerts.store import AlertStore
 from anbu.events import AlertAction, AlertKind, Severity
 from anbu.timeutil import utcnow
-from tests.test_alerts_support import make_event
+from tests.kit.alerts import make_event
 
 
 def _open_store(url: str) -> None:

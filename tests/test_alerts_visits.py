@@ -30,9 +30,9 @@ from anbu.timeutil import SEOUL, in_seoul, utcnow
 from config import Settings
 from devices.accounts import AuditEntry
 from devices.db import init_db
-from tests.test_alerts_inbox import Registry, auth, seed_registry
-from tests.test_alerts_support import make_event
-from tests.test_devices_support import new_postgres_database
+from tests.kit.alerts import make_event
+from tests.kit.postgres import new_postgres_database
+from tests.kit.web import Registry, auth, seed_registry
 from web.app import create_app
 
 

@@ -26,13 +26,8 @@ from config import Settings
 from devices import equipment, residents
 from devices import service as registry
 from devices.unit_of_work import registry_session
-from tests.test_alerts_support import (  # noqa: F401 - fixtures
-    EventProducer,
-    HttpReceiver,
-    http_receiver,
-    make_event,
-    wait_for,
-)
+from testkit.polling import wait_for
+from tests.kit.alerts import EventProducer, HttpReceiver, make_event
 
 SECRET = "voicebot-shared-secret"
 HOOK_SECRET = "hook-secret"
@@ -163,7 +158,7 @@ def hooks(receiver: HttpReceiver, household: str) -> list[dict[str, Any]]:
 def test_call_answered_well_closes_the_alert_as_a_false_alarm(
     make_settings: Callable[..., Settings],
     provider: StandInProvider,
-    http_receiver: HttpReceiver,  # noqa: F811
+    http_receiver: HttpReceiver,
 ) -> None:
     settings = voicebot_settings(make_settings, provider, http_receiver)
     ids = register(settings, {"010-2222-0001": "김순자"})
@@ -205,7 +200,7 @@ def test_call_answered_well_closes_the_alert_as_a_false_alarm(
 def test_asking_for_help_makes_it_critical_and_notifies_the_next_tier(
     make_settings: Callable[..., Settings],
     provider: StandInProvider,
-    http_receiver: HttpReceiver,  # noqa: F811
+    http_receiver: HttpReceiver,
 ) -> None:
     settings = voicebot_settings(make_settings, provider, http_receiver)
     ids = register(settings, {"010-2222-0002": "박영호"})
@@ -218,7 +213,7 @@ def test_asking_for_help_makes_it_critical_and_notifies_the_next_tier(
         wait_for(lambda: provider.calls_to("010-2222-0002"), what="the call request")
         second = wait_for(
             lambda: [h for h in hooks(http_receiver, household) if h["tier"] == 2],
-            timeout=10,
+            timeout_s=10,
             what="the tier-2 webhook",
         )[0]
         assert second["severity"] == "critical" and second["type"] == "alert.escalated"
@@ -232,7 +227,7 @@ def test_asking_for_help_makes_it_critical_and_notifies_the_next_tier(
 def test_no_answer_escalates_at_once_and_silence_on_the_timeout(
     make_settings: Callable[..., Settings],
     provider: StandInProvider,
-    http_receiver: HttpReceiver,  # noqa: F811
+    http_receiver: HttpReceiver,
 ) -> None:
     settings = voicebot_settings(make_settings, provider, http_receiver)
     ids = register(settings, {"010-2222-0003": "이말순", "010-2222-0004": "최정수"})
@@ -248,7 +243,7 @@ def test_no_answer_escalates_at_once_and_silence_on_the_timeout(
         asked = {c["phone"]: time.monotonic() for c in provider.calls}
         wait_for(
             lambda: [h for h in hooks(http_receiver, no_answer) if h["tier"] == 2],
-            timeout=10,
+            timeout_s=10,
             what="escalation after no answer",
         )
         answered_at = time.monotonic()
@@ -257,7 +252,7 @@ def test_no_answer_escalates_at_once_and_silence_on_the_timeout(
         assert not [h for h in hooks(http_receiver, silent) if h["tier"] == 2]
         wait_for(
             lambda: [h for h in hooks(http_receiver, silent) if h["tier"] == 2],
-            timeout=10,
+            timeout_s=10,
             what="escalation on the timeout",
         )
         # The silent provider's call waited its 2 s (voicebot_timeout) before tier 2.
@@ -270,7 +265,7 @@ def test_no_answer_escalates_at_once_and_silence_on_the_timeout(
 def test_a_forged_callback_changes_nothing_and_a_signed_one_does(
     make_settings: Callable[..., Settings],
     provider: StandInProvider,
-    http_receiver: HttpReceiver,  # noqa: F811
+    http_receiver: HttpReceiver,
 ) -> None:
     settings = voicebot_settings(make_settings, provider, http_receiver)
     ids = register(settings, {"010-2222-0005": "정복례"})
@@ -309,7 +304,7 @@ def test_a_forged_callback_changes_nothing_and_a_signed_one_does(
 def test_a_household_with_a_robot_is_called_only_after_the_robot_got_no_answer(
     make_settings: Callable[..., Settings],
     provider: StandInProvider,
-    http_receiver: HttpReceiver,  # noqa: F811
+    http_receiver: HttpReceiver,
 ) -> None:
     settings = voicebot_settings(
         make_settings, provider, http_receiver, **{"alerts.checkin_timeout": "1s"}
@@ -369,7 +364,7 @@ def test_no_number_or_no_provider_goes_on_at_once_with_the_reason_in_the_history
         # tier 1 at once (the control: the alerts escalate as usual) ...
         wait_for(lambda: {(hh, 1) for hh in households} <= tiers(), what="tier 1")
         # ... and tier 2 well within the 60 s the call's answer would have been awaited
-        wait_for(lambda: {(hh, 2) for hh in households} <= tiers(), timeout=15, what="tier 2")
+        wait_for(lambda: {(hh, 2) for hh in households} <= tiers(), timeout_s=15, what="tier 2")
         notes = {hh: [h.note for h in service.store.get(e.alert_id, full=True).history]
                  for hh, e in zip(households, events, strict=True)}
     producer.close()

@@ -10,7 +10,7 @@ import pytest
 from anbu.stack import apache_kafka
 from anbu.stack.apache_kafka import apache_kafka_spec, kafka_answers
 from anbu.stack.services import free_port
-from tests.services import RunningService
+from testkit.services import RunningService
 
 
 def _cluster_id(directory: Path) -> str:

@@ -9,29 +9,33 @@ the outage and RUNNING after.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import httpx
-import paho.mqtt.client as mqtt
 import pytest
 
-from anbu.events import EventBatch, SosEvent
-from anbu.stack.apache_kafka import kafka_answers
-from anbu.stack.services import free_port
+from anbu.events import SosEvent
 from anbu.stack.supervise import rpc
-from config import Settings, load_settings
-from ingest.testing import KafkaTail
-from tests.test_stack_up import _env as stack_env
+from config import Settings
+from testkit.kafka_tail import KafkaTail
+from tests.kit.up import (
+    Gateway,
+    Webhooks,
+    anbu,
+    ctrl_c,
+    event_keys,
+    start_up,
+    status,
+    up_env,
+    up_settings,
+    wait_all_running,
+    wait_kafka,
+)
 
 MESSAGES = 5_000
 OUTAGE_S = 30.0
@@ -39,92 +43,14 @@ HEARTBEAT_S = 10
 """The gateway's registered heartbeat interval: short, so a false ``gateway_offline`` would
 come within the test (silence of twice this raises it)."""
 
-PASSWORD = "outage-test-service-password"
-
-
-class Webhooks:
-    """A real HTTP server standing in for a care center's system: keeps every alert body."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        bodies = self.bodies
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                length = int(self.headers.get("Content-Length") or 0)
-                try:
-                    bodies.append(json.loads(self.rfile.read(length)))
-                except ValueError:
-                    bodies.append({"unreadable": True})
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *_args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-
-    def kinds(self) -> list[str]:
-        return [str(body.get("kind")) for body in self.bodies]
-
-
-def _env(data_dir: Path, webhook_url: str) -> dict[str, str]:
-    env = stack_env(data_dir)  # every port free, as `anbu up`'s own test picks them
-    env["ANBU_MQTT__PASSWORD"] = PASSWORD
-    env["ANBU_ALERTS__WEBHOOK_URL"] = webhook_url
-    return env
-
-
-def _settings(env: dict[str, str]) -> Settings:
-    values = {
-        "stack.data_dir": env["ANBU_STACK__DATA_DIR"],
-        "mqtt.port": int(env["ANBU_MQTT__PORT"]),
-        "mqtt.password": PASSWORD,
-        "kafka.bootstrap_servers": env["ANBU_KAFKA__BOOTSTRAP_SERVERS"],
-        "ingest.metrics_port": int(env["ANBU_INGEST__METRICS_PORT"]),
-    }
-    return load_settings(None, values)
-
-
-def _anbu(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "anbu", *args], env=env, capture_output=True, text=True,
-        timeout=120,
-    )
-
-
-def _status(env: dict[str, str]) -> tuple[int, dict[str, str], str]:
-    result = _anbu(env, "status")
-    rows = {}
-    for line in result.stdout.splitlines()[1:]:
-        parts = line.split()
-        if len(parts) >= 2 and not line.startswith(" "):
-            rows[parts[0]] = parts[1]
-    return result.returncode, rows, result.stdout
-
-
-def _wait_running(env: dict[str, str], timeout_s: float) -> float:
-    """Wait until ``anbu status`` says all RUNNING and exits 0; return when (monotonic)."""
-    deadline = time.monotonic() + timeout_s
-    text = ""
-    while time.monotonic() < deadline:
-        code, rows, text = _status(env)
-        if code == 0 and rows and all(state == "RUNNING" for state in rows.values()):
-            return time.monotonic()
-        time.sleep(1)
-    pytest.fail(f"not all RUNNING after {timeout_s} s:\n{text}")
-
-
 def _recovery_times(env: dict[str, str], since: float, timeout_s: float) -> dict[str, float]:
     """Seconds after ``since`` at which each component was first RUNNING again."""
     first: dict[str, float] = {}
     deadline = since + timeout_s
     text = ""
     while time.monotonic() < deadline:
-        code, rows, text = _status(env)
+        said = status(env)
+        code, rows, text = said.code, said.states(), said.text
         now = time.monotonic() - since
         for name, state in rows.items():
             if state == "RUNNING":
@@ -148,87 +74,19 @@ def _metric(settings: Settings, name: str) -> float:
     return -1.0
 
 
-class Gateway:
-    """The registered gateway, publishing heartbeats (seq numbered) and an SOS at QoS 1."""
-
-    def __init__(self, settings: Settings, gateway_id: str) -> None:
-        self.topic = f"anbu/{gateway_id}"
-        self.client = mqtt.Client(
-            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
-            client_id=f"test-{gateway_id}",
-            protocol=mqtt.MQTTv5,
-        )
-        self.client.username_pw_set(settings.mqtt.username, PASSWORD)
-        self.client.max_inflight_messages_set(1000)
-        self.client.max_queued_messages_set(0)
-        self.client.connect(settings.mqtt.host, settings.mqtt.port, keepalive=30)
-        self.client.loop_start()
-        self.seq = 0
-        self._lock = threading.Lock()
-        self.infos: list[mqtt.MQTTMessageInfo] = []
-
-    def heartbeat(self) -> None:
-        with self._lock:
-            seq, self.seq = self.seq, self.seq + 1
-        payload = json.dumps({"type": "heartbeat", "uptime_s": seq, "seq": seq}).encode()
-        self.infos.append(self.client.publish(f"{self.topic}/heartbeat", payload, qos=1))
-
-    def sos(self) -> None:
-        payload = json.dumps({"type": "sos", "source": "button"}).encode()
-        self.client.publish(f"{self.topic}/sos", payload, qos=1).wait_for_publish(30)
-
-    def wait_published(self, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        for info in self.infos:
-            info.wait_for_publish(max(0.1, deadline - time.monotonic()))
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
 def _register(env: dict[str, str]) -> tuple[str, str]:
     """A care center, a household and its gateway, as an installer registers them."""
-    result = _anbu(env, "devices", "add-center", "cc-out", "Outage Center", "--dong", "Seogyo")
+    result = anbu(env, "devices", "add-center", "cc-out", "Outage Center", "--dong", "Seogyo")
     assert result.returncode == 0, result.stderr
-    result = _anbu(env, "devices", "add-household", "--center", "cc-out", "--dong", "Seogyo")
+    result = anbu(env, "devices", "add-household", "--center", "cc-out", "--dong", "Seogyo")
     assert result.returncode == 0, result.stderr
     household = result.stdout.strip().splitlines()[-1]
-    result = _anbu(
+    result = anbu(
         env, "devices", "add-gateway", household, "--heartbeat-interval-s", str(HEARTBEAT_S)
     )
     assert result.returncode == 0, result.stderr
     gateway = result.stdout.split("gateway:")[1].split()[0]
     return household, gateway
-
-
-def event_keys(
-    settings: Settings, devices: set[str], want: int, timeout_s: float, kind: str | None = None
-) -> set[str]:
-    """The idempotency keys of the devices' events (of ``kind``, if given) in ``anbu.events``.
-
-    Reads until ``want`` are found or ``timeout_s`` has passed.
-    """
-    tail = KafkaTail(settings, settings.kafka.topics.events)
-    keys: set[str] = set()
-    read = 0
-
-    def done(records: list[tuple[bytes | None, bytes]]) -> bool:
-        nonlocal read
-        for _key, value in records[read:]:
-            keys.update(
-                event.idempotency_key
-                for event in EventBatch.from_json(value).events
-                if event.device_id in devices and kind in (None, event.kind)
-            )
-        read = len(records)
-        return len(keys) >= want
-
-    try:
-        tail.wait_for(done, timeout_s)
-    finally:
-        tail.close()
-    return keys
 
 
 def _keys_in_kafka(settings: Settings, gateway: str, want: int, timeout_s: float) -> int:
@@ -241,17 +99,13 @@ def _keys_in_kafka(settings: Settings, gateway: str, want: int, timeout_s: float
 def test_broker_sigkill_mid_stream_recovers_by_itself(tmp_path: Path) -> None:
     hooks = Webhooks()
     data_dir = tmp_path / "var"
-    env = _env(data_dir, hooks.url)
-    settings = _settings(env)
-    up_log = (tmp_path / "up.log").open("w")
-    up = subprocess.Popen(
-        [sys.executable, "-m", "anbu", "up"], env=env, stdout=up_log, stderr=subprocess.STDOUT,
-        cwd=tmp_path,
-    )
+    env = up_env(data_dir, hooks.url)
+    settings = up_settings(env)
+    up = start_up(env, tmp_path, tmp_path / "up.log")
     gateway: Gateway | None = None
     stop_beating = threading.Event()
     try:
-        _wait_running(env, 180)
+        wait_all_running(env, 180)
         household, gateway_id = _register(env)
         gateway = Gateway(settings, gateway_id)
         # The bridge knows the gateway once a heartbeat is acknowledged (registry followed).
@@ -260,7 +114,7 @@ def test_broker_sigkill_mid_stream_recovers_by_itself(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "the bridge forwarded no heartbeat"
             gateway.heartbeat()
             time.sleep(1)
-        _wait_running(env, 60)  # positive control: a healthy stack says RUNNING, exit 0
+        wait_all_running(env, 60)  # positive control: a healthy stack says RUNNING, exit 0
 
         # The gateway keeps beating every few seconds for the whole test, as a real one does.
         def beat() -> None:
@@ -287,8 +141,9 @@ def test_broker_sigkill_mid_stream_recovers_by_itself(tmp_path: Path) -> None:
         degraded: dict[str, str] = {}
         text = ""
         while time.monotonic() - killed < OUTAGE_S:
-            _code, rows, text = _status(env)
-            degraded.update({n: s for n, s in rows.items() if s == "DEGRADED"})
+            said = status(env)
+            text = said.text
+            degraded.update({n: s for n, s in said.states().items() if s == "DEGRADED"})
             time.sleep(1)
         assert "bridge" in degraded, f"`anbu status` never said the bridge was stuck:\n{text}"
         print(f"DEGRADED during the outage: {sorted(degraded)}\n{text}")
@@ -296,17 +151,14 @@ def test_broker_sigkill_mid_stream_recovers_by_itself(tmp_path: Path) -> None:
         # The test brings the broker back on the same data dir; nothing else is touched.
         rpc(data_dir).supervisor.startProcess("kafka", True)
         started = time.monotonic()
-        host, _, port = settings.kafka.bootstrap_servers[0].rpartition(":")
-        while not kafka_answers(host, int(port)):
-            assert time.monotonic() - started < 300, "the broker did not come back"
-            time.sleep(0.2)
+        wait_kafka(settings, 300)
         back = time.monotonic()
         recovered = _recovery_times(env, back, 300)
         print(f"broker answering {back - started:.1f} s after its start; components RUNNING "
               "again, s after that: "
               + ", ".join(f"{name} {at:.1f}" for name, at in sorted(recovered.items())))
         gateway.wait_published(120)
-        _wait_running(env, 60)
+        wait_all_running(env, 60)
 
         stop_beating.set()
         beater.join(10)
@@ -352,10 +204,5 @@ def test_broker_sigkill_mid_stream_recovers_by_itself(tmp_path: Path) -> None:
         stop_beating.set()
         if gateway is not None:
             gateway.close()
-        up.send_signal(signal.SIGINT)
-        try:
-            up.wait(timeout=90)
-        except subprocess.TimeoutExpired:
-            up.kill()
-        up_log.close()
+        ctrl_c(up, 90)
         hooks.server.shutdown()

@@ -12,18 +12,13 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
 from kafka import KafkaProducer
 
-from anbu.events import DeviceEvent, EventKind, SourceFormat, idempotency_key
 from anbu.influx import InfluxClient, InfluxError
 from anbu.kafka_consumers import (
     EXIT_GAVE_UP,
@@ -34,11 +29,10 @@ from anbu.kafka_consumers import (
     failure_count,
     keep_running,
 )
-from anbu.timeutil import utcnow
 from config import Settings
-from tests.conftest import settings_for
-from tests.services import RunningService, running, start_kafka
-from timeseries.demo import publish
+from testkit.publishing import publish_events
+from testkit.services import RunningService, running, settings_for, start_kafka
+from tests.kit.series import motion_events, start_series, wait_until
 
 FAST = RestartPolicy(first_delay_s=0.2, max_delay_s=0.5, give_up_after=3, healthy_after_s=30)
 RECORDS = 10
@@ -145,42 +139,8 @@ CONSUMERS = {
 }
 
 
-def start_series(
-    settings: Settings, overrides: dict[str, Any], log_path: Path
-) -> subprocess.Popen[bytes]:
-    """``anbu series`` as its own process on ``settings``' services and topics."""
-    values = {
-        "stack.data_dir": str(settings.data_dir),
-        "influx.url": str(settings.influx.url),
-        "influx.database": settings.influx.database,
-        "kafka.bootstrap_servers": settings.kafka.bootstrap_servers[0],
-        **{f"kafka.topics.{name}": getattr(settings.kafka.topics, name)
-           for name in ("events", "sos", "deadletter", "registry", "alerts")},
-        **overrides,
-    }
-    env = {**os.environ, **{"ANBU_" + k.upper().replace(".", "__"): str(v)
-                            for k, v in values.items()}}
-    with log_path.open("wb") as log:
-        return subprocess.Popen([sys.executable, "-m", "anbu", "series"], env=env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
 
 
-def motion_events(tag: str, n: int, households: int = 4) -> list[DeviceEvent]:
-    """``n`` motion events now, spread over ``households``, with keys unique to ``tag``."""
-    now = utcnow()
-    return [
-        DeviceEvent(
-            household_id=f"hh-{tag}-{i % households:02d}",
-            device_id=f"hh-{tag}-{i % households:02d}-motion",
-            kind=EventKind.MOTION,
-            value=1,
-            event_time=now,
-            receive_time=now,
-            source_format=SourceFormat.SIMULATOR,
-            idempotency_key=idempotency_key("consumer-tests", tag, i),
-        )
-        for i in range(n)
-    ]
 
 
 def _counted(settings: Settings) -> int:
@@ -192,13 +152,6 @@ def _counted(settings: Settings) -> int:
     return int(rows[0]["values"][0][1]) if rows else 0
 
 
-def wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"not within {timeout_s} s: {what}")
 
 
 @pytest.mark.parametrize("broker_back", [False, True], ids=["stays-down", "back-in-time"])
@@ -212,7 +165,7 @@ def test_series_writer_restarts_then_gives_up_when_its_broker_is_killed(
     process = start_series(settings, {**CONSUMERS, "kafka.consumers.give_up_after": give_up},
                       log_path)
     try:
-        publish(settings, [], motion_events("before", 40))
+        publish_events(settings, motion_events("before", 40))
         wait_until(lambda: _counted(settings) == 40, 90, "the first 40 events counted")
         own_kafka.kill()
         wait_until(lambda: b"restarting in" in log_path.read_bytes(), 60,
@@ -226,7 +179,7 @@ def test_series_writer_restarts_then_gives_up_when_its_broker_is_killed(
             assert f"series events consumer failed {give_up} times in a row" in text
             return
         own_kafka.restart()
-        publish(settings, [], motion_events("after", 40))
+        publish_events(settings, motion_events("after", 40))
         wait_until(lambda: _counted(settings) == 80, 120, "the 40 events after the outage counted")
         assert process.poll() is None, "anbu series exited though its broker came back"
         process.send_signal(signal.SIGTERM)

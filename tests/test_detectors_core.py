@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pickle
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from anbu.events import (
     AlertAction,
-    AlertEvent,
     AlertKind,
     DeviceEvent,
     EventKind,
@@ -19,67 +18,21 @@ from anbu.events import (
 )
 from anbu.registry_records import AwayPeriod, GatewayRecord, HouseholdRecord
 from anbu.timeutil import SEOUL
-from detectors.backtest import Row, make_engine, run_backtest, run_rows
-from detectors.engine import Engine
+from detectors.backtest import Row, make_engine, run_backtest
 from detectors.params import DetectorParams
-
-MONDAY = datetime(2026, 3, 2, tzinfo=SEOUL)
-RATES = DetectorParams(routine_model="rates")
-"""The rates model of 2026-11-22 (active slots an hour, Poisson), still selectable: the tests
-whose figures are that model's (2 h minimum silence, "rarer than 1 in 100,000") pin it."""
-HH = "hh-1"
-
-
-def at(day: int, hour: float) -> float:
-    """Epoch seconds of local (Seoul) ``hour`` on ``day`` days after the first Monday."""
-    return (MONDAY + timedelta(days=day, hours=hour)).timestamp()
-
-
-def routine_rows(
-    days: range,
-    *,
-    stop_at: float | None = None,
-    nap: bool = False,
-    heartbeat_until: float | None = None,
-    hh: str = HH,
-) -> list[Row]:
-    """A resident who moves every 10 minutes from 07:00 to 22:00.
-
-    Gateway heartbeats every 5 minutes until ``heartbeat_until`` (none by default: the
-    gateway is then unknown and the test's clock alone moves time).
-    """
-    rows: list[Row] = []
-    end = at(days.stop, 0)
-    t = at(days.start, 0)
-    hb_end = heartbeat_until if heartbeat_until is not None else t
-    while t < end:
-        local = datetime.fromtimestamp(t, SEOUL)
-        minute = local.hour * 60 + local.minute
-        if t < hb_end and minute % 5 == 0:
-            rows.append((t, hh, "gw-1", "heartbeat", 1.0))
-        napping = nap and 13 * 60 <= minute < 15 * 60
-        if 7 * 60 <= minute <= 22 * 60 and minute % 10 == 0 and not napping:
-            if stop_at is None or t < stop_at:
-                rows.append((t, hh, "motion-1", "motion", 1.0))
-        t += 60
-    return rows
-
-
-def run(engine: Engine, rows: list[Row], until: float | None = None) -> list[AlertEvent]:
-    alerts = list(run_rows(engine, sorted(rows, key=lambda r: r[0])))
-    if until is not None:
-        alerts += engine.advance(until)
-    return alerts
-
-
-def kinds(alerts: list[AlertEvent]) -> list[tuple[str, str]]:
-    return [(a.kind.value, a.action.value) for a in alerts]
+from tests.kit.detector_rows import HH, RATES, at, kinds, routine_rows, run
 
 
 def test_a_normal_night_and_nap_raise_nothing() -> None:
     engine = make_engine()
     rows = routine_rows(range(0, 17), nap=True, heartbeat_until=at(17, 0))
     assert run(engine, rows) == []
+    # positive control: the same days, but the last day's nap never ends (nothing moves
+    # after 13:00 while the gateway's heartbeats go on): the routine model raises that day
+    stopped = routine_rows(range(0, 17), nap=True, heartbeat_until=at(17, 0), stop_at=at(16, 13))
+    alerts = run(make_engine(), stopped)
+    assert kinds(alerts) == [("inactivity_routine", "raise")]
+    assert at(16, 13) < alerts[0].raised_at.timestamp() < at(17, 0)
 
 
 def test_morning_silence_against_the_learned_routine_raises_within_the_promised_time() -> None:
@@ -312,9 +265,15 @@ def test_a_fridge_cycling_is_not_a_person() -> None:
 
 def test_a_kettle_switched_on_is_a_person() -> None:
     rows = routine_rows(range(0, 6), stop_at=at(5, 10))
-    rows += [(at(0, 0), HH, "kettle", "power", 0.0), (at(5, 18), HH, "kettle", "power", 1800.0)]
-    alerts = run(make_engine(routine=False), rows, until=at(6, 17))
+    switched_on = [*rows, (at(0, 0), HH, "kettle", "power", 0.0),
+                   (at(5, 18), HH, "kettle", "power", 1800.0)]
+    alerts = run(make_engine(routine=False), switched_on, until=at(6, 17))
     assert alerts == []
+    # positive control: the same kettle never switched on, the same silence is raised
+    idle = [*rows, (at(0, 0), HH, "kettle", "power", 0.0)]
+    alerts = run(make_engine(routine=False), idle, until=at(6, 17))
+    assert kinds(alerts) == [("inactivity", "raise")]
+    assert alerts[0].raised_at.timestamp() == at(5, 9 + 50 / 60) + 24 * 3600
 
 
 def test_state_survives_a_pickle_round_trip() -> None:

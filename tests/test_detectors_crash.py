@@ -7,29 +7,25 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 
 from anbu.events import DeviceEvent, EventBatch, SosCause, SosEvent, SourceFormat
 from anbu.registry_records import HouseholdRecord
 from config import Settings
 from detectors.backtest import run_backtest
 from detectors.offsets import progress_key
-from detectors.runtime import partition_of
-from tests.test_detectors_worker import (
+from tests.kit.detector_worker import (
     DAYS,
     START,
     AlertReader,
     Worker,
     batches,
-    det_settings,
+    drip,
     flatten,
     pairs_of,
     produce,
     resident,
-    worker,
 )
-
-_ = (det_settings, worker)  # fixtures shared with the worker test
 
 
 def burst() -> list[Any]:
@@ -92,27 +88,6 @@ class Progress:
 
     def close(self) -> None:
         self.consumer.close()
-
-
-def drip(settings: Settings, records: list[Any], per_second: int) -> None:
-    """Produce event records at a steady pace, as a live stream arrives."""
-    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, acks="all",
-                             max_in_flight_requests_per_connection=1)
-    topics = settings.kafka.topics
-    chunk = max(1, per_second // 10)
-    try:
-        for start in range(0, len(records), chunk):
-            for record in records[start:start + chunk]:
-                topic = topics.sos if isinstance(record, SosEvent) else topics.events
-                hh = record.events[0].household_id if isinstance(record, EventBatch) else \
-                    record.household_id
-                producer.send(topic, key=record.household_id.encode() if record.household_id
-                              else None, value=record.to_json(),
-                              partition=partition_of(hh, topics.partitions))
-            producer.flush()
-            time.sleep(0.1)
-    finally:
-        producer.close()
 
 
 def test_a_worker_killed_mid_burst_loses_no_alert(

@@ -21,10 +21,7 @@ from config import Settings
 from detectors.params import DetectorParams
 from detectors.records import Applied, Parsed, RecordCounts, take
 from detectors.runtime import Runtime
-from tests.test_detectors_worker import AlertReader, Worker, det_settings, event
-from tests.test_detectors_worker_clock import dead_letters
-
-_ = det_settings  # fixture shared with the worker test
+from tests.kit.detector_worker import AlertReader, Worker, dead_letters, event
 
 TOPIC = "anbu.events.records-test"
 

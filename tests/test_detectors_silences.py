@@ -14,7 +14,7 @@ from detectors.household import Household
 from detectors.packing import pack, unpack
 from detectors.params import DetectorParams
 from detectors.silences import ROOM_SIZE, SIZE, Silences
-from tests.test_detectors_core import HH, at, kinds, routine_rows, run
+from tests.kit.detector_rows import HH, at, kinds, routine_rows, run
 
 
 def _napper(days: range, *, nap_today: bool = True) -> list[Row]:

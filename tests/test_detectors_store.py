@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 
 from anbu.events import AlertEvent
+from anbu.partitioning import partition_of
 from anbu.registry_records import DeviceRecord, GatewayRecord
 from detectors.backtest import Row, make_engine, run_rows
 from detectors.engine import Engine
@@ -15,8 +16,8 @@ from detectors.exceptions import PackingError
 from detectors.household import SOS_KEYS_KEPT, Household
 from detectors.packing import pack, unpack
 from detectors.params import DetectorParams
-from detectors.runtime import Runtime, decode_household, encode_household, partition_of
-from tests.test_detectors_core import at, routine_rows
+from detectors.runtime import Runtime, decode_household, encode_household
+from tests.kit.detector_rows import at, routine_rows
 
 HOUSEHOLDS = [f"hh-{i}" for i in range(6)]
 

@@ -13,11 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 from anbu.events import AlertEvent, DeviceEvent, EventBatch
+from anbu.partitioning import partition_of
 from anbu.registry_records import HouseholdRecord
 from detectors.backtest import run_backtest
 from detectors.params import DetectorParams
-from detectors.runtime import Runtime, partition_of
-from tests.test_detectors_worker import RATES, flatten, scenario
+from detectors.runtime import Runtime
+from tests.kit.detector_rows import RATES
+from tests.kit.detector_worker import flatten, scenario
 
 PARTITIONS = 4
 EVERY_S = 4 * 3600  # a checkpoint whenever a partition's event time crosses 4 hours

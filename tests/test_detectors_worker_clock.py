@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 
 from anbu.events import (
     AlertAction,
@@ -23,14 +23,12 @@ from anbu.events import (
     SosEvent,
     SourceFormat,
 )
+from anbu.partitioning import partition_of
 from anbu.registry_records import GatewayRecord, HouseholdRecord
 from anbu.timeutil import utcnow
 from config import Settings
-from detectors.runtime import partition_of
-from tests.services import RunningService
-from tests.test_detectors_worker import AlertReader, Worker, det_settings, event, produce
-
-_ = det_settings  # fixture shared with the worker test
+from testkit.services import RunningService
+from tests.kit.detector_worker import AlertReader, Worker, dead_letters, event, produce
 
 YEAR = timedelta(days=365)
 
@@ -43,17 +41,6 @@ def on_partition(prefix: str, partition: int, partitions: int) -> str:
     return f"{prefix}-{n}"
 
 
-def dead_letters(settings: Settings) -> list[DeadLetter]:
-    topic = settings.kafka.topics.deadletter
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka.bootstrap_servers,
-                             enable_auto_commit=False, consumer_timeout_ms=1000)
-    try:
-        parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        consumer.assign(parts)
-        consumer.seek_to_beginning(*parts)
-        return [DeadLetter.from_json(m.value) for m in consumer]
-    finally:
-        consumer.close()
 
 
 def test_a_record_a_year_ahead_is_dead_lettered_and_moves_no_clock(

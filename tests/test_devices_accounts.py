@@ -27,10 +27,6 @@ from devices.accounts import (
 )
 from devices.exceptions import Conflict, InvalidInput, NotFound
 from devices.principals import Principal, Role
-from tests import test_devices_store
-from tests.test_devices_support import new_postgres_database, postgres_database  # noqa: F401
-
-engine = test_devices_store.engine  # the registry on SQLite and on PostgreSQL
 
 ADMIN = Principal("tok-admin", Role.ADMIN, None, "bootstrap")
 

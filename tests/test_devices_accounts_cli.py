@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from anbu.cli import app, build_app
 from devices.accounts import BadCredentials, authenticate
 from devices.db import init_db
-from tests.conftest import settings_for
+from testkit.services import settings_for
 
 
 def test_anbu_users_manages_accounts(tmp_path: Path) -> None:

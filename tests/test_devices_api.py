@@ -18,13 +18,10 @@ from anbu.events import DeviceEvent, EventBatch, EventKind, SourceFormat
 from anbu.registry_records import parse_registry_record
 from config import Settings
 from devices import api
-from tests.test_devices_support import (
-    new_postgres_database,
-    produce,
-    read_registry,
-    registry_app,
-    wait_for,
-)
+from testkit.kafka_tail import produce
+from testkit.polling import wait_for
+from tests.kit.postgres import new_postgres_database
+from tests.kit.registry import read_registry, registry_app
 
 
 @dataclass

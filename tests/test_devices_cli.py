@@ -17,7 +17,7 @@ from devices.db import init_db
 from devices.lookup import RegistryLookup
 from devices.models import ApiToken
 from devices.principals import hash_token
-from tests.test_devices_support import read_registry
+from tests.kit.registry import read_registry
 
 
 @pytest.fixture

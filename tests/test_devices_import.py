@@ -14,7 +14,7 @@ from devices.csv_import import import_csv
 from devices.db import migrate
 from devices.exceptions import ImportRejected
 from devices.models import Device, Household, Resident
-from tests.test_devices_support import new_postgres_database
+from tests.kit.postgres import new_postgres_database
 
 N = 10_000
 BAD_LINES = [17, 2_500, 5_001, 7_777, 10_001]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,16 +16,7 @@ from devices.lookup import RegistryLookup
 from devices.models import Device, Household
 from devices.principals import Role
 from devices.records import records_for
-from tests.test_devices_support import new_postgres_database, postgres_database  # noqa: F401
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'registry.sqlite3'}"
-    else:
-        url = request.getfixturevalue("postgres_database")
-    yield migrate(url)
+from tests.kit.postgres import new_postgres_database
 
 
 def test_migrations_are_idempotent_and_create_every_table(engine: Engine) -> None:

@@ -24,10 +24,8 @@ from anbu.health import (
 )
 from anbu.stack.services import free_port
 from config import Settings
-from tests.services import RunningService
-from tests.test_detectors_worker import Worker, det_settings
-
-_ = det_settings  # fixture of the worker tests
+from testkit.services import RunningService
+from tests.kit.detector_worker import Worker
 
 
 def test_a_problem_or_a_stale_file_is_degraded_and_a_good_beat_is_not(tmp_path: Path) -> None:

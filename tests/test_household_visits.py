@@ -14,8 +14,7 @@ from alerts.visits import VisitOutcome, list_visits
 from anbu.events import AlertKind
 from anbu.timeutil import in_seoul
 from config import Settings
-from tests.test_alerts_inbox import web_server  # noqa: F401 - the same uvicorn fixture
-from tests.test_household_page import PHONE, raise_alert, seed, sign_in, write_routine
+from tests.kit.household import PHONE, raise_alert, seed, sign_in, write_routine
 
 
 def save_visit(page: Any, outcome: str, note: str) -> None:

@@ -16,9 +16,8 @@ from anbu.kafka_topics import ensure_topics
 from anbu.stack.apache_kafka import READY_TIMEOUT_S, private_broker
 from config import Settings
 from ingest.kafka_sink import Delivery, KafkaSink
-from ingest.testing import KafkaTail
-from tests.conftest import settings_for
-from tests.services import RunningService, running
+from testkit.kafka_tail import KafkaTail
+from testkit.services import RunningService, running, settings_for
 
 
 @pytest.fixture(params=["tansu", "apache"])

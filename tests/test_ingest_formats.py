@@ -27,9 +27,9 @@ from anbu.timeutil import utcnow
 from config import Settings
 from ingest.anbu_format import CheckinRequest, command_topic
 from ingest.bridge import Bridge
-from ingest.testing import KafkaTail, mqtt_publisher, publish_registry
-from tests.conftest import settings_for
-from tests.services import RunningService
+from testkit.kafka_tail import KafkaTail
+from testkit.publishing import mqtt_publisher, publish_registry
+from testkit.services import RunningService, settings_for
 
 HH = "hh-fmt-1"
 GW = "gw-fmt-1"

@@ -12,10 +12,12 @@ import pytest
 from anbu.events import EventBatch
 from anbu.kafka_topics import ensure_topics
 from anbu.registry_records import GatewayRecord
+from config import Settings
 from ingest.bridge import Bridge
-from ingest.testing import KafkaTail, mqtt_publisher, publish_registry
-from tests.conftest import settings_for
-from tests.services import RunningService, running, start_mosquitto
+from testkit.kafka_tail import KafkaTail
+from testkit.polling import wait_for
+from testkit.publishing import mqtt_publisher, publish_registry
+from testkit.services import RunningService, running, settings_for, start_mosquitto
 
 PER_ROUND = 500
 
@@ -28,7 +30,7 @@ def own_mosquitto(tmp_path: Path) -> Iterator[RunningService]:
         yield service
 
 
-def _publish(settings: object, topic: str, first: int) -> None:
+def _publish(settings: Settings, topic: str, first: int) -> None:
     with mqtt_publisher(settings) as client:
         infos = [
             client.publish(topic, f'{{"type":"heartbeat","seq":{i}}}'.encode(), qos=1)
@@ -36,15 +38,6 @@ def _publish(settings: object, topic: str, first: int) -> None:
         ]
         for info in infos:
             info.wait_for_publish(30)
-
-
-def _wait(condition: object, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def test_bridge_reconnects_after_mosquitto_restarts(
@@ -67,11 +60,11 @@ def test_bridge_reconnects_after_mosquitto_restarts(
     try:
         assert bridge.subscribed.wait(30)
         _publish(settings, topic, 0)
-        assert _wait(lambda: bridge.metrics.acked >= PER_ROUND, 60)
+        wait_for(lambda: bridge.metrics.acked >= PER_ROUND, 60)
         assert bridge.health().problem is None  # positive control: connected, loaded
 
         own_mosquitto.stop()
-        assert _wait(lambda: not bridge.connected.is_set(), 30)
+        wait_for(lambda: not bridge.connected.is_set(), 30)
         away = bridge.health()
         assert away.problem == "not connected to MQTT", away
 
@@ -80,7 +73,7 @@ def test_bridge_reconnects_after_mosquitto_restarts(
         assert bridge.subscribed.wait(60), "the bridge did not subscribe again"
         print(f"bridge subscribed again {time.monotonic() - began:.1f} s after Mosquitto")
         _publish(settings, topic, PER_ROUND)
-        assert _wait(lambda: bridge.metrics.acked >= 2 * PER_ROUND, 60)
+        wait_for(lambda: bridge.metrics.acked >= 2 * PER_ROUND, 60)
         assert bridge.health().problem is None
     finally:
         bridge.stop()

@@ -22,9 +22,10 @@ from anbu.registry_records import GatewayRecord
 from anbu.timeutil import utcnow
 from ingest.bridge import Bridge
 from ingest.sos_lane import wait_subscribed
-from ingest.testing import KafkaTail, mqtt_publisher, publish_registry
-from tests.conftest import settings_for
-from tests.services import RunningService, running, start_mosquitto
+from testkit.kafka_tail import KafkaTail
+from testkit.polling import wait_for
+from testkit.publishing import mqtt_publisher, publish_registry
+from testkit.services import RunningService, running, settings_for, start_mosquitto
 
 ATTEMPTS = 3
 """Restarts to try for one where the publish beats the bridge's reconnect (its backoff is
@@ -37,15 +38,6 @@ def own_mosquitto(tmp_path: Path) -> Iterator[RunningService]:
     spec, log_path = start_mosquitto(tmp_path / "mosquitto")
     with running(spec, log_path) as service:
         yield service
-
-
-def _wait(condition: Any, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def _publish(settings: Any, messages: list[tuple[str, bytes]]) -> None:
@@ -65,7 +57,8 @@ def _restart_and_publish(
         sessions was connected again; None if the bridge won the race.
     """
     mosquitto.stop()
-    assert _wait(lambda: not bridge.connected.is_set() and not bridge.lane.connected.is_set(), 30)
+    wait_for(lambda: not bridge.connected.is_set() and not bridge.lane.connected.is_set(), 30,
+             step_s=0.05)
     time.sleep(2.0)  # the reconnect backoff grows past 1 s
     mosquitto.restart()  # returns as soon as the port accepts
     published = utcnow()

@@ -13,7 +13,8 @@ from anbu.events import EventBatch
 from anbu.kafka_topics import ensure_topics
 from anbu.registry_records import GatewayRecord
 from ingest.bridge import Bridge
-from ingest.testing import KafkaTail, mqtt_publisher, publish_registry
+from testkit.kafka_tail import KafkaTail
+from testkit.publishing import mqtt_publisher, publish_registry
 
 
 def test_retired_bridge_forwards_its_queued_share_and_leaves_the_group(

@@ -4,7 +4,6 @@ restart it, and find every message in Kafka (counted by idempotency key)."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -21,7 +20,9 @@ from anbu.kafka_topics import ensure_topics
 from anbu.registry_records import GatewayRecord
 from anbu.stack.services import free_port
 from config import Settings
-from ingest.testing import KafkaTail, mqtt_publisher, publish_registry
+from testkit import processes
+from testkit.kafka_tail import KafkaTail
+from testkit.publishing import mqtt_publisher, publish_registry
 
 MESSAGES = 10_000
 REPO = Path(__file__).resolve().parent.parent
@@ -57,14 +58,9 @@ class BridgeProcess:
     def start(self) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ANBU_")}
         env.update(bridge_env(self.settings))
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "anbu", "bridge"],
-                cwd=REPO,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        self.process = processes.spawn(
+            [sys.executable, "-m", "anbu", "bridge"], self.log_path, env=env, cwd=REPO
+        )
 
     def metric(self, name: str) -> float:
         url = f"http://127.0.0.1:{self.settings.ingest.metrics_port}/metrics"
@@ -89,18 +85,14 @@ class BridgeProcess:
 
     def kill(self) -> None:
         assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(10)
+        processes.kill(self.process)
 
     def stop(self) -> int | None:
-        if self.process is None or self.process.poll() is not None:
-            return None if self.process is None else self.process.returncode
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait()
+        """SIGTERM it (SIGKILL after 30 s); its exit status (None: never started)."""
+        if self.process is None:
+            return None
+        processes.stop(self.process, timeout_s=30)
+        return self.process.returncode
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:]

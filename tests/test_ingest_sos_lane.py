@@ -12,7 +12,8 @@ from anbu.registry_records import DeviceRecord, GatewayRecord
 from anbu.stack.services import free_port
 from ingest.bridge import Bridge
 from ingest.sos_lane import wait_subscribed
-from ingest.testing import KafkaTail, mqtt_publisher, publish_registry
+from testkit.kafka_tail import KafkaTail
+from testkit.publishing import mqtt_publisher, publish_registry
 
 
 def test_the_lane_follows_the_registry_and_each_sos_is_one_record(

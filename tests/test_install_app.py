@@ -24,15 +24,12 @@ from devices import service as registry
 from devices.accounts import create_account
 from devices.db import init_db, session_factory
 from devices.principals import Principal, Role
-from tests import test_alerts_inbox
-from tests.test_alerts_inbox import sign_in
-from tests.test_devices_mqtt import Client
-from tests.test_devices_mqtt import broker as broker  # noqa: F401 - own Mosquitto, own files
-from tests.test_devices_support import wait_for
+from testkit.polling import wait_for
+from tests.kit.mqtt import Client
+from tests.kit.web import sign_in
 from web.app import create_app
 from web.install.api import default_topic
 
-web_server = test_alerts_inbox.web_server  # the whole web app on a free port
 PASSWORD = "installer password 1"
 PHONE = {"width": 390, "height": 844}
 DONGS = ["역삼1동", "역삼2동"]
@@ -151,7 +148,7 @@ def test_installer_commissions_a_home_on_a_phone(
                 return False
             return True
 
-        wait_for(green, timeout_s=90, step=0.5)
+        wait_for(green, timeout_s=90, step_s=0.5)
     finally:
         client.close()
     assert running.metrics.acked > 0

@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,12 +19,12 @@ from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 from kafka.structs import OffsetAndMetadata
 
 from anbu.kafka_topics import ensure_topics
-from anbu.stack.apache_kafka import READY_TIMEOUT_S, apache_kafka_spec, kafka_answers
+from anbu.stack.apache_kafka import READY_TIMEOUT_S, apache_kafka_spec
 from anbu.stack.services import free_port
 from config import Settings, load_settings
-from ingest.testing import KafkaTail
-from tests.services import RunningService, running
-from tests.test_stack_up import _env, _status, _wait_all_running
+from testkit.kafka_tail import KafkaTail
+from testkit.services import RunningService, running
+from tests.kit.up import ctrl_c, start_up, up_env, wait_all_running, wait_kafka, wait_restarted
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -178,49 +175,9 @@ def test_everything_survives_a_sigkill_of_the_broker(
     assert b"after" in _events(settings, EVENTS + 1)
 
 
-def _start_up(env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "anbu", "up"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=cwd,
-        )
-
-
-def _ctrl_c(up: subprocess.Popen[bytes]) -> int:
-    up.send_signal(signal.SIGINT)
-    try:
-        return up.wait(timeout=120)
-    finally:
-        if up.poll() is None:
-            up.kill()
-            up.wait()
-
-
-def _wait_restarted(env: dict[str, str], name: str, old_pid: int) -> int:
-    """Wait until supervisord runs ``name`` again under a new pid; return it."""
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        state, pid = _status(env)[1].get(name, ("", 0))
-        if state == "RUNNING" and pid not in (0, old_pid):
-            return pid
-        time.sleep(0.5)
-    pytest.fail(f"{name} was not restarted")
-
-
-def _wait_kafka(settings: Settings) -> None:
-    host, _, port = settings.kafka.bootstrap_servers[0].rpartition(":")
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while not kafka_answers(host, int(port)):
-        assert time.monotonic() < deadline, "Kafka did not come back"
-        time.sleep(0.2)
-
-
 def test_everything_survives_ctrl_c_of_anbu_up(tmp_path: Path) -> None:
     data_dir = tmp_path / "var"
-    env = _env(data_dir)
+    env = up_env(data_dir)
     settings = load_settings(
         None,
         {
@@ -229,31 +186,31 @@ def test_everything_survives_ctrl_c_of_anbu_up(tmp_path: Path) -> None:
         },
     )
     log = tmp_path / "up.log"
-    up = _start_up(env, tmp_path, log)
+    up = start_up(env, tmp_path, log)
     try:
-        rows = _wait_all_running(env, 240)
+        rows = wait_all_running(env, 240).rows
         assert ensure_topics(settings) == []  # `anbu up` made them
         _produce(settings)
         _commit(settings)
         _check_everything_there(settings)
         # A crash of the broker under `anbu up`: supervisord starts it again, on the same data.
         os.kill(rows["kafka"][1], signal.SIGKILL)
-        kafka_pid = _wait_restarted(env, "kafka", rows["kafka"][1])
-        _wait_kafka(settings)
+        kafka_pid = wait_restarted(env, "kafka", rows["kafka"][1])
+        wait_kafka(settings)
         _check_everything_there(settings)
     finally:
-        code = _ctrl_c(up)
+        code = ctrl_c(up)
     assert code == 0, log.read_text()[-3000:]
     with pytest.raises(ProcessLookupError):  # the broker was stopped, not left running
         os.kill(kafka_pid, 0)
 
-    up = _start_up(env, tmp_path, log)
+    up = start_up(env, tmp_path, log)
     try:
-        rows = _wait_all_running(env, 240)
+        rows = wait_all_running(env, 240).rows
         assert rows["kafka"][1] != kafka_pid
-        _wait_kafka(settings)
+        wait_kafka(settings)
         _check_everything_there(settings)
     finally:
-        code = _ctrl_c(up)
+        code = ctrl_c(up)
     assert code == 0, log.read_text()[-3000:]
     assert (data_dir / "kafka" / "data" / "meta.properties").exists()

@@ -19,7 +19,7 @@ from anbu.stack.compose import infra_programs, mosquitto_tls
 from anbu.stack.exceptions import StackError
 from anbu.stack.services import MosquittoTls, free_port, mosquitto_spec
 from config import load_settings
-from tests.services import SERVICE_USER, RunningService, running
+from testkit.services import SERVICE_USER, RunningService, running
 
 GATEWAY = ("gw-tls", "gateway-secret")
 TOPIC = "zigbee2mqtt/gw-tls/kitchen_motion"

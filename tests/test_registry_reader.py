@@ -17,9 +17,8 @@ from anbu.registry_records import DeviceRecord, HouseholdRecord, RegistryRecord
 from config import Settings
 from ingest.registry_cache import RegistryCache
 from ingest.registry_follower import RegistryFollower
-from ingest.testing import publish_registry
-from tests.conftest import settings_for
-from tests.services import KAFKA_READY_S, RunningService, running, start_kafka
+from testkit.publishing import publish_registry
+from testkit.services import KAFKA_READY_S, RunningService, running, settings_for, start_kafka
 
 pytestmark = pytest.mark.timeout(120)
 

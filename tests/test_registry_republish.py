@@ -12,9 +12,8 @@ import pytest
 from anbu.registry_records import GatewayRecord, HouseholdRecord, RegistryRecord
 from anbu.stack.apache_kafka import private_broker
 from devices.publisher import close_producers, publish, registry_lost
-from ingest.testing import KafkaTail
-from tests.conftest import settings_for
-from tests.services import RunningService, running
+from testkit.kafka_tail import KafkaTail
+from testkit.services import RunningService, running, settings_for
 
 
 @pytest.fixture

@@ -11,50 +11,17 @@ from typer.testing import CliRunner
 from anbu.cli import build_app
 from anbu.timeutil import SEOUL
 from detectors.review import Judgement, Review, review_rows, week_label, week_of
-
-Row = tuple[float, str, str, str, float]
-DAY = 86400.0
-HOUR = 3600.0
-MONDAY = datetime(2026, 1, 5, tzinfo=SEOUL).timestamp()
-WEEKS = 9
-
-
-def _day(hid: str, day: int, *, out: bool, quiet: bool = False, door: bool = True) -> list[Row]:
-    """One day: moving about 07-22 h every 10 min, an outing 10-12 h on ``out`` days.
-
-    ``quiet``: nobody moves (a trip's day, or a day lying still at home).
-    """
-    base = MONDAY + day * DAY
-    rows: list[Row] = []
-    if quiet:
-        return rows
-    for minute in range(7 * 60, 22 * 60, 10):
-        t = base + minute * 60
-        if out and 10 * HOUR <= t - base < 12 * HOUR:
-            continue
-        rows.append((t, hid, f"{hid}-motion", "motion", 1.0))
-        rows.append((t + 90, hid, f"{hid}-motion", "motion", 0.0))
-    rows.append((base + 2.5 * HOUR, hid, f"{hid}-motion", "motion", 1.0))  # a night visit
-    if out and door:
-        rows.append((base + 10 * HOUR, hid, f"{hid}-door", "door", 1.0))
-        rows.append((base + 10 * HOUR + 20, hid, f"{hid}-door", "door", 0.0))
-        rows.append((base + 12 * HOUR, hid, f"{hid}-door", "door", 1.0))
-        rows.append((base + 12 * HOUR + 20, hid, f"{hid}-door", "door", 0.0))
-    return rows
-
-
-def _heartbeats(hid: str, days: int) -> list[Row]:
-    return [(MONDAY + h * HOUR, hid, f"{hid}-gw", "heartbeat", 1.0) for h in range(days * 24)]
-
-
-def _weeks(hid: str, outings_last: int, *, usual: int = 5) -> list[Row]:
-    """``WEEKS`` weeks going out ``usual`` days a week, the last one ``outings_last``."""
-    rows = _heartbeats(hid, WEEKS * 7)
-    for day in range(WEEKS * 7):
-        week, weekday = divmod(day, 7)
-        outings = outings_last if week == WEEKS - 1 else usual
-        rows += _day(hid, day, out=weekday < outings)
-    return rows
+from tests.kit.review_rows import (
+    DAY,
+    HOUR,
+    MONDAY,
+    WEEKS,
+    Row,
+    day_rows,
+    heartbeats,
+    trip_week,
+    weeks,
+)
 
 
 def _replay(rows: Iterable[Row]) -> Review:
@@ -67,7 +34,7 @@ def _last(review: Review, hid: str) -> Judgement:
 
 
 def test_going_out_less_ranks_first_with_the_reason_in_both_languages() -> None:
-    review = _replay(_weeks("steady", 5) + _weeks("withdrawn", 1))
+    review = _replay(weeks("steady", 5) + weeks("withdrawn", 1))
     plan = review.ranked(week_of(MONDAY) + WEEKS - 1)
     assert [j.household_id for j in plan] == ["withdrawn", "steady"]
     withdrawn, steady = plan
@@ -79,43 +46,8 @@ def test_going_out_less_ranks_first_with_the_reason_in_both_languages() -> None:
     assert [r.en for r in steady.reasons] == ["as usual"]
 
 
-def _trip_week(hid: str, *, door: bool, sensors_heard: bool) -> list[Row]:
-    """Eight usual weeks, then a last week with four quiet days (Tue-Fri).
-
-    ``door``: they leave through the entrance door on Monday and come back through it on
-    Saturday (a trip). ``sensors_heard``: a battery report every hour through the quiet days
-    (the home's sensors run while nobody moves: someone lying still at home).
-    """
-    rows = _heartbeats(hid, WEEKS * 7)
-    last = (WEEKS - 1) * 7
-    for day in range(WEEKS * 7):
-        weekday = day % 7
-        if day < last:
-            rows += _day(hid, day, out=weekday < 5)
-        elif last + 1 <= day <= last + 4:
-            rows += _day(hid, day, out=False, quiet=True)
-        elif day == last:  # Monday: leave at 10:00 (through the door or not), no return
-            rows += [r for r in _day(hid, day, out=False) if r[0] < MONDAY + day * DAY + 10 * HOUR]
-            if door:
-                rows.append((MONDAY + day * DAY + 10 * HOUR, hid, f"{hid}-door", "door", 1.0))
-                rows.append((MONDAY + day * DAY + 10 * HOUR + 20, hid, f"{hid}-door", "door", 0.0))
-        else:
-            saturday = MONDAY + (last + 5) * DAY
-            if day == last + 5:
-                if door:
-                    rows.append((saturday + 6 * HOUR, hid, f"{hid}-door", "door", 1.0))
-                # home on Saturday morning: nothing moves before then
-                rows += [r for r in _day(hid, day, out=False) if r[0] > saturday + 6 * HOUR]
-            else:
-                rows += _day(hid, day, out=False)
-    if sensors_heard:
-        quiet = MONDAY + last * DAY + 11 * HOUR
-        rows += [(quiet + h * HOUR, hid, f"{hid}-motion", "battery", 80.0) for h in range(100)]
-    return rows
-
-
 def test_a_trip_ending_with_the_entrance_door_is_an_absence_not_a_decline() -> None:
-    review = _replay(_trip_week("trip", door=True, sensors_heard=True))
+    review = _replay(trip_week("trip", door=True, sensors_heard=True))
     trip = _last(review, "trip")
     assert trip.stats.away >= 4
     assert not trip.declined
@@ -130,23 +62,23 @@ def test_a_trip_ending_with_the_entrance_door_is_an_absence_not_a_decline() -> N
 
 def test_the_same_quiet_days_at_home_are_a_decline() -> None:
     # positive control: no door, and the home's sensors heard all along: not an absence
-    review = _replay(_trip_week("still", door=False, sensors_heard=True))
+    review = _replay(trip_week("still", door=False, sensors_heard=True))
     still = _last(review, "still")
     assert still.stats.away == 0 and still.stats.home_days == 7
     assert still.declined
     assert any("less than usual" in r.en for r in still.reasons)
     # and with nothing but heartbeats (a stopped recorder or a trip): an absence
-    review = _replay(_trip_week("unheard", door=False, sensors_heard=False))
+    review = _replay(trip_week("unheard", door=False, sensors_heard=False))
     unheard = _last(review, "unheard")
     assert unheard.stats.away >= 4 and not unheard.declined
 
 
 def test_a_gradual_decline_without_any_absence_is_flagged() -> None:
-    rows = _heartbeats("fading", WEEKS * 7)
+    rows = heartbeats("fading", WEEKS * 7)
     for day in range(WEEKS * 7):
         week, weekday = divmod(day, 7)
         outings = max(0, 5 - max(0, week - 4) * 2)  # 5, 5, 5, 5, 5, 3, 1, 0, 0
-        rows += _day("fading", day, out=weekday < outings)
+        rows += day_rows("fading", day, out=weekday < outings)
     fading = _last(_replay(rows), "fading")
     assert fading.declined and fading.stats.away == 0
     out = next(r for r in fading.reasons if r.en.startswith("went out on 0 days this week"))
@@ -163,7 +95,7 @@ def test_a_gradual_decline_without_any_absence_is_flagged() -> None:
     assert out.en == "went out on 0 days this week, usually 5"
 
 
-def test_weeks_are_seoul_weeks() -> None:
+def test_weeks_are_seoulweeks() -> None:
     sunday_late = datetime(2026, 1, 11, 23, 59, tzinfo=SEOUL).timestamp()
     assert week_of(sunday_late) == week_of(MONDAY)
     assert week_of(sunday_late + 120) == week_of(MONDAY) + 1
@@ -171,7 +103,7 @@ def test_weeks_are_seoul_weeks() -> None:
 
 
 def test_anbu_review_prints_and_exports_the_visit_plan(tmp_path: Path) -> None:
-    rows = sorted(_weeks("steady", 5) + _weeks("withdrawn", 1), key=lambda r: r[0])
+    rows = sorted(weeks("steady", 5) + weeks("withdrawn", 1), key=lambda r: r[0])
     events = tmp_path / "events.csv"
     with events.open("w") as handle:
         handle.write("timestamp,household_id,device_id,kind,value\n")
@@ -198,7 +130,7 @@ def test_anbu_review_prints_and_exports_the_visit_plan(tmp_path: Path) -> None:
 
 
 def test_anbu_review_plans_one_center(tmp_path: Path) -> None:
-    rows = sorted(_weeks("steady", 5) + _weeks("withdrawn", 1), key=lambda r: r[0])
+    rows = sorted(weeks("steady", 5) + weeks("withdrawn", 1), key=lambda r: r[0])
     events = tmp_path / "events.csv"
     events.write_text(
         "timestamp,household_id,device_id,kind,value\n"

@@ -12,16 +12,16 @@ from typer.testing import CliRunner
 
 from anbu.cli import build_app
 from detectors.review import week_label, week_of
-from tests.test_review import MONDAY, WEEKS, _trip_week, _weeks
+from tests.kit.review_rows import MONDAY, WEEKS, trip_week, weeks
 
 
 def test_the_printable_plan_in_a_real_browser(
     tmp_path: Path, browser: Any, artifacts_dir: Path
 ) -> None:
     rows = sorted(
-        _weeks("hh-steady", 5)
-        + _weeks("hh-withdrawn", 1)
-        + _trip_week("hh-<trip>", door=True, sensors_heard=False),
+        weeks("hh-steady", 5)
+        + weeks("hh-withdrawn", 1)
+        + trip_week("hh-<trip>", door=True, sensors_heard=False),
         key=lambda r: r[0],
     )
     events = tmp_path / "events.csv"

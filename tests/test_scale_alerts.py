@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -29,9 +28,10 @@ from anbu.sos import sos_alert
 from anbu.stack.services import free_port
 from anbu.timeutil import utcnow
 from config import Settings
-from tests.test_alerts_service import cli_flags
-from tests.test_alerts_support import wait_for
-from tests.test_devices_support import new_postgres_database
+from testkit import processes
+from testkit.polling import wait_for
+from tests.kit.alerts import cli_flags
+from tests.kit.postgres import new_postgres_database
 
 ALERTS = 200
 DELAY_S = 8  # escalation delay per tier (the default policy: three tiers)
@@ -91,14 +91,12 @@ def deliveries() -> Iterator[Deliveries]:
     receiver.close()
 
 
-def start_service(settings: Settings, extra: dict[str, object], log: Path) -> Any:
+def start_service(
+    settings: Settings, extra: dict[str, object], log: Path
+) -> subprocess.Popen[bytes]:
     flags = cli_flags(settings, {**extra, "alerts.metrics_port": free_port()})
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            [sys.executable, "-m", "anbu", *flags, "alerts"], stdout=out,
-            stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            start_new_session=True,
-        )
+    return processes.spawn([sys.executable, "-m", "anbu", *flags, "alerts"], log,
+                           env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
 
 def test_two_alerts_services_on_one_postgresql_notify_and_escalate_once(
@@ -153,10 +151,10 @@ def test_two_alerts_services_on_one_postgresql_notify_and_escalate_once(
                     done.add(i)
             time.sleep(0.05)
         assert done == acked
-        wait_for(first_tier_out, timeout=60, what="every tier-1 webhook")
+        wait_for(first_tier_out, timeout_s=60, what="every tier-1 webhook")
         want = Counter({(i, 1): 1 for i in ids})
         want.update({(i, tier): 1 for i in ids if i not in acked for tier in (2, 3)})
-        wait_for(lambda: +deliveries.snapshot() >= want, timeout=3 * DELAY_S + 60,
+        wait_for(lambda: +deliveries.snapshot() >= want, timeout_s=3 * DELAY_S + 60,
                  what="the escalations")
         time.sleep(DELAY_S + 2)  # an acknowledged alert escalating anyway would show now
         got = deliveries.snapshot()
@@ -172,20 +170,14 @@ def test_two_alerts_services_on_one_postgresql_notify_and_escalate_once(
         assert not any("Traceback" in t for t in texts), [t[-3000:] for t in texts]
     finally:
         producer.close()
-        for proc in services:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
+        processes.stop(*services, timeout_s=30)
         store.close()
 
 
 def test_the_alert_store_on_postgresql_opens_an_alert_and_sees_its_repeat() -> None:
     # SQLAlchemy 2.1 with psycopg 3 reports a rowcount of -1 for INSERT ... ON CONFLICT DO
     # NOTHING; read as "already seen", every first event on PostgreSQL was a duplicate
-    from tests.test_alerts_support import make_event
+    from tests.kit.alerts import make_event
 
     store = AlertStore(new_postgres_database())
     try:
@@ -213,7 +205,7 @@ def test_a_notification_waiting_for_a_slot_longer_than_the_lease_is_sent_once() 
     from alerts.dispatch import Dispatcher
     from alerts.model import NotificationStatus
     from alerts.notifiers.webhook import WebhookNotifier
-    from tests.test_alerts_support import make_event
+    from tests.kit.alerts import make_event
 
     store = AlertStore(new_postgres_database())
     receiver = Deliveries()

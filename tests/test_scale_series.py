@@ -22,8 +22,8 @@ from pathlib import Path
 from anbu.events import DeviceEvent
 from anbu.influx import InfluxClient, InfluxError
 from config import Settings
-from tests.test_consumer_runtime import motion_events, start_series, wait_until
-from timeseries.demo import publish
+from testkit.publishing import publish_events
+from tests.kit.series import motion_events, start_series, wait_until
 from timeseries.rollup import bucket_start
 
 HOUSEHOLDS = 40
@@ -68,7 +68,7 @@ def test_series_writers_joining_and_killed_midway_count_every_event_once(
 
     def send(events: list[DeviceEvent]) -> None:
         expected.update((e.household_id, bucket_start(e.event_time)) for e in events)
-        publish(settings, [], events, batch_size=5)
+        publish_events(settings, events, batch_size=5)
 
     try:
         # both in the group, two partitions each

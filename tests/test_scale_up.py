@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import re
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,7 +10,8 @@ import pytest
 
 from anbu.stack.compose import app_programs
 from config import load_settings
-from tests.test_stack_up import _env, _status
+from testkit import processes
+from tests.kit.up import ctrl_c, start_up, status, up_env
 
 LOADED = re.compile(r"partition (\d+): restored")
 
@@ -53,17 +51,15 @@ def test_copies_never_take_a_port_of_another_program() -> None:
 @pytest.mark.slow
 def test_anbu_up_runs_two_workers_sharing_the_partitions(tmp_path: Path) -> None:
     data_dir = tmp_path / "var"
-    env = _env(data_dir)
+    env = up_env(data_dir)
     env["ANBU_STACK__WORKERS"] = "2"
-    with (tmp_path / "up.log").open("w") as log:
-        up = subprocess.Popen([sys.executable, "-m", "anbu", "up"], env=env, stdout=log,
-                              stderr=subprocess.STDOUT, cwd=tmp_path)
+    up = start_up(env, tmp_path, tmp_path / "up.log")
     try:
         logs = [data_dir / "log" / "worker.log", data_dir / "log" / "worker-2.log"]
         deadline = time.monotonic() + 240
         owned: list[set[int]] = [set(), set()]
         while time.monotonic() < deadline:
-            _, rows = _status(env)
+            rows = status(env).rows
             owned = [set(map(int, LOADED.findall(p.read_text()))) if p.exists() else set()
                      for p in logs]
             running = all(rows.get(n, ("", 0))[0] == "RUNNING" for n in ("worker", "worker-2"))
@@ -74,9 +70,6 @@ def test_anbu_up_runs_two_workers_sharing_the_partitions(tmp_path: Path) -> None
         assert owned[0] | owned[1] == {0, 1, 2, 3}
         # each has its own RocksDB directory
         assert (data_dir / "detectors").is_dir() and (data_dir / "detectors-2").is_dir()
-        up.send_signal(signal.SIGINT)
-        assert up.wait(timeout=120) == 0
+        assert ctrl_c(up) == 0
     finally:
-        if up.poll() is None:
-            up.kill()
-            up.wait()
+        processes.kill(up)

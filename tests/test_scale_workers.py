@@ -18,28 +18,24 @@ from pathlib import Path
 from typing import Any
 
 from anbu.events import AlertAction, AlertEvent, AlertKind, SosCause, SosEvent, SourceFormat
+from anbu.partitioning import partition_of
 from anbu.registry_records import HouseholdRecord
 from config import Settings
 from detectors.backtest import run_backtest
-from detectors.runtime import partition_of
-from tests.test_detectors_crash import drip
-from tests.test_detectors_worker import (
+from tests.kit.detector_worker import (
     DAYS,
     START,
     AlertReader,
     Worker,
     batches,
-    det_settings,
+    drip,
     flatten,
     produce,
     resident,
-    worker_env,
 )
 
-_ = det_settings  # fixture shared with the worker test
-
 HOUSEHOLDS = 40
-PARTITIONS = 4  # the topics' default; tests.test_detectors_worker.batches groups by it
+PARTITIONS = 4  # the topics' default; tests.kit.detector_worker.batches groups by it
 LOADED = re.compile(r"partition (\d+): restored")
 
 
@@ -51,18 +47,11 @@ class GroupWorker(Worker):
         self.home = home
         self.web_port = web_port
 
-    def start(self) -> None:
-        import subprocess
-        import sys
-
-        env = worker_env(self.settings)
+    def env(self) -> dict[str, str]:
+        env = super().env()
         env["ANBU_STACK__DATA_DIR"] = str(self.home / "var")
         env["ANBU_DETECTORS__WEB_PORT"] = str(self.web_port)
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "anbu", "worker"], env=env,
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            )
+        return env
 
     def loads(self) -> list[int]:
         """The partitions it restored, in order (one entry per restore)."""

@@ -13,11 +13,10 @@ from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
-import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from config import Settings
-from tests.services import SERVICE_USER
+from testkit.services import SERVICE_USER
 
 
 def _env(settings: Settings) -> dict[str, str]:
@@ -35,7 +34,6 @@ def _env(settings: Settings) -> dict[str, str]:
 
 
 def test_demo_seeds_and_publishes_live(make_settings: Callable[..., Settings]) -> None:
-    pytest.importorskip("devices.service")
     from ingest.anbu_format import CheckinAnswer, CheckinRequest, command_topic
 
     settings = make_settings()

@@ -102,7 +102,6 @@ def test_simulate_refuses_a_naive_start(tmp_path: Path) -> None:
 
 
 def test_demo_seeding_is_idempotent(make_settings: Callable[..., Settings]) -> None:
-    pytest.importorskip("devices.service")
     from devices.db import init_db, session_factory
     from devices.models import Device, Household, Resident
 

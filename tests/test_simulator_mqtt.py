@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -16,13 +16,16 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from anbu.events import SourceFormat
 from config import Settings
+from ingest.adapters import ADAPTERS
+from ingest.readings import Owner
 from simulator.demo import device_index
 from simulator.model import SimDevice
 from simulator.plan import NO_INCIDENTS
 from simulator.publish import connect, publish
 from simulator.resident import SimOptions
 from simulator.world import Simulation, SimulationConfig
-from tests.services import SERVICE_USER, RunningService
+from testkit.polling import wait_for
+from testkit.services import SERVICE_USER, RunningService
 
 
 def _owner_of(topic: str, devices: list[SimDevice]) -> SimDevice:
@@ -56,17 +59,11 @@ def _subscribe(port: int, prefix: str, received: list[tuple[str, bytes]]) -> mqt
     return client
 
 
-def _wait_for(condition: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and not condition():
-        time.sleep(0.05)
-
-
 @pytest.fixture(scope="module")
 def published(
     mosquitto: RunningService, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[Simulation, list[tuple[str, bytes]], int]:
-    from tests.conftest import settings_for
+    from testkit.services import settings_for
 
     settings: Settings = settings_for(tmp_path_factory.mktemp("sim-mqtt"), mosquitto, None, None)
     # Enough households that every plug vendor appears; one day, as fast as possible.
@@ -83,7 +80,8 @@ def published(
     finally:
         client.loop_stop()
         client.disconnect()
-    _wait_for(lambda: len(received) >= stats.messages)
+    with contextlib.suppress(TimeoutError):  # test_every_message_arrives says what is missing
+        wait_for(lambda: len(received) >= stats.messages, step_s=0.05)
     subscriber.loop_stop()
     subscriber.disconnect()
     return sim, received, stats.messages
@@ -153,14 +151,12 @@ def test_payloads_are_in_native_formats(
 def test_payloads_parse_with_the_bridges_adapters(
     published: tuple[Simulation, list[tuple[str, bytes]], int],
 ) -> None:
-    adapters = pytest.importorskip("ingest.adapters")
-    readings_mod = pytest.importorskip("ingest.readings")
     sim, received, _ = published
     devices = [d for h in sim.households for d in h.devices]
     kinds: Counter[str] = Counter()
     for topic, payload in received:
         device = _owner_of(topic, devices)
-        owner = readings_mod.Owner(
+        owner = Owner(
             device.device_id,
             device.household_id,
             None,
@@ -169,7 +165,7 @@ def test_payloads_parse_with_the_bridges_adapters(
             device.mqtt_topic,
         )
         suffix = topic[len(device.mqtt_topic) :].lstrip("/")
-        parsed = adapters.ADAPTERS[device.source_format](suffix, payload, owner)
+        parsed = ADAPTERS[device.source_format](suffix, payload, owner)
         for item in parsed.items:
             kinds[str(getattr(item, "kind", "sos"))] += 1
     for kind in ("motion", "door", "presence", "power", "battery", "heartbeat", "robot"):
@@ -181,7 +177,7 @@ def test_residents_answer_checkins_unless_collapsed(
 ) -> None:
     from ingest.anbu_format import CheckinAnswer, CheckinRequest, command_topic
     from simulator.checkin import CheckinResponder
-    from tests.conftest import settings_for
+    from testkit.services import settings_for
 
     settings = settings_for(tmp_path_factory.mktemp("checkin"), mosquitto, None, None)
     sim = Simulation(SimulationConfig(households=2, days=None, seed=3))
@@ -203,7 +199,7 @@ def test_residents_answer_checkins_unless_collapsed(
                 text_en="Are you all right?",
             )
             subscriber.publish(command_topic(base), request.to_json(), qos=1)
-        _wait_for(lambda: responder.answered >= 1, timeout=10)
+        wait_for(lambda: responder.answered >= 1, 10, step_s=0.05)
         time.sleep(1.0)  # a second answer, if one were coming, would be here by now
     finally:
         client.loop_stop()

@@ -19,16 +19,17 @@ import httpx
 import pytest
 
 from config import Settings
-from tests.test_broker_outage import (
+from tests.kit.up import (
     Gateway,
     Webhooks,
-    _anbu,
-    _env,
-    _settings,
-    _wait_running,
+    anbu,
+    ctrl_c,
     event_keys,
+    start_up,
+    up_env,
+    up_settings,
+    wait_all_running,
 )
-from tests.test_kafka_durable import _ctrl_c, _start_up
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -39,18 +40,18 @@ INACTIVITY_HOURS = 0.005
 
 def _household(env: dict[str, str], tag: str) -> tuple[str, str, str, str]:
     """A household with a gateway, a motion sensor and an SOS button; their ids and topics."""
-    result = _anbu(
+    result = anbu(
         env, "devices", "add-household", "--center", "cc-rst", "--dong", "Seogyo",
         "--inactivity-hours", str(INACTIVITY_HOURS), "--no-checkin",
     )
     assert result.returncode == 0, result.stderr
     household = result.stdout.strip().splitlines()[-1]
     # A long heartbeat interval: the stack's own downtime must not read as a gateway outage.
-    result = _anbu(env, "devices", "add-gateway", household, "--heartbeat-interval-s", "3600")
+    result = anbu(env, "devices", "add-gateway", household, "--heartbeat-interval-s", "3600")
     assert result.returncode == 0, result.stderr
     gateway = result.stdout.split("gateway:")[1].split()[0]
     for kind in ("motion", "button"):
-        result = _anbu(
+        result = anbu(
             env, "devices", "add-device", household, "--kind", kind, "--format",
             "zigbee2mqtt", "--topic", f"zigbee2mqtt/{tag}_{kind}", "--id", f"{tag}-{kind}",
             "--gateway", gateway,
@@ -119,19 +120,19 @@ def test_ctrl_c_and_up_again_keeps_events_and_open_alerts(tmp_path: Path) -> Non
     started = time.monotonic()
     hooks = Webhooks()
     data_dir = tmp_path / "var"
-    env = _env(data_dir, hooks.url)
-    settings = _settings(env)
+    env = up_env(data_dir, hooks.url)
+    settings = up_settings(env)
     web = f"http://127.0.0.1:{env['ANBU_WEB__PORT']}"
     log = tmp_path / "up.log"
     gateway: Gateway | None = None
-    up = _start_up(env, tmp_path, log)
+    up = start_up(env, tmp_path, log)
     try:
-        _wait_running(env, 240)
-        result = _anbu(env, "devices", "add-center", "cc-rst", "Restart Center", "--dong", "Seogyo")
+        wait_all_running(env, 240)
+        result = anbu(env, "devices", "add-center", "cc-rst", "Restart Center", "--dong", "Seogyo")
         assert result.returncode == 0, result.stderr
         first, gw_first, motion, button = _household(env, "first")
         second, gw_second, motion_second, button_second = _household(env, "second")
-        result = _anbu(env, "devices", "token", "create", "--role", "operator")
+        result = anbu(env, "devices", "token", "create", "--role", "operator")
         assert result.returncode == 0, result.stderr
         token = result.stdout.strip().splitlines()[-1]
 
@@ -153,13 +154,13 @@ def test_ctrl_c_and_up_again_keeps_events_and_open_alerts(tmp_path: Path) -> Non
     finally:
         if gateway is not None:
             gateway.close()
-        code = _ctrl_c(up)
+        code = ctrl_c(up)
     assert code == 0, log.read_text()[-3000:]
     stopped = time.monotonic()
 
-    up = _start_up(env, tmp_path, log)
+    up = start_up(env, tmp_path, log)
     try:
-        _wait_running(env, 240)
+        wait_all_running(env, 240)
         restarted = time.monotonic()
         after = event_keys(settings, {gw_first, "first-motion"}, len(before), 60)
         assert before <= after, f"{len(before - after)} events lost"
@@ -189,6 +190,6 @@ def test_ctrl_c_and_up_again_keeps_events_and_open_alerts(tmp_path: Path) -> Non
     finally:
         if gateway is not None:
             gateway.close()
-        code = _ctrl_c(up)
+        code = ctrl_c(up)
         hooks.server.shutdown()
     assert code == 0, log.read_text()[-3000:]

@@ -12,7 +12,8 @@ from datetime import timedelta
 from anbu.influx import InfluxClient
 from anbu.timeutil import utcnow
 from config import Settings
-from timeseries.demo import demo_events, demo_registry, last_evening, publish
+from testkit.publishing import publish_events, publish_registry
+from timeseries.demo import demo_events, demo_registry, last_evening
 
 
 def _flags(settings: Settings) -> list[str]:
@@ -46,7 +47,8 @@ def test_series_command_writes_and_stops_on_sigterm(settings: Settings) -> None:
         # "the last three hours" held no motion at all when the suite ran 17-22 h UTC
         end = last_evening(utcnow())
         events = list(demo_events(2, end - timedelta(hours=3), end))
-        publish(settings, demo_registry(2), events)
+        publish_registry(settings, demo_registry(2))
+        publish_events(settings, events)
         client = InfluxClient.from_settings(settings)
         motion = sum(1 for e in events if e.kind.value == "motion")
         assert motion > 0

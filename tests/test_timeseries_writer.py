@@ -9,6 +9,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 
+import pytest
 from aiokafka import AIOKafkaConsumer
 from kafka import KafkaProducer
 
@@ -17,7 +18,9 @@ from anbu.influx import InfluxClient
 from anbu.registry_records import DeviceRecord
 from anbu.timeutil import from_epoch, utcnow
 from config import Settings
-from timeseries.demo import demo_events, demo_registry, publish
+from testkit import polling
+from testkit.publishing import publish_events, publish_registry
+from timeseries.demo import demo_events, demo_registry
 from timeseries.rollup import bucket_start
 from timeseries.writer import BackgroundWriter
 
@@ -25,12 +28,9 @@ FAST = {"series.flush_interval": "300ms", "series.health_snapshot_interval": "1s
 
 
 def wait_for(check: Callable[[], bool], timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"condition not met within {timeout_s}s: {check.__doc__ or check}")
+    """:func:`testkit.polling.wait_for` with this module's patience (writes reach InfluxDB
+    once a flush and a rollup are through)."""
+    polling.wait_for(check, timeout_s, step_s=0.3)
 
 
 def motion_counts(client: InfluxClient) -> dict[tuple[str, int], int]:
@@ -45,6 +45,7 @@ def motion_counts(client: InfluxClient) -> dict[tuple[str, int], int]:
     return got
 
 
+@pytest.mark.usefixtures("fail_on_logged_errors")  # the writer logs no error
 def test_activity_counts_and_device_health_reach_influx(
     make_settings: Callable[..., Settings],
 ) -> None:
@@ -59,9 +60,10 @@ def test_activity_counts_and_device_health_reach_influx(
     )
     doors = sum(1 for e in events if e.kind is EventKind.DOOR)
     with BackgroundWriter(settings) as running:
-        publish(settings, registry, events)
+        publish_registry(settings, registry)
+        publish_events(settings, events)
         # A replay of the same batches (the bridge redelivers) must not count twice.
-        publish(settings, [], events[:200])
+        publish_events(settings, events[:200])
 
         def all_motion_counted() -> bool:
             return sum(motion_counts(client).values()) >= sum(expected.values())
@@ -73,7 +75,8 @@ def test_activity_counts_and_device_health_reach_influx(
         door_total = client.query(
             "SELECT sum(\"count\") FROM activity_5m WHERE kind = 'door' AND time > now() - 1d"
         )
-        assert door_total[0]["values"][0][1] == doors
+        # the demo's doors are quiet at night (Seoul): six hours of it may hold none, no row
+        assert (door_total[0]["values"][0][1] if door_total else 0) == doors
 
         def latest_health() -> dict[str, dict[str, object]]:
             rows = client.query(
@@ -118,6 +121,7 @@ def _motion(hh: str, when_s: int, n: int) -> DeviceEvent:
     )
 
 
+@pytest.mark.usefixtures("fail_on_logged_errors")  # the writer logs no error
 def test_restart_adds_to_a_bucket_instead_of_overwriting_it(
     make_settings: Callable[..., Settings],
 ) -> None:
@@ -130,7 +134,7 @@ def test_restart_adds_to_a_bucket_instead_of_overwriting_it(
         return rows[0]["values"][0][1] if rows else None
 
     with BackgroundWriter(settings):
-        publish(settings, [], [_motion("hh-r", bucket + i, i) for i in range(3)])
+        publish_events(settings, [_motion("hh-r", bucket + i, i) for i in range(3)])
         wait_for(lambda: count() == 3)
     # As if the process had died between writing to InfluxDB and committing to Kafka.
     # On its own thread: Playwright's sync API may own this thread's event loop.
@@ -140,7 +144,7 @@ def test_restart_adds_to_a_bucket_instead_of_overwriting_it(
     # The same bucket gets two more events after a restart: the count must become 5, not 2
     # (overwritten) nor 8 (the first three read again).
     with BackgroundWriter(settings) as again:
-        publish(settings, [], [_motion("hh-r", bucket + 10 + i, 10 + i) for i in range(2)])
+        publish_events(settings, [_motion("hh-r", bucket + 10 + i, 10 + i) for i in range(2)])
         wait_for(lambda: again.writer.rollup.events >= 2)
         again.flush()
         wait_for(lambda: count() == 5)

@@ -13,10 +13,7 @@ from sqlalchemy.orm import Session
 from config import Settings
 from devices.accounts import MAX_FAILURES, AuditEntry
 from devices.db import init_db
-from tests import test_alerts_inbox
-from tests.test_alerts_inbox import ADMIN_PASSWORD, make_admin, sign_in
-
-web_server = test_alerts_inbox.web_server  # the whole web app on a free port
+from tests.kit.web import ADMIN_PASSWORD, make_admin, sign_in
 
 
 def test_five_wrong_passwords_lock_the_account(

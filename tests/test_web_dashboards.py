@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,10 +22,11 @@ from anbu.influx import InfluxClient
 from anbu.stack.services import free_port
 from anbu.timeutil import from_epoch, in_seoul, utcnow
 from config import Settings
-from tests.conftest import settings_for
-from tests.services import RunningService
-from tests.test_alerts_inbox import ADMIN_PASSWORD, make_admin, sign_in
-from timeseries.demo import alert_points, demo_events, demo_registry, ingest_points, publish
+from testkit.polling import wait_for
+from testkit.publishing import publish_events, publish_registry
+from testkit.services import RunningService, settings_for
+from tests.kit.web import ADMIN_PASSWORD, make_admin, sign_in
+from timeseries.demo import alert_points, demo_events, demo_registry, ingest_points
 from timeseries.schema import backfill
 from timeseries.writer import BackgroundWriter
 from web.app import create_app
@@ -41,15 +41,6 @@ class Stack:
     url: str
     admin: str
     motion_by_household: Counter[str]
-
-
-def _wait(check: Any, timeout_s: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.3)
-    raise AssertionError("condition not met in time")
 
 
 @pytest.fixture(scope="module")
@@ -75,8 +66,9 @@ def stack(
     events = list(demo_events(HOUSEHOLDS, end - timedelta(days=DAYS), end))
     client = InfluxClient.from_settings(settings)
     with BackgroundWriter(settings) as running:
-        publish(settings, demo_registry(HOUSEHOLDS), events)
-        _wait(lambda: running.writer.rollup.events >= len(events))
+        publish_registry(settings, demo_registry(HOUSEHOLDS))
+        publish_events(settings, events)
+        wait_for(lambda: running.writer.rollup.events >= len(events), 60, step_s=0.3)
         running.flush()
         # What the alerts service and the bridge write, in their schema.
         client.write(alert_points(HOUSEHOLDS, end))
@@ -88,12 +80,13 @@ def stack(
         )
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
-        _wait(lambda: server.started, 60)
+        wait_for(lambda: server.started, 60, step_s=0.3)
         # The health snapshot names every registered device once the registry is read; the
         # first one comes before any event is counted, so wait for one taken after them all.
         counted = utcnow().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        _wait(lambda: bool(client.query(
-            f"SELECT sum(total) FROM health.device_summary WHERE time > '{counted}'")))
+        wait_for(lambda: bool(client.query(
+            f"SELECT sum(total) FROM health.device_summary WHERE time > '{counted}'")),
+            60, step_s=0.3)
         motion = Counter(e.household_id for e in events if e.kind is EventKind.MOTION)
         try:
             yield Stack(settings, f"http://127.0.0.1:{port}", settings.admin_token(), motion)

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from anbu.events import DeviceEvent, EventKind, SourceFormat, idempotency_key
 from anbu.influx import Point
 from anbu.registry_records import CareCenterRecord, DeviceRecord, HouseholdRecord
 from anbu.timeutil import SEOUL, from_epoch, to_utc
-from config import Settings
 from timeseries.schema import ACTIVITY, ALERT_EVENTS, INGEST_METRICS
 
 DONGS = ("sinsa-dong", "nonhyeon-dong", "apgujeong-dong", "cheongdam-dong")
@@ -243,45 +242,3 @@ def ingest_points(start: datetime, end: datetime) -> list[Point]:
             )
         t += 60
     return points
-
-
-def publish(
-    settings: Settings,
-    records: Iterable[CareCenterRecord | HouseholdRecord | DeviceRecord],
-    events: Iterable[DeviceEvent],
-    *,
-    batch_size: int = 50,
-) -> int:
-    """Publish registry records and events (batched per household) as the others do.
-
-    Returns:
-        How many events were published.
-    """
-    from kafka import KafkaProducer
-
-    from anbu.events import EventBatch
-    from anbu.registry_records import record_key
-
-    topics = settings.kafka.topics
-    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers, acks="all")
-    try:
-        for record in records:
-            producer.send(topics.registry, key=record_key(record), value=record.to_json())
-        pending: dict[str, list[DeviceEvent]] = {}
-        sent = 0
-
-        def send(hh: str) -> None:
-            batch = EventBatch(household_id=hh, events=pending.pop(hh))
-            producer.send(topics.events, key=hh.encode(), value=batch.to_json())
-
-        for event in events:
-            pending.setdefault(event.household_id, []).append(event)
-            sent += 1
-            if len(pending[event.household_id]) >= batch_size:
-                send(event.household_id)
-        for hh in list(pending):
-            send(hh)
-        producer.flush()
-    finally:
-        producer.close()
-    return sent

@@ -1,6 +1,8 @@
-"""Real local stand-ins the alerts tests talk to: an HTTP receiver and an SMTP server.
+"""What the alerts tests share: local stand-ins (an HTTP receiver, an SMTP server), alert
+events as a detector publishes them, and settings for the alerts service.
 
-No tests here; the alerts test modules import these helpers.
+The fixtures ``http_receiver`` and ``smtp_server`` are registered for every test by
+``tests/conftest.py`` (``pytest_plugins``).
 """
 
 from __future__ import annotations
@@ -20,9 +22,12 @@ import pytest
 from aiosmtpd.controller import Controller
 from kafka import KafkaProducer
 
+from alerts.directory import CenterContact, Contact, StaticDirectory
+from alerts.model import HouseholdPolicy
 from anbu.events import AlertAction, AlertEvent, AlertKind, Severity, alert_id
 from anbu.stack.services import free_port
 from anbu.timeutil import utcnow
+from config import Settings
 
 
 @dataclass
@@ -130,17 +135,6 @@ def smtp_server() -> Iterator[SmtpServer]:
     controller.stop()
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    """Poll until ``condition()`` is truthy; return its value (fail after ``timeout``)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
 def make_event(
     household: str,
     kind: AlertKind = AlertKind.SOS,
@@ -192,3 +186,70 @@ def resolved(event: AlertEvent, resolved_by: str, **extra: Any) -> AlertEvent:
             "reason": f"resolved by {resolved_by}",
         }
     )
+
+
+SECRET = "test-webhook-secret"
+"""The webhook's signing secret in :func:`alert_settings`."""
+SMS_KEY = "test-sms-key"
+
+
+def alert_settings(
+    make_settings: Callable[..., Settings],
+    receiver: HttpReceiver,
+    smtp: SmtpServer,
+    **extra: Any,
+) -> Settings:
+    """Settings sending webhooks, SMS and e-mail to the stand-ins, on a fast clock."""
+    return make_settings(
+        {
+            "alerts.webhook_url": receiver.url("/hook"),
+            "alerts.webhook_secret": SECRET,
+            "alerts.smtp_host": "127.0.0.1",
+            "alerts.smtp_port": smtp.port,
+            "alerts.sms_gateway_url": receiver.url("/sms"),
+            "alerts.sms_api_key": SMS_KEY,
+            "alerts.metrics_port": None,
+            "alerts.tick_interval": "0.1s",
+            "alerts.notify_backoff_max": "1s",
+            "alerts.inbox_url": "http://inbox.example/inbox",
+            **extra,
+        }
+    )
+
+
+def directory_for(households: dict[str, list[int]]) -> StaticDirectory:
+    """Households of center cc-1 with the given escalation delays, contacts at 3 tiers."""
+    directory = StaticDirectory(
+        centers={
+            "cc-1": CenterContact("cc-1", email="desk@center.example", duty_phone="010-0000-0000")
+        }
+    )
+    for household, delays in households.items():
+        directory.policies[household] = HouseholdPolicy("cc-1", "yeoksam1", tuple(delays), False, 3)
+        directory.people[household] = [
+            Contact(1, "care worker", "010-1111-1111", f"worker-{household}@center.example"),
+            Contact(3, "district team", "010-3333-3333", "district@gu.example"),
+        ]
+    return directory
+
+
+def cli_flags(settings: Settings, extra: dict[str, object]) -> list[str]:
+    """``--set`` flags giving a child process the same services as ``settings``."""
+    topics = settings.kafka.topics
+    values: dict[str, object] = {
+        "kafka.bootstrap_servers": ",".join(settings.kafka.bootstrap_servers),
+        "kafka.topics.alerts": topics.alerts,
+        "kafka.topics.registry": topics.registry,
+        "kafka.topics.events": topics.events,
+        "kafka.topics.sos": topics.sos,
+        "kafka.topics.deadletter": topics.deadletter,
+        "influx.url": settings.influx.url,
+        "influx.database": settings.influx.database,
+        "mqtt.port": settings.mqtt.port,
+        "mqtt.password": settings.mqtt_password(),
+        **extra,
+    }
+    flags = ["--data-dir", str(settings.data_dir)]
+    for key, value in values.items():
+        flags += ["--set", f"{key}={value}"]
+    return flags

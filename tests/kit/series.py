@@ -1,0 +1,62 @@
+"""The series writer run as a process, and events for it (consumer-runtime and scale tests)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from anbu.events import DeviceEvent, EventKind, SourceFormat, idempotency_key
+from anbu.timeutil import utcnow
+from config import Settings
+
+
+def start_series(
+    settings: Settings, overrides: dict[str, Any], log_path: Path
+) -> subprocess.Popen[bytes]:
+    """``anbu series`` as its own process on ``settings``' services and topics."""
+    values = {
+        "stack.data_dir": str(settings.data_dir),
+        "influx.url": str(settings.influx.url),
+        "influx.database": settings.influx.database,
+        "kafka.bootstrap_servers": settings.kafka.bootstrap_servers[0],
+        **{f"kafka.topics.{name}": getattr(settings.kafka.topics, name)
+           for name in ("events", "sos", "deadletter", "registry", "alerts")},
+        **overrides,
+    }
+    env = {**os.environ, **{"ANBU_" + k.upper().replace(".", "__"): str(v)
+                            for k, v in values.items()}}
+    with log_path.open("wb") as log:
+        return subprocess.Popen([sys.executable, "-m", "anbu", "series"], env=env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def motion_events(tag: str, n: int, households: int = 4) -> list[DeviceEvent]:
+    """``n`` motion events now, spread over ``households``, with keys unique to ``tag``."""
+    now = utcnow()
+    return [
+        DeviceEvent(
+            household_id=f"hh-{tag}-{i % households:02d}",
+            device_id=f"hh-{tag}-{i % households:02d}-motion",
+            kind=EventKind.MOTION,
+            value=1,
+            event_time=now,
+            receive_time=now,
+            source_format=SourceFormat.SIMULATOR,
+            idempotency_key=idempotency_key("consumer-tests", tag, i),
+        )
+        for i in range(n)
+    ]
+
+
+def wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"not within {timeout_s} s: {what}")
