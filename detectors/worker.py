@@ -10,6 +10,8 @@ everything that reaches into Faust's private API).
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import time
 from collections.abc import Awaitable
 from typing import Any
@@ -28,7 +30,7 @@ from detectors.checkpoints import (
     load_quiet_partitions,
     resume_from_saved_offsets,
 )
-from detectors.offsets import Verdict
+from detectors.offsets import Verdict, progress_key
 from detectors.outage import CHECK_EVERY_S, KafkaOutage
 from detectors.outbox import Outbox
 from detectors.params import DetectorParams
@@ -37,6 +39,9 @@ from detectors.rewind import Rewinder
 from detectors.runtime import Runtime, max_ahead_s
 
 log = logging.getLogger(__name__)
+
+EXIT_STUCK = 3
+"""The worker's exit code when records it was not handed could not be read again."""
 
 
 FETCH_BYTES = 8 * 1024 * 1024
@@ -117,10 +122,7 @@ def build_app(settings: Settings) -> tuple[faust.App, Runtime]:
         offsets = await app.consumer.earliest_offsets(tp)
         return next(iter(offsets.values()), None)
 
-    async def seek(tp: TopicPartition, offset: int) -> None:
-        await app.consumer.seek(tp, offset)
-
-    rewinder = Rewinder(earliest, seek)
+    rewinder = Rewinder(earliest)
 
     async def handle(event: Any, sos: bool) -> None:
         if not registry_ready.is_set():
@@ -136,7 +138,7 @@ def build_app(settings: Settings) -> tuple[faust.App, Runtime]:
             return
         if verdict is Verdict.GAP and await rewinder.on_gap(
                 TopicPartition(message.topic, partition), progress.expected(key), offset):
-            return  # it comes again after the records before it
+            return  # set aside: it comes again once the rebalance has sought back
         value: bytes = event.value
 
         def apply(record: Parsed) -> Applied:
@@ -160,7 +162,8 @@ def build_app(settings: Settings) -> tuple[faust.App, Runtime]:
 
     @app.on_rebalance_complete.connect
     async def resume_from_state(sender: Any, /, *_: Any, signal: Any, **__: Any) -> None:
-        await resume_from_saved_offsets(app, keeper)
+        await resume_from_saved_offsets(app, keeper)  # seeks every partition back
+        rewinder.rebalanced()
         load_quiet_partitions(app, keeper)
 
     @app.on_partitions_revoked.connect
@@ -193,6 +196,17 @@ def build_app(settings: Settings) -> tuple[faust.App, Runtime]:
         if raised:
             await alerts.publish(raised)
         await keeper.idle()
+        stuck = rewinder.stuck(lambda tp: progress.expected(progress_key(tp.topic,
+                                                                         tp.partition)))
+        if stuck:
+            # records passed over that no rebalance brought back: a restart resumes from
+            # the state table and reads them again (the supervisor sees a non-zero exit)
+            log.error("records passed over on %s were not read again within %.0f s: the "
+                      "worker stops (exit code %d) so that its restart reads them",
+                      ", ".join(f"{tp.topic}:{tp.partition}" for tp in stuck),
+                      rewinder.stuck_after_s, EXIT_STUCK)
+            app.conf.detectors_exit_code = EXIT_STUCK
+            os.kill(os.getpid(), signal.SIGTERM)  # Faust's own clean stop (hand-over)
 
     @app.timer(CHECK_EVERY_S)
     async def watch_kafka() -> None:
@@ -226,6 +240,12 @@ def run_worker(settings: Settings) -> None:
     heartbeat = kafka_heartbeat(settings, "worker", counts.report)
     try:
         worker.execute_from_commandline()
+    except SystemExit as exc:
+        code = getattr(app.conf, "detectors_exit_code", 0)
+        raise SystemExit(code or exc.code) from None
     finally:
         heartbeat.stop()
         log.info("detector worker stopped after %.0f s", time.monotonic() - started)
+    code = getattr(app.conf, "detectors_exit_code", 0)
+    if code:
+        raise SystemExit(code)

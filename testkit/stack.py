@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from anbu.cli_support import CliContext
-
 from anbu.kafka_topics import ensure_topics
 from anbu.stack.apache_kafka import READY_TIMEOUT_S, private_broker
 from anbu.stack.services import free_port, influxdb_spec, mosquitto_spec
 from config import Settings, load_settings
+from config.cli_context import CliContext
 from testkit import processes
 from testkit.services import running
 
