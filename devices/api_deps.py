@@ -7,7 +7,7 @@ not exist (:func:`household_of`), so staff cannot even learn that it exists.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Path, Query, Request
 from sqlalchemy import Engine
@@ -21,11 +21,16 @@ from devices.exceptions import Forbidden, NotFound
 from devices.models import CareCenter, Contact, Device, Gateway, Household, Resident
 from devices.principals import Principal, Role, can_see_household
 from devices.schemas import HouseholdOut
+from devices.service import get_row
 from devices.unit_of_work import apply_changes
 
 IMPORT_PATH = "/api/v1/import"
 
 Caller = Annotated[Principal, Depends(get_principal)]
+
+T = TypeVar("T")
+# what belongs to one household and is looked up by its own id in a route's path
+Owned = TypeVar("Owned", Gateway, Device, Resident, Contact)
 
 WRITERS = (Role.ADMIN, Role.INSTALLER)
 CARERS = (Role.ADMIN, Role.INSTALLER, Role.STAFF, Role.LEAD)
@@ -55,11 +60,16 @@ def get_session(request: Request) -> Iterator[Session]:
 Db = Annotated[Session, Depends(get_session)]
 
 
-def commit(request: Request, session: Session) -> None:
-    """Commit, then publish the changes and rewrite Mosquitto's files if needed."""
+def commit(request: Request, session: Session, result: T) -> T:
+    """Commit, then publish the changes and rewrite Mosquitto's files if needed.
+
+    Returns:
+        ``result`` (what the route made or changed), so a route commits and answers in one.
+    """
     changes = changes_of(session)
     session.commit()
     apply_changes(settings_of(request), changes)
+    return result
 
 
 def require(principal: Principal, *roles: Role) -> None:
@@ -68,54 +78,54 @@ def require(principal: Principal, *roles: Role) -> None:
         raise Forbidden(f"a {principal.role} token may not do this / 권한이 없습니다")
 
 
-def household_of(session: Session, principal: Principal, household_id: str) -> Household:
-    """The household, or 404 if it does not exist or the caller may not see it."""
+# The lookups below answer 404 before 403: a caller who may not see the row learns nothing
+# of it, and ``roles`` (when given) then limits what a caller who sees it may do.
+
+
+def household_of(
+    session: Session, principal: Principal, household_id: str, *roles: Role
+) -> Household:
+    """The household, or 404 if it does not exist or the caller may not see it.
+
+    Raises:
+        NotFound: no such household, or one of another care center.
+        Forbidden: ``roles`` are given and the caller's role is not among them.
+    """
     row = session.get(Household, household_id)
     if row is None or not can_see_household(principal, row.care_center_id):
         raise NotFound("household", household_id)
+    if roles:
+        require(principal, *roles)
     return row
 
 
 def owned_row(
-    session: Session, principal: Principal, model: Any, kind: str, ident: str | int
-) -> Any:
-    """A row that belongs to a household, if the caller may see that household."""
-    row = session.get(model, ident)
-    if row is None:
-        raise NotFound(kind, str(ident))
-    household_of(session, principal, row.household_id)
+    session: Session, principal: Principal, model: type[Owned], ident: str | int, *roles: Role
+) -> Owned:
+    """A gateway, device, resident or contact, if the caller may see its household.
+
+    Raises:
+        NotFound: no such row (named by its model: "device", "contact"...), or one of a
+            household the caller may not see.
+        Forbidden: ``roles`` are given and the caller's role is not among them.
+    """
+    row = get_row(session, model, ident)
+    household_of(session, principal, row.household_id, *roles)
     return row
 
 
-def device_of(session: Session, principal: Principal, device_id: str) -> Device:
-    """The device, if the caller may see its household."""
-    device: Device = owned_row(session, principal, Device, "device", device_id)
-    return device
+def center_of(
+    session: Session, principal: Principal, care_center_id: str, *roles: Role
+) -> CareCenter:
+    """The care center, or 404 if it does not exist or the caller may not see it.
 
-
-def gateway_of(session: Session, principal: Principal, gateway_id: str) -> Gateway:
-    """The gateway, if the caller may see its household."""
-    gateway: Gateway = owned_row(session, principal, Gateway, "gateway", gateway_id)
-    return gateway
-
-
-def resident_of(session: Session, principal: Principal, resident_id: int) -> Resident:
-    """The resident, if the caller may see their household."""
-    resident: Resident = owned_row(session, principal, Resident, "resident", resident_id)
-    return resident
-
-
-def contact_of(session: Session, principal: Principal, contact_id: int) -> Contact:
-    """The contact, if the caller may see its household."""
-    contact: Contact = owned_row(session, principal, Contact, "contact", contact_id)
-    return contact
-
-
-def center_of(session: Session, principal: Principal, care_center_id: str) -> CareCenter:
-    """The care center, or 404 if it does not exist or the caller may not see it."""
+    With ``roles``, 403 unless the caller has one of them.
+    """
     row = session.get(CareCenter, care_center_id)
     if row is None or not can_see_household(principal, care_center_id):
         raise NotFound("care center", care_center_id)
+    if roles:
+        require(principal, *roles)
     return row
 
 

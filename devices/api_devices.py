@@ -12,10 +12,8 @@ from devices.api_deps import (
     Caller,
     Db,
     commit,
-    device_of,
-    gateway_of,
     household_of,
-    require,
+    owned_row,
     settings_of,
 )
 from devices.models import Device, Gateway
@@ -66,17 +64,15 @@ def create_gateway(
     household_id: str, body: GatewayIn, principal: Caller, session: Db, request: Request
 ) -> GatewayCredentials:
     """Register a gateway; the answer holds its MQTT password, shown only this once."""
-    household_of(session, principal, household_id)
-    require(principal, *WRITERS)
-    row, password = equipment.create_gateway(session, household_id, **body.model_dump())
-    commit(request, session)
-    return _credentials(request, row, password)
+    household_of(session, principal, household_id, *WRITERS)
+    created = equipment.create_gateway(session, household_id, **body.model_dump())
+    return _credentials(request, *commit(request, session, created))
 
 
 @router.get("/gateways/{gateway_id}", response_model=GatewayOut)
 def get_gateway(gateway_id: str, principal: Caller, session: Db) -> Gateway:
     """One gateway."""
-    return gateway_of(session, principal, gateway_id)
+    return owned_row(session, principal, Gateway, gateway_id)
 
 
 @router.patch("/gateways/{gateway_id}", response_model=GatewayOut)
@@ -84,11 +80,8 @@ def patch_gateway(
     gateway_id: str, body: GatewayPatch, principal: Caller, session: Db, request: Request
 ) -> Gateway:
     """Change a gateway's heartbeat interval."""
-    gateway_of(session, principal, gateway_id)
-    require(principal, *WRITERS)
-    row = equipment.update_gateway(session, gateway_id, body)
-    commit(request, session)
-    return row
+    owned_row(session, principal, Gateway, gateway_id, *WRITERS)
+    return commit(request, session, equipment.update_gateway(session, gateway_id, body))
 
 
 @router.post("/gateways/{gateway_id}/password", response_model=GatewayCredentials)
@@ -96,21 +89,16 @@ def rotate_password(
     gateway_id: str, principal: Caller, session: Db, request: Request
 ) -> GatewayCredentials:
     """Give the gateway a new MQTT password (shown only this once)."""
-    gateway_of(session, principal, gateway_id)
-    require(principal, *WRITERS)
-    row, password = equipment.rotate_gateway_password(session, gateway_id)
-    commit(request, session)
+    owned_row(session, principal, Gateway, gateway_id, *WRITERS)
+    row, password = commit(request, session, equipment.rotate_gateway_password(session, gateway_id))
     return _credentials(request, row, password)
 
 
 @router.delete("/gateways/{gateway_id}", response_model=GatewayOut)
 def retire_gateway(gateway_id: str, principal: Caller, session: Db, request: Request) -> Gateway:
     """Retire a gateway; its MQTT login stops working."""
-    gateway_of(session, principal, gateway_id)
-    require(principal, *WRITERS)
-    row = equipment.retire_gateway(session, gateway_id)
-    commit(request, session)
-    return row
+    owned_row(session, principal, Gateway, gateway_id, *WRITERS)
+    return commit(request, session, equipment.retire_gateway(session, gateway_id))
 
 
 # --- devices --------------------------------------------------------------------------
@@ -133,8 +121,7 @@ def add_device(
     household_id: str, body: DeviceIn, principal: Caller, session: Db, request: Request
 ) -> Device:
     """Register a device at its base MQTT topic."""
-    household_of(session, principal, household_id)
-    require(principal, *WRITERS)
+    household_of(session, principal, household_id, *WRITERS)
     data = body.model_dump()
     row = equipment.add_device(
         session,
@@ -144,20 +131,19 @@ def add_device(
         data.pop("mqtt_topic"),
         **data,
     )
-    commit(request, session)
-    return row
+    return commit(request, session, row)
 
 
 @router.get("/devices/{device_id}", response_model=DeviceOut)
 def get_device(device_id: str, principal: Caller, session: Db) -> Device:
     """One device."""
-    return device_of(session, principal, device_id)
+    return owned_row(session, principal, Device, device_id)
 
 
 @router.get("/devices/{device_id}/history", response_model=list[DeviceOut])
 def device_history(device_id: str, principal: Caller, session: Db) -> list[Device]:
     """The devices that held this place, oldest first (replacements keep their history)."""
-    device_of(session, principal, device_id)
+    owned_row(session, principal, Device, device_id)
     return equipment.device_history(session, device_id)
 
 
@@ -166,11 +152,8 @@ def patch_device(
     device_id: str, body: DevicePatch, principal: Caller, session: Db, request: Request
 ) -> Device:
     """Change a device's topic, room, gateway or reporting interval."""
-    device_of(session, principal, device_id)
-    require(principal, *WRITERS)
-    row = equipment.update_device(session, device_id, body)
-    commit(request, session)
-    return row
+    owned_row(session, principal, Device, device_id, *WRITERS)
+    return commit(request, session, equipment.update_device(session, device_id, body))
 
 
 @router.post("/devices/{device_id}/replace", response_model=DeviceOut, status_code=201)
@@ -178,23 +161,17 @@ def replace_device(
     device_id: str, body: DeviceReplace, principal: Caller, session: Db, request: Request
 ) -> Device:
     """Replace a device: the old one is retired and kept in the history; returns the new one."""
-    device_of(session, principal, device_id)
-    require(principal, *WRITERS)
+    owned_row(session, principal, Device, device_id, *WRITERS)
     data = body.model_dump(exclude_none=True)
     if "device_id" in data:
         data["new_device_id"] = data.pop("device_id")
     if "source_format" in data:
         data["source_format"] = str(data["source_format"])
-    row = equipment.replace_device(session, device_id, **data)
-    commit(request, session)
-    return row
+    return commit(request, session, equipment.replace_device(session, device_id, **data))
 
 
 @router.delete("/devices/{device_id}", response_model=DeviceOut)
 def retire_device(device_id: str, principal: Caller, session: Db, request: Request) -> Device:
     """Retire a device (it stays in the history)."""
-    device_of(session, principal, device_id)
-    require(principal, *WRITERS)
-    row = equipment.retire_device(session, device_id)
-    commit(request, session)
-    return row
+    owned_row(session, principal, Device, device_id, *WRITERS)
+    return commit(request, session, equipment.retire_device(session, device_id))

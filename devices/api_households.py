@@ -20,11 +20,10 @@ from devices.api_deps import (
     RowId,
     center_of,
     commit,
-    contact_of,
     household_of,
     household_out,
+    owned_row,
     require,
-    resident_of,
     settings_of,
 )
 from devices.commissioning import CheckResult, check_household
@@ -85,8 +84,7 @@ def create_center(body: CenterIn, principal: Caller, session: Db, request: Reque
     require(principal, Role.ADMIN)
     data = body.model_dump()
     row = service.create_care_center(session, data.pop("care_center_id"), data.pop("name"), **data)
-    commit(request, session)
-    return row
+    return commit(request, session, row)
 
 
 @router.get("/centers/{care_center_id}", response_model=CenterOut)
@@ -100,11 +98,8 @@ def patch_center(
     care_center_id: str, body: CenterPatch, principal: Caller, session: Db, request: Request
 ) -> CareCenter:
     """Change a care center (admin)."""
-    center_of(session, principal, care_center_id)
-    require(principal, Role.ADMIN)
-    row = service.update_care_center(session, care_center_id, body)
-    commit(request, session)
-    return row
+    center_of(session, principal, care_center_id, Role.ADMIN)
+    return commit(request, session, service.update_care_center(session, care_center_id, body))
 
 
 @router.delete("/centers/{care_center_id}", response_model=CenterOut)
@@ -112,11 +107,8 @@ def retire_center(
     care_center_id: str, principal: Caller, session: Db, request: Request
 ) -> CareCenter:
     """Retire a care center without active households (admin)."""
-    center_of(session, principal, care_center_id)
-    require(principal, Role.ADMIN)
-    row = service.retire_care_center(session, care_center_id)
-    commit(request, session)
-    return row
+    center_of(session, principal, care_center_id, Role.ADMIN)
+    return commit(request, session, service.retire_care_center(session, care_center_id))
 
 
 # --- households -----------------------------------------------------------------------
@@ -156,8 +148,7 @@ def create_household(
         raise NotFound("care center", body.care_center_id)
     data = body.model_dump(exclude_none=True)
     row = service.create_household(session, data.pop("care_center_id"), data.pop("dong"), **data)
-    commit(request, session)
-    return household_out(row, principal)
+    return household_out(commit(request, session, row), principal)
 
 
 @router.get("/households/{household_id}", response_model=HouseholdOut)
@@ -171,13 +162,11 @@ def patch_household(
     household_id: str, body: HouseholdPatch, principal: Caller, session: Db, request: Request
 ) -> HouseholdOut:
     """Change a household's settings, e.g. mark it away (admin, installer, staff)."""
-    household_of(session, principal, household_id)
-    require(principal, *CARERS)
+    household_of(session, principal, household_id, *CARERS)
     target = body.care_center_id
     if target is not None and not can_see_household(principal, target):
         raise NotFound("care center", target)
-    row = service.update_household(session, household_id, body)
-    commit(request, session)
+    row = commit(request, session, service.update_household(session, household_id, body))
     return household_out(row, principal)
 
 
@@ -186,10 +175,8 @@ def retire_household(
     household_id: str, principal: Caller, session: Db, request: Request
 ) -> HouseholdOut:
     """Stop watching a household; its gateways and devices are retired too."""
-    household_of(session, principal, household_id)
-    require(principal, *WRITERS)
-    row = service.retire_household(session, household_id)
-    commit(request, session)
+    household_of(session, principal, household_id, *WRITERS)
+    row = commit(request, session, service.retire_household(session, household_id))
     return household_out(row, principal)
 
 
@@ -206,8 +193,7 @@ def check(household_id: str, principal: Caller, session: Db) -> CheckResult:
 @router.get("/households/{household_id}/residents", response_model=list[ResidentOut])
 def list_residents(household_id: str, principal: Caller, session: Db) -> list[Resident]:
     """The household's residents (personal data; not for operators)."""
-    household_of(session, principal, household_id)
-    require(principal, *CARERS)
+    household_of(session, principal, household_id, *CARERS)
     return list(
         session.scalars(
             select(Resident).where(Resident.household_id == household_id).order_by(Resident.id)
@@ -220,12 +206,10 @@ def add_resident(
     household_id: str, body: ResidentIn, principal: Caller, session: Db, request: Request
 ) -> Resident:
     """Record a resident."""
-    household_of(session, principal, household_id)
-    require(principal, *CARERS)
+    household_of(session, principal, household_id, *CARERS)
     data = body.model_dump()
     row = residents.add_resident(session, household_id, data.pop("name"), **data)
-    commit(request, session)
-    return row
+    return commit(request, session, row)
 
 
 @router.patch("/residents/{resident_id}", response_model=ResidentOut)
@@ -233,11 +217,8 @@ def patch_resident(
     resident_id: RowId, body: ResidentPatch, principal: Caller, session: Db, request: Request
 ) -> Resident:
     """Change a resident's details."""
-    resident_of(session, principal, resident_id)
-    require(principal, *CARERS)
-    row = residents.update_resident(session, resident_id, body)
-    commit(request, session)
-    return row
+    owned_row(session, principal, Resident, resident_id, *CARERS)
+    return commit(request, session, residents.update_resident(session, resident_id, body))
 
 
 @router.delete("/residents/{resident_id}", response_model=ResidentOut)
@@ -245,18 +226,14 @@ def retire_resident(
     resident_id: RowId, principal: Caller, session: Db, request: Request
 ) -> Resident:
     """Mark a resident as moved out."""
-    resident_of(session, principal, resident_id)
-    require(principal, *CARERS)
-    row = residents.retire_resident(session, resident_id)
-    commit(request, session)
-    return row
+    owned_row(session, principal, Resident, resident_id, *CARERS)
+    return commit(request, session, residents.retire_resident(session, resident_id))
 
 
 @router.get("/households/{household_id}/contacts", response_model=list[ContactOut])
 def list_contacts(household_id: str, principal: Caller, session: Db) -> list[Contact]:
     """Escalation contacts by tier (personal data; not for operators)."""
-    household_of(session, principal, household_id)
-    require(principal, *CARERS)
+    household_of(session, principal, household_id, *CARERS)
     return list(
         session.scalars(
             select(Contact)
@@ -271,12 +248,10 @@ def add_contact(
     household_id: str, body: ContactIn, principal: Caller, session: Db, request: Request
 ) -> Contact:
     """Add an escalation contact."""
-    household_of(session, principal, household_id)
-    require(principal, *CARERS)
+    household_of(session, principal, household_id, *CARERS)
     data = body.model_dump()
     row = residents.add_contact(session, household_id, data.pop("tier"), data.pop("name"), **data)
-    commit(request, session)
-    return row
+    return commit(request, session, row)
 
 
 @router.patch("/contacts/{contact_id}", response_model=ContactOut)
@@ -284,21 +259,15 @@ def patch_contact(
     contact_id: RowId, body: ContactPatch, principal: Caller, session: Db, request: Request
 ) -> Contact:
     """Change a contact."""
-    contact_of(session, principal, contact_id)
-    require(principal, *CARERS)
-    row = residents.update_contact(session, contact_id, body)
-    commit(request, session)
-    return row
+    owned_row(session, principal, Contact, contact_id, *CARERS)
+    return commit(request, session, residents.update_contact(session, contact_id, body))
 
 
 @router.delete("/contacts/{contact_id}", response_model=ContactOut)
 def retire_contact(contact_id: RowId, principal: Caller, session: Db, request: Request) -> Contact:
     """Remove a contact from escalation."""
-    contact_of(session, principal, contact_id)
-    require(principal, *CARERS)
-    row = residents.retire_contact(session, contact_id)
-    commit(request, session)
-    return row
+    owned_row(session, principal, Contact, contact_id, *CARERS)
+    return commit(request, session, residents.retire_contact(session, contact_id))
 
 
 # --- bulk import ----------------------------------------------------------------------

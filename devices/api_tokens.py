@@ -33,7 +33,7 @@ def create_token(body: TokenIn, principal: Caller, session: Db, request: Request
     row, token = tokens.create_token(
         session, body.role, name=body.name, care_center_id=body.care_center_id
     )
-    commit(request, session)
+    commit(request, session, row)
     return TokenCreated(token=token, info=TokenOut.model_validate(row))
 
 
@@ -43,6 +43,4 @@ def revoke_token(token_id: str, principal: Caller, session: Db, request: Request
     require(principal, Role.ADMIN)
     if token_id == tokens.ADMIN_TOKEN_ID:
         raise Conflict("the bootstrap admin token is set in the settings (registry.admin_token)")
-    row = tokens.revoke_token(session, token_id)
-    commit(request, session)
-    return row
+    return commit(request, session, tokens.revoke_token(session, token_id))

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from anbu.timeutil import utcnow
-from devices.models import Device, Gateway
-from devices.service import get_household
+from devices.models import Device, Gateway, Household
+from devices.service import get_row
 
 
 class DeviceCheck(BaseModel):
@@ -79,7 +79,7 @@ def check_household(
     Raises:
         NotFound: no such household.
     """
-    get_household(session, household_id)
+    get_row(session, Household, household_id)
     now = now or utcnow()
     devices = []
     for d in session.scalars(

@@ -29,7 +29,7 @@ from devices.rules import (
     new_id,
 )
 from devices.schemas import DevicePatch, GatewayPatch
-from devices.service import active_household, flush_new, get_device, get_gateway
+from devices.service import active_household, flush_new, get_row
 
 
 def create_gateway(
@@ -68,7 +68,7 @@ def create_gateway(
 
 def rotate_gateway_password(session: Session, gateway_id: str) -> tuple[Gateway, str]:
     """Give a gateway a new MQTT password (the old one stops working on reload)."""
-    row = get_gateway(session, gateway_id)
+    row = get_row(session, Gateway, gateway_id)
     if row.retired_at is not None:
         raise Conflict(f"gateway {gateway_id!r} is retired")
     password = secrets.token_urlsafe(18)
@@ -80,7 +80,7 @@ def rotate_gateway_password(session: Session, gateway_id: str) -> tuple[Gateway,
 def update_gateway(session: Session, gateway_id: str, patch: GatewayPatch) -> Gateway:
     """Change a gateway's heartbeat interval."""
     changes = patch.model_dump(exclude_unset=True)  # what the caller sent: null clears
-    row = get_gateway(session, gateway_id)
+    row = get_row(session, Gateway, gateway_id)
     if changes.get("heartbeat_interval_s") is not None:
         row.heartbeat_interval_s = checked(
             HeartbeatInterval, changes["heartbeat_interval_s"], "heartbeat_interval_s")
@@ -90,7 +90,7 @@ def update_gateway(session: Session, gateway_id: str, patch: GatewayPatch) -> Ga
 
 def retire_gateway(session: Session, gateway_id: str) -> Gateway:
     """Retire a gateway: its MQTT account is removed on the next rewrite."""
-    row = get_gateway(session, gateway_id)
+    row = get_row(session, Gateway, gateway_id)
     row.retired_at = row.retired_at or utcnow()
     changes_of(session).gateways.add(row.id)
     return row
@@ -172,7 +172,7 @@ def add_device(
 def update_device(session: Session, device_id: str, patch: DevicePatch) -> Device:
     """Change a device's room, interval, topic or gateway (kind changes need a replacement)."""
     changes = patch.model_dump(exclude_unset=True)  # what the caller sent: null clears
-    row = get_device(session, device_id)
+    row = get_row(session, Device, device_id)
     if row.retired_at is not None:
         raise Conflict(f"device {device_id!r} is retired")
     if changes.get("mqtt_topic") is not None and changes["mqtt_topic"] != row.mqtt_topic:
@@ -194,7 +194,7 @@ def update_device(session: Session, device_id: str, patch: DevicePatch) -> Devic
 
 def retire_device(session: Session, device_id: str) -> Device:
     """Retire a device (it stays in the history)."""
-    row = get_device(session, device_id)
+    row = get_row(session, Device, device_id)
     row.retired_at = row.retired_at or utcnow()
     changes_of(session).devices.add(row.id)
     return row
@@ -220,7 +220,7 @@ def replace_device(
     Returns:
         The new device.
     """
-    old = get_device(session, device_id)
+    old = get_row(session, Device, device_id)
     if old.retired_at is not None:
         raise Conflict(f"device {device_id!r} is retired; replace its successor instead")
     old.retired_at = utcnow()
@@ -244,7 +244,7 @@ def replace_device(
 
 def device_history(session: Session, device_id: str) -> list[Device]:
     """The chain of devices that held this place, oldest first."""
-    row = get_device(session, device_id)
+    row = get_row(session, Device, device_id)
     chain = [row]
     seen = {row.id}
     while chain[0].replaces and chain[0].replaces not in seen:

@@ -44,7 +44,7 @@ def add_resident(
 def update_resident(session: Session, resident_id: int, patch: ResidentPatch) -> Resident:
     """Change a resident's details (only the keys given)."""
     changes = patch.model_dump(exclude_unset=True)  # what the caller sent: null clears
-    row: Resident = get_row(session, Resident, "resident", resident_id)
+    row: Resident = get_row(session, Resident, resident_id)
     not_null(changes, "name")
     for key in ("name", "phone", "birth_date"):
         if key in changes:
@@ -86,7 +86,7 @@ def add_contact(
 def update_contact(session: Session, contact_id: int, patch: ContactPatch) -> Contact:
     """Change a contact (only the keys given)."""
     changes = patch.model_dump(exclude_unset=True)  # what the caller sent: null clears
-    row: Contact = get_row(session, Contact, "contact", contact_id)
+    row: Contact = get_row(session, Contact, contact_id)
     if changes.get("tier") is not None and not 1 <= int(changes["tier"]) <= TIER_MAX:
         raise InvalidInput("tier", f"a tier is 1 to {TIER_MAX}")
     for key in ("tier", "name", "relation", "phone", "email"):
@@ -98,7 +98,7 @@ def update_contact(session: Session, contact_id: int, patch: ContactPatch) -> Co
 
 def retire_contact(session: Session, contact_id: int) -> Contact:
     """Remove a contact from escalation."""
-    row: Contact = get_row(session, Contact, "contact", contact_id)
+    row: Contact = get_row(session, Contact, contact_id)
     row.retired_at = row.retired_at or utcnow()
     changes_of(session).households.add(row.household_id)
     return row
@@ -106,6 +106,6 @@ def retire_contact(session: Session, contact_id: int) -> Contact:
 
 def retire_resident(session: Session, resident_id: int) -> Resident:
     """Mark a resident as no longer living there."""
-    row: Resident = get_row(session, Resident, "resident", resident_id)
+    row: Resident = get_row(session, Resident, resident_id)
     row.retired_at = row.retired_at or utcnow()
     return row

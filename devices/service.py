@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import time
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -26,7 +26,7 @@ from anbu.registry_records import AwayPeriod, QuietHours
 from anbu.timeutil import utcnow
 from devices.changes import changes_of
 from devices.exceptions import Conflict, InvalidInput, NotFound
-from devices.models import CareCenter, Device, Gateway, Household
+from devices.models import ApiToken, CareCenter, Device, Gateway, Household
 from devices.rules import (
     EscalationDelays,
     InactivityHours,
@@ -38,44 +38,30 @@ from devices.rules import (
 )
 from devices.schemas import CenterPatch, HouseholdPatch
 
+Row = TypeVar("Row")
+
 # --- loading with visibility ----------------------------------------------------------
 
 
-def get_row(session: Session, model: Any, kind: str, ident: str | int) -> Any:
-    """The row of ``model`` with id ``ident``, or :class:`NotFound` naming ``kind``."""
+# how a row missing from the registry is named in the error; others by their model's name
+_KINDS: dict[type[Any], str] = {CareCenter: "care center", ApiToken: "token"}
+
+
+def get_row(session: Session, model: type[Row], ident: str | int) -> Row:
+    """The row of ``model`` with id ``ident``.
+
+    Raises:
+        NotFound: there is none (naming it "care center", "household", "device"...).
+    """
     row = session.get(model, ident)
     if row is None:
-        raise NotFound(kind, str(ident))
+        raise NotFound(_KINDS.get(model, model.__name__.lower()), str(ident))
     return row
-
-
-def get_center(session: Session, care_center_id: str) -> CareCenter:
-    """The care center, or :class:`NotFound`."""
-    center: CareCenter = get_row(session, CareCenter, "care center", care_center_id)
-    return center
-
-
-def get_household(session: Session, household_id: str) -> Household:
-    """The household, or :class:`NotFound`."""
-    household: Household = get_row(session, Household, "household", household_id)
-    return household
-
-
-def get_gateway(session: Session, gateway_id: str) -> Gateway:
-    """The gateway, or :class:`NotFound`."""
-    gateway: Gateway = get_row(session, Gateway, "gateway", gateway_id)
-    return gateway
-
-
-def get_device(session: Session, device_id: str) -> Device:
-    """The device, or :class:`NotFound`."""
-    device: Device = get_row(session, Device, "device", device_id)
-    return device
 
 
 def active_household(session: Session, household_id: str) -> Household:
     """The household, or :class:`Conflict` if it is retired (nothing may be added to it)."""
-    row = get_household(session, household_id)
+    row = get_row(session, Household, household_id)
     if row.retired_at is not None:
         raise Conflict(f"household {household_id!r} is retired")
     return row
@@ -135,7 +121,7 @@ def create_care_center(
 def update_care_center(session: Session, care_center_id: str, patch: CenterPatch) -> CareCenter:
     """Change a care center's name, dongs or contact details."""
     changes = patch.model_dump(exclude_unset=True)  # what the caller sent: null clears
-    row = get_center(session, care_center_id)
+    row = get_row(session, CareCenter, care_center_id)
     not_null(changes, "name", "dongs")
     for key in ("name", "dongs", "duty_phone", "email", "webhook_url"):
         if key in changes:
@@ -150,7 +136,7 @@ def retire_care_center(session: Session, care_center_id: str) -> CareCenter:
     Raises:
         Conflict: it still has active households.
     """
-    row = get_center(session, care_center_id)
+    row = get_row(session, CareCenter, care_center_id)
     active = session.scalar(
         select(Household.id)
         .where(Household.care_center_id == care_center_id, Household.retired_at.is_(None))
@@ -238,7 +224,7 @@ def create_household(
         InvalidInput: a bad value, naming the field.
         Conflict: the id is taken.
     """
-    center = get_center(session, care_center_id)
+    center = get_row(session, CareCenter, care_center_id)
     if center.retired_at is not None:
         raise Conflict(f"care center {care_center_id!r} is retired")
     household_id = check_id(household_id, "household_id") if household_id else new_id("hh")
@@ -268,9 +254,9 @@ def create_household(
 def update_household(session: Session, household_id: str, patch: HouseholdPatch) -> Household:
     """Change a household's settings (only the keys given), or move it to another center."""
     changes = patch.model_dump(exclude_unset=True)  # what the caller sent: null clears
-    row = get_household(session, household_id)
+    row = get_row(session, Household, household_id)
     if changes.get("care_center_id") is not None:
-        get_center(session, changes["care_center_id"])
+        get_row(session, CareCenter, changes["care_center_id"])
         row.care_center_id = changes["care_center_id"]
     _household_settings(row, changes)
     changes_of(session).households.add(row.id)
@@ -279,7 +265,7 @@ def update_household(session: Session, household_id: str, patch: HouseholdPatch)
 
 def retire_household(session: Session, household_id: str) -> Household:
     """Stop watching a household: it, its gateways and its devices are retired."""
-    row = get_household(session, household_id)
+    row = get_row(session, Household, household_id)
     now = utcnow()
     row.retired_at = row.retired_at or now
     for gateway in session.scalars(select(Gateway).where(Gateway.household_id == household_id)):

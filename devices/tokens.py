@@ -6,10 +6,10 @@ from sqlalchemy.orm import Session
 
 from anbu.timeutil import utcnow
 from devices.exceptions import InvalidInput
-from devices.models import ApiToken
+from devices.models import ApiToken, CareCenter
 from devices.principals import Role, hash_token, new_token
 from devices.rules import new_id
-from devices.service import get_center, get_row
+from devices.service import get_row
 
 ADMIN_TOKEN_ID = "admin-bootstrap"
 
@@ -35,7 +35,7 @@ def create_token(
     if role in (Role.ADMIN, Role.OPERATOR) and care_center_id:
         raise InvalidInput("care_center_id", f"an {role} token covers every center")
     if care_center_id:
-        get_center(session, care_center_id)
+        get_row(session, CareCenter, care_center_id)
     token = new_token()
     row = ApiToken(
         id=new_id("tok"),
@@ -51,7 +51,7 @@ def create_token(
 
 def revoke_token(session: Session, token_id: str) -> ApiToken:
     """Revoke a token; it stops working at once."""
-    row: ApiToken = get_row(session, ApiToken, "token", token_id)
+    row: ApiToken = get_row(session, ApiToken, token_id)
     row.revoked_at = row.revoked_at or utcnow()
     return row
 

@@ -13,7 +13,7 @@ from devices import equipment, residents, service, tokens
 from devices.db import migrate
 from devices.exceptions import Conflict, InvalidInput, NotFound
 from devices.lookup import RegistryLookup
-from devices.models import Device, Household
+from devices.models import Device, Gateway, Household
 from devices.principals import Role
 from devices.records import records_for
 from tests.kit.postgres import new_postgres_database
@@ -170,7 +170,7 @@ def test_retiring_a_household_retires_its_gateways_and_devices(engine: Engine) -
             .where(Device.household_id == household_id, Device.retired_at.is_(None))
         )
         assert active == 0
-        assert service.get_gateway(session, gateway_id).retired_at is not None
+        assert service.get_row(session, Gateway, gateway_id).retired_at is not None
         assert session.get(Household, household_id).retired_at is not None  # type: ignore[union-attr]
 
 
