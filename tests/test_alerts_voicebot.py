@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -26,8 +25,9 @@ from config import Settings
 from devices import equipment, residents
 from devices import service as registry
 from devices.unit_of_work import registry_session
+from testkit.http_stand_in import HttpStandIn, Posted
 from testkit.polling import wait_for
-from tests.kit.alerts import EventProducer, HttpReceiver, make_event
+from tests.kit.alerts import FAST_CLOCK, EventProducer, HttpReceiver, make_event
 
 SECRET = "voicebot-shared-secret"
 HOOK_SECRET = "hook-secret"
@@ -62,42 +62,27 @@ class StandInProvider:
     def calls_to(self, phone: str) -> list[dict[str, Any]]:
         return [c for c in self.calls if c["phone"] == phone]
 
+    def answer(self, request: Posted) -> int:
+        if not verify(request.body, request.headers.get(SIGNATURE_HEADER, ""), SECRET):
+            self.refused += 1
+            return 401
+        call = request.json()
+        self.calls.append(call)
+        outcome = self.outcomes.get(call["phone"])
+        if outcome is not None:
+            # The call happens after the request was accepted, as with a real provider.
+            threading.Timer(
+                0.2, self.report, (call["callback_url"], call["call_id"], outcome)
+            ).start()
+        return 202
+
 
 @pytest.fixture
 def provider() -> Iterator[StandInProvider]:
     stand_in = StandInProvider()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            if not verify(body, self.headers.get(SIGNATURE_HEADER, ""), SECRET):
-                stand_in.refused += 1
-                self.send_response(401)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-                return
-            call = json.loads(body)
-            stand_in.calls.append(call)
-            self.send_response(202)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-            outcome = stand_in.outcomes.get(call["phone"])
-            if outcome is not None:
-                # The call happens after the request was accepted, as with a real provider.
-                threading.Timer(
-                    0.2, stand_in.report, (call["callback_url"], call["call_id"], outcome)
-                ).start()
-
-        def log_message(self, *_args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    stand_in.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield stand_in
-    server.shutdown()
-    server.server_close()
+    with HttpStandIn(stand_in.answer) as server:
+        stand_in.port = server.port
+        yield stand_in
 
 
 def voicebot_settings(
@@ -114,9 +99,7 @@ def voicebot_settings(
             "alerts.voicebot_callback_port": free_port(),
             "alerts.webhook_url": receiver.url("/hook"),
             "alerts.webhook_secret": HOOK_SECRET,
-            "alerts.metrics_port": None,
-            "alerts.tick_interval": "0.1s",
-            "alerts.notify_backoff_max": "1s",
+            **FAST_CLOCK,
             **extra,
         }
     )

@@ -205,4 +205,4 @@ def test_broker_sigkill_mid_stream_recovers_by_itself(tmp_path: Path) -> None:
         if gateway is not None:
             gateway.close()
         ctrl_c(up, 90)
-        hooks.server.shutdown()
+        hooks.server.close()

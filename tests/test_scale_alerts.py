@@ -4,7 +4,6 @@ the shared store stops both instances' escalation."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -13,7 +12,6 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +27,7 @@ from anbu.stack.services import free_port
 from anbu.timeutil import utcnow
 from config import Settings
 from testkit import processes
+from testkit.http_stand_in import HttpStandIn, Posted
 from testkit.polling import wait_for
 from tests.kit.alerts import cli_flags
 from tests.kit.postgres import new_postgres_database
@@ -50,29 +49,20 @@ class Deliveries:
         self.held: set[str] = set()
         self.gate = threading.Event()
         self.lock = threading.Lock()
-        outer = self
+        self.server = HttpStandIn(self.answer)
+        self.url = self.server.url("/hook")
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-                key = self.headers.get("Idempotency-Key", "")
-                outer.arrived.add(key)
-                if key in outer.held:
-                    outer.gate.wait(30)
-                time.sleep(SLOW_S)
-                with outer.lock:
-                    outer.counts[(body["alert_id"], int(body["tier"]))] += 1
-                    outer.keys[key] += 1
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *_args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def answer(self, request: Posted) -> int:
+        body = request.json()
+        key = request.headers.get("Idempotency-Key", "")
+        self.arrived.add(key)
+        if key in self.held:
+            self.gate.wait(30)
+        time.sleep(SLOW_S)
+        with self.lock:
+            self.counts[(body["alert_id"], int(body["tier"]))] += 1
+            self.keys[key] += 1
+        return 200
 
     def snapshot(self) -> Counter[tuple[str, int]]:
         with self.lock:
@@ -80,8 +70,7 @@ class Deliveries:
 
     def close(self) -> None:
         self.gate.set()
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.close()
 
 
 @pytest.fixture

@@ -191,5 +191,5 @@ def test_ctrl_c_and_up_again_keeps_events_and_open_alerts(tmp_path: Path) -> Non
         if gateway is not None:
             gateway.close()
         code = ctrl_c(up)
-        hooks.server.shutdown()
+        hooks.server.close()
     assert code == 0, log.read_text()[-3000:]

@@ -7,15 +7,12 @@ The fixtures ``http_receiver`` and ``smtp_server`` are registered for every test
 
 from __future__ import annotations
 
-import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -28,78 +25,48 @@ from anbu.events import AlertAction, AlertEvent, AlertKind, Severity, alert_id
 from anbu.stack.services import free_port
 from anbu.timeutil import utcnow
 from config import Settings
-
-
-@dataclass
-class Received:
-    """One HTTP request the receiver got."""
-
-    path: str
-    headers: dict[str, str]
-    body: bytes
-    at: float
-
-    def json(self) -> Any:
-        return json.loads(self.body)
+from testkit.http_stand_in import HttpStandIn, Posted
 
 
 @dataclass
 class HttpReceiver:
-    """A real HTTP server in a thread that records POSTs.
+    """A real HTTP server in a thread that records POSTs (the ones it answers 200).
 
     ``fail_next[path]`` makes the next N requests to ``path`` answer 500 (a flaky
     receiver); ``status_for`` maps a path to a fixed status code.
     """
 
     port: int = 0
-    requests: list[Received] = field(default_factory=list)
+    requests: list[Posted] = field(default_factory=list)
     fail_next: dict[str, int] = field(default_factory=dict)
     status_for: dict[str, int] = field(default_factory=dict)
     attempts: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def on(self, path: str) -> list[Received]:
+    def on(self, path: str) -> list[Posted]:
         return [r for r in self.requests if r.path == path]
 
-
-def _handler(receiver: HttpReceiver, lock: threading.Lock) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-            length = int(self.headers.get("Content-Length", 0))
-            body = self.rfile.read(length)
-            with lock:
-                receiver.attempts += 1
-                status = receiver.status_for.get(self.path, 200)
-                if receiver.fail_next.get(self.path, 0) > 0:
-                    receiver.fail_next[self.path] -= 1
-                    status = 500
-                if status == 200:
-                    receiver.requests.append(
-                        Received(self.path, dict(self.headers.items()), body, time.monotonic())
-                    )
-            self.send_response(status)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *_args: Any) -> None:
-            pass
-
-    return Handler
+    def answer(self, request: Posted) -> int:
+        with self.lock:
+            self.attempts += 1
+            status = self.status_for.get(request.path, 200)
+            if self.fail_next.get(request.path, 0) > 0:
+                self.fail_next[request.path] -= 1
+                status = 500
+            if status == 200:
+                self.requests.append(request)
+        return status
 
 
 @pytest.fixture
 def http_receiver() -> Iterator[HttpReceiver]:
     receiver = HttpReceiver()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(receiver, threading.Lock()))
-    receiver.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield receiver
-    server.shutdown()
-    server.server_close()
+    with HttpStandIn(receiver.answer) as server:
+        receiver.port = server.port
+        yield receiver
 
 
 class _MailHandler:
@@ -191,6 +158,12 @@ def resolved(event: AlertEvent, resolved_by: str, **extra: Any) -> AlertEvent:
 SECRET = "test-webhook-secret"
 """The webhook's signing secret in :func:`alert_settings`."""
 SMS_KEY = "test-sms-key"
+FAST_CLOCK: dict[str, Any] = {
+    "alerts.metrics_port": None,
+    "alerts.tick_interval": "0.1s",
+    "alerts.notify_backoff_max": "1s",
+}
+"""Settings of an alerts service under test: no metrics port, quick ticks and retries."""
 
 
 def alert_settings(
@@ -208,9 +181,7 @@ def alert_settings(
             "alerts.smtp_port": smtp.port,
             "alerts.sms_gateway_url": receiver.url("/sms"),
             "alerts.sms_api_key": SMS_KEY,
-            "alerts.metrics_port": None,
-            "alerts.tick_interval": "0.1s",
-            "alerts.notify_backoff_max": "1s",
+            **FAST_CLOCK,
             "alerts.inbox_url": "http://inbox.example/inbox",
             **extra,
         }

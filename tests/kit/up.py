@@ -12,7 +12,6 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from anbu.stack.apache_kafka import READY_TIMEOUT_S, kafka_answers
 from anbu.stack.services import free_port
 from config import Settings, load_settings
 from testkit import processes
+from testkit.http_stand_in import HttpStandIn, Posted
 from testkit.kafka_tail import KafkaTail
 from testkit.polling import wait_for
 from testkit.publishing import connect_publisher
@@ -161,25 +161,15 @@ class Webhooks:
 
     def __init__(self) -> None:
         self.bodies: list[dict[str, Any]] = []
-        bodies = self.bodies
+        self.server = HttpStandIn(self.answer, port=free_port())
+        self.url = self.server.url("/hook")
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                length = int(self.headers.get("Content-Length") or 0)
-                try:
-                    bodies.append(json.loads(self.rfile.read(length)))
-                except ValueError:
-                    bodies.append({"unreadable": True})
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *_args: Any) -> None:
-                return
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+    def answer(self, request: Posted) -> int:
+        try:
+            self.bodies.append(request.json())
+        except ValueError:
+            self.bodies.append({"unreadable": True})
+        return 200
 
     def kinds(self) -> list[str]:
         return [str(body.get("kind")) for body in self.bodies]
