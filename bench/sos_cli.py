@@ -78,7 +78,8 @@ def register(bench_app: typer.Typer) -> None:
         output: Annotated[Path | None, typer.Option(help="Also write the figures here.")] = None,
     ) -> None:
         """SOS latency p50/p99 end to end on a private stack, with a real webhook receiver."""
-        from bench.sos import run, run_flood
+        from bench.sos import run
+        from bench.sos_flood import run_flood
 
         if flood:
             figures = run_flood(

@@ -44,8 +44,8 @@ def test_an_sos_is_not_delayed_or_dead_lettered_by_50000_junk_messages() -> None
     the SOS lane, the SOS waited behind the junk in the bridge's one MQTT session (median
     8.7 s, p99 12.6 s; 4.4 s and 6.0 s once the junk was no longer logged line by line).
     """
-    from bench.sos import run_flood
     from bench.sos_cli import flood_table
+    from bench.sos_flood import run_flood
 
     figures = run_flood(junk=50_000, sos=40, interval_s=0.1, wait_s=30, drain_s=120)
     print(flood_table(figures))
