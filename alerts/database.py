@@ -10,14 +10,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any, Self
+from typing import Self
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text
+from sqlalchemy import Connection, Engine, inspect, select, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from alerts.model import Alert
 from alerts.tables import alert_from_row, alerts_table, metadata
+from anbu.sql_engine import open_engine
 from config import Settings
 
 
@@ -29,12 +29,8 @@ def store_url(settings: Settings) -> str:
     return f"sqlite:///{settings.data_dir / 'alerts.sqlite3'}"
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.close()
+# WAL: the inbox (``anbu web``) reads while the service writes, and the other way round
+_PRAGMAS = ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=10000")
 
 
 class StoreDatabase:
@@ -46,16 +42,9 @@ class StoreDatabase:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        if url.startswith("sqlite"):
-            path = url.split("///", 1)[-1]
-            if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self.engine: Engine = create_engine(
-                url, connect_args={"check_same_thread": False, "timeout": 10}
-            )
-            event.listen(self.engine, "connect", _sqlite_pragmas)
-        else:
-            self.engine = create_engine(url, pool_pre_ping=True)
+        self.engine: Engine = open_engine(
+            url, sqlite_pragmas=_PRAGMAS, timeout_s=10, check_same_thread=False
+        )
         self._create_tables()
 
     def _create_tables(self) -> None:

@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
@@ -74,6 +74,7 @@ def _dedupe_key(event: AlertEvent) -> str:
     return f"{event.alert_id}:{event.action.value}"
 
 
+@dataclass(eq=False)  # compared and hashed by identity
 class Lifecycle:
     """Applies detector events and staff actions to the store.
 
@@ -87,22 +88,13 @@ class Lifecycle:
         voicebot_timeout_s: how long to wait for a voice-bot call's outcome.
     """
 
-    def __init__(
-        self,
-        store: AlertStore,
-        directory: Directory,
-        channels: Channels,
-        *,
-        default_delay_s: float = 900.0,
-        checkin_timeout_s: float = 120.0,
-        voicebot_timeout_s: float = 300.0,
-    ) -> None:
-        self.store = store
-        self.directory = directory
-        self.channels = channels
-        self.default_delay_s = default_delay_s
-        self.checkin_timeout_s = checkin_timeout_s
-        self.voicebot_timeout_s = voicebot_timeout_s
+    store: AlertStore
+    directory: Directory
+    channels: Channels
+    _: KW_ONLY
+    default_delay_s: float = 900.0
+    checkin_timeout_s: float = 120.0
+    voicebot_timeout_s: float = 300.0
 
     @classmethod
     def from_settings(

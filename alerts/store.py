@@ -128,34 +128,21 @@ class AlertStore(NotificationQueue, EscalationTimers, HistoryOutbox, InboxQuerie
             AlertNotFound: no such alert.
             TransitionRefused: it is not in one of ``allowed_from``.
         """
-        current = self._get(conn, alert_id)
-        if current is None:
-            raise AlertNotFound(f"no alert {alert_id!r}")
-        result = conn.execute(
-            update(alerts_table)
-            .where(
-                alerts_table.c.id == alert_id,
-                alerts_table.c.state.in_([s.value for s in allowed_from]),
-            )
-            .values(
-                state=state.value,
-                active=False,
-                next_escalation_at=None,
-                closed_by=actor,
-                closed_at=micros(now),
-                close_note=note,
-                updated_at=micros(now),
-            )
+        return self._transition(
+            conn,
+            alert_id,
+            allowed_from,
+            HistoryLabel(state.value),
+            now,
+            actor,
+            note,
+            refused=f"it cannot become {state.value}",
+            state=state.value,
+            active=False,
+            closed_by=actor,
+            closed_at=micros(now),
+            close_note=note,
         )
-        if result.rowcount != 1:
-            raise TransitionRefused(
-                f"alert {alert_id} is {current.state.value}; it cannot become {state.value}",
-                state=current.state.value,
-            )
-        self.add_history(conn, alert_id, now, HistoryLabel(state.value), actor, note)
-        updated = self._get(conn, alert_id)
-        assert updated is not None
-        return updated
 
     def acknowledge(
         self, conn: Connection, alert_id: str, now: datetime, actor: str, note: str
@@ -166,28 +153,56 @@ class AlertStore(NotificationQueue, EscalationTimers, HistoryOutbox, InboxQuerie
             AlertNotFound: no such alert.
             TransitionRefused: it is not open.
         """
+        return self._transition(
+            conn,
+            alert_id,
+            (AlertState.OPEN,),
+            HistoryLabel.ACKNOWLEDGED,
+            now,
+            actor,
+            note,
+            refused="only an open alert can be acknowledged",
+            state=AlertState.ACKNOWLEDGED.value,
+            acked_by=actor,
+            acked_at=micros(now),
+            ack_note=note,
+        )
+
+    def _transition(
+        self,
+        conn: Connection,
+        alert_id: str,
+        allowed_from: Sequence[AlertState],
+        label: HistoryLabel,
+        now: datetime,
+        actor: str,
+        note: str,
+        *,
+        refused: str,
+        **values: Any,
+    ) -> Alert:
+        """Change an alert in one of ``allowed_from`` by ``values``, with history.
+
+        Its escalation stops. The state is checked in the UPDATE itself, so the inbox and
+        the service cannot both move one alert.
+        """
         current = self._get(conn, alert_id)
         if current is None:
             raise AlertNotFound(f"no alert {alert_id!r}")
         result = conn.execute(
             update(alerts_table)
-            .where(alerts_table.c.id == alert_id, alerts_table.c.state == AlertState.OPEN.value)
-            .values(
-                state=AlertState.ACKNOWLEDGED.value,
-                next_escalation_at=None,
-                acked_by=actor,
-                acked_at=micros(now),
-                ack_note=note,
-                updated_at=micros(now),
+            .where(
+                alerts_table.c.id == alert_id,
+                alerts_table.c.state.in_([s.value for s in allowed_from]),
             )
+            .values(next_escalation_at=None, updated_at=micros(now), **values)
         )
         if result.rowcount != 1:
             raise TransitionRefused(
-                f"alert {alert_id} is {current.state.value}; only an open alert can be "
-                "acknowledged",
+                f"alert {alert_id} is {current.state.value}; {refused}",
                 state=current.state.value,
             )
-        self.add_history(conn, alert_id, now, HistoryLabel.ACKNOWLEDGED, actor, note)
+        self.add_history(conn, alert_id, now, label, actor, note)
         updated = self._get(conn, alert_id)
         assert updated is not None
         return updated

@@ -8,13 +8,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from anbu.sql_engine import open_engine
 from config import Settings
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -24,13 +24,8 @@ _migrated: set[str] = set()
 _lock = threading.Lock()
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    # WAL lets the web process read while the CLI writes; foreign keys are off by default.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
+# WAL lets the web process read while the CLI writes; foreign keys are off by default.
+_PRAGMAS = ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=30000")
 
 
 def make_engine(url: str) -> Engine:
@@ -39,14 +34,7 @@ def make_engine(url: str) -> Engine:
         engine = _engines.get(url)
         if engine is not None:
             return engine
-        if url.startswith("sqlite"):
-            path = url.split("///", 1)[-1]
-            if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(url, connect_args={"timeout": 30})
-            event.listen(engine, "connect", _sqlite_pragmas)
-        else:
-            engine = create_engine(url, pool_pre_ping=True)
+        engine = open_engine(url, sqlite_pragmas=_PRAGMAS, timeout_s=30)
         _engines[url] = engine
         return engine
 

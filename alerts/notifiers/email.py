@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import smtplib
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import make_msgid
 
@@ -15,6 +16,7 @@ from alerts.model import Alert, Notification
 from alerts.notifiers.templates import render
 
 
+@dataclass(eq=False)  # compared and hashed by identity, as before
 class EmailNotifier:
     """Sends one plain-text e-mail to everyone at the tier.
 
@@ -34,27 +36,19 @@ class EmailNotifier:
 
     channel = "email"
 
-    def __init__(
-        self,
-        directory: Directory,
-        host: str,
-        port: int,
-        sender: str,
-        username: str | None = None,
-        password: str | None = None,
-        inbox_url: str | None = None,
-        timeout_s: float = 10.0,
-    ) -> None:
-        self.directory = directory
-        self.host = host
-        self.port = port
-        self.sender = sender
-        self.username = username
-        self.password = password
-        self.inbox_url = inbox_url
-        self.timeout_s = timeout_s
-        # Its own threads: a hanging SMTP server must not starve the shared default pool
-        # (InfluxDB writes, the robot check-in).
+    directory: Directory
+    host: str
+    port: int
+    sender: str
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    inbox_url: str | None = None
+    timeout_s: float = 10.0
+    # Its own threads: a hanging SMTP server must not starve the shared default pool
+    # (InfluxDB writes, the robot check-in).
+    _threads: ThreadPoolExecutor = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
         self._threads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="anbu-smtp")
 
     def message(self, alert: Alert, notification: Notification, to: list[str]) -> EmailMessage:

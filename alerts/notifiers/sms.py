@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 
 from alerts.directory import Directory, recipients
 from alerts.exceptions import NotifyError
@@ -11,6 +12,7 @@ from alerts.notifiers.http import HttpPoster
 from alerts.notifiers.templates import render
 
 
+@dataclass(eq=False)  # compared and hashed by identity, as before
 class SmsNotifier:
     """Sends ``{"to": [...], "text": ..., "idempotency_key": ...}`` to the gateway.
 
@@ -25,21 +27,16 @@ class SmsNotifier:
 
     channel = "sms"
 
-    def __init__(
-        self,
-        directory: Directory,
-        url: str,
-        api_key: str | None,
-        api_key_header: str = "X-Api-Key",
-        inbox_url: str | None = None,
-        timeout_s: float = 10.0,
-    ) -> None:
-        self.directory = directory
-        self.url = url
-        self.api_key = api_key
-        self.api_key_header = api_key_header
-        self.inbox_url = inbox_url
-        self.http = HttpPoster(timeout_s)
+    directory: Directory
+    url: str
+    api_key: str | None = field(repr=False)
+    api_key_header: str = "X-Api-Key"
+    inbox_url: str | None = None
+    timeout_s: float = 10.0
+    http: HttpPoster = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.http = HttpPoster(self.timeout_s)
 
     async def send(self, alert: Alert, notification: Notification) -> None:
         """See :class:`alerts.notifiers.Notifier`."""

@@ -14,6 +14,7 @@ to the provider; it is never stored in the alert store, logged, or published.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -95,6 +96,7 @@ def call_request_body(call_id: str, phone: str, callback_url: str | None) -> byt
     return json.dumps(body, ensure_ascii=False).encode()
 
 
+@dataclass(eq=False)  # compared and hashed by identity, as before
 class VoicebotNotifier:
     """Requests a check-in call from the voice-bot provider.
 
@@ -108,19 +110,15 @@ class VoicebotNotifier:
 
     channel = "voicebot"
 
-    def __init__(
-        self,
-        directory: Any,
-        url: str,
-        secret: str,
-        callback_url: str | None,
-        timeout_s: float = 10.0,
-    ) -> None:
-        self.directory = directory
-        self.url = url
-        self.secret = secret
-        self.callback_url = callback_url
-        self.http = HttpPoster(timeout_s)
+    directory: Any
+    url: str
+    secret: str = field(repr=False)
+    callback_url: str | None
+    timeout_s: float = 10.0
+    http: HttpPoster = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.http = HttpPoster(self.timeout_s)
 
     async def send(self, alert: Alert, notification: Notification) -> None:
         """See :class:`alerts.notifiers.Notifier`.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from alerts.directory import Directory
@@ -46,6 +47,7 @@ def webhook_body(alert: Alert, notification: Notification, inbox_url: str | None
     return json.dumps(body, ensure_ascii=False, sort_keys=True).encode()
 
 
+@dataclass(eq=False)  # compared and hashed by identity, as before
 class WebhookNotifier:
     """POSTs a JSON body with an HMAC-SHA256 signature and an ``Idempotency-Key``.
 
@@ -62,19 +64,15 @@ class WebhookNotifier:
 
     channel = "webhook"
 
-    def __init__(
-        self,
-        directory: Directory,
-        global_url: str | None,
-        secret: str | None,
-        inbox_url: str | None = None,
-        timeout_s: float = 10.0,
-    ) -> None:
-        self.directory = directory
-        self.global_url = global_url
-        self.secret = secret
-        self.inbox_url = inbox_url
-        self.http = HttpPoster(timeout_s)
+    directory: Directory
+    global_url: str | None
+    secret: str | None = field(repr=False)
+    inbox_url: str | None = None
+    timeout_s: float = 10.0
+    http: HttpPoster = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.http = HttpPoster(self.timeout_s)
 
     def url_for(self, alert: Alert, notification: Notification) -> str | None:
         """Where this notification goes."""
