@@ -12,6 +12,8 @@ service modules, so splitting it would only scatter the command's help across fi
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
@@ -45,6 +47,18 @@ def _fail(exc: Exception) -> typer.Exit:
     return typer.Exit(1)
 
 
+@contextmanager
+def _registry_errors_end_the_command() -> Iterator[None]:
+    """End the command on a refusal of the registry: its message on stderr, exit code 1.
+
+    Bad input, an unknown id or a conflict is the user's to fix, not a traceback.
+    """
+    try:
+        yield
+    except RegistryError as exc:
+        raise _fail(exc) from None
+
+
 def _session(settings: Settings) -> Any:
     return registry_session(settings)
 
@@ -64,7 +78,7 @@ def add_center(
     webhook_url: Annotated[str | None, typer.Option(help="Alert webhook URL.")] = None,
 ) -> None:
     """Register a care center."""
-    try:
+    with _registry_errors_end_the_command():
         as_request(CenterIn, care_center_id=care_center_id, name=name, dongs=dong or [],
                    duty_phone=duty_phone, email=email, webhook_url=webhook_url)
         with _session(settings_of(ctx)) as session:
@@ -77,8 +91,6 @@ def add_center(
                 email=email,
                 webhook_url=webhook_url,
             )
-    except RegistryError as exc:
-        raise _fail(exc) from None
     typer.echo(care_center_id)
 
 
@@ -104,7 +116,7 @@ def add_household(
         birth = date.fromisoformat(resident_birth_date) if resident_birth_date else None
     except ValueError:
         raise _fail(ValueError("--resident-birth-date: expected YYYY-MM-DD")) from None
-    try:
+    with _registry_errors_end_the_command():
         as_request(HouseholdIn, care_center_id=center, dong=dong, household_id=household_id,
                    address=address, inactivity_hours=inactivity_hours, checkin_enabled=checkin)
         if resident_name:
@@ -130,8 +142,6 @@ def add_household(
                     birth_date=birth,
                     consent=consent,
                 )
-    except RegistryError as exc:
-        raise _fail(exc) from None
     typer.echo(row.id)
 
 
@@ -146,14 +156,12 @@ def add_contact(
     relation: Annotated[str | None, typer.Option(help="e.g. daughter, neighbour.")] = None,
 ) -> None:
     """Add an escalation contact to a household."""
-    try:
+    with _registry_errors_end_the_command():
         as_request(ContactIn, tier=tier, name=name, relation=relation, phone=phone, email=email)
         with _session(settings_of(ctx)) as session:
             row = residents.add_contact(
                 session, household, tier, name, relation=relation, phone=phone, email=email
             )
-    except RegistryError as exc:
-        raise _fail(exc) from None
     typer.echo(f"contact {row.id} added at tier {tier}")
 
 
@@ -166,7 +174,7 @@ def add_gateway(
 ) -> None:
     """Register a gateway; prints its MQTT login once (the password is not stored)."""
     settings = settings_of(ctx)
-    try:
+    with _registry_errors_end_the_command():
         as_request(GatewayIn, gateway_id=gateway_id, heartbeat_interval_s=heartbeat_interval_s)
         with _session(settings) as session:
             row, password = equipment.create_gateway(
@@ -175,8 +183,6 @@ def add_gateway(
                 gateway_id=gateway_id,
                 heartbeat_interval_s=heartbeat_interval_s,
             )
-    except RegistryError as exc:
-        raise _fail(exc) from None
     typer.echo(f"gateway:       {row.id}")
     host = settings.registry.gateway_mqtt_host or settings.mqtt.host
     port = settings.registry.gateway_mqtt_port or settings.mqtt.port
@@ -201,7 +207,7 @@ def add_device(
     gateway: Annotated[str | None, typer.Option(help="Gateway id it reports through.")] = None,
 ) -> None:
     """Register a device; prints its id."""
-    try:
+    with _registry_errors_end_the_command():
         as_request(DeviceIn, device_id=device_id, kind=kind, source_format=source_format,
                    mqtt_topic=topic, room=room, reporting_interval_s=interval,
                    gateway_id=gateway)
@@ -217,8 +223,6 @@ def add_device(
                 reporting_interval_s=interval,
                 gateway_id=gateway,
             )
-    except RegistryError as exc:
-        raise _fail(exc) from None
     typer.echo(row.id)
 
 
@@ -232,7 +236,7 @@ def replace_device(
     kind: Annotated[str | None, typer.Option(help="New kind.")] = None,
 ) -> None:
     """Replace a device; the old one stays in the history. Prints the new id."""
-    try:
+    with _registry_errors_end_the_command():
         with _session(settings_of(ctx)) as session:
             row = equipment.replace_device(
                 session,
@@ -242,30 +246,24 @@ def replace_device(
                 source_format=source_format,
                 kind=kind,
             )
-    except RegistryError as exc:
-        raise _fail(exc) from None
     typer.echo(row.id)
 
 
 @devices_app.command("retire-device")
 def retire_device(ctx: typer.Context, device: Annotated[str, typer.Argument()]) -> None:
     """Retire a device (kept in the history)."""
-    try:
+    with _registry_errors_end_the_command():
         with _session(settings_of(ctx)) as session:
             equipment.retire_device(session, device)
-    except RegistryError as exc:
-        raise _fail(exc) from None
     typer.echo(f"{device} retired")
 
 
 @devices_app.command("retire-household")
 def retire_household(ctx: typer.Context, household: Annotated[str, typer.Argument()]) -> None:
     """Stop watching a household (its gateways and devices are retired)."""
-    try:
+    with _registry_errors_end_the_command():
         with _session(settings_of(ctx)) as session:
             service.retire_household(session, household)
-    except RegistryError as exc:
-        raise _fail(exc) from None
     typer.echo(f"{household} retired")
 
 
@@ -353,11 +351,9 @@ def check(
     engine = init_db(settings_of(ctx))
     deadline = time.monotonic() + wait
     while True:
-        try:
+        with _registry_errors_end_the_command():
             with session_factory(engine)() as session:
                 result = check_household(session, household)
-        except RegistryError as exc:
-            raise _fail(exc) from None
         if result.ok or time.monotonic() >= deadline:
             break
         time.sleep(2)
@@ -397,13 +393,11 @@ def token_create(
     ] = None,
 ) -> None:
     """Create an API token and print it once (only its hash is stored)."""
-    try:
+    with _registry_errors_end_the_command():
         with _session(settings_of(ctx)) as session:
             row, token = tokens.create_token(
                 session, role, name=name or role, care_center_id=center
             )
-    except RegistryError as exc:
-        raise _fail(exc) from None
     typer.echo(f"token id: {row.id}", err=True)
     typer.echo(token)
 
@@ -421,11 +415,9 @@ def token_list(ctx: typer.Context) -> None:
 @token_app.command("revoke")
 def token_revoke(ctx: typer.Context, token_id: Annotated[str, typer.Argument()]) -> None:
     """Revoke a token by its id."""
-    try:
+    with _registry_errors_end_the_command():
         with _session(settings_of(ctx)) as session:
             tokens.revoke_token(session, token_id)
-    except RegistryError as exc:
-        raise _fail(exc) from None
     typer.echo(f"{token_id} revoked")
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel, ConfigDict
@@ -36,6 +36,8 @@ from devices.unit_of_work import apply_changes
 from web.install.gateway_login import GatewayLogin, gateway_login
 
 router = APIRouter(prefix="/install/api", tags=["installer app"])
+
+DeviceOrGateway = TypeVar("DeviceOrGateway", Device, Gateway)
 
 INSTALLERS = frozenset({Role.INSTALLER, Role.ADMIN})
 SEARCH_LIMIT = 20
@@ -99,18 +101,13 @@ def _household(session: Session, principal: Principal, household_id: str) -> Hou
     return row
 
 
-def _device(session: Session, principal: Principal, device_id: str) -> Device:
-    row = session.get(Device, device_id)
+def _owned(
+    session: Session, principal: Principal, model: type[DeviceOrGateway], ident: str
+) -> DeviceOrGateway:
+    """A device or gateway of a household the installer may work on, or 404."""
+    row = session.get(model, ident)
     if row is None:
-        raise _not_found("device", device_id)
-    _household(session, principal, row.household_id)
-    return row
-
-
-def _gateway(session: Session, principal: Principal, gateway_id: str) -> Gateway:
-    row = session.get(Gateway, gateway_id)
-    if row is None:
-        raise _not_found("gateway", gateway_id)
+        raise _not_found(model.__name__.lower(), ident)
     _household(session, principal, row.household_id)
     return row
 
@@ -291,7 +288,7 @@ def new_gateway_password(
     gateway_id: str, principal: Installer, session: Db, request: Request
 ) -> GatewayLogin:
     """A new MQTT password for a gateway whose login was lost (the old one stops working)."""
-    _gateway(session, principal, gateway_id)
+    _owned(session, principal, Gateway, gateway_id)
     with _answered():
         row, password = equipment.rotate_gateway_password(session, gateway_id)
         _save(request, session)
@@ -333,7 +330,7 @@ def replace_device(
 
     A topic made from the old id (Zigbee2MQTT's default name) is made from the new id.
     """
-    old = _device(session, principal, device_id)
+    old = _owned(session, principal, Device, device_id)
     topic = None
     if old.mqtt_topic == default_topic(old.source_format, old.id, old.gateway_id):
         topic = default_topic(old.source_format, body.device_id, old.gateway_id)
@@ -347,7 +344,7 @@ def replace_device(
 @router.delete("/devices/{device_id}", response_model=DeviceSummary)
 def retire_device(device_id: str, principal: Installer, session: Db, request: Request) -> Device:
     """Retire a device taken out of the home (it stays in the history)."""
-    _device(session, principal, device_id)
+    _owned(session, principal, Device, device_id)
     with _answered():
         row = equipment.retire_device(session, device_id)
         _save(request, session)
