@@ -30,9 +30,10 @@ from anbu.kafka_consumers import (
     keep_running,
 )
 from config import Settings
+from testkit.polling import wait_for
 from testkit.publishing import publish_events
 from testkit.services import RunningService, running, settings_for, start_kafka
-from tests.kit.series import motion_events, start_series, wait_until
+from tests.kit.series import motion_events, start_series
 
 FAST = RestartPolicy(first_delay_s=0.2, max_delay_s=0.5, give_up_after=3, healthy_after_s=30)
 RECORDS = 10
@@ -166,21 +167,23 @@ def test_series_writer_restarts_then_gives_up_when_its_broker_is_killed(
                       log_path)
     try:
         publish_events(settings, motion_events("before", 40))
-        wait_until(lambda: _counted(settings) == 40, 90, "the first 40 events counted")
+        wait_for(lambda: _counted(settings) == 40, 90,
+                 step_s=0.5, what="the first 40 events counted")
         own_kafka.kill()
-        wait_until(lambda: b"restarting in" in log_path.read_bytes(), 60,
-              "the series consumer restarted after its commits failed")
+        wait_for(lambda: b"restarting in" in log_path.read_bytes(), 60,
+                 step_s=0.5, what="the series consumer restarted after its commits failed")
         text = log_path.read_bytes().decode(errors="replace")
         assert "offset commit failed (2 in a row)" in text
         if not broker_back:
-            wait_until(lambda: process.poll() is not None, 120, "anbu series exited")
+            wait_for(lambda: process.poll() is not None, 120, step_s=0.5, what="anbu series exited")
             text = log_path.read_bytes().decode(errors="replace")
             assert process.returncode == EXIT_GAVE_UP, text[-3000:]
             assert f"series events consumer failed {give_up} times in a row" in text
             return
         own_kafka.restart()
         publish_events(settings, motion_events("after", 40))
-        wait_until(lambda: _counted(settings) == 80, 120, "the 40 events after the outage counted")
+        wait_for(lambda: _counted(settings) == 80, 120,
+                 step_s=0.5, what="the 40 events after the outage counted")
         assert process.poll() is None, "anbu series exited though its broker came back"
         process.send_signal(signal.SIGTERM)
         assert process.wait(60) == 0

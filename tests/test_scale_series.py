@@ -22,8 +22,9 @@ from pathlib import Path
 from anbu.events import DeviceEvent
 from anbu.influx import InfluxClient, InfluxError
 from config import Settings
+from testkit.polling import wait_for
 from testkit.publishing import publish_events
-from tests.kit.series import motion_events, start_series, wait_until
+from tests.kit.series import motion_events, start_series
 from timeseries.rollup import bucket_start
 
 HOUSEHOLDS = 40
@@ -72,10 +73,11 @@ def test_series_writers_joining_and_killed_midway_count_every_event_once(
 
     try:
         # both in the group, two partitions each
-        wait_until(lambda: all(a and len(a[-1]) == 2 for a in map(_assigned, logs)), 90,
-              "the two writers share the four partitions")
+        wait_for(lambda: all(a and len(a[-1]) == 2 for a in map(_assigned, logs)), 90,
+                 step_s=0.5, what="the two writers share the four partitions")
         send(motion_events("first", 400, HOUSEHOLDS))
-        wait_until(lambda: sum(_counts(settings).values()) == 400, 60, "the first 400 counted")
+        wait_for(lambda: sum(_counts(settings).values()) == 400, 60,
+                 step_s=0.5, what="the first 400 counted")
         # a stream, and writer 1 killed in the middle of it
         second = motion_events("second", 1200, HOUSEHOLDS)
 
@@ -90,14 +92,15 @@ def test_series_writers_joining_and_killed_midway_count_every_event_once(
         # a third writer joins: the others hand partitions over with counts not yet written
         logs.append(tmp_path / "series-3.log")
         writers.append(start_series(settings, {**FAST, "stack.instance": 3}, logs[2]))
-        wait_until(lambda: bool(_assigned(logs[2])), 60, "the third writer joined")
+        wait_for(lambda: bool(_assigned(logs[2])), 60, step_s=0.5, what="the third writer joined")
         os.killpg(writers[0].pid, signal.SIGKILL)
         writers[0].wait()
         streaming.join()
-        wait_until(lambda: sorted(_assigned(logs[1])[-1] + _assigned(logs[2])[-1]) == [0, 1, 2, 3],
-              90, "writers 2 and 3 took the killed writer's partitions")
+        wait_for(lambda: sorted(_assigned(logs[1])[-1] + _assigned(logs[2])[-1]) == [0, 1, 2, 3],
+                 90, step_s=0.5, what="writers 2 and 3 took the killed writer's partitions")
         total = 400 + len(second)
-        wait_until(lambda: sum(_counts(settings).values()) >= total, 90, "every event counted")
+        wait_for(lambda: sum(_counts(settings).values()) >= total, 90,
+                 step_s=0.5, what="every event counted")
         time.sleep(3)  # a few more flushes: anything counted twice would show now
         assert _counts(settings) == expected
         assert sum(expected.values()) == total

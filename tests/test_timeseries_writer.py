@@ -13,13 +13,14 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from kafka import KafkaProducer
 
-from anbu.events import DeviceEvent, EventBatch, EventKind, SourceFormat, idempotency_key
+from anbu.events import DeviceEvent, EventBatch, EventKind, idempotency_key
 from anbu.influx import InfluxClient
 from anbu.registry_records import DeviceRecord
 from anbu.timeutil import from_epoch, utcnow
 from config import Settings
 from testkit import polling
 from testkit.publishing import publish_events, publish_registry
+from tests.kit.series import motion
 from timeseries.demo import demo_events, demo_registry
 from timeseries.rollup import bucket_start
 from timeseries.writer import BackgroundWriter
@@ -108,17 +109,7 @@ def test_activity_counts_and_device_health_reach_influx(
 
 
 def _motion(hh: str, when_s: int, n: int) -> DeviceEvent:
-    when = from_epoch(when_s)
-    return DeviceEvent(
-        household_id=hh,
-        device_id=f"{hh}-motion",
-        kind=EventKind.MOTION,
-        value=1,
-        event_time=when,
-        receive_time=when,
-        source_format=SourceFormat.SIMULATOR,
-        idempotency_key=idempotency_key("restart", hh, when_s, n),
-    )
+    return motion(hh, from_epoch(when_s), idempotency_key("restart", hh, when_s, n))
 
 
 @pytest.mark.usefixtures("fail_on_logged_errors")  # the writer logs no error

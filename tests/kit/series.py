@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,28 +34,24 @@ def start_series(
                                 stderr=subprocess.STDOUT, start_new_session=True)
 
 
+def motion(household_id: str, when: datetime, key: str) -> DeviceEvent:
+    """One motion event of the household's sensor at ``when`` (received then), keyed ``key``."""
+    return DeviceEvent(
+        household_id=household_id,
+        device_id=f"{household_id}-motion",
+        kind=EventKind.MOTION,
+        value=1,
+        event_time=when,
+        receive_time=when,
+        source_format=SourceFormat.SIMULATOR,
+        idempotency_key=key,
+    )
+
+
 def motion_events(tag: str, n: int, households: int = 4) -> list[DeviceEvent]:
     """``n`` motion events now, spread over ``households``, with keys unique to ``tag``."""
     now = utcnow()
     return [
-        DeviceEvent(
-            household_id=f"hh-{tag}-{i % households:02d}",
-            device_id=f"hh-{tag}-{i % households:02d}-motion",
-            kind=EventKind.MOTION,
-            value=1,
-            event_time=now,
-            receive_time=now,
-            source_format=SourceFormat.SIMULATOR,
-            idempotency_key=idempotency_key("consumer-tests", tag, i),
-        )
+        motion(f"hh-{tag}-{i % households:02d}", now, idempotency_key("consumer-tests", tag, i))
         for i in range(n)
     ]
-
-
-def wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"not within {timeout_s} s: {what}")
