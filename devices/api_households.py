@@ -58,12 +58,7 @@ router = APIRouter(prefix="/api/v1", tags=["registry"], route_class=ErrorRoute)
 @router.get("/whoami", response_model=WhoAmI)
 def whoami(principal: Caller) -> WhoAmI:
     """The token's role and care center."""
-    return WhoAmI(
-        token_id=principal.token_id,
-        role=principal.role,
-        care_center_id=principal.care_center_id,
-        name=principal.name,
-    )
+    return WhoAmI.model_validate(principal, from_attributes=True)
 
 
 # --- care centers ---------------------------------------------------------------------
