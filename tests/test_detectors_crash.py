@@ -27,6 +27,11 @@ from tests.kit.detector_worker import (
     resident,
 )
 
+RATE = 150
+"""Event records a second in the live stream: the 3,900 records after the head take 26 s (39 s
+at 100 a second), still long enough for the two kills and restarts (seconds each) to come
+while it arrives."""
+
 
 def burst() -> list[Any]:
     """Households that fall silent and come back at different hours of the last day (the
@@ -101,7 +106,7 @@ def test_a_worker_killed_mid_burst_loses_no_alert(
     reader = AlertReader(det_settings)
     progress = Progress(det_settings)
     head = sum(1 for r in records if isinstance(r, HouseholdRecord)) + events_records // 10
-    dripping = threading.Thread(target=drip, args=(det_settings, records[head:], 100),
+    dripping = threading.Thread(target=drip, args=(det_settings, records[head:], RATE),
                                 daemon=True)
     try:
         produce(det_settings, records[:head])

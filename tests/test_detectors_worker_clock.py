@@ -7,6 +7,7 @@ The real worker as a subprocess on the test broker, with its default
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -27,10 +28,17 @@ from anbu.partitioning import partition_of
 from anbu.registry_records import GatewayRecord, HouseholdRecord
 from anbu.timeutil import utcnow
 from config import Settings
+from testkit.polling import wait_for
 from testkit.services import RunningService
 from tests.kit.detector_worker import AlertReader, Worker, dead_letters, event, produce
 
 YEAR = timedelta(days=365)
+HEARTBEAT_S = 5
+"""The silent gateway's registered heartbeat interval: offline after three missed."""
+DUE_S = 3 * HEARTBEAT_S
+"""Seconds after the test's `now` at which the gateway is offline and the collapse due."""
+FALSE_S = 15
+"""How long after that the test keeps reading, for an alert that should not come."""
 
 
 def on_partition(prefix: str, partition: int, partitions: int) -> str:
@@ -53,8 +61,8 @@ def test_a_record_a_year_ahead_is_dead_lettered_and_moves_no_clock(
     reader = AlertReader(det_settings)
     seen_at: dict[str, float] = {}  # alert id -> wall clock when this test first read it
 
-    def poll(until: float) -> None:
-        while time.time() < until:
+    def poll_until(done: Callable[[], bool], until: float) -> None:
+        while time.time() < until and not done():
             assert worker.proc is not None and worker.proc.poll() is None, \
                 worker.log.read_text()[-3000:]
             for batch in reader.consumer.poll(timeout_ms=300).values():
@@ -74,7 +82,7 @@ def test_a_record_a_year_ahead_is_dead_lettered_and_moves_no_clock(
                                    inactivity_hours=1.0 if hh == collapse else 24.0)
                    for hh in (fine, collapse, silent_gw, ahead, sos_hh)]
         gateway = GatewayRecord(gateway_id="gw-silent", household_id=silent_gw,
-                                mqtt_username="gw-silent", heartbeat_interval_s=10)
+                                mqtt_username="gw-silent", heartbeat_interval_s=HEARTBEAT_S)
         for r in records:
             producer.send(det_settings.kafka.topics.registry,
                           key=f"household:{r.household_id}".encode(), value=r.to_json())
@@ -82,14 +90,18 @@ def test_a_record_a_year_ahead_is_dead_lettered_and_moves_no_clock(
                       value=gateway.to_json())
         producer.flush()
         producer.close()
+        # The schedule below is in wall-clock seconds from `now`: start it once the worker
+        # has taken partition 0, so a slow start does not eat the margins.
+        wait_for(lambda: "partition 0: restored" in worker.log.read_text(), 120,
+                 step_s=0.2, what="the worker to take partition 0")
 
         now = utcnow().replace(microsecond=0)
-        # the collapse: last seen 59.5 minutes ago, fixed rule of one hour
-        last_move = now - timedelta(minutes=59, seconds=30)
+        # the collapse: last seen an hour less DUE_S ago, fixed rule of one hour
+        last_move = now - timedelta(hours=1) + timedelta(seconds=DUE_S)
         first = [
             event(collapse, "m-c", EventKind.MOTION, 1, last_move),
-            *(event(silent_gw, "gw-silent", EventKind.HEARTBEAT, 1, now - timedelta(seconds=s))
-              for s in (30, 20, 10, 0)),
+            *(event(silent_gw, "gw-silent", EventKind.HEARTBEAT, 1,
+                    now - timedelta(seconds=s * HEARTBEAT_S)) for s in (3, 2, 1, 0)),
             event(fine, "m-f", EventKind.MOTION, 1, now),
         ]
         # the record from a producer with a wrong clock, then ordinary ones behind it
@@ -101,14 +113,15 @@ def test_a_record_a_year_ahead_is_dead_lettered_and_moves_no_clock(
                            source_format=SourceFormat.ANBU, idempotency_key="sos-far")
         produce(det_settings, [sos_far])
         sent_sos = time.time()
-        poll(time.time() + 8)
+        poll_until(lambda: bool(of(sos_hh, AlertKind.SOS)), time.time() + 60)
         sos_again = SosEvent(household_id=sos_hh, device_id="btn", cause=SosCause.BUTTON,
                              event_time=utcnow(), receive_time=utcnow(),
                              source_format=SourceFormat.ANBU, idempotency_key="sos-again")
         produce(det_settings, [sos_again])
-        # the gateway was heard last at `now`: offline 30 s later; the collapse is due at
-        # last_move + 1 h, 30 s after `now`; then a while for anything false to show up
-        poll(now.timestamp() + 30 + 25)
+        # the gateway was heard last at `now`: offline three intervals (DUE_S) later; the
+        # collapse is due at last_move + 1 h, DUE_S after `now` too; then FALSE_S for
+        # anything false to show up (a clock moved a year ahead would raise at once)
+        poll_until(lambda: False, now.timestamp() + DUE_S + FALSE_S)
         log = worker.log.read_text()
 
         letters = [d for d in dead_letters(det_settings) if d.reason == "event_time_ahead"]
@@ -122,7 +135,7 @@ def test_a_record_a_year_ahead_is_dead_lettered_and_moves_no_clock(
         # the silent gateway is reported on time, at the moment it fell due
         offline = of(silent_gw, AlertKind.GATEWAY_OFFLINE)
         assert offline, log[-3000:]
-        assert offline[0].raised_at == now + timedelta(seconds=30)
+        assert offline[0].raised_at == now + timedelta(seconds=DUE_S)
         assert seen_at[offline[0].alert_id] - offline[0].raised_at.timestamp() < 10
         # a real collapse on that partition is still alerted, at its own time ...
         inactive = [a for a in reader.alerts if a.household_id == collapse

@@ -1,19 +1,11 @@
-"""`anbu up` with ``stack.workers = 2``: two detector workers share the partitions."""
+"""Copies of a program under `anbu up` (``stack.workers``, ``stack.bridges``): their own ports,
+state and MQTT session. Two workers sharing the partitions of a running stack are checked by
+``tests/test_stack_up.py``, on the stack that test starts anyway."""
 
 from __future__ import annotations
 
-import re
-import time
-from pathlib import Path
-
-import pytest
-
 from anbu.stack.compose import app_programs
 from config import load_settings
-from testkit import processes
-from tests.kit.up import ctrl_c, start_up, status, up_env
-
-LOADED = re.compile(r"partition (\d+): restored")
 
 
 def test_copies_get_their_own_ports_state_and_mqtt_session() -> None:
@@ -46,30 +38,3 @@ def test_copies_never_take_a_port_of_another_program() -> None:
     for spec in specs:
         if spec.port is not None and spec.name != "web" and "-" in spec.name:
             assert str(spec.port) in spec.env.values(), spec  # the copy is told its port
-
-
-@pytest.mark.slow
-def test_anbu_up_runs_two_workers_sharing_the_partitions(tmp_path: Path) -> None:
-    data_dir = tmp_path / "var"
-    env = up_env(data_dir)
-    env["ANBU_STACK__WORKERS"] = "2"
-    up = start_up(env, tmp_path, tmp_path / "up.log")
-    try:
-        logs = [data_dir / "log" / "worker.log", data_dir / "log" / "worker-2.log"]
-        deadline = time.monotonic() + 240
-        owned: list[set[int]] = [set(), set()]
-        while time.monotonic() < deadline:
-            rows = status(env).rows
-            owned = [set(map(int, LOADED.findall(p.read_text()))) if p.exists() else set()
-                     for p in logs]
-            running = all(rows.get(n, ("", 0))[0] == "RUNNING" for n in ("worker", "worker-2"))
-            if running and all(owned) and owned[0] | owned[1] == {0, 1, 2, 3}:
-                break
-            time.sleep(2)
-        assert all(owned), (owned, (tmp_path / "up.log").read_text()[-2000:])
-        assert owned[0] | owned[1] == {0, 1, 2, 3}
-        # each has its own RocksDB directory
-        assert (data_dir / "detectors").is_dir() and (data_dir / "detectors-2").is_dir()
-        assert ctrl_c(up) == 0
-    finally:
-        processes.kill(up)
