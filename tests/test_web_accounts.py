@@ -104,3 +104,30 @@ def test_session_cookie_is_secure_over_tls(settings: Settings) -> None:
                           if c.startswith("anbu_session="))
             assert "httponly" in cookie and "samesite=lax" in cookie
             assert ("secure" in cookie.split("; ")) is secure, cookie
+
+
+def test_sign_ins_are_limited_per_client_address(settings: Settings) -> None:
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    make_admin(settings, "rate.admin")
+    web = settings.web.model_copy(update={"signin_rate": "3/minute"})
+    app = create_app(settings.model_copy(update={"web": web}))
+    right = {"username": "rate.admin", "password": ADMIN_PASSWORD}
+    wrong = {"username": "someone.else", "password": "guess"}
+    with (TestClient(app, client=("203.0.113.7", 40000)) as sweeper,
+          TestClient(app, client=("198.51.100.9", 40000)) as neighbour):
+        # A sweep over accounts from one address: three tries, then 429 for a while.
+        for _ in range(3):
+            assert sweeper.post("/api/v1/session", json=wrong).status_code == 401
+        throttled = sweeper.post("/api/v1/session", json=right)
+        assert throttled.status_code == 429
+        assert throttled.json()["detail"]["error"] == "throttled"
+        assert 0 < int(throttled.headers["retry-after"]) <= 60
+        assert "anbu_session" not in sweeper.cookies  # the right password was not even checked
+        form = sweeper.post("/signin", data=right, follow_redirects=False)
+        assert form.status_code == 429 and "로그인 시도가 너무 많습니다" in form.text
+        assert "retry-after" in form.headers
+        # Positive control: another address signs in, so the account itself is not locked.
+        assert neighbour.post("/api/v1/session", json=right).status_code == 204

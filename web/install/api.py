@@ -326,6 +326,8 @@ def retire_gateway(
     device tied to a retired gateway could be published for by none).
     """
     row = _gateway(session, principal, gateway_id)
+    if row.retired_at is not None:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"gateway {gateway_id!r} is retired already")
     with _answered():
         equipment.retire_gateway(session, gateway_id)
         heir = _only_gateway(session, row.household_id)
