@@ -349,6 +349,13 @@ class WebSettings(_Section):
         "before so that a long URL or header gets its 414 or 431 instead of a dropped "
         "connection.",
     )
+    signin_rate: str = Field(
+        default="20/minute",
+        pattern=r"^\d+ */ *(\d+ *)?(second|minute|hour|day)s?$",
+        description="Most sign-in attempts from one client address (a moving window, e.g. "
+        "'20/minute'); 429 above it. The per-account lockout stops guessing at one account, "
+        "this a sweep over many.",
+    )
 
 
 class SeriesSettings(_Section):

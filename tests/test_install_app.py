@@ -10,23 +10,28 @@ bad input is answered 4xx saying what was wrong.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import pytest
+import zxingcpp
 from fastapi.testclient import TestClient
+from PIL import Image
 from sqlalchemy.orm import Session
 
 from config import Settings
 from devices import service as registry
 from devices.accounts import create_account
 from devices.db import init_db, session_factory
+from devices.models import Device
 from devices.principals import Principal, Role
 from testkit.polling import wait_for
 from tests.kit.mqtt import Client
-from tests.kit.web import sign_in
+from tests.kit.web import ADMIN_PASSWORD, make_admin, sign_in
 from web.app import create_app
 from web.install.api import default_topic
 
@@ -81,6 +86,17 @@ def bridge(settings: Settings) -> Iterator[Callable[[], Any]]:
         instance.stop()
 
 
+def qr_login(page: Any) -> tuple[str, str, str]:
+    """The user name, password and broker held by the QR code on the screen, read back by
+    zxing-cpp from a screenshot of it (as a gateway's camera would see it)."""
+    shot = page.locator("#gateway-qr svg").screenshot()
+    found = zxingcpp.read_barcodes(Image.open(io.BytesIO(shot)))
+    assert [code.format for code in found] == [zxingcpp.BarcodeFormat.QRCode]
+    uri = urlsplit(found[0].text)
+    assert uri.scheme == "mqtt" and uri.username and uri.password
+    return unquote(uri.username), unquote(uri.password), f"{uri.hostname}:{uri.port}"
+
+
 def device_row(page: Any, device_id: str) -> Any:
     return page.locator(f'#devices li[data-device-id="{device_id}"]')
 
@@ -117,6 +133,8 @@ def test_installer_commissions_a_home_on_a_phone(
     password = page.inner_text("#login-password").strip()
     assert gateway_id.startswith("gw-") and len(password) >= 20
     assert page.inner_text("#login-broker").strip() == f"127.0.0.1:{settings.mqtt.port}"
+    # What the gateway's camera reads off the phone's screen is the login shown beside it.
+    assert qr_login(page) == (gateway_id, password, f"127.0.0.1:{settings.mqtt.port}")
     page.screenshot(path=str(artifacts_dir / "install-gateway-ko.png"), full_page=True)
 
     # Two devices by their label id (what a scan fills in), kind and room.
@@ -187,10 +205,38 @@ def test_installer_commissions_a_home_on_a_phone(
     assert device_row(page, new_door).get_attribute("data-status") == "never"
     # Same kind and room as the old one (stored in Korean, shown in the page's language).
     assert "Entrance door sensor · Entrance" in device_row(page, new_door).inner_text()
+
+    # The gateway is swapped too: a new one registered (its own QR code), the old one retired.
+    page.click("#register-gateway")  # "Add another gateway"; the page was reloaded in English,
+    page.wait_for_selector("#login", state="visible")  # so no login is on the screen before
+    spare = page.inner_text("#login-user").strip()
+    spare_password = page.inner_text("#login-password").strip()
+    assert qr_login(page) == (spare, spare_password, f"127.0.0.1:{settings.mqtt.port}")
+    assert spare not in ("", gateway_id) and spare_password != password
+    old_gateway = page.locator(f'#gateways li[data-gateway-id="{gateway_id}"]')
+    old_gateway.get_by_role("button", name="Retire").click()
+    old_gateway.get_by_role("button", name="Really retire").click()
+    old_gateway.wait_for(state="detached")
+    page.wait_for_selector(f'#gateways li[data-gateway-id="{spare}"]')
+    assert page.is_visible("#login")  # the new gateway's login stays until it has read it
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.screenshot(path=str(artifacts_dir / "install-gateway-en.png"), full_page=True)
     page.goto(f"{web_server}/install?lang=en")
     page.wait_for_selector(f'#results a[href*="{household}"]')
     page.screenshot(path=str(artifacts_dir / "install-find-en.png"), full_page=True)
     context.close()
+
+
+def gateway_of(settings: Settings, device_id: str) -> str | None:
+    """The gateway a device is tied to, as the registry holds it."""
+    engine = init_db(settings)
+    try:
+        with Session(engine) as session:
+            row = session.get(Device, device_id)
+            assert row is not None
+            return row.gateway_id
+    finally:
+        engine.dispose()
 
 
 def session_of(client: TestClient, username: str) -> None:
@@ -270,6 +316,35 @@ def test_actions_are_for_installers_of_the_center_and_bad_input_is_named(
         assert retired.status_code == 200 and retired.json()["retired_at"] is not None
         assert client.get(f"/install/api/households/{hh}/check").json()["devices"] == []
 
+        # A broken gateway is swapped: the new one registered, the old one retired; its
+        # devices go to the new one, whose login may then publish for them.
+        tied = client.post(f"/install/api/households/{hh}/devices",
+                           json={"device_id": "0xabd1", "kind": "door", "room": "현관"})
+        assert tied.json()["gateway_id"] == gateway
+        spare = client.post(f"/install/api/households/{hh}/gateways", json={}).json()["gateway_id"]
+        gone = client.delete(f"/install/api/gateways/{gateway}")
+        assert gone.status_code == 200, gone.text
+        assert gone.json()["retired_at"] is not None and gone.json()["devices_moved_to"] == spare
+        check = client.get(f"/install/api/households/{hh}/check").json()
+        assert [g["gateway_id"] for g in check["gateways"]] == [spare]
+        assert gateway_of(settings, "0xabd1") == spare
+        twice_retired = client.delete(f"/install/api/gateways/{gateway}")
+        assert twice_retired.status_code == 409 and "retired" in problems(twice_retired)
+        assert client.post(f"/install/api/gateways/{gateway}/password").status_code == 409
+
+        # A path the app does not have: a JSON 404 naming it, never a 5xx or an HTML page.
+        for method, path in (("GET", "/install/api/nothing"),
+                             ("POST", f"/install/api/households/{hh}/doors"),
+                             ("DELETE", "/install/api/gateways"),
+                             ("GET", "/install/api/households/a/b/c/d")):
+            answer = client.request(method, path)
+            assert answer.status_code == 404, (method, path, answer.text)
+            assert answer.headers["content-type"] == "application/json"
+            assert path in problems(answer) and "설치 앱에 이런 기능이 없습니다" in problems(answer)
+        # Positive control: a known path with another method is still 405, not 404.
+        wrong_method = client.put("/install/api/households", json={})
+        assert wrong_method.status_code == 405 and "GET" in wrong_method.headers["allow"]
+
         # Staff of the same center: not theirs to do (403), neither the page nor the actions.
         session_of(client, "kim.staff")
         refused = client.get("/install")
@@ -281,7 +356,8 @@ def test_actions_are_for_installers_of_the_center_and_bad_input_is_named(
             ("GET", f"/install/api/households/{hh}/check", None),
             ("POST", f"/install/api/households/{hh}/devices",
              {"device_id": "0xdef1", "kind": "motion"}),
-            ("POST", f"/install/api/gateways/{gateway}/password", None),
+            ("POST", f"/install/api/gateways/{spare}/password", None),
+            ("DELETE", f"/install/api/gateways/{spare}", None),
             ("POST", "/install/api/devices/0xabc9/replace", {"device_id": "0xdef2"}),
             ("DELETE", "/install/api/devices/0xabc9", None),
         ):
@@ -293,7 +369,8 @@ def test_actions_are_for_installers_of_the_center_and_bad_input_is_named(
         assert client.get(f"/install/households/{hh}").status_code == 404
         assert client.get(f"/install/api/households/{hh}/check").status_code == 404
         assert client.post(f"/install/api/households/{hh}/gateways", json={}).status_code == 404
-        assert client.post(f"/install/api/gateways/{gateway}/password").status_code == 404
+        assert client.post(f"/install/api/gateways/{spare}/password").status_code == 404
+        assert client.delete(f"/install/api/gateways/{spare}").status_code == 404
         assert client.get("/install/api/households", params={"q": hh}).json() == []
         other_center = client.post("/install/api/households",
                                    json={"care_center_id": "cc-a", "dong": "역삼1동"})
@@ -310,3 +387,24 @@ def test_default_topics_follow_each_format() -> None:
     assert default_topic("tasmota", "tasmota_ABC", None) == "tele/tasmota_ABC"
     assert default_topic("shelly", "shellyplug-s-1", None) == "shellies/shellyplug-s-1"
     assert default_topic("anbu", "robot", "gw-1") == "anbu/gw-1/robot"
+
+
+def test_navigation_links_the_installer_app_for_installers_and_admins_only(
+    settings: Settings,
+) -> None:
+    seed(settings)
+    make_admin(settings, "lee.admin")
+    with TestClient(create_app(settings)) as client:
+        # Every signed-in page carries the navigation; /accounts renders for every role
+        # (403 for those who may not manage accounts), so one page shows all of them.
+        for username, password, shown in (("park.install", PASSWORD, True),
+                                          ("lee.admin", ADMIN_PASSWORD, True),
+                                          ("kim.staff", PASSWORD, False)):
+            client.cookies.clear()
+            signed = client.post("/api/v1/session",
+                                 json={"username": username, "password": password})
+            assert signed.status_code == 204, signed.text
+            page = client.get("/accounts?lang=en")
+            assert ('<a href="/install?lang=en" id="nav-install">Installer app</a>'
+                    in page.text) is shown, username
+            assert 'href="/devices"' in page.text  # positive control: the navigation is there

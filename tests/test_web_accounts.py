@@ -3,6 +3,7 @@ the session cookie's flags, sign-out, and the audit trail of registry changes ma
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session
 from config import Settings
 from devices.accounts import MAX_FAILURES, AuditEntry
 from devices.db import init_db
-from tests.kit.web import ADMIN_PASSWORD, make_admin, sign_in
+from tests.kit.web import ADMIN_PASSWORD, make_admin, serving, sign_in
 
 
 def test_five_wrong_passwords_lock_the_account(
@@ -104,3 +105,62 @@ def test_session_cookie_is_secure_over_tls(settings: Settings) -> None:
                           if c.startswith("anbu_session="))
             assert "httponly" in cookie and "samesite=lax" in cookie
             assert ("secure" in cookie.split("; ")) is secure, cookie
+
+
+def test_sign_ins_are_limited_per_client_address(settings: Settings) -> None:
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+
+    make_admin(settings, "rate.admin")
+    web = settings.web.model_copy(update={"signin_rate": "3/minute"})
+    app = create_app(settings.model_copy(update={"web": web}))
+    right = {"username": "rate.admin", "password": ADMIN_PASSWORD}
+    wrong = {"username": "someone.else", "password": "guess"}
+    with (TestClient(app, client=("203.0.113.7", 40000)) as sweeper,
+          TestClient(app, client=("198.51.100.9", 40000)) as neighbour):
+        # A sweep over accounts from one address: three tries, then 429 for a while.
+        for _ in range(3):
+            assert sweeper.post("/api/v1/session", json=wrong).status_code == 401
+        throttled = sweeper.post("/api/v1/session", json=right)
+        assert throttled.status_code == 429
+        assert throttled.json()["detail"]["error"] == "throttled"
+        assert 0 < int(throttled.headers["retry-after"]) <= 60
+        assert "anbu_session" not in sweeper.cookies  # the right password was not even checked
+        form = sweeper.post("/signin", data=right, follow_redirects=False)
+        assert form.status_code == 429 and "로그인 시도가 너무 많습니다" in form.text
+        assert "retry-after" in form.headers
+        # Positive control: another address signs in, so the account itself is not locked.
+        assert neighbour.post("/api/v1/session", json=right).status_code == 204
+
+
+def test_the_inbox_and_the_form_say_when_an_address_tried_too_often(
+    settings: Settings, browser: Any, artifacts_dir: Path
+) -> None:
+    make_admin(settings, "busy.admin")
+    web = settings.web.model_copy(update={"signin_rate": "2/minute"})
+    with serving(settings.model_copy(update={"web": web})) as url:
+        context = browser.new_context(viewport={"width": 390, "height": 844}, locale="ko-KR")
+        page = context.new_page()
+        page.goto(f"{url}/inbox")
+        page.wait_for_selector("#login:not([hidden])")
+        for attempt in (1, 2):  # within the limit: the ordinary answer (positive control)
+            page.fill("#username", "busy.admin")
+            page.fill("#password", f"wrong {attempt}")
+            page.click("#login-form button")
+            page.wait_for_function("document.getElementById('login-error').textContent"
+                                   ".includes('틀렸습니다')")
+            page.evaluate("document.getElementById('login-error').textContent = ''")
+        page.fill("#username", "busy.admin")
+        page.fill("#password", ADMIN_PASSWORD)
+        page.click("#login-form button")
+        page.wait_for_function("document.getElementById('login-error').textContent"
+                               ".includes('로그인 시도가 너무 많습니다')")
+        assert re.search(r"\d+초 뒤에", page.inner_text("#login-error"))
+        assert page.is_hidden("#inbox")  # the right password did not sign in
+        page.screenshot(path=str(artifacts_dir / "alerts-inbox-throttled-ko.png"), full_page=True)
+        page.goto(f"{url}/signin?lang=en")
+        sign_in(page, "busy.admin", ADMIN_PASSWORD)
+        assert "Too many sign-in attempts" in page.inner_text("#signin-error")
+        page.screenshot(path=str(artifacts_dir / "signin-throttled-en.png"), full_page=True)
+        context.close()

@@ -249,6 +249,8 @@ def test_pages_in_chromium_show_charts_with_data(
     points = _chart_points(page)
     assert points["activity_motion"] > 0
     assert "열림" in page.inner_text("#alert-list")  # the open inactivity alert, in Korean
+    assert "장시간 활동 없음" in page.inner_text("#alert-list")  # its kind too
+    assert "inactivity" not in page.inner_text("#alert-list")
     assert page.locator("#alert-list td[data-state=open]").count() == 1
     page.screenshot(path=str(artifacts_dir / "dashboard-household.png"), full_page=True)
 
@@ -334,9 +336,30 @@ def test_overview_tells_not_reported_yet_from_unresponsive_in_korean_and_english
             assert unit_text in (y["label"] or ""), y
         assert all(v == str(int(v)) for v in _axis(page, "alerts_per_day", 1)["values"])
         page.screenshot(path=str(artifacts_dir / f"dashboard-overview-{lang}.png"), full_page=True)
+        # The range picker takes a typed Seoul time: no mm/dd/yyyy drawn in the browser's
+        # locale (a datetime-local input follows the browser, not the page's language).
+        start = page.locator("#range-picker input[name=start]")
+        assert start.get_attribute("type") == "text"
+        assert start.get_attribute("placeholder") == "YYYY-MM-DD HH:MM"
+        day = in_seoul(utcnow() - timedelta(days=2)).strftime("%Y-%m-%d")
+        next_day = in_seoul(utcnow() - timedelta(days=1)).strftime("%Y-%m-%d")
+        start.fill(f"{day} 09:00")
+        page.fill("#range-picker input[name=end]", next_day)  # the time may be left out
+        page.click("#range-picker button[type=submit]")
+        page.wait_for_url("**start=*")
+        page.wait_for_function("() => window.anbuCharts && window.anbuCharts.events_rate")
+        picker = page.inner_text("#range-picker")
+        assert f"{day} 09:00 – {next_day} 00:00" in picker, picker
+        assert ("직접 지정" if lang == "ko" else "Custom") in picker
+        assert page.input_value("#range-picker input[name=start]") == f"{day} 09:00"
+
         page.goto(f"{stack.url}/devices?lang={lang}")
         pill = page.locator('tr[data-device="hh-00000-door"] .pill')
         assert "pending" in (pill.get_attribute("class") or "")
+        # Kinds and rooms in the page's language (the demo stores room codes: "entrance").
+        cells = page.locator('tr[data-device="hh-00000-door"] td').all_inner_texts()
+        assert cells[2] == ("현관문 센서" if lang == "ko" else "Entrance door sensor"), cells
+        assert cells[4] == ("현관" if lang == "ko" else "Entrance"), cells
         quiet = page.locator('tr[data-device="hh-00001-door"] .pill')
         assert "bad" in (quiet.get_attribute("class") or "")
         page.screenshot(path=str(artifacts_dir / f"dashboard-devices-{lang}.png"), full_page=True)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from anbu.timeutil import in_seoul, utcnow
+from config import Settings
 from devices import accounts
 from devices.accounts import Account, AccountError, AccountLocked, AuditEntry
 from devices.auth import SESSION_COOKIE, TOKEN_COOKIE, lookup_of, optional_principal
@@ -29,6 +30,7 @@ from devices.exceptions import RegistryError
 from devices.models import CareCenter
 from devices.principals import Principal, Role
 from web.dashboards.pages import Page, safe_next
+from web.limits import SignInLimit, SignInThrottled
 
 router = APIRouter(include_in_schema=False)
 api_router = APIRouter(tags=["accounts"])
@@ -52,8 +54,23 @@ def _seoul(moment: datetime | None) -> str:
     return in_seoul(moment).strftime("%Y-%m-%d %H:%M") if moment else "-"
 
 
+def _signin_limit(request: Request) -> SignInLimit:
+    """The app's count of sign-in attempts per address (``web.signin_rate``), made at first use."""
+    state = request.app.state
+    if getattr(state, "signin_limit", None) is None:
+        settings: Settings = state.settings
+        state.signin_limit = SignInLimit(settings.web.signin_rate)
+    limit: SignInLimit = state.signin_limit
+    return limit
+
+
 def _sign_in(request: Request, username: str, password: str) -> tuple[Account, str]:
-    """Check the password and open a session (failures are counted even when refused)."""
+    """Check the password and open a session (failures are counted even when refused).
+
+    Raises:
+        SignInThrottled: the client's address has tried too often; nothing was checked.
+    """
+    _signin_limit(request).hit(request)
     with Session(_engine(request)) as session:
         try:
             account = accounts.authenticate(session, username, password)
@@ -101,6 +118,12 @@ def signin(
     """Check the user name and password; on success keep the session in a cookie."""
     try:
         account, raw = _sign_in(request, username, password)
+    except SignInThrottled as exc:
+        page = Page(request, None, None)
+        context = {"next": safe_next(next) if next else "", "username": username,
+                   "error": page.t("throttled").format(seconds=exc.retry_after)}
+        return page.render("acc_signin.html", context, 429,
+                           headers={"Retry-After": str(exc.retry_after)})
     except AccountError as exc:
         page = Page(request, None, None)
         context = {"next": safe_next(next) if next else "", "error": _refusal(page, exc),
@@ -140,10 +163,17 @@ class SignInBody(BaseModel):
 def api_sign_in(body: SignInBody, request: Request) -> Response:
     """Sign in for pages that work by ``fetch``: 204 and the session cookie.
 
-    401 for a wrong user name or password, 423 while the account is locked.
+    401 for a wrong user name or password, 423 while the account is locked, 429 when the
+    client's address has tried too often (``Retry-After`` says for how long).
     """
     try:
         _account, raw = _sign_in(request, body.username, body.password)
+    except SignInThrottled as exc:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            {"error": "throttled", "retry_after": exc.retry_after},
+            headers={"Retry-After": str(exc.retry_after)},
+        ) from None
     except AccountLocked as exc:
         raise HTTPException(
             status.HTTP_423_LOCKED,

@@ -52,6 +52,7 @@ from web.dashboards.exceptions import SeriesUnavailableError
 from web.dashboards.pages import duration_text
 from web.dashboards.timerange import TimeRange
 from web.household_chart import build_grid, grid_svg, week_start
+from web.i18n import kind_name, room_name, words
 
 router = APIRouter(tags=["inbox"])
 
@@ -61,61 +62,6 @@ SHOWN_VISITS = 20  # the page shows the latest ones; the API lists more
 HISTORY = timedelta(days=21)  # the weeks before the shown week that make "usual"
 _PEOPLE = frozenset({Role.STAFF, Role.LEAD, Role.ADMIN})
 _STYLE_RE = re.compile(r"<style>(.*?)</style>", re.S)
-
-# Device kinds of the registry (``anbu.registry_records.DeviceKindName``) as staff say them.
-DEVICE_KIND_KO = {
-    "motion": "동작 센서", "door": "현관문 센서", "contact": "문/창 센서", "presence": "재실 센서",
-    "plug": "스마트 플러그", "button": "SOS 버튼", "robot": "돌봄 로봇", "gateway": "게이트웨이",
-    "other": "기타 기기",
-}
-
-TEXT: dict[str, dict[str, str]] = {
-    "ko": {
-        "title": "가구", "back": "알림함", "switch_to": "English", "resident": "대상자",
-        "no_resident": "등록된 대상자 없음", "contacts": "연락처", "tier": "단계",
-        "duty": "센터 당직 전화", "address": "주소", "call": "전화",
-        "alert": "알림", "no_alert": "이 가구에 처리할 알림이 없습니다.",
-        "activity": "최근 7일 활동", "last24": "최근 24시간 활동", "usual_day": "평소 하루",
-        "quiet_hours": "평소 활동 시간인데 활동 없던 시간", "events": "건", "hours": "시간",
-        "unavailable": "활동 기록을 불러오지 못했습니다 (InfluxDB).",
-        "alerts": "알림 (최근 30일)", "no_alerts": "최근 30일 알림 없음",
-        "devices": "기기 상태", "no_devices": "최근 15분 안에 보고된 기기 상태가 없습니다.",
-        "online": "정상", "offline": "응답 없음", "battery": "배터리", "last_seen": "마지막 보고",
-        "ago": "전", "low_battery": "배터리 부족",
-        "acknowledge": "확인 (담당)", "resolve": "해결", "false_alarm": "오경보",
-        "note": "메모 (조치 내용, 사유)", "by": "처리", "raised": "발생",
-        "next": "다음 단계 전달", "dong": "동",
-        "visits": "방문 기록", "no_visits": "기록된 방문이 없습니다.",
-        "record_visit": "방문 기록하기", "visit_note": "메모 (만난 모습, 조치, 우려 내용)",
-        "save_visit": "방문 기록 저장", "visits_on_alert": "이 알림 중 방문",
-        "visit_closes": "'만나서 안부 확인'을 기록하면 열린 무활동·미귀가 알림이 해결됩니다. "
-                        "SOS는 방문으로 닫히지 않습니다.",
-    },
-    "en": {
-        "title": "Household", "back": "Inbox", "switch_to": "한국어", "resident": "Resident",
-        "no_resident": "No resident registered", "contacts": "Contacts", "tier": "tier",
-        "duty": "Center duty phone", "address": "Address", "call": "Call",
-        "alert": "Alert", "no_alert": "No alert to handle for this household.",
-        "activity": "Activity, last 7 days", "last24": "Activity in the last 24 h",
-        "usual_day": "usual day", "quiet_hours": "Hours usually active with no activity",
-        "events": " events", "hours": " h",
-        "unavailable": "Activity could not be loaded (InfluxDB).",
-        "alerts": "Alerts (last 30 days)", "no_alerts": "No alerts in the last 30 days",
-        "devices": "Devices", "no_devices": "No device health reported in the last 15 minutes.",
-        "online": "OK", "offline": "silent", "battery": "battery", "last_seen": "last report",
-        "ago": "ago", "low_battery": "battery low",
-        "acknowledge": "Acknowledge", "resolve": "Resolve", "false_alarm": "False alarm",
-        "note": "Note (what was done, why)", "by": "by", "raised": "raised",
-        "next": "next tier at", "dong": "dong",
-        "visits": "Doorstep visits", "no_visits": "No visit recorded.",
-        "record_visit": "Record a visit", "visit_note": "Note (how they were, what was done, "
-                                                        "the concern)",
-        "save_visit": "Save the visit", "visits_on_alert": "Visits during this alert",
-        "visit_closes": "'Seen and well' resolves an open inactivity or not-back alert. "
-                        "An SOS is not closed by a visit.",
-    },
-}
-
 
 def _inbox_style() -> str:
     """The inbox's stylesheet, taken from its page so the two never drift apart."""
@@ -225,7 +171,6 @@ def household_page(
     residents, contacts, address = _people(request, household_id)
     center = lookup_of(request).care_center(info.care_center_id)
     visits = list_visits(store, households=[household_id], limit=SHOWN_VISITS)
-    text = TEXT[lang]
 
     def word(group: str, key: str) -> str:
         return LABELS[group].get(key, {}).get(lang, key)
@@ -239,7 +184,7 @@ def household_page(
         {
             "lang": lang,
             "other_lang": "en" if lang == "ko" else "ko",
-            "t": text,
+            "t": words("household", lang),
             "word": word,
             "when": when,
             "style": _inbox_style(),
@@ -259,7 +204,8 @@ def household_page(
             "visits_on_alert": _during(visits, current),
             "outcomes": [(o.value, OUTCOME_TEXT[o][lang]) for o in VisitOutcome],
             "duration": lambda seconds: duration_text(seconds, lang),
-            "device_kind": lambda kind: DEVICE_KIND_KO.get(kind, kind) if lang == "ko" else kind,
+            "device_kind": lambda kind: kind_name(kind, lang),
+            "room": lambda room: room_name(room, lang),
         },
         headers={"Cache-Control": "no-store"},
     )

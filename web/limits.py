@@ -1,19 +1,29 @@
-"""Request limits of the web process: URL length, header size, body size.
+"""Request limits of the web process: URL length, header size, body size; sign-ins per IP.
 
 One ASGI middleware in front of every route, so no endpoint can forget them: a URL over
 ``web.max_url_bytes`` is answered 414, headers over ``web.max_header_bytes`` 431, a body over
 its limit 413 (``web.max_body_bytes``, or a larger one for the paths that take files, such as
 the CSV import). A body is refused by its ``Content-Length`` before it is read, and counted
 while it is read otherwise (chunked uploads), so an oversized one is never held in memory.
+
+:class:`SignInLimit` caps the sign-in attempts of one client address (``web.signin_rate``),
+so that one machine cannot try passwords across many accounts: the per-account lockout
+(:mod:`devices.accounts`) stops guessing at one account, not a sweep over all of them.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import time
 from collections.abc import Mapping
 from typing import Any
 
+from limits import parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -27,6 +37,42 @@ class BodyTooLarge(HTTPException):
     def __init__(self, limit: int) -> None:
         super().__init__(413, f"request body larger than {limit} bytes / 요청이 너무 큽니다")
         self.limit = limit
+
+
+class SignInThrottled(Exception):
+    """Too many sign-in attempts from one address; ``retry_after`` seconds until the next."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many sign-in attempts; try again in {retry_after} s")
+        self.retry_after = retry_after
+
+
+class SignInLimit:
+    """At most ``rate`` sign-in attempts per client address, in a moving window.
+
+    Kept in the web process's memory (the ``limits`` library): one web process serves a
+    deployment, and a restart forgetting the counts only gives an attacker a fresh window.
+    The address is the connection's, or the proxy's ``X-Forwarded-For`` where uvicorn is
+    told to trust that proxy (``--forwarded-allow-ips``).
+
+    Args:
+        rate: the limit in the ``limits`` notation, e.g. ``"20/minute"``.
+    """
+
+    def __init__(self, rate: str) -> None:
+        self.rate = parse(rate)
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    def hit(self, request: Request) -> None:
+        """Count one attempt of ``request``'s address.
+
+        Raises:
+            SignInThrottled: the address has used up its attempts for now.
+        """
+        address = request.client.host if request.client else "unknown"
+        if not self._limiter.hit(self.rate, "signin", address):
+            stats = self._limiter.get_window_stats(self.rate, "signin", address)
+            raise SignInThrottled(max(1, math.ceil(stats.reset_time - time.time())))
 
 
 class RequestLimits:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,8 +30,8 @@ from web.app import create_app
 ADMIN_PASSWORD = "admin password 1"
 
 
-@pytest.fixture
-def web_server(settings: Settings) -> Iterator[str]:
+@contextmanager
+def serving(settings: Settings) -> Iterator[str]:
     """The whole web app (uvicorn in a thread) on a free port; yields its base URL."""
     port = free_port()
     server = uvicorn.Server(
@@ -39,9 +40,18 @@ def web_server(settings: Settings) -> Iterator[str]:
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     wait_for(lambda: server.started, what="the web server")
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture
+def web_server(settings: Settings) -> Iterator[str]:
+    """The whole web app served for the test (:func:`serving`); yields its base URL."""
+    with serving(settings) as url:
+        yield url
 
 
 def make_admin(settings: Settings, username: str = "admin.han", password: str = ADMIN_PASSWORD

@@ -13,16 +13,18 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from alerts.messages import label
 from anbu.timeutil import from_epoch, in_seoul, utcnow
 from devices.auth import lookup_of, optional_principal
 from devices.principals import Principal
 from web.dashboards.access import center_scope, may_see_household
 from web.dashboards.deps import queries_of
 from web.dashboards.exceptions import BadRangeError, SeriesUnavailableError
-from web.dashboards.i18n import LANG_COOKIE, pick_lang, translator
 from web.dashboards.queries import valid_id
 from web.dashboards.timerange import PRESETS, TimeRange, parse_range
 from web.dashboards.views import devices_data, household_data, overview_data
+from web.i18n import LANG_COOKIE, kind_name, pick_lang, room_name, translator, words
+from web.install.api import INSTALLERS
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 router = APIRouter(include_in_schema=False)
@@ -82,6 +84,7 @@ class Page:
         context: dict[str, Any],
         status_code: int = 200,
         tr: TimeRange | None = None,
+        headers: dict[str, str] | None = None,
     ) -> HTMLResponse:
         """``template`` with the language, caller and picker, plus ``context``."""
         other = "en" if self.lang == "ko" else "ko"
@@ -94,20 +97,23 @@ class Page:
                 "lang": self.lang,
                 "other_lang_url": f"{self.request.url.path}?{urlencode({**params, 'lang': other})}",
                 "principal": self.principal,
+                "may_install": self.principal is not None and self.principal.role in INSTALLERS,
                 "presets": list(PRESETS),
                 "tr": tr,
-                "range_start_local": seoul_time(int(tr.start.timestamp()), "%Y-%m-%dT%H:%M")
-                if tr
-                else "",
-                "range_end_local": seoul_time(int(tr.end.timestamp()), "%Y-%m-%dT%H:%M")
-                if tr
-                else "",
+                "range_start_local": seoul_time(int(tr.start.timestamp())) if tr else "",
+                "range_end_local": seoul_time(int(tr.end.timestamp())) if tr else "",
                 "seoul_time": seoul_time,
                 "duration": lambda s: duration_text(s, self.lang),
+                "kind_name": lambda kind: kind_name(kind, self.lang),
+                "room_name": lambda room: room_name(room, self.lang),
+                "alert_kind": lambda kind: label("kind", kind, self.lang),
+                # The charts' script names the activity kinds with the same words.
+                "words_json": _json_script({"event_kind": words("event_kind", self.lang)}),
                 "path": self.request.url.path,
                 **context,
             },
             status_code=status_code,
+            headers=headers,
         )
         if self.lang_param in ("ko", "en"):
             response.set_cookie(LANG_COOKIE, self.lang, max_age=365 * 86400, samesite="lax")
@@ -120,10 +126,13 @@ def _signin_redirect(request: Request) -> RedirectResponse:
 
 
 def _page_range(range_: str | None, start: str | None, end: str | None) -> TimeRange:
-    # The picker's datetime-local inputs send Seoul wall time without an offset.
+    # The picker sends Seoul wall time without an offset: "2026-12-03 09:00" or "2026-12-03".
     def local(text: str | None) -> str | None:
-        if text and len(text) == 16 and "T" in text:
-            return text + ":00+09:00"
+        wall = (text or "").strip().replace(" ", "T")
+        if len(wall) == 10:
+            wall += "T00:00"
+        if len(wall) == 16 and wall[10] == "T":
+            return wall + ":00+09:00"
         return text
 
     return parse_range(range_, local(start), local(end))

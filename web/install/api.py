@@ -17,9 +17,11 @@ from datetime import datetime
 from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
+from starlette.routing import Match
 
 from anbu.events import SourceFormat
 from anbu.registry_records import DeviceKindName
@@ -31,7 +33,7 @@ from devices.commissioning import CheckResult, check_household
 from devices.exceptions import Conflict, InvalidInput, NotFound, RegistryError
 from devices.models import CareCenter, Device, Gateway, Household
 from devices.principals import Principal, Role, can_see_household
-from devices.schemas import Ident, OptShort, ShortText, Topic
+from devices.schemas import DevicePatch, Ident, OptShort, ShortText, Topic
 from devices.unit_of_work import apply_changes
 from web.install.gateway_login import GatewayLogin, gateway_login
 
@@ -301,6 +303,40 @@ def _only_gateway(session: Session, household_id: str) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
+class GatewaySummary(BaseModel):
+    """A retired gateway, and where its devices went."""
+
+    id: str
+    household_id: str
+    retired_at: datetime | None
+    devices_moved_to: str | None
+
+
+@router.delete("/gateways/{gateway_id}", response_model=GatewaySummary)
+def retire_gateway(
+    gateway_id: str, principal: Installer, session: Db, request: Request
+) -> GatewaySummary:
+    """Retire a gateway taken out of the home (or broken): its MQTT login stops working.
+
+    Its devices are handed to the home's one remaining gateway, or left untied when there
+    are none or several, so that the gateway put in its place may publish for them (a
+    device tied to a retired gateway could be published for by none).
+    """
+    row = _gateway(session, principal, gateway_id)
+    if row.retired_at is not None:
+        raise HTTPException(status.HTTP_409_CONFLICT, f"gateway {gateway_id!r} is retired already")
+    with _answered():
+        equipment.retire_gateway(session, gateway_id)
+        heir = _only_gateway(session, row.household_id)
+        tied = session.scalars(select(Device.id).where(
+            Device.gateway_id == gateway_id, Device.retired_at.is_(None))).all()
+        for device_id in tied:
+            equipment.update_device(session, device_id, DevicePatch(gateway_id=heir))
+        _save(request, session)
+    return GatewaySummary(id=row.id, household_id=row.household_id, retired_at=row.retired_at,
+                          devices_moved_to=heir)
+
+
 @router.post("/households/{household_id}/devices", response_model=DeviceSummary,
              status_code=201)
 def add_device(
@@ -349,3 +385,27 @@ def retire_device(device_id: str, principal: Installer, session: Db, request: Re
         row = equipment.retire_device(session, device_id)
         _save(request, session)
     return row
+
+
+@router.api_route("/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                  include_in_schema=False)
+def unknown(path: str, request: Request) -> None:
+    """Any other path under ``/install/api``: a JSON 404 naming it.
+
+    Declared last, so it answers only what no action above matched; a known path called
+    with another method still gets its 405, as without this route.
+    """
+    allowed = {
+        method
+        for route in router.routes
+        if isinstance(route, APIRoute) and route.endpoint is not unknown
+        and route.matches(request.scope)[0] is Match.PARTIAL
+        for method in route.methods or ()
+    }
+    if allowed:
+        raise HTTPException(status.HTTP_405_METHOD_NOT_ALLOWED, "Method Not Allowed",
+                            headers={"Allow": ", ".join(sorted(allowed))})
+    raise HTTPException(
+        status.HTTP_404_NOT_FOUND,
+        f"no installer action at /install/api/{path} / 설치 앱에 이런 기능이 없습니다",
+    )

@@ -24,9 +24,8 @@ from sqlalchemy.orm import Session
 from devices.auth import lookup_of, optional_principal
 from devices.models import CareCenter, Household
 from devices.principals import Principal, can_see_household
-from web.dashboards.i18n import LANG_COOKIE, pick_lang
+from web.i18n import KINDS, LANG_COOKIE, pick_lang, room_names, words
 from web.install.api import INSTALLERS
-from web.install.i18n import FORMAT_TEXT, KIND_TEXT, KINDS, ROOMS, TEXT, labels
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 router = APIRouter(include_in_schema=False)
@@ -54,13 +53,15 @@ def _render(
                      request.headers.get("accept-language"))
     other = "en" if lang == "ko" else "ko"
     params = {k: v for k, v in request.query_params.items() if k != "lang"}
-    words = labels(TEXT, lang)
+    text = words("install", lang)
+    kinds = words("device_kind", lang)
     page_data = {
         "lang": lang,
-        "t": words,
-        "kinds": {kind: labels(KIND_TEXT, lang)[kind] for kind in KINDS},
-        "formats": labels(FORMAT_TEXT, lang),
-        "rooms": labels(ROOMS, lang),
+        "t": text,
+        "kinds": {kind: kinds[kind] for kind in KINDS},
+        "formats": words("source_format", lang),
+        "rooms": words("room", lang),
+        "room_names": room_names(lang),
         "poll_ms": POLL_MS,
         **context.get("data", {}),
     }
@@ -69,7 +70,7 @@ def _render(
         template,
         {
             "lang": lang,
-            "t": words,
+            "t": text,
             "other_lang_url": f"{request.url.path}?{urlencode({**params, 'lang': other})}",
             "viewer": principal.name,
             "kinds": page_data["kinds"],

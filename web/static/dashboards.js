@@ -14,11 +14,9 @@
     power: "#c0392b", "switch": "#7f8c8d", robot: "#27ae60", checkin_answer: "#f39c12"
   };
   var SEV_COLORS = { critical: "#c0392b", high: "#e67e22", warning: "#f1c40f", info: "#3498db" };
-  var KIND_NAMES_KO = {
-    motion: "동작", door: "현관문", contact: "문/창 열림", presence: "재실(침대)",
-    power: "전력 변화", "switch": "전원 켜고 끔", robot: "돌봄로봇", checkin_answer: "안부 응답"
-  };
-  function kindName(k) { return lang === "ko" ? (KIND_NAMES_KO[k] || k) : k; }
+  /* Activity kinds in the page's language, from the one table of words (web/i18n.toml). */
+  var KIND_NAMES = JSON.parse(document.getElementById("page-words").textContent).event_kind;
+  function kindName(k) { return KIND_NAMES[k] || k; }
   function seoul(ts) { return uPlot.tzDate(new Date(ts * 1e3), "Asia/Seoul"); }
   function width(node) { return Math.max(300, (node.clientWidth || 600) - 8); }
   function pad(n) { return n < 10 ? "0" + n : "" + n; }

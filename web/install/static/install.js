@@ -191,19 +191,21 @@ function householdPage() {
       actions.replaceChildren(input, go, cancel);
       input.focus();
     };
-    retireButton.onclick = () => {
-      // Two steps instead of confirm(): dialogs are easy to hit by mistake on a phone.
-      const sure = el("button", { type: "button", className: "danger", textContent: T.retire_confirm });
-      const cancel = el("button", { type: "button", textContent: T.cancel });
-      cancel.onclick = () => actions.replaceChildren(replaceButton, retireButton);
-      sure.onclick = async () => {
-        const done = await attempt(box, sure, () => call("DELETE",
-          `/install/api/devices/${encodeURIComponent(device.device_id)}`));
-        if (done) refresh();
-      };
-      actions.replaceChildren(sure, cancel);
-    };
+    retireButton.onclick = () => retireStep(actions, [replaceButton, retireButton], box,
+      `/install/api/devices/${encodeURIComponent(device.device_id)}`, refresh);
     return el("div", { className: "more" }, actions, box);
+  }
+
+  // Retiring takes two taps instead of confirm(): dialogs are easy to hit by mistake on a
+  // phone. `idle` are the buttons `actions` shows again on cancel.
+  function retireStep(actions, idle, box, path, done) {
+    const sure = el("button", { type: "button", className: "danger", textContent: T.retire_confirm });
+    const cancel = el("button", { type: "button", textContent: T.cancel });
+    cancel.onclick = () => actions.replaceChildren(...idle);
+    sure.onclick = async () => {
+      if (await attempt(box, sure, () => call("DELETE", path))) done();
+    };
+    actions.replaceChildren(sure, cancel);
   }
 
   function row(list, key, make) {
@@ -238,20 +240,26 @@ function householdPage() {
     for (const g of check.gateways) {
       seen.add(`gw:${g.gateway_id}`);
       const li = row(gateways, `gw:${g.gateway_id}`, () => {
+        const path = `/install/api/gateways/${encodeURIComponent(g.gateway_id)}`;
         const again = el("button", { type: "button", textContent: T.new_password });
+        const retire = el("button", { type: "button", textContent: T.retire });
+        const actions = el("div", { className: "actions" }, again, retire);
         const box = el("div", { className: "error", role: "alert" });
         again.onclick = async () => {
-          const login = await attempt(box, again, () => call("POST",
-            `/install/api/gateways/${encodeURIComponent(g.gateway_id)}/password`));
+          const login = await attempt(box, again, () => call("POST", `${path}/password`));
           if (login) showLogin(login);
         };
+        retire.onclick = () => retireStep(actions, [again, retire], box, path, () => {
+          // Its login, if still on the screen, no longer works.
+          if ($("login-user").textContent === g.gateway_id) $("login").hidden = true;
+          refresh();
+        });
         const item = el("li", { className: "gw" }, el("span", { className: "dot" }),
           el("div", {}, el("span", { className: "name", textContent: `${T.gateway} ` }),
             el("span", { className: "mono", textContent: g.gateway_id }),
             el("span", { className: "sub" }, el("span", { className: "state" }), " ",
               el("span", { className: "when" }))),
-          el("div", { className: "more" }, hints("gateway-hints"),
-            el("div", { className: "actions" }, again), box));
+          el("div", { className: "more" }, hints("gateway-hints"), actions, box));
         item.dataset.gatewayId = g.gateway_id;
         return item;
       });
@@ -264,7 +272,7 @@ function householdPage() {
       seen.add(`dev:${d.device_id}`);
       const li = row(devices, `dev:${d.device_id}`, () => {
         const kind = PAGE.kinds[d.kind] || d.kind;
-        const room = d.room ? PAGE.rooms[d.room] || d.room : "";  // rooms are stored in Korean
+        const room = d.room ? PAGE.room_names[d.room] || d.room : "";  // stored in Korean
         const item = el("li", { className: "device" }, el("span", { className: "dot" }),
           el("div", {}, el("span", { className: "name", textContent: room ? `${kind} · ${room}` : kind }),
             el("span", { className: "sub mono", textContent: d.device_id }),
