@@ -36,7 +36,7 @@ Definitions (the same on both sides):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -318,20 +318,25 @@ def real_lives(directory: Any) -> dict[str, Lives]:
     return homes
 
 
-def simulated_lives(households: int, days: int, seed: int) -> Lives:
-    """The simulator's households as ``anbu bench quality`` makes them, pooled."""
+def simulated_rows(households: int, days: int, seed: int) -> Iterator[list[Row]]:
+    """Each of the simulator's households' rows, as ``anbu bench quality`` makes them."""
     from bench.quality import BENCH_OPTIONS
     from simulator.world import Simulation, SimulationConfig
 
     simulation = Simulation(
         SimulationConfig(households=households, days=days, seed=seed, options=BENCH_OPTIONS)
     )
-    pooled = Lives()
     for index in range(households):
-        rows = (
+        yield [
             (e.t, e.household_id, e.device_id, e.kind, e.value)
             for e in simulation.household_events(index)
-        )
+        ]
+
+
+def simulated_lives(households: int, days: int, seed: int) -> Lives:
+    """The simulator's households as ``anbu bench quality`` makes them, pooled."""
+    pooled = Lives()
+    for rows in simulated_rows(households, days, seed):
         pooled.merge(home_lives(rows))
     return pooled
 

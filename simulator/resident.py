@@ -1,26 +1,27 @@
 """A resident's days, turned into the device events their home would produce.
 
 Each simulated day runs from one wake-up to the next. The resident's day is first laid out
-as blocks (where they are and what they do), then each block becomes sensor events the way
-real devices report: a PIR motion sensor reports occupancy on detection and clears it after
-90 s without motion, a bed sensor reports presence, the door contact opens and closes, smart
-plugs report power on change and periodically, the gateway sends heartbeats. Noise and
-incidents from the :class:`~simulator.plan.HouseholdPlan` are applied last.
+as blocks (where they are and what they do, :mod:`simulator.day`), then each block becomes
+sensor events the way real devices report: a PIR motion sensor reports occupancy on detection
+and clears it after 90 s without motion, a bed sensor reports presence, the door contact
+opens and closes, smart plugs report power on change and periodically, the gateway sends
+heartbeats. Noise and incidents from the :class:`~simulator.plan.HouseholdPlan` are applied last.
 """
 
 from __future__ import annotations
 
 import bisect
-import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from simulator.day import STILL, Block, DayPlanner, local_midnight
 from simulator.model import SimEvent, SimHousehold
-from simulator.plan import DAY, HOUR, HouseholdPlan, poisson
+from simulator.plan import DAY, HOUR, HouseholdPlan
 from simulator.profile import MINUTE, ResidentProfile
 
-LOCAL_OFFSET = 9 * HOUR  # Asia/Seoul has no daylight saving time
+__all__ = ["ResidentSim", "SimOptions", "local_midnight"]
+
 OCCUPANCY_TIMEOUT = 90.0  # Zigbee2MQTT's default occupancy_timeout for PIR sensors
 
 # Motion detections per minute while doing each activity. Still activities (asleep,
@@ -36,16 +37,7 @@ _MOTION_RATE = {
     "tea": 2.0,
     "unseen": 0.0,
 }
-_STILL = frozenset({"sleep", "nap", "doze", "sit", "unseen", "tv"})
 _IN_BED = frozenset({"sleep", "nap", "rest"})
-_ROOMS = ("living", "kitchen", "bedroom", "bathroom")
-_ROOM_WEIGHTS = (0.55, 0.15, 0.2, 0.1)  # where a resident potters about between chores
-_SIT_ROOMS = ("living", "bedroom", "kitchen")
-_SIT_WEIGHTS = (0.65, 0.25, 0.1)  # where they sit still: an armchair, a bedroom chair, the table
-_SIT_PACE = (1.0, 0.4, 2.3, 0.6)  # stillness night, morning, afternoon, evening
-_LONGEST_SIT = 6 * HOUR
-_SITTING = frozenset({"sit", "unseen"})
-_LONGEST_OUTING = 11 * HOUR
 
 
 @dataclass(slots=True)
@@ -61,23 +53,6 @@ class SimOptions:
     heartbeat_s: float = 60.0
     plug_report_s: float = 300.0
     battery_report_s: float = DAY
-
-
-@dataclass(slots=True)
-class Block:
-    """A stretch of the resident's day: where they are and what they do."""
-
-    start: float
-    end: float
-    room: str | None  # None: out of the house
-    activity: str
-    door_at_start: bool = True  # out blocks: they leave through the door at the start
-    door_at_end: bool = True  # and come back through it at the end
-
-
-def local_midnight(epoch: float) -> float:
-    """Epoch of the Seoul midnight at or before ``epoch``."""
-    return math.floor((epoch + LOCAL_OFFSET) / DAY) * DAY - LOCAL_OFFSET
 
 
 class ResidentSim:
@@ -104,8 +79,7 @@ class ResidentSim:
         self.plug_level: dict[str, float] = {"tv": 0.4, "rice_cooker": 1.2, "kettle": 0.0}
         self.plug_pending: dict[str, list[tuple[float, float]]] = {a: [] for a in self.plug_level}
         self.collapsed = False
-        self.restless_nights = 0.0  # extra night-time wakings of a withdrawing resident
-        self.stillness = profile.sit_share  # today's chance of sitting still between chores
+        self.planner = DayPlanner(self.hh, profile, plan, rng, midnight0)
         self.in_bed = True  # the first simulated day starts when the resident gets up
         self.hb_phase = rng.uniform(0, options.heartbeat_s)
         self.plug_phase = {a: rng.uniform(0, options.plug_report_s) for a in self.plug_level}
@@ -118,230 +92,6 @@ class ResidentSim:
         for device_id, (level, per_day) in plan.batteries.items():
             if per_day > 0:
                 self.dead_at[device_id] = midnight0 + level / per_day * DAY
-
-    # -- the resident's day ---------------------------------------------------------------
-
-    def _weekend(self, day: int) -> bool:
-        return ((self.midnight0 + LOCAL_OFFSET) // DAY + day + 3) % 7 >= 5
-
-    def wake_time(self, day: int) -> float:
-        """Epoch of the resident's wake-up on ``day`` (deterministic per day)."""
-        rng = random.Random(f"{self.hh}:wake:{day}")
-        shift = self.profile.weekend_shift if self._weekend(day) else 0.0
-        base = self.profile.wake + shift + self._illness_factor_delay(day)
-        return (
-            self.midnight0
-            + day * DAY
-            + base
-            + max(-2, min(2, rng.gauss(0, 1))) * (self.profile.jitter)
-        )
-
-    def _illness_factor(self, day: int) -> float:
-        if self.plan.illness_days is None:
-            return 1.0
-        first, last = self.plan.illness_days
-        if not first <= day <= last:
-            return 1.0
-        return 1.0 - 0.85 * (day - first + 1) / (last - first + 1)
-
-    def _withdrawal_factor(self, day: int) -> float:
-        """1 before a withdrawal, falling linearly to ``1 - depth`` and staying there."""
-        if self.plan.withdrawal is None:
-            return 1.0
-        first, full, depth = self.plan.withdrawal
-        if day < first:
-            return 1.0
-        return 1.0 - depth * min(1.0, (day - first + 1) / max(1, full - first))
-
-    def _illness_factor_delay(self, day: int) -> float:
-        return (1.0 - self._illness_factor(day)) * 2 * HOUR
-
-    def _schedule(self, day: int, wake: float, next_wake: float) -> list[Block]:
-        """Lay out one day from ``wake`` to ``next_wake`` as blocks (epoch times)."""
-        rng, p = self.rng, self.profile
-        ill = self._illness_factor(day)
-        # A withdrawing resident goes out less and moves less, as an ill one does, but keeps
-        # their hours (the illness moves bed earlier); their nights are restless instead.
-        withdrawal = self._withdrawal_factor(day)
-        self.restless_nights = (1.0 - withdrawal) * 4.0
-        f = ill * withdrawal
-        midnight = self.midnight0 + day * DAY
-        weekend = self._weekend(day)
-        shift = p.weekend_shift if weekend else 0.0
-        bed = midnight + p.bed + shift + rng.gauss(0, p.jitter) - (1 - ill) * 3 * HOUR
-        bed = min(max(bed, wake + 6 * HOUR), next_wake - 5 * HOUR)
-        fixed: list[Block] = []
-        t = wake
-        fixed.append(Block(t, t + rng.uniform(4, 12) * MINUTE, "bathroom", "toilet"))
-        t = fixed[-1].end + rng.uniform(1, 10) * MINUTE
-        if rng.random() < 0.1 + 0.85 * f:
-            fixed.append(Block(t, t + rng.uniform(8, 25) * MINUTE, "kitchen", "cook"))
-            fixed.append(
-                Block(fixed[-1].end, fixed[-1].end + rng.uniform(10, 25) * MINUTE, "kitchen", "eat")
-            )
-        lunch = midnight + p.lunch + rng.gauss(0, 20 * MINUTE)
-        if rng.random() > p.skip_lunch + (1 - f) * 0.5:
-            fixed.append(Block(lunch, lunch + rng.uniform(8, 20) * MINUTE, "kitchen", "cook"))
-            fixed.append(
-                Block(fixed[-1].end, fixed[-1].end + rng.uniform(10, 25) * MINUTE, "kitchen", "eat")
-            )
-        dinner = midnight + p.dinner + rng.gauss(0, 25 * MINUTE)
-        if rng.random() < 0.15 + 0.85 * f:
-            fixed.append(Block(dinner, dinner + rng.uniform(15, 40) * MINUTE, "kitchen", "cook"))
-            fixed.append(
-                Block(fixed[-1].end, fixed[-1].end + rng.uniform(15, 30) * MINUTE, "kitchen", "eat")
-            )
-        for _ in range(poisson(rng, max(0.0, p.kettle_uses - 1) * f)):
-            at = rng.uniform(wake + HOUR, bed - HOUR)
-            fixed.append(Block(at, at + rng.uniform(4, 8) * MINUTE, "kitchen", "tea"))
-        collapse_today = (
-            self.plan.collapse_at is not None
-            and wake - DAY < (self.plan.collapse_at) < next_wake + DAY
-        )
-        # Some days are quieter than others: the day's stillness varies around the habit.
-        self.stillness = min(0.92, p.sit_share * rng.lognormvariate(0.0, p.still_spread))
-        # withdrawing: more of the day sitting still (the chance of pottering about shrinks)
-        if withdrawal < 1.0:  # (untouched otherwise: the same seed gives the same days)
-            self.stillness = min(0.95, 1.0 - (1.0 - self.stillness) * withdrawal)
-        chance = (p.weekend_outing_chance if weekend else p.outing_chance) * f * f
-        if not collapse_today and not weekend and rng.random() < p.day_centre * f:
-            at = midnight + rng.uniform(8.5, 10.5) * HOUR
-            length = p.day_centre_hours * rng.uniform(0.8, 1.2)
-            fixed.append(Block(at, min(at + length, bed - 2 * HOUR), None, "out"))
-        elif not collapse_today and rng.random() < chance:
-            length = rng.lognormvariate(math.log(p.outing_hours), p.outing_spread)
-            length = min(_LONGEST_OUTING, max(0.25 * HOUR, length))
-            latest = max(wake + 2 * HOUR, bed - 2 * HOUR - length)
-            at = rng.uniform(wake + 1.5 * HOUR, latest)
-            fixed.append(Block(at, at + length, None, "out"))
-            if rng.random() < 0.2:
-                at2 = rng.uniform(wake + 2 * HOUR, bed - 2 * HOUR)
-                fixed.append(Block(at2, at2 + rng.uniform(0.3, 1.2) * HOUR, None, "out"))
-        if rng.random() < p.naps + (1 - f) * 0.6:
-            at = lunch + rng.uniform(0.7, 1.5) * HOUR
-            length = rng.uniform(20, 120) * MINUTE * (2 - f)
-            # Half the naps are in the armchair: no bed sensor sees them.
-            if rng.random() < 0.5:
-                fixed.append(Block(at, at + length, "bedroom", "nap"))
-            else:
-                fixed.append(Block(at, at + length, "living", "doze"))
-        tv = p.tv_hours * f * rng.uniform(0.6, 1.4) * HOUR
-        if tv > 10 * MINUTE:
-            afternoon = tv * rng.uniform(0.2, 0.5)
-            at = rng.uniform(lunch + 0.5 * HOUR, max(lunch + HOUR, dinner - afternoon - HOUR))
-            fixed.append(Block(at, at + afternoon, "living", "tv"))
-            evening_start = dinner + rng.uniform(45, 80) * MINUTE
-            evening_end = min(bed - 20 * MINUTE, evening_start + tv - afternoon)
-            fixed.append(Block(evening_start, evening_end, "living", "tv"))
-        fixed.append(Block(bed - 15 * MINUTE, bed - 5 * MINUTE, "bathroom", "toilet"))
-        return self._fill(fixed, wake, bed, next_wake, ill)
-
-    def _fill(
-        self, fixed: list[Block], wake: float, bed: float, next_wake: float, f: float
-    ) -> list[Block]:
-        """Resolve overlaps, fill the gaps with pottering about, and add the night."""
-        rng, p = self.rng, self.profile
-        blocks: list[Block] = []
-        cursor = wake
-        for block in sorted(fixed, key=lambda b: b.start):
-            length = block.end - block.start
-            if length <= 0:
-                continue
-            start = max(block.start, cursor)
-            if start + length > bed:
-                continue
-            self._idle(blocks, cursor, start, f)
-            blocks.append(Block(start, start + length, block.room, block.activity))
-            cursor = start + length
-        self._idle(blocks, cursor, bed - 5 * MINUTE, f)
-        # The night: asleep, with toilet visits.
-        visits = sorted(
-            rng.uniform(bed + 45 * MINUTE, next_wake - 20 * MINUTE)
-            for _ in range(poisson(rng, p.night_toilet * (2 - f) + self.restless_nights))
-        )
-        cursor = max(bed - 5 * MINUTE, blocks[-1].end if blocks else wake)
-        for at in visits:
-            if at <= cursor + 10 * MINUTE:
-                continue  # two visits minutes apart are one (and bed presence stays in order)
-            blocks.append(Block(cursor, at, "bedroom", "sleep"))
-            length = rng.uniform(3, 8) * MINUTE
-            blocks.append(Block(at, at + length, "bathroom", "toilet"))
-            cursor = at + length
-        blocks.append(Block(cursor, next_wake, "bedroom", "sleep"))
-        return blocks
-
-    def _idle(self, blocks: list[Block], start: float, end: float, f: float) -> None:
-        """Fill a gap between chores: bursts of pottering about and long still stretches."""
-        rng, p = self.rng, self.profile
-        t = start
-        mean = HOUR / p.restlessness / max(f, 0.2)
-        while end - t > 60:
-            # Mornings are busy; afternoons are for sitting (reading, dozing, television).
-            pace = _SIT_PACE[int((t + LOCAL_OFFSET) % DAY // (6 * HOUR))]
-            # An ill resident lies down instead (below) rather than sitting up.
-            if rng.random() < self.stillness * pace * f:
-                length = max(5 * MINUTE, rng.lognormvariate(math.log(p.sit_hours * pace), 0.9))
-                length = min(end - t, _LONGEST_SIT, length)
-                if blocks and blocks[-1].activity in _SITTING and blocks[-1].end == t:
-                    blocks[-1].end += length  # still sitting: no new movement to see
-                else:
-                    unseen = rng.random() < p.unseen
-                    room = rng.choices(_SIT_ROOMS, weights=_SIT_WEIGHTS)[0]
-                    blocks.append(Block(t, t + length, room, "unseen" if unseen else "sit"))
-                t += length
-                continue
-            length = min(end - t, max(60.0, rng.expovariate(1 / mean)))
-            if rng.random() > f:
-                blocks.append(Block(t, t + length, "bedroom", "rest"))
-            else:
-                room = rng.choices(_ROOMS, weights=_ROOM_WEIGHTS)[0]
-                blocks.append(Block(t, t + length, room, "idle"))
-            t += length
-
-    # -- incidents -----------------------------------------------------------------------
-
-    def _apply_trips(self, blocks: list[Block], start: float, end: float) -> list[Block]:
-        for leave, back, _registered in self.plan.trips:
-            if back <= start or leave >= end:
-                continue
-            kept: list[Block] = []
-            for b in blocks:
-                if b.end <= leave or b.start >= back:
-                    kept.append(b)
-                    continue
-                if b.room is None:
-                    continue  # no outing that day: they leave for the trip from home
-                if b.start < leave:
-                    kept.append(Block(b.start, leave, b.room, b.activity))
-                if b.end > back:
-                    kept.append(Block(back, b.end, b.room, b.activity))
-            kept.append(
-                Block(max(leave, start), min(back, end), None, "trip", leave >= start, back < end)
-            )
-            blocks = sorted(kept, key=lambda b: b.start)
-        return blocks
-
-    def _collapse(self, blocks: list[Block], collapse: float) -> list[Block]:
-        """Cut the day at the collapse; in the daytime they fall while moving about.
-
-        Falls happen on the move (getting up, on the way to the bathroom), so a daytime
-        collapse at home ends a few minutes of movement, as in the datasets' protocol (cuts
-        at active moments), not a still stretch that would hide it. At night they may have
-        been asleep.
-        """
-        blocks = [b for b in blocks if b.start < collapse]
-        if not blocks:
-            return blocks
-        last = blocks.pop()
-        moving = last.room is None or last.activity not in _STILL
-        if moving or not 8 <= (collapse + LOCAL_OFFSET) % DAY / HOUR < 20:
-            blocks.append(Block(last.start, min(last.end, collapse), last.room, last.activity))
-            return blocks
-        got_up = max(last.start, collapse - self.rng.uniform(3, 10) * MINUTE)
-        if got_up > last.start:
-            blocks.append(Block(last.start, got_up, last.room, last.activity))
-        blocks.append(Block(got_up, collapse, last.room, "idle"))
-        return blocks
 
     # -- blocks to events ----------------------------------------------------------------
 
@@ -371,7 +121,7 @@ class ResidentSim:
     def _rate(self, activity: str) -> float:
         """Motion detections per minute while doing ``activity``."""
         p = self.profile
-        if activity not in _STILL or activity == "unseen":
+        if activity not in STILL or activity == "unseen":
             return _MOTION_RATE[activity]
         if activity == "sleep":
             return p.sleep_motion
@@ -541,17 +291,17 @@ class ResidentSim:
     def days(self, first_day: int, last_day: int | None) -> Iterator[list[SimEvent]]:
         """Yield each simulated day's events, sorted, from ``first_day`` (forever if no end)."""
         day = first_day
-        wake = self.wake_time(day)
+        wake = self.planner.wake_time(day)
         spill: list[SimEvent] = []
         while last_day is None or day <= last_day:
-            next_wake = self.wake_time(day + 1)
+            next_wake = self.planner.wake_time(day + 1)
             out: list[SimEvent] = []
             if not self.collapsed:
-                blocks = self._schedule(day, wake, next_wake)
-                blocks = self._apply_trips(blocks, wake, next_wake)
+                blocks = self.planner.schedule(day, wake, next_wake)
+                blocks = self.planner.apply_trips(blocks, wake, next_wake)
                 collapse = self.plan.collapse_at
                 if collapse is not None and collapse < next_wake:
-                    blocks = self._collapse(blocks, collapse)
+                    blocks = self.planner.collapse(blocks, collapse)
                     self.collapsed = True
                 self._block_events(blocks, out)
                 if self.collapsed and collapse is not None:
