@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import signal
 import subprocess
 import sys
 import time
@@ -60,3 +62,20 @@ def wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> None:
             return
         time.sleep(0.5)
     raise AssertionError(f"not within {timeout_s} s: {what}")
+
+
+def assigned(log: Path) -> list[list[int]]:
+    """The partition sets a writer logged as assigned, in order."""
+    found = re.findall(r"series writer assigned partitions \[([0-9,]*)\]", log.read_text())
+    return [[int(p) for p in text.split(",") if p] for text in found]
+
+
+def stop_and_show(procs: list[subprocess.Popen[bytes]], logs: list[Path]) -> None:
+    """Kill the writers still running and print the end of each log (for a failure)."""
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    for log in logs:
+        lines = log.read_text(errors="replace").splitlines()
+        print(log.name, "\n".join(line for line in lines if " aiokafka" not in line)[-3000:])
