@@ -300,6 +300,8 @@ class SeriesWriter:
                 except InfluxError as exc:
                     log.warning("cannot read the health of partitions taken over yet: %s", exc)
                 else:
+                    # a rebalance during the read may have taken some away again
+                    wanted &= self._health_unseeded
                     self.rollup.seed_health(
                         h for h in stored if self._partition_of(h.household_id) in wanted)
                     self._health_unseeded -= wanted
