@@ -1,4 +1,4 @@
-"""``anbu alerts`` exits with :data:`EXIT_GAVE_UP` when its PostgreSQL stays away too long.
+"""``anbu alerts`` exits with :data:`EXIT_GAVE_UP` when PostgreSQL or Kafka stays away too long.
 
 Its escalation loop reads the alert store every ``alerts.tick_interval``; with the database
 refusing connections each run of the loop fails, is restarted after a wait that doubles
@@ -9,6 +9,11 @@ waits after the first failure (4 failures): the test allows 60 s on a loaded mac
 
 Control: the same service whose database comes back after one failure keeps running (the
 wait doubles, so it is back before the fourth failure) and still records alerts.
+
+Kafka: an idle service (no alert coming) whose broker is killed exits the same way. Its
+consumers commit after records, and also every ``IDLE_COMMIT_S`` (5 s) without one, so the
+lost broker shows as failing commits; before that, the idle service ran on without its
+broker for good. Control: idle with its broker, it keeps running past several idle commits.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,11 +33,12 @@ from kafka import KafkaProducer
 
 from alerts.store import AlertStore
 from anbu.events import SosCause, SosEvent, SourceFormat
-from anbu.kafka_consumers import EXIT_GAVE_UP
+from anbu.kafka_consumers import EXIT_GAVE_UP, IDLE_COMMIT_S
 from anbu.stack.services import free_port
 from anbu.timeutil import utcnow
 from config import Settings
 from testkit import processes
+from testkit.services import RunningService, running, settings_for, start_kafka
 from tests.kit.alerts import cli_flags
 from tests.kit.postgres import new_postgres_database
 from tests.kit.series import wait_until
@@ -44,6 +50,20 @@ POLICY = {
     "kafka.consumers.give_up_after": GIVE_UP_AFTER,
     "alerts.tick_interval": "0.1s",
 }
+
+
+def _start(settings: Settings, extra: dict[str, object], log: Path) -> subprocess.Popen[bytes]:
+    flags = cli_flags(settings, {**POLICY, **extra, "alerts.metrics_port": free_port()})
+    return processes.spawn([sys.executable, "-m", "anbu", *flags, "alerts"], log,
+                           env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def _show(process: subprocess.Popen[bytes], log: Path) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    lines = log.read_bytes().decode(errors="replace").splitlines()
+    print("\n".join(line for line in lines if " aiokafka" not in line)[-4000:])
 
 
 def _allow_connections(url: str, allow: bool) -> None:
@@ -83,12 +103,8 @@ def test_alerts_service_exits_for_its_supervisor_when_postgresql_stays_away(
     url = new_postgres_database()
     AlertStore(url).close()  # the tables, so the control can count alerts
     log = tmp_path / "alerts.log"
-    flags = cli_flags(settings, {**POLICY, "alerts.database_url": url,
-                                 "alerts.group_id": f"anbu-alerts-{unique()}",
-                                 "alerts.metrics_port": free_port()})
-    process: subprocess.Popen[bytes] = processes.spawn(
-        [sys.executable, "-m", "anbu", *flags, "alerts"], log,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    process = _start(settings, {"alerts.database_url": url,
+                                "alerts.group_id": f"anbu-alerts-{unique()}"}, log)
     try:
         wait_until(lambda: b"alerts service consuming" in log.read_bytes(), 60,
                    "the alerts service started")
@@ -115,8 +131,41 @@ def test_alerts_service_exits_for_its_supervisor_when_postgresql_stays_away(
         assert process.wait(60) == 0
     finally:
         _allow_connections(url, True)
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        lines = log.read_bytes().decode(errors="replace").splitlines()
-        print("\n".join(line for line in lines if " aiokafka" not in line)[-4000:])
+        _show(process, log)
+
+
+@pytest.fixture
+def own_kafka(tmp_path: Path) -> Iterator[RunningService]:
+    """A broker of this test's own, to kill."""
+    spec, log = start_kafka(tmp_path / "kafka")
+    with running(spec, log, 120) as service:
+        yield service
+
+
+def test_idle_alerts_service_exits_for_its_supervisor_when_kafka_stays_away(
+    tmp_path: Path, own_kafka: RunningService, influxdb: RunningService,
+    unique: Callable[[], str],
+) -> None:
+    settings = settings_for(tmp_path / "var", None, own_kafka, influxdb)
+    log = tmp_path / "alerts.log"
+    process = _start(settings, {"alerts.database_url": new_postgres_database(),
+                                "alerts.group_id": f"anbu-alerts-{unique()}",
+                                "kafka.consumers.commit_timeout": "2s",
+                                "kafka.consumers.commit_failures": 2}, log)
+    try:
+        wait_until(lambda: b"alerts service consuming" in log.read_bytes(), 60,
+                   "the alerts service started")
+        # control: idle with its broker, the idle commits work and it runs on
+        time.sleep(IDLE_COMMIT_S * 3)
+        assert process.poll() is None, log.read_text()[-3000:]
+        assert b"offset commit failed" not in log.read_bytes()
+        own_kafka.kill()
+        killed = time.monotonic()
+        wait_until(lambda: process.poll() is not None, 120, "anbu alerts exited")
+        text = log.read_bytes().decode(errors="replace")
+        assert process.returncode == EXIT_GAVE_UP, text[-3000:]
+        assert "offset commit failed" in text
+        assert f"failed {GIVE_UP_AFTER} times in a row" in text
+        print(f"anbu alerts exited {time.monotonic() - killed:.1f} s after its broker was killed")
+    finally:
+        _show(process, log)
