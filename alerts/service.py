@@ -306,6 +306,7 @@ class AlertService:
                 if consumer.assignment():
                     self.consuming.set()
                 if not batches:
+                    await committer.commit_if_idle(consumer)  # shows a lost broker
                     continue
                 for records in batches.values():
                     for record in records:
@@ -343,6 +344,8 @@ class AlertService:
                 if batches:
                     await committer.commit(consumer)
                     committer.check()
+                else:
+                    await committer.commit_if_idle(consumer)  # shows a lost broker
         finally:
             await stop_consumer(consumer, self.policy.commit_timeout_s)
 

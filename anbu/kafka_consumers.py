@@ -228,6 +228,12 @@ async def stop_consumer(consumer: AIOKafkaConsumer, timeout_s: float) -> bool:
     return bool(done)
 
 
+IDLE_COMMIT_S = 5.0
+"""How often :meth:`Committer.commit_if_idle` commits while no record comes: a lost broker
+must show as failing commits on an idle consumer too (an idle ``anbu alerts`` whose broker
+was killed ran on for good, never giving up)."""
+
+
 class Committer:
     """Commits a consumer's offsets: a bounded wait, failures logged and counted.
 
@@ -240,6 +246,7 @@ class Committer:
         self.what = what
         self.policy = policy
         self.in_row = 0
+        self._last_commit = time.monotonic()
 
     async def commit(
         self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int] | None = None
@@ -249,6 +256,7 @@ class Committer:
         A failed commit is safe for anbu's consumers: what it covered is read again and
         deduplicated (alerts by id, series by idempotency key and stored offsets).
         """
+        self._last_commit = time.monotonic()
         try:
             await asyncio.wait_for(consumer.commit(offsets), self.policy.commit_timeout_s)
         except (KafkaError, TimeoutError) as exc:
@@ -260,6 +268,19 @@ class Committer:
             return False
         self.in_row = 0
         return True
+
+    async def commit_if_idle(self, consumer: AIOKafkaConsumer) -> None:
+        """Commit again (what was consumed) after :data:`IDLE_COMMIT_S` without a commit.
+
+        For a loop that commits only after records: call it when a fetch returned none.
+
+        Raises:
+            CommitStalled: as :meth:`check`.
+        """
+        if time.monotonic() - self._last_commit < IDLE_COMMIT_S or not consumer.assignment():
+            return
+        await self.commit(consumer)
+        self.check()
 
     def check(self) -> None:
         """End the session if commits keep failing.

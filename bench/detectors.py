@@ -328,11 +328,12 @@ async def _raw_consume(
         await consumer.stop()
 
 
-def start_worker(settings: Settings, data_dir: Path, web_port: int, log: Path
-                 ) -> Popen[bytes]:
+def start_worker(settings: Settings, data_dir: Path, web_port: int, log: Path,
+                 overrides: dict[str, str] | None = None) -> Popen[bytes]:
     """Start ``anbu worker`` on the settings' broker, topics and group.
 
     It gets its own state directory and web port; its output goes to ``log``.
+    ``overrides`` are further settings, dotted (``{"detectors.standby_replicas": "0"}``).
     """
     topics = settings.kafka.topics
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANBU_")}
@@ -342,6 +343,8 @@ def start_worker(settings: Settings, data_dir: Path, web_port: int, log: Path
         env[f"ANBU_KAFKA__TOPICS__{name.upper()}"] = getattr(topics, name)
     env["ANBU_STACK__DATA_DIR"] = str(data_dir)
     env["ANBU_DETECTORS__WEB_PORT"] = str(web_port)
+    for key, value in (overrides or {}).items():
+        env["ANBU_" + key.upper().replace(".", "__")] = value
     return processes.spawn([sys.executable, "-m", "anbu", "worker"], log, env=env)
 
 

@@ -16,10 +16,14 @@ def scale_table(figures: dict[str, Any]) -> str:
         lines.append(f"  {row['workers']} worker(s): {row['events']:,} events in "
                      f"{row['seconds']} s = {row['events_per_s']} events/s "
                      f"(x{row['vs_one']} of one)")
-    h = figures["handover"]
-    lines.append(f"  hand-over: a second worker joined in {h['second_join_s']} s; after a "
-                 f"SIGKILL the survivor restored {h['partitions_moved']} partition(s) in "
-                 f"{h['handover_after_sigkill_s']} s (session timeout {h['session_timeout_s']} s)")
+    for h in figures.get("handovers", [figures["handover"]]):
+        lines.append(
+            f"  hand-over ({h.get('standby_replicas', '?')} standby replica(s), "
+            f"{h.get('households', 0):,} households with state): a second worker joined in "
+            f"{h['second_join_s']} s; after a SIGKILL the survivor restored "
+            f"{h['partitions_moved']} partition(s) ({h.get('households_moved', '?')} "
+            f"households) in {h['handover_after_sigkill_s']} s "
+            f"(session timeout {h['session_timeout_s']} s)")
     return "\n".join(lines)
 
 
@@ -30,14 +34,21 @@ def register(bench_app: typer.Typer) -> None:
     def scale(
         events: Annotated[int, typer.Option(min=1000, help="Events in the backlog.")] = 1_000_000,
         batch: Annotated[int, typer.Option(min=1, help="Events per Kafka record.")] = 50,
-        workers: Annotated[str, typer.Option(help="Worker counts, comma-separated.")] = "1,2",
+        workers: Annotated[str, typer.Option(
+            help="Worker counts, comma-separated (empty: the hand-over only).")] = "1,2",
+        households: Annotated[int, typer.Option(
+            min=0, help="Households given state before the hand-over's SIGKILL.")] = 0,
+        standbys: Annotated[str, typer.Option(
+            help="detectors.standby_replicas values to time the hand-over with, "
+            "comma-separated.")] = "1",
         output: Annotated[Path | None, typer.Option(help="Also write the figures here.")] = None,
     ) -> None:
         """Time one worker and several over the same backlog; time a hand-over."""
         from bench.scale import run
 
         copies = tuple(int(n) for n in workers.split(",") if n.strip())
-        figures = run(events=events, batch=batch, copies=copies)
+        figures = run(events=events, batch=batch, copies=copies, households=households,
+                      standbys=tuple(int(n) for n in standbys.split(",") if n.strip()))
         typer.echo(scale_table(figures))
         if output is not None:
             output.write_text(json.dumps(figures, indent=2))

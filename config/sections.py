@@ -212,6 +212,14 @@ class DetectorSettings(_Section):
     broker_session_timeout: float = 6.0
     broker_heartbeat_interval: float = 1.0
     broker_rebalance_timeout: float = 5.0
+    standby_replicas: int = Field(
+        default=1,
+        ge=0,
+        description="Standby copies of each partition's household state that other workers "
+        "keep up to date from the changelog (Faust's table_standby_replicas), so a worker "
+        "taking over a partition after a crash need not read its whole changelog first "
+        "(docs/scaling.md).",
+    )
 
 
 class AlertSettings(_Section):

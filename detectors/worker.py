@@ -64,6 +64,7 @@ def build_app(settings: Settings) -> tuple[faust.App, Runtime]:
         broker_session_timeout=det.broker_session_timeout,
         broker_heartbeat_interval=det.broker_heartbeat_interval,
         broker_rebalance_timeout=det.broker_rebalance_timeout,
+        table_standby_replicas=det.standby_replicas,
         # a killed worker's local RocksDB can hold writes its changelog lacks; the local
         # state is the newer one, and the offsets in it (detectors/offsets.py) say where to go on
         recovery_consistency_check=False,

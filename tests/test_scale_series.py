@@ -10,7 +10,6 @@ sum of ``events_rate``.
 from __future__ import annotations
 
 import os
-import re
 import signal
 import threading
 import time
@@ -24,7 +23,7 @@ from anbu.influx import InfluxClient, InfluxError
 from config import Settings
 from testkit.polling import wait_for
 from testkit.publishing import publish_events
-from tests.kit.series import motion_events, start_series
+from tests.kit.series import assigned, motion_events, start_series, stop_and_show
 from timeseries.rollup import bucket_start
 
 HOUSEHOLDS = 40
@@ -52,12 +51,6 @@ def _rate_total(settings: Settings) -> int:
     return int(rows[0]["values"][0][1]) if rows else 0
 
 
-def _assigned(log: Path) -> list[list[int]]:
-    """The partition sets the writer logged, in order."""
-    found = re.findall(r"series writer assigned partitions \[([0-9,]*)\]", log.read_text())
-    return [[int(p) for p in text.split(",") if p] for text in found]
-
-
 def test_series_writers_joining_and_killed_midway_count_every_event_once(
     make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
@@ -73,7 +66,7 @@ def test_series_writers_joining_and_killed_midway_count_every_event_once(
 
     try:
         # both in the group, two partitions each
-        wait_for(lambda: all(a and len(a[-1]) == 2 for a in map(_assigned, logs)), 90,
+        wait_for(lambda: all(a and len(a[-1]) == 2 for a in map(assigned, logs)), 90,
                  step_s=0.5, what="the two writers share the four partitions")
         send(motion_events("first", 400, HOUSEHOLDS))
         wait_for(lambda: sum(_counts(settings).values()) == 400, 60,
@@ -92,11 +85,11 @@ def test_series_writers_joining_and_killed_midway_count_every_event_once(
         # a third writer joins: the others hand partitions over with counts not yet written
         logs.append(tmp_path / "series-3.log")
         writers.append(start_series(settings, {**FAST, "stack.instance": 3}, logs[2]))
-        wait_for(lambda: bool(_assigned(logs[2])), 60, step_s=0.5, what="the third writer joined")
+        wait_for(lambda: bool(assigned(logs[2])), 60, step_s=0.5, what="the third writer joined")
         os.killpg(writers[0].pid, signal.SIGKILL)
         writers[0].wait()
         streaming.join()
-        wait_for(lambda: sorted(_assigned(logs[1])[-1] + _assigned(logs[2])[-1]) == [0, 1, 2, 3],
+        wait_for(lambda: sorted(assigned(logs[1])[-1] + assigned(logs[2])[-1]) == [0, 1, 2, 3],
                  90, step_s=0.5, what="writers 2 and 3 took the killed writer's partitions")
         total = 400 + len(second)
         wait_for(lambda: sum(_counts(settings).values()) >= total, 90,
@@ -107,10 +100,4 @@ def test_series_writers_joining_and_killed_midway_count_every_event_once(
         assert _rate_total(settings) == total  # events_rate: each event once too
         assert writers[1].poll() is None and writers[2].poll() is None
     finally:
-        for writer in writers:
-            if writer.poll() is None:
-                os.killpg(writer.pid, signal.SIGKILL)
-                writer.wait()
-        for log in logs:
-            lines = log.read_text(errors="replace").splitlines()
-            print(log.name, "\n".join(line for line in lines if " aiokafka" not in line)[-3000:])
+        stop_and_show(writers, logs)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import secrets
 from collections import OrderedDict
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -41,6 +41,9 @@ LATE_WINDOW = timedelta(hours=2)
 """Buckets this far behind the newest one are written and forgotten."""
 
 ActivityKey = tuple[str, str, int]  # household, kind, bucket start (epoch s)
+
+PartitionOf = Callable[[str], int]
+"""A household's partition of ``anbu.events`` (see :func:`anbu.partitioning.partition_of`)."""
 
 
 def bucket_start(moment: datetime, size: timedelta = BUCKET) -> int:
@@ -94,6 +97,8 @@ class SeriesRollup:
         self.households: dict[str, HouseholdRecord] = {}
         self.devices: dict[str, DeviceRecord] = {}
         self.health: dict[str, DeviceHealth] = {}
+        # retired devices, so that health read back from InfluxDB does not bring them back
+        self._retired: set[str] = set()
         self.activity: dict[ActivityKey, int] = {}
         self._dirty: set[ActivityKey] = set()
         self._unseeded: set[ActivityKey] = set()
@@ -123,8 +128,10 @@ class SeriesRollup:
             if record.retired or record.retired_at is not None:
                 self.devices.pop(record.device_id, None)
                 self.health.pop(record.device_id, None)
+                self._retired.add(record.device_id)
             else:
                 self.devices[record.device_id] = record
+                self._retired.discard(record.device_id)
                 known = self.health.get(record.device_id)
                 if known is None:
                     self.health[record.device_id] = DeviceHealth(
@@ -142,6 +149,7 @@ class SeriesRollup:
         elif kind == "device":
             self.devices.pop(ident, None)
             self.health.pop(ident, None)
+            self._retired.add(ident)
 
     def forget_activity(self, households: Collection[str]) -> None:
         """Drop the buckets of households whose partitions another writer took over.
@@ -155,6 +163,44 @@ class SeriesRollup:
             del self.activity[key]
             self._dirty.discard(key)
             self._unseeded.discard(key)
+
+    def forget_health(self, gone: Callable[[DeviceHealth], bool]) -> None:
+        """Forget what is known of the devices ``gone`` selects (another writer has them now).
+
+        Registered devices stay, as never heard of, until :meth:`seed_health` or their
+        events tell again; unregistered ones are dropped.
+        """
+        for device_id, health in list(self.health.items()):
+            if not gone(health):
+                continue
+            if device_id in self.devices:
+                self.health[device_id] = DeviceHealth(health.household_id, device_id, health.kind)
+            else:
+                del self.health[device_id]
+
+    def seed_health(self, stored: Iterable[DeviceHealth]) -> None:
+        """Take in the health the previous owner of some partitions wrote last.
+
+        What this writer learned from events since is newer and is kept; what it lacks (a
+        battery level, the time last seen before the hand-over) comes from ``stored``.
+        """
+        for old in stored:
+            if old.device_id in self._retired:
+                continue
+            known = self.health.get(old.device_id)
+            if known is None:
+                self.health[old.device_id] = old
+                continue
+            newer = old.last_seen is not None and (
+                known.last_seen is None or old.last_seen > known.last_seen
+            )
+            if newer:
+                known.last_seen = old.last_seen
+                known.available = old.available
+            if old.battery is not None and (newer or known.battery is None):
+                known.battery = old.battery
+            if old.linkquality is not None and (newer or known.linkquality is None):
+                known.linkquality = old.linkquality
 
     # -- events -------------------------------------------------------------------------
 
@@ -278,26 +324,44 @@ class SeriesRollup:
             self.seed_before = max(self.seed_before, horizon)
         return points
 
-    def health_snapshot(self, now: datetime) -> list[Point]:
-        """The device-health snapshot at ``now`` (whole seconds), for every known device.
+    def health_snapshot(
+        self, now: datetime, partition_of: PartitionOf | None = None,
+        partitions: Collection[int] = (),
+    ) -> list[Point]:
+        """The device-health snapshot at ``now`` (whole seconds) of every known device.
 
         Three measurements, all stamped with the snapshot's time:
 
         - ``device_health``: one point per device, reported or not;
         - ``device_attention``: the same, only for devices offline, silent, never
           reported or low on battery (the devices page reads these, not every device);
-        - ``device_summary``: counts per care center and dong, written last, so a summary
-          that can be read marks a complete snapshot.
+        - ``device_summary``: counts per care center and dong (and partition), written
+          last, so a summary that can be read marks a complete snapshot of its partition.
 
         A device is online when it has reported within its reporting interval (from the
         registry; an hour if unregistered) and did not say it went offline.
+
+        Args:
+            now: the snapshot's time.
+            partition_of: with several writers, the partition of a household's events; the
+                snapshot then holds only the devices of ``partitions``, and every point is
+                tagged with its ``partition`` (readers take the newest snapshot of each).
+                None: every device, untagged (one writer, benchmarks).
+            partitions: the partitions this writer owns.
         """
         now = now.replace(microsecond=0)
         points = []
         attention = []
-        summary: dict[tuple[str, str], dict[str, int]] = {}
+        summary: dict[tuple[str, str, str], dict[str, int]] = {}
         clock = now.timestamp()
+        owned = set(partitions)
         for health in self.health.values():
+            part = ""
+            if partition_of is not None:
+                number = partition_of(health.household_id)
+                if number not in owned:
+                    continue
+                part = str(number)
             device = self.devices.get(health.device_id)
             household = self.households.get(health.household_id)
             interval = device.reporting_interval_s if device else 3600
@@ -320,15 +384,20 @@ class SeriesRollup:
                 "room": device.room if device else None,
                 "dong": household.dong if household else None,
                 "care_center": household.care_center_id if household else None,
+                # kept apart from online, for the next owner to read back (seed_health)
+                "available": health.available,
             }
             tags = {"household": health.household_id, "device": health.device_id,
                     "kind": health.kind}
+            if part:
+                tags["partition"] = part
             points.append(Point(DEVICE_HEALTH, fields, now, tags))
             if not online or fields["low_battery"]:
                 attention.append(Point(DEVICE_ATTENTION, fields, now, tags))
             place = (
                 household.care_center_id if household else "?",
                 household.dong if household else "?",
+                part,
             )
             counts = summary.setdefault(place, dict.fromkeys(SUMMARY_FIELDS, 0))
             counts["total"] += 1
@@ -339,7 +408,8 @@ class SeriesRollup:
                 counts[f"battery_{min(9, max(0, int(health.battery // 10)))}"] += 1
         points.extend(attention)
         points.extend(
-            Point(DEVICE_SUMMARY, counts, now, {"care_center": center, "dong": dong})
-            for (center, dong), counts in sorted(summary.items())
+            Point(DEVICE_SUMMARY, counts, now,
+                  {"care_center": center, "dong": dong, **({"partition": part} if part else {})})
+            for (center, dong, part), counts in sorted(summary.items())
         )
         return points

@@ -1,13 +1,18 @@
-"""What InfluxDB already holds for the series writer: counts to add to, offsets to resume at."""
+"""What InfluxDB already holds for the series writer, written before by it or another.
+
+Counts to add to, offsets to resume at, and the device health a partition's previous owner
+wrote last.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Collection
+from datetime import datetime, timedelta
 
 from anbu.influx import InfluxClient
 from config import Settings
-from timeseries.rollup import ActivityKey
-from timeseries.schema import ACTIVITY, BUCKET, SERIES_OFFSETS
+from timeseries.rollup import ActivityKey, DeviceHealth
+from timeseries.schema import ACTIVITY, BUCKET, DEVICE_HEALTH_FROM, SERIES_OFFSETS
 
 
 def read_counts(client: InfluxClient, keys: list[ActivityKey]) -> dict[ActivityKey, int]:
@@ -47,6 +52,47 @@ def read_offsets(client: InfluxClient, settings: Settings) -> dict[tuple[str, in
             if offset is not None:
                 found[(tags.get("topic", ""), int(tags.get("partition", "0")))] = int(offset)
     return found
+
+
+def read_health(
+    client: InfluxClient, partitions: Collection[int], within: timedelta
+) -> list[DeviceHealth]:
+    """The newest health written for the devices of ``partitions`` (by any writer).
+
+    Args:
+        client: the anbu database's.
+        partitions: partitions of ``anbu.events`` (the ``partition`` tag of the snapshots).
+        within: how far back to look (the health retention).
+
+    Returns:
+        One entry per device; ``last_seen``, ``battery`` and ``linkquality`` are each the
+        newest written (a device's snapshots keep them once known).
+    """
+    if not partitions:
+        return []
+    names = " OR ".join(f"\"partition\" = '{p}'" for p in sorted(partitions))
+    found: dict[str, DeviceHealth] = {}
+    for series in client.query(
+        'SELECT last("last_seen") AS "last_seen", last("battery") AS "battery", '
+        'last("linkquality") AS "linkquality", last("available") AS "available" '
+        f"FROM {DEVICE_HEALTH_FROM} WHERE ({names}) "
+        f"AND time > now() - {int(within.total_seconds())}s "
+        'GROUP BY "device", "household", "kind"'
+    ):
+        tags = series.get("tags", {})
+        for values in series.get("values", []):
+            row = dict(zip(series.get("columns", []), values, strict=False))
+            health = DeviceHealth(
+                tags.get("household", ""), tags.get("device", ""), tags.get("kind", ""),
+                last_seen=row.get("last_seen"), battery=row.get("battery"),
+                linkquality=row.get("linkquality"),
+                available=row.get("available") is not False,
+            )
+            known = found.get(health.device_id)
+            # a device moved to another household has a series for each: the newer wins
+            if known is None or (health.last_seen or 0) > (known.last_seen or 0):
+                found[health.device_id] = health
+    return list(found.values())
 
 
 def _quote(text: str) -> str:

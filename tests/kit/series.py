@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import signal
 import subprocess
 import sys
 from datetime import datetime
@@ -55,3 +57,21 @@ def motion_events(tag: str, n: int, households: int = 4) -> list[DeviceEvent]:
         motion(f"hh-{tag}-{i % households:02d}", now, idempotency_key("consumer-tests", tag, i))
         for i in range(n)
     ]
+
+
+
+def assigned(log: Path) -> list[list[int]]:
+    """The partition sets a writer logged as assigned, in order."""
+    found = re.findall(r"series writer assigned partitions \[([0-9,]*)\]", log.read_text())
+    return [[int(p) for p in text.split(",") if p] for text in found]
+
+
+def stop_and_show(procs: list[subprocess.Popen[bytes]], logs: list[Path]) -> None:
+    """Kill the writers still running and print the end of each log (for a failure)."""
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    for log in logs:
+        lines = log.read_text(errors="replace").splitlines()
+        print(log.name, "\n".join(line for line in lines if " aiokafka" not in line)[-3000:])

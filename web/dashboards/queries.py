@@ -60,6 +60,28 @@ def _lit(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def _tag_of(series: dict[str, Any], values: list[Any], name: str) -> str:
+    """A column of one row of a query's ``series`` ("" when absent or null)."""
+    columns = series.get("columns", [])
+    value = values[columns.index(name)] if name in columns else None
+    return "" if value is None else str(value)
+
+
+def _newest_per_partition(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """The newest snapshot time of each partition among health ``rows``.
+
+    Rows without a ``partition`` (written by a single writer before snapshots were split
+    by partition) count only when no partitioned snapshot is there.
+    """
+    newest: dict[str, int] = {}
+    for row in rows:
+        part = row.get("partition") or ""
+        newest[part] = max(newest.get(part, 0), _epoch(row["time"]))
+    if len(newest) > 1:
+        newest.pop("", None)
+    return newest
+
+
 def _epoch(stamp: Any) -> int:
     if isinstance(stamp, int | float):
         return int(stamp)
@@ -307,7 +329,10 @@ class DashboardQueries:
     def device_summary(self, centers: set[str] | None = None) -> dict[str, Any]:
         """Device counts of the newest complete health snapshot (``device_summary``).
 
-        ``as_of`` is the snapshot's time (epoch s), None when there is none recent.
+        Several series writers each snapshot the devices of their partitions (tag
+        ``partition``): the newest snapshot of each partition is summed, so a device is
+        counted once whichever writer owns it now. ``as_of`` is the oldest of those
+        snapshots' times (epoch s; ``snapshots`` has each), None when there is none recent.
         ``offline`` counts every device not online, as the series writer does; ``silent``
         only those that reported and then went quiet. A device that has not reported yet
         (just installed, or the stack just started) is not "unresponsive": pages show it
@@ -322,10 +347,10 @@ class DashboardQueries:
             for one in series
             for values in one.get("values", [])
         ]
-        as_of = max((_epoch(r["time"]) for r in rows), default=None)
+        snapshots = _newest_per_partition(rows)
         totals = dict.fromkeys(SUMMARY_FIELDS, 0)
         for row in rows:
-            if _epoch(row["time"]) != as_of:
+            if snapshots.get(row.get("partition") or "") != _epoch(row["time"]):
                 continue
             if centers is not None and row.get("care_center") not in centers:
                 continue
@@ -339,15 +364,35 @@ class DashboardQueries:
             "never_reported": totals["never_reported"],
             "low_battery": totals["low_battery"],
             "battery": [totals[f"battery_{d}"] for d in range(10)],
-            "as_of": as_of,
+            "as_of": min(snapshots.values(), default=None),
+            "snapshots": snapshots,
         }
 
-    def attention(self, as_of: int | None, centers: set[str] | None = None) -> list[DeviceRow]:
-        """Devices of the snapshot at ``as_of`` that need an installer, most urgent first."""
+    def attention(
+        self, as_of: int | None, centers: set[str] | None = None,
+        snapshots: dict[str, int] | None = None,
+    ) -> list[DeviceRow]:
+        """Devices that need an installer, most urgent first.
+
+        Args:
+            as_of: the snapshot's time (one writer's snapshot, untagged).
+            centers: only these care centers' devices.
+            snapshots: the newest snapshot's time per partition (``device_summary``'s), in
+                place of ``as_of``: each partition's devices are read at its time.
+        """
         if as_of is None:
             return []
-        series = self._query(f"SELECT * FROM {DEVICE_ATTENTION_FROM} WHERE time = {as_of}s")
-        return self._device_rows(series, centers)
+        series = self._query(f"SELECT * FROM {DEVICE_ATTENTION_FROM} WHERE time >= {as_of}s")
+        wanted = snapshots if snapshots is not None else {"": as_of}
+        kept = [
+            {**one, "values": [
+                values for values in one.get("values", [])
+                if wanted.get(_tag_of(one, values, "partition")) == _epoch(
+                    _tag_of(one, values, "time"))
+            ]}
+            for one in series
+        ]
+        return self._device_rows(kept, centers)
 
     def device_health(self, household: str) -> list[DeviceRow]:
         """The household's devices' newest health, silent and low-battery devices first."""

@@ -73,7 +73,7 @@ def devices_data(
     Only devices that need someone are listed (``device_attention``); the rest are counted.
     """
     summary = queries.device_summary(centers)
-    rows = queries.attention(summary["as_of"], centers)
+    rows = queries.attention(summary["as_of"], centers, summary["snapshots"])
     return {
         "summary": summary,
         "devices": [row.as_dict() for row in rows[:limit]],

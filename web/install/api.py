@@ -322,7 +322,7 @@ def retire_gateway(
     are none or several, so that the gateway put in its place may publish for them (a
     device tied to a retired gateway could be published for by none).
     """
-    row = _gateway(session, principal, gateway_id)
+    row = _owned(session, principal, Gateway, gateway_id)
     if row.retired_at is not None:
         raise HTTPException(status.HTTP_409_CONFLICT, f"gateway {gateway_id!r} is retired already")
     with _answered():
