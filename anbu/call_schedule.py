@@ -44,14 +44,19 @@ class CallSchedule:
     slots: tuple[tuple[int, time], ...]
 
     def text(self) -> str:
-        """The canonical text: one part per time, days as runs (``mon-fri 10:00``)."""
+        """The canonical text: one part per set of days, in week order, days as runs."""
         by_time: dict[time, list[int]] = {}
         for day, at in self.slots:
             by_time.setdefault(at, []).append(day)
-        by_days: dict[str, list[str]] = {}
+        by_days: dict[tuple[int, ...], list[str]] = {}
         for at in sorted(by_time):
-            by_days.setdefault(_days_text(by_time[at]), []).append(at.strftime("%H:%M"))
-        return "; ".join(f"{days} {','.join(times)}" for days, times in by_days.items())
+            days = tuple(sorted(set(by_time[at])))
+            by_days.setdefault(days, []).append(at.strftime("%H:%M"))
+        # parts in week order (by their first day), so the text reads like a week
+        return "; ".join(
+            f"{_days_text(list(days))} {','.join(times)}"
+            for days, times in sorted(by_days.items())
+        )
 
     def due_between(self, start: datetime, end: datetime) -> list[datetime]:
         """The call times in ``(start, end]``, as aware UTC datetimes, in order."""

@@ -350,6 +350,10 @@ def import_csv(session: Session, text: str, *, allowed_center: str | None = None
         "away_periods": [],
         "escalation_delays_s": [900, 900, 1800],
         "checkin_enabled": True,
+        # a multi-row insert needs every column in every row: rows that leave these empty
+        "checkin_schedule": None,
+        "quiet_start": None,
+        "quiet_end": None,
         "created_at": now,
     }
     # Core inserts (not ORM bulk inserts): several times faster for thousands of rows.

@@ -107,11 +107,11 @@ def calls_of(service: AlertService, household: str) -> list[ScheduledCall]:
 
 def done(service: AlertService, household: str, count: int) -> list[ScheduledCall]:
     """Wait until ``count`` of the household's calls are done and evaluated."""
-    return wait_for(
-        lambda: len(c := [x for x in calls_of(service, household) if x.evaluated]) >= count
-        and c,
-        what=f"{count} evaluated calls of {household}",
-    )
+    def evaluated() -> list[ScheduledCall] | None:
+        calls = [x for x in calls_of(service, household) if x.evaluated]
+        return calls if len(calls) >= count else None
+
+    return wait_for(evaluated, what=f"{count} evaluated calls of {household}")
 
 
 def alerts_of(service: AlertService, household: str, kind: str) -> list[Any]:
