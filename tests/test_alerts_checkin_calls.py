@@ -123,19 +123,20 @@ def test_two_missed_calls_open_one_alert_an_answer_between_prevents_it_help_is_c
     provider: StandInProvider,
     http_receiver: HttpReceiver,
     postgres_database: str,
+    fail_on_logged_errors: object,
 ) -> None:
     settings = schedule_settings(make_settings, provider, http_receiver, postgres_database)
     schedule = "daily 10:00,10:05,10:10"
     ids = register(
         settings,
         {
-            "010-3333-0001": ("cc-a", schedule),  # misses, misses, misses
+            "010-3333-0001": ("cc-a", schedule + ",10:15"),  # misses thrice, then answers
             "010-3333-0002": ("cc-b", schedule),  # misses, answers, misses
             "010-3333-0003": ("cc-b", "mon-fri 10:00"),  # asks for help
         },
     )
     missing, answering, helpless = ids["010-3333-0001"], ids["010-3333-0002"], ids["010-3333-0003"]
-    provider.outcomes["010-3333-0001"] = ["no_answer", "unreachable", "no_answer"]
+    provider.outcomes["010-3333-0001"] = ["no_answer", "unreachable", "no_answer", "answered_well"]
     provider.outcomes["010-3333-0002"] = ["no_answer", "answered_well", "no_answer"]
     provider.outcomes["010-3333-0003"] = "asked_for_help"
     clock = ShiftedClock(seoul(9, 59))
@@ -197,12 +198,22 @@ def test_two_missed_calls_open_one_alert_an_answer_between_prevents_it_help_is_c
         stored = json.dumps([a.reason for a in service.store.list_alerts()])
         assert "010-3333" not in stored
 
+        # an answered call ends the run: the open alert is resolved, with the reason kept
+        clock.set(seoul(10, 14, 59.5))
+        done(service, missing, 4)
+        closed = service.store.get(alert.id)
+        assert closed.state is AlertState.AUTO_RESOLVED
+        assert closed.close_note == (
+            "the resident answered the scheduled check-in call of 2026-12-07 10:15 well"
+        )
+
 
 def test_a_forged_report_on_a_scheduled_call_changes_nothing(
     make_settings: Callable[..., Settings],
     provider: StandInProvider,
     http_receiver: HttpReceiver,
     postgres_database: str,
+    fail_on_logged_errors: object,
 ) -> None:
     settings = schedule_settings(
         make_settings, provider, http_receiver, postgres_database,
@@ -244,6 +255,7 @@ def test_a_restart_or_a_second_service_does_not_place_a_call_twice(
     provider: StandInProvider,
     http_receiver: HttpReceiver,
     postgres_database: str,
+    fail_on_logged_errors: object,
 ) -> None:
     """A call placed before a restart is not placed again after it; a call whose time came
     while no service ran is placed late, once, within the late limit (2 h), and not beyond
