@@ -23,15 +23,19 @@ A call time that passed while no alerts service ran is placed late when the serv
 back, if it is at most ``alerts.checkin_late_limit`` (2 h) old: a morning call placed at noon
 still says whether the resident is well today; one placed in the evening would be a
 different call, and is given up (only the latest missed time of a household is tried).
+Only schedules read in the service's first minute are caught up: a schedule a care worker
+sets at 11:00 that names 10:00 begins with its next call.
 
 Due times are kept in a heap ordered by time, so a poll touches only households whose call
-is due; a change of schedules (a registry record) rebuilds the heap.
+is due; a changed schedule (a registry record) adds its next time, and entries of a schedule
+that changed since are dropped when they come up.
 """
 
 from __future__ import annotations
 
 import heapq
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -50,6 +54,8 @@ from anbu.timeutil import in_seoul, utcnow
 log = logging.getLogger(__name__)
 
 HELP_CAUSE = "call_help"
+CATCH_UP_S = 60.0
+"""For this long after its first look at the schedules, a service places calls it missed."""
 RETRY_S = 60.0
 """Wait before asking a provider again that could not take a call (timeout, 5xx)."""
 
@@ -85,6 +91,7 @@ class CheckinScheduler:
         late_limit_s: how late a call may still be placed.
         missed_in_row: missed calls in a row that open an alert.
         lease_s: how long a claim holds before another service may take the call over.
+        catch_up_s: for how long after its first poll the service places calls it missed.
     """
 
     def __init__(
@@ -99,6 +106,7 @@ class CheckinScheduler:
         late_limit_s: float = 7200.0,
         missed_in_row: int = 2,
         lease_s: float = 60.0,
+        catch_up_s: float = CATCH_UP_S,
     ) -> None:
         self.calls = calls
         self.lifecycle = lifecycle
@@ -109,6 +117,8 @@ class CheckinScheduler:
         self.late_limit_s = late_limit_s
         self.missed_in_row = missed_in_row
         self.lease_s = lease_s
+        self.catch_up_s = catch_up_s
+        self._started: float | None = None
         self._known: dict[str, str] = {}
         self._parsed: dict[str, CallSchedule] = {}
         self._heap: list[tuple[datetime, str, str]] = []
@@ -119,6 +129,11 @@ class CheckinScheduler:
         if schedules == self._known:
             return
         oldest = now - timedelta(seconds=self.late_limit_s)
+        assert self._started is not None  # set by due_now
+        # Catching up is for calls this service was not up to place: schedules read while it
+        # starts (the registry is read within a minute). A schedule a worker sets at 11:00
+        # that names 10:00 starts with the next call, not with a call at once.
+        catch_up = time.monotonic() - self._started < self.catch_up_s
         for household, text in schedules.items():
             if self._known.get(household) == text:
                 continue
@@ -130,7 +145,7 @@ class CheckinScheduler:
             self._parsed[household] = schedule
             # The latest call time that passed within the late limit first: placed late if
             # no service placed it (the claim says), else nothing happens.
-            missed = schedule.due_between(oldest, now)
+            missed = schedule.due_between(oldest, now) if catch_up else []
             due = missed[-1] if missed else schedule.next_after(now)
             heapq.heappush(self._heap, (due, household, text))
         for household in set(self._parsed) - set(schedules):
@@ -140,6 +155,8 @@ class CheckinScheduler:
     def due_now(self) -> list[tuple[str, datetime]]:
         """Pop the (household, call time) pairs that have come; schedule each one's next."""
         now = self.clock()
+        if self._started is None:
+            self._started = time.monotonic()
         self._refresh(self.directory.call_schedules(), now)
         oldest = now - timedelta(seconds=self.late_limit_s)
         due: list[tuple[str, datetime]] = []

@@ -10,16 +10,22 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 from kafka.errors import KafkaError
 
 from alerts.checkin_calls import CallState, CheckinCalls, ScheduledCall
+from alerts.checkin_scheduler import CheckinScheduler
+from alerts.directory import StaticDirectory
+from alerts.lifecycle import Channels, Lifecycle
 from alerts.model import AlertState
+from alerts.notifiers.voicebot import VoicebotNotifier
 from alerts.notifiers.webhook import SIGNATURE_HEADER, sign
 from alerts.service import AlertService, BackgroundService
+from alerts.store import AlertStore
 from anbu.kafka_topics import ensure_topics
 from anbu.stack.services import free_port
 from anbu.timeutil import SEOUL, in_seoul
@@ -308,3 +314,34 @@ def test_a_restart_or_a_second_service_does_not_place_a_call_twice(
     finally:
         third.stop()
         second.stop()
+
+
+def test_calls_missed_while_down_are_caught_up_at_start_but_a_new_schedule_waits(
+    tmp_path: Path, provider: StandInProvider
+) -> None:
+    """Which call times come due (the scheduler's own clock; no call is placed here)."""
+    store = AlertStore(f"sqlite:///{tmp_path / 'alerts.sqlite3'}")
+    directory = StaticDirectory(schedules={"hh-1": "daily 10:00", "hh-2": "daily 08:30"})
+    clock = ShiftedClock(seoul(11, 0))
+    scheduler = CheckinScheduler(
+        CheckinCalls(store),
+        Lifecycle(store, directory, Channels()),
+        directory,
+        VoicebotNotifier(directory, provider.url(), SECRET, None),
+        clock=clock,
+        catch_up_s=0.5,
+    )
+    # at start: 10:00 is an hour late, within the limit; 08:30 is 2.5 h late, beyond it
+    assert scheduler.due_now() == [("hh-1", seoul(10, 0))]
+    assert scheduler.due_now() == []
+    time.sleep(0.6)
+    # set at 11:00, a schedule naming 10:30 begins with tomorrow's call
+    directory.schedules["hh-3"] = "daily 10:30"
+    assert scheduler.due_now() == []
+    tomorrow = seoul(10, 0) + timedelta(days=1)
+    clock.set(tomorrow + timedelta(seconds=1))
+    assert scheduler.due_now() == [("hh-2", tomorrow - timedelta(minutes=90)), ("hh-1", tomorrow)]
+    clock.set(tomorrow + timedelta(minutes=30, seconds=1))
+    assert scheduler.due_now() == [("hh-3", tomorrow + timedelta(minutes=30))]
+    assert provider.calls == []
+    store.close()
