@@ -45,11 +45,12 @@ from alerts.checkin_calls import CheckinCalls, ScheduledCall, missed_run
 from alerts.directory import Directory
 from alerts.exceptions import NotifyError
 from alerts.lifecycle import Lifecycle
-from alerts.notifiers.voicebot import CallOutcome
+from alerts.notifiers.voicebot import CallOutcome, VoicebotNotifier
 from anbu.call_schedule import CallSchedule, parse_call_schedule
 from anbu.events import AlertAction, AlertEvent, AlertKind, Severity, alert_id
 from anbu.sos import sos_reason
 from anbu.timeutil import in_seoul, utcnow
+from config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,39 @@ class CheckinScheduler:
         self._known: dict[str, str] = {}
         self._parsed: dict[str, CallSchedule] = {}
         self._heap: list[tuple[datetime, str, str]] = []
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        lifecycle: Lifecycle,
+        directory: Directory,
+        requester: object,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> CheckinScheduler | None:
+        """The scheduler ``settings`` configure, or None.
+
+        None when no provider is configured (``requester`` is the ``voicebot`` notifier, if
+        any), or no callback is served for the outcomes.
+        """
+        section = settings.alerts
+        if not isinstance(requester, VoicebotNotifier):
+            return None
+        if not section.voicebot_callback_port:
+            # Outcomes could never arrive: every call would count as missed.
+            log.warning("alerts.voicebot_callback_port unset: no scheduled check-in calls")
+            return None
+        return cls(
+            CheckinCalls(lifecycle.store),
+            lifecycle,
+            directory,
+            requester,
+            clock=clock,
+            wait_s=section.checkin_call_wait.total_seconds(),
+            late_limit_s=section.checkin_late_limit.total_seconds(),
+            missed_in_row=section.checkin_missed_in_row,
+            lease_s=2 * section.notify_timeout.total_seconds() + 10,
+        )
 
     # --- the schedule ----------------------------------------------------------------
 

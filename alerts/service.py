@@ -27,7 +27,6 @@ from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from alerts import metrics
-from alerts.checkin_calls import CheckinCalls
 from alerts.checkin_scheduler import CheckinScheduler
 from alerts.directory import Directory, RegistryDirectory
 from alerts.dispatch import Dispatcher
@@ -165,7 +164,9 @@ class AlertService:
             max_points=settings.influx.retry_buffer_points,
         )
         self.serve_metrics = serve_metrics
-        self.scheduler = self._scheduler(clock)
+        self.scheduler = CheckinScheduler.from_settings(
+            settings, self.lifecycle, self.directory, self.notifiers.get("voicebot"), clock
+        )
         self.tick_s = settings.alerts.tick_interval.total_seconds()
         self.consuming = asyncio.Event()
         self.policy = RestartPolicy.from_settings(settings)
@@ -180,28 +181,6 @@ class AlertService:
         self._producer: AIOKafkaProducer | None = None
         self._heartbeat: Heartbeat | None = None
         self._callback: Any = None
-
-    def _scheduler(self, clock: Callable[[], datetime]) -> CheckinScheduler | None:
-        """Scheduled check-in calls, when a provider and its callback are configured."""
-        section = self.settings.alerts
-        requester = self.notifiers.get("voicebot")
-        if not isinstance(requester, VoicebotNotifier):
-            return None
-        if not section.voicebot_callback_port:
-            # Outcomes could never arrive: every call would count as missed.
-            log.warning("alerts.voicebot_callback_port unset: no scheduled check-in calls")
-            return None
-        return CheckinScheduler(
-            CheckinCalls(self.store),
-            self.lifecycle,
-            self.directory,
-            requester,
-            clock=clock,
-            wait_s=section.checkin_call_wait.total_seconds(),
-            late_limit_s=section.checkin_late_limit.total_seconds(),
-            missed_in_row=section.checkin_missed_in_row,
-            lease_s=2 * section.notify_timeout.total_seconds() + 10,
-        )
 
     # --- running ----------------------------------------------------------------------
 
