@@ -7,6 +7,7 @@ is looked up only at the moment a notification is sent; the alert store keeps la
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -56,6 +57,10 @@ class Directory(Protocol):
         """The base MQTT topic of the household's care robot, if it has one."""
         ...
 
+    def call_schedules(self) -> Mapping[str, str]:
+        """Each household's check-in call schedule (canonical text), if it has one."""
+        ...
+
 
 def policy_of(record: HouseholdRecord) -> HouseholdPolicy:
     """The alerts service's view of a published household record."""
@@ -76,6 +81,7 @@ class StaticDirectory:
     people: dict[str, list[Contact]] = field(default_factory=dict)
     centers: dict[str, CenterContact] = field(default_factory=dict)
     robots: dict[str, str] = field(default_factory=dict)
+    schedules: dict[str, str] = field(default_factory=dict)
 
     def policy(self, household_id: str) -> HouseholdPolicy | None:
         """See :class:`Directory`."""
@@ -93,6 +99,10 @@ class StaticDirectory:
         """See :class:`Directory`."""
         return self.robots.get(household_id)
 
+    def call_schedules(self) -> Mapping[str, str]:
+        """See :class:`Directory`."""
+        return self.schedules
+
 
 class RegistryDirectory:
     """The registry: household records from ``anbu.registry``, people from its database.
@@ -109,6 +119,7 @@ class RegistryDirectory:
     def __init__(self, lookup: Any | None) -> None:
         self.lookup = lookup
         self.policies: dict[str, HouseholdPolicy] = {}
+        self.schedules: dict[str, str] = {}
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RegistryDirectory:
@@ -127,6 +138,14 @@ class RegistryDirectory:
                 self.policies.pop(record.household_id, None)
             else:
                 self.policies[record.household_id] = policy_of(record)
+            if record.checkin_schedule and not record.retired:
+                self.schedules[record.household_id] = record.checkin_schedule
+            else:
+                self.schedules.pop(record.household_id, None)
+
+    def call_schedules(self) -> Mapping[str, str]:
+        """See :class:`Directory`: the schedules published on ``anbu.registry``."""
+        return self.schedules
 
     def policy(self, household_id: str) -> HouseholdPolicy | None:
         """See :class:`Directory`; falls back to the registry database."""

@@ -14,6 +14,7 @@ LABELS: dict[str, dict[str, dict[str, str]]] = {
         "inactivity_routine": {"ko": "평소와 다른 무활동", "en": "Unusual silence for this home"},
         "not_back": {"ko": "외출 후 미귀가", "en": "Not back from an outing"},
         "away_overrun": {"ko": "부재 기간 후 미귀가", "en": "Not back after the away period"},
+        "checkin_missed": {"ko": "안부 전화 연속 미응답", "en": "Check-in calls missed in a row"},
         "device_silent": {"ko": "기기 응답 없음", "en": "Device silent"},
         "battery_low": {"ko": "배터리 부족", "en": "Battery low"},
         "gateway_offline": {"ko": "게이트웨이 연결 끊김", "en": "Gateway offline"},

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -26,6 +27,7 @@ from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from alerts import metrics
+from alerts.checkin_scheduler import CheckinScheduler
 from alerts.directory import Directory, RegistryDirectory
 from alerts.dispatch import Dispatcher
 from alerts.influx_sink import InfluxSink
@@ -132,6 +134,8 @@ class AlertService:
         settings: anbu settings.
         directory: the registry view; default: ``anbu.registry`` plus the registry database.
         serve_metrics: serve Prometheus metrics on ``alerts.metrics_port``.
+        clock: the time scheduled check-in calls are read in (tests pass a fake; the
+            lifecycle and escalation always run on the real clock).
     """
 
     def __init__(
@@ -140,6 +144,7 @@ class AlertService:
         directory: Directory | None = None,
         *,
         serve_metrics: bool = False,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.settings = settings
         self.directory: Directory = directory or RegistryDirectory.from_settings(settings)
@@ -159,6 +164,9 @@ class AlertService:
             max_points=settings.influx.retry_buffer_points,
         )
         self.serve_metrics = serve_metrics
+        self.scheduler = CheckinScheduler.from_settings(
+            settings, self.lifecycle, self.directory, self.notifiers.get("voicebot"), clock
+        )
         self.tick_s = settings.alerts.tick_interval.total_seconds()
         self.consuming = asyncio.Event()
         self.policy = RestartPolicy.from_settings(settings)
@@ -210,11 +218,17 @@ class AlertService:
         section = self.settings.alerts
         if "voicebot" in self.notifiers and section.voicebot_callback_port:
             app = callback_app(
-                self.lifecycle, section.voicebot_secret.get_secret_value(), self.dispatcher.send
+                self.lifecycle,
+                section.voicebot_secret.get_secret_value(),
+                self.dispatcher.send,
+                self.scheduler,
             )
             self._callback = await serve(
                 app, section.voicebot_callback_host, section.voicebot_callback_port
             )
+        if self.scheduler is not None:
+            # After the callback is served: a call's report may come back at once.
+            self._spawn(self._call_on_schedule, "check-in calls")
         await asyncio.wait_for(self.consuming.wait(), timeout_s)
         log.info("alerts service consuming %s", kafka.topics.alerts)
 
@@ -408,6 +422,15 @@ class AlertService:
                 for state in ("open", "acknowledged"):
                     metrics.ACTIVE.labels(state).set(counts.get(state, 0))
 
+    async def _call_on_schedule(self) -> None:
+        assert self.scheduler is not None
+        every = self.settings.alerts.checkin_poll_interval.total_seconds()
+        while True:
+            queued = await self.scheduler.poll()
+            if queued:
+                self.dispatcher.send(queued)
+            await asyncio.sleep(every)
+
     async def _write_influx(self) -> None:
         while True:
             done = await asyncio.to_thread(self.sink.pump)
@@ -437,11 +460,18 @@ class BackgroundService:
     Args:
         settings: anbu settings.
         directory: optional registry view (e.g. a :class:`alerts.directory.StaticDirectory`).
+        clock: the time scheduled check-in calls are read in.
     """
 
-    def __init__(self, settings: Any, directory: Directory | None = None) -> None:
+    def __init__(
+        self,
+        settings: Any,
+        directory: Directory | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.settings = settings
         self.directory = directory
+        self.clock = clock
         self.loop = asyncio.new_event_loop()
         self.service: AlertService | None = None
         self._thread: Any = None
@@ -454,7 +484,7 @@ class BackgroundService:
         self._thread.start()
 
         async def create() -> AlertService:
-            service = AlertService(self.settings, self.directory)
+            service = AlertService(self.settings, self.directory, clock=self.clock)
             await service.start(timeout_s)
             return service
 

@@ -10,7 +10,8 @@ Body: ``{"call_id": "...", "outcome": "answered_well" | "asked_for_help" | "no_a
 "unreachable"}``, signed like the call request (``X-Anbu-Signature: sha256=<hex HMAC-SHA256
 of the raw body>`` under ``alerts.voicebot_secret``). A missing or wrong signature is refused
 with 401 before the body is even parsed, and changes nothing; an unknown call id is 404,
-a malformed body 422.
+a malformed body 422. A report on a scheduled check-in call (:mod:`alerts.checkin_scheduler`)
+goes to the scheduler; any other call id is an alert's call.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from alerts.checkin_scheduler import CheckinScheduler
 from alerts.lifecycle import Lifecycle
 from alerts.notifiers.voicebot import CallOutcome
 from alerts.notifiers.webhook import SIGNATURE_HEADER, verify
@@ -38,7 +40,10 @@ class CallReport(BaseModel):
 
 
 def callback_app(
-    lifecycle: Lifecycle, secret: str, on_queued: Callable[[list[str]], Any]
+    lifecycle: Lifecycle,
+    secret: str,
+    on_queued: Callable[[list[str]], Any],
+    scheduled: CheckinScheduler | None = None,
 ) -> web.Application:
     """The callback endpoint as a small aiohttp application.
 
@@ -49,6 +54,7 @@ def callback_app(
         lifecycle: applies the outcome.
         secret: the HMAC key shared with the provider.
         on_queued: gets the ids of notifications the outcome queued (the dispatcher's send).
+        scheduled: takes reports on scheduled check-in calls (other calls are alerts').
     """
 
     async def callback(request: web.Request) -> web.Response:
@@ -59,6 +65,19 @@ def callback_app(
             report = CallReport.model_validate(json.loads(body))
         except (ValueError, ValidationError) as exc:
             return web.json_response({"detail": str(exc)[:300]}, status=422)
+        found = scheduled.report(report.call_id, report.outcome) if scheduled else None
+        if found is not None:
+            if found.notifications:
+                on_queued(found.notifications)
+            return web.json_response(
+                {
+                    "alert_id": found.alert_id,
+                    "state": found.state,
+                    "duplicate": found.duplicate,
+                    "ignored": None,
+                    "scheduled": True,
+                }
+            )
         outcome = lifecycle.call_outcome(report.call_id, report.outcome, utcnow())
         if outcome.ignored == "no such call":
             return web.json_response({"detail": "no such call"}, status=404)

@@ -215,6 +215,7 @@ class AlertKind(StrEnum):
     INACTIVITY_ROUTINE = "inactivity_routine"  # silence improbable under the learned routine
     NOT_BACK = "not_back"  # an outing runs far beyond the resident's usual
     AWAY_OVERRUN = "away_overrun"  # no return by the end of a registered away period
+    CHECKIN_MISSED = "checkin_missed"  # scheduled check-in calls missed in a row (alerts/)
     DEVICE_SILENT = "device_silent"
     BATTERY_LOW = "battery_low"
     GATEWAY_OFFLINE = "gateway_offline"

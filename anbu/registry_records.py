@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from anbu.call_schedule import CheckinScheduleText
 from anbu.events import SCHEMA_VERSION, SourceFormat, UtcDatetime
 
 
@@ -70,6 +71,8 @@ class HouseholdRecord(_Record):
         away_periods: registered absences.
         escalation_delays_s: seconds to wait at each contact tier before the next.
         checkin_enabled: ask the care robot "are you all right?" before escalating.
+        checkin_schedule: when the voice bot calls the resident to ask after them
+            (``mon-fri 10:00``, Asia/Seoul; :mod:`anbu.call_schedule`); None: no such calls.
         tiers: how many contact tiers exist (details stay in the registry).
     """
 
@@ -83,6 +86,7 @@ class HouseholdRecord(_Record):
     away_periods: list[AwayPeriod] = Field(default_factory=list)
     escalation_delays_s: list[int] = Field(default_factory=lambda: [900, 900, 1800])
     checkin_enabled: bool = True
+    checkin_schedule: CheckinScheduleText | None = None
     tiers: int = 3
 
 

@@ -18,12 +18,14 @@ _WHAT_EN = {
     "robot_emergency": "care robot heard an emergency call",
     "fall": "fall detected",
     "checkin_not_ok": "resident told the care robot they are not all right",
+    "call_help": "resident asked for help on a scheduled check-in call",
 }
 _WHAT_KO = {
     "button": "비상 버튼이 눌렸습니다",
     "robot_emergency": "돌봄 로봇이 긴급 호출을 들었습니다",
     "fall": "낙상이 감지되었습니다",
     "checkin_not_ok": "돌봄 로봇의 안부 확인에 괜찮지 않다고 응답했습니다",
+    "call_help": "정기 안부 전화에서 도움을 요청했습니다",
 }
 
 

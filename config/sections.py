@@ -288,6 +288,22 @@ class AlertSettings(_Section):
         description="Public URL of that endpoint, sent to the provider; unset: "
         "http://<voicebot_callback_host>:<voicebot_callback_port>/voicebot/callback.",
     )
+    checkin_call_wait: Duration = Field(
+        default=timedelta(minutes=30),
+        description="How long a scheduled check-in call waits for the provider's report; "
+        "no report by then counts as a missed call.",
+    )
+    checkin_late_limit: Duration = Field(
+        default=timedelta(hours=2),
+        description="A scheduled call not placed on time (the alerts service was down) is "
+        "placed late up to this long after its time, then given up (and logged).",
+    )
+    checkin_missed_in_row: int = Field(
+        default=2, ge=1, description="Missed scheduled calls in a row that open an alert."
+    )
+    checkin_poll_interval: Duration = Field(
+        default=timedelta(seconds=15), description="How often call schedules are checked."
+    )
 
 
 class RegistrySettings(_Section):

@@ -148,6 +148,7 @@ def household_out(row: Household, principal: Principal) -> HouseholdOut:
             "away_periods": row.away_periods or [],
             "escalation_delays_s": row.escalation_delays_s or [],
             "checkin_enabled": row.checkin_enabled,
+            "checkin_schedule": row.checkin_schedule,
             "created_at": row.created_at,
             "retired_at": row.retired_at,
         }

@@ -106,6 +106,9 @@ def add_household(
     inactivity_hours: Annotated[float, typer.Option(help="Fixed inactivity rule, hours.")] = 24.0,
     quiet_hours: Annotated[str | None, typer.Option(help="e.g. 22:00-06:00 (Seoul).")] = None,
     checkin: Annotated[bool, typer.Option(help="Robot check-in before escalating.")] = True,
+    checkin_schedule: Annotated[
+        str | None, typer.Option(help="Voice-bot check-in calls, e.g. 'mon-fri 10:00' (Seoul).")
+    ] = None,
     resident_name: Annotated[str | None, typer.Option(help="Resident's name.")] = None,
     resident_phone: Annotated[str | None, typer.Option(help="Resident's phone.")] = None,
     resident_birth_date: Annotated[str | None, typer.Option(help="YYYY-MM-DD.")] = None,
@@ -118,7 +121,8 @@ def add_household(
         raise _fail(ValueError("--resident-birth-date: expected YYYY-MM-DD")) from None
     with _registry_errors_end_the_command():
         as_request(HouseholdIn, care_center_id=center, dong=dong, household_id=household_id,
-                   address=address, inactivity_hours=inactivity_hours, checkin_enabled=checkin)
+                   address=address, inactivity_hours=inactivity_hours, checkin_enabled=checkin,
+                   checkin_schedule=checkin_schedule)
         if resident_name:
             as_request(ResidentIn, name=resident_name, phone=resident_phone, birth_date=birth,
                        consent=consent)
@@ -132,6 +136,7 @@ def add_household(
                 inactivity_hours=inactivity_hours,
                 quiet_hours=quiet_hours,
                 checkin_enabled=checkin,
+                checkin_schedule=checkin_schedule,
             )
             if resident_name:
                 residents.add_resident(

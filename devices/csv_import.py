@@ -34,6 +34,7 @@ HOUSEHOLD_COLUMNS = (
     "quiet_hours",
     "checkin_enabled",
     "escalation_delays_s",
+    "checkin_schedule",
 )
 RESIDENT_COLUMNS = ("resident_name", "resident_phone", "resident_birth_date", "resident_consent")
 DEVICE_COLUMNS = (
@@ -154,6 +155,8 @@ def _household_fields(row: _Row) -> dict[str, Any]:
         given["checkin_enabled"] = checkin
     if row.get("escalation_delays_s"):
         given["escalation_delays_s"] = _split(row.get("escalation_delays_s"))
+    if row.get("checkin_schedule"):
+        given["checkin_schedule"] = row.get("checkin_schedule")
     checked = _validated(row, HouseholdPatch, given, {})
     if checked is None:
         return {}
@@ -347,6 +350,10 @@ def import_csv(session: Session, text: str, *, allowed_center: str | None = None
         "away_periods": [],
         "escalation_delays_s": [900, 900, 1800],
         "checkin_enabled": True,
+        # a multi-row insert needs every column in every row: rows that leave these empty
+        "checkin_schedule": None,
+        "quiet_start": None,
+        "quiet_end": None,
         "created_at": now,
     }
     # Core inserts (not ORM bulk inserts): several times faster for thousands of rows.

@@ -95,6 +95,8 @@ class Household(Base):
     away_periods: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     escalation_delays_s: Mapped[list[int]] = mapped_column(JSON, default=lambda: [900, 900, 1800])
     checkin_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # canonical text of anbu.call_schedule ("mon-fri 10:00"); None: no scheduled calls
+    checkin_schedule: Mapped[str | None] = mapped_column(String(200))
     notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     retired_at: Mapped[datetime | None]

@@ -45,6 +45,7 @@ def household_record(row: Household, tiers: int) -> HouseholdRecord:
         away_periods=[AwayPeriod.model_validate(p) for p in row.away_periods or []],
         escalation_delays_s=list(row.escalation_delays_s or []),
         checkin_enabled=row.checkin_enabled,
+        checkin_schedule=row.checkin_schedule,
         tiers=tiers,
         retired=row.retired_at is not None,
     )

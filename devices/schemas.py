@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
+from anbu.call_schedule import CheckinScheduleText
 from anbu.events import SourceFormat, UtcDatetime
 from anbu.registry_records import AwayPeriod, DeviceKindName, QuietHours
 from devices.principals import Role
@@ -103,6 +104,11 @@ class HouseholdSettingsIn(_In):
     away_periods: list[AwayPeriod] | None = Field(default=None, max_length=100)
     escalation_delays_s: EscalationDelays | None = None
     checkin_enabled: bool | None = None
+    checkin_schedule: CheckinScheduleText | None = Field(
+        default=None,
+        description="When the voice bot calls the resident (Asia/Seoul), e.g. 'mon-fri 10:00'; "
+        "null: no scheduled calls.",
+    )
 
 
 class HouseholdIn(HouseholdSettingsIn):
@@ -138,6 +144,7 @@ class HouseholdOut(_Out):
     away_periods: list[AwayPeriod]
     escalation_delays_s: list[int]
     checkin_enabled: bool
+    checkin_schedule: str | None = None
     created_at: datetime
     retired_at: datetime | None
 

@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from anbu.call_schedule import CheckinScheduleText
 from anbu.registry_records import AwayPeriod, QuietHours
 from anbu.timeutil import utcnow
 from devices.changes import changes_of
@@ -160,6 +161,11 @@ def _household_settings(row: Household, values: dict[str, Any]) -> None:
         row.routine_enabled = bool(values["routine_enabled"])
     if "checkin_enabled" in values and values["checkin_enabled"] is not None:
         row.checkin_enabled = bool(values["checkin_enabled"])
+    if "checkin_schedule" in values:
+        schedule = values["checkin_schedule"]
+        row.checkin_schedule = (
+            checked(CheckinScheduleText, schedule, "checkin_schedule") if schedule else None
+        )
     if "quiet_hours" in values:
         quiet = values["quiet_hours"]
         if isinstance(quiet, str):
@@ -200,6 +206,7 @@ def create_household(
     away_periods: Sequence[AwayPeriod | dict[str, Any]] = (),
     escalation_delays_s: Sequence[int] = (900, 900, 1800),
     checkin_enabled: bool = True,
+    checkin_schedule: str | None = None,
     notes: str | None = None,
 ) -> Household:
     """Register a household with its settings.
@@ -217,6 +224,8 @@ def create_household(
         away_periods: registered absences.
         escalation_delays_s: seconds to wait at each contact tier.
         checkin_enabled: ask the care robot before escalating.
+        checkin_schedule: when the voice bot calls the resident (``"mon-fri 10:00"``,
+            Asia/Seoul); None: no scheduled calls.
         notes: free text for care workers.
 
     Raises:
@@ -243,6 +252,7 @@ def create_household(
             "away_periods": list(away_periods),
             "escalation_delays_s": list(escalation_delays_s),
             "checkin_enabled": checkin_enabled,
+            "checkin_schedule": checkin_schedule,
         },
     )
     session.add(row)

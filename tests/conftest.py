@@ -8,7 +8,7 @@ Fixtures any test may use:
 
 Fixtures of the kit modules (``tests/kit/``), registered below for every test:
     http_receiver, smtp_server (alerts); postgres_database (postgres); engine (registry);
-    web_server (web); det_settings, worker (detector_worker).
+    web_server (web); det_settings, worker (detector_worker); provider (voicebot).
 A test module imports helpers from ``tests.kit`` or ``testkit``, never from another test module
 (tests/test_lint.py checks it).
 """
@@ -41,6 +41,7 @@ pytest_plugins = [
     "tests.kit.mqtt",
     "tests.kit.postgres",
     "tests.kit.registry",
+    "tests.kit.voicebot",
     "tests.kit.web",
 ]
 

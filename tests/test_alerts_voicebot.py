@@ -7,17 +7,14 @@ POSTs a signed outcome to the service's callback endpoint, as a provider would.
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import httpx
-import pytest
 
 from alerts.model import AlertState
-from alerts.notifiers.webhook import SIGNATURE_HEADER, sign, verify
+from alerts.notifiers.webhook import SIGNATURE_HEADER, sign
 from alerts.service import BackgroundService
 from anbu.events import AlertKind, Severity
 from anbu.stack.services import free_port
@@ -25,84 +22,9 @@ from config import Settings
 from devices import equipment, residents
 from devices import service as registry
 from devices.unit_of_work import registry_session
-from testkit.http_stand_in import HttpStandIn, Posted
 from testkit.polling import wait_for
-from tests.kit.alerts import FAST_CLOCK, EventProducer, HttpReceiver, make_event
-
-SECRET = "voicebot-shared-secret"
-HOOK_SECRET = "hook-secret"
-
-
-@dataclass
-class StandInProvider:
-    """A voice-bot provider: records call requests, reports the outcome set per number.
-
-    ``outcomes[phone]`` is what it reports for calls to that number; a number not in it is
-    called but never reported on (the provider stays silent).
-    """
-
-    port: int = 0
-    outcomes: dict[str, str] = field(default_factory=dict)
-    calls: list[dict[str, Any]] = field(default_factory=list)
-    refused: int = 0
-    reports: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
-
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/calls"
-
-    def report(self, callback_url: str, call_id: str, outcome: str) -> None:
-        body = json.dumps({"call_id": call_id, "outcome": outcome}).encode()
-        answer = httpx.post(
-            callback_url,
-            content=body,
-            headers={SIGNATURE_HEADER: sign(body, SECRET), "Content-Type": "application/json"},
-        )
-        self.reports.append((answer.status_code, answer.json()))
-
-    def calls_to(self, phone: str) -> list[dict[str, Any]]:
-        return [c for c in self.calls if c["phone"] == phone]
-
-    def answer(self, request: Posted) -> int:
-        if not verify(request.body, request.headers.get(SIGNATURE_HEADER, ""), SECRET):
-            self.refused += 1
-            return 401
-        call = request.json()
-        self.calls.append(call)
-        outcome = self.outcomes.get(call["phone"])
-        if outcome is not None:
-            # The call happens after the request was accepted, as with a real provider.
-            threading.Timer(
-                0.2, self.report, (call["callback_url"], call["call_id"], outcome)
-            ).start()
-        return 202
-
-
-@pytest.fixture
-def provider() -> Iterator[StandInProvider]:
-    stand_in = StandInProvider()
-    with HttpStandIn(stand_in.answer) as server:
-        stand_in.port = server.port
-        yield stand_in
-
-
-def voicebot_settings(
-    make_settings: Callable[..., Settings],
-    provider: StandInProvider,
-    receiver: HttpReceiver,
-    **extra: Any,
-) -> Settings:
-    return make_settings(
-        {
-            "alerts.voicebot_url": provider.url(),
-            "alerts.voicebot_secret": SECRET,
-            "alerts.voicebot_timeout": "2s",
-            "alerts.voicebot_callback_port": free_port(),
-            "alerts.webhook_url": receiver.url("/hook"),
-            "alerts.webhook_secret": HOOK_SECRET,
-            **FAST_CLOCK,
-            **extra,
-        }
-    )
+from tests.kit.alerts import EventProducer, HttpReceiver, make_event
+from tests.kit.voicebot import SECRET, StandInProvider, voicebot_settings
 
 
 def register(settings: Settings, phones: dict[str, str]) -> dict[str, str]:

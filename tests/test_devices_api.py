@@ -362,3 +362,26 @@ def test_import_over_http_is_all_or_nothing(registry: Api) -> None:
         )["field"]
         == "body"
     )
+
+
+def test_a_call_schedule_is_checked_once_kept_canonical_and_published(registry: Api) -> None:
+    home = _home(registry, "cc-a", "Seogyo-dong", "zigbee2mqtt/a")
+    hh = home["household_id"]
+    path = f"/households/{hh}"
+    refused = registry.client.patch(
+        "/api/v1" + path, headers=registry.admin, json={"checkin_schedule": "mon 25:00"}
+    )
+    assert refused.status_code == 422 and "HH:MM" in refused.text
+    assert registry.ok("GET", path)["checkin_schedule"] is None
+    changed = registry.ok("PATCH", path, json={"checkin_schedule": " Mon-Fri 10:00 ; sat 9:30"})
+    assert changed["checkin_schedule"] == "mon-fri 10:00; sat 09:30"
+
+    def published(latest: dict[bytes, bytes]) -> bool:
+        value = latest.get(f"household:{hh}".encode(), b"")
+        return b"checkin_schedule" in value
+
+    record = parse_registry_record(read_registry(registry.settings, published)[
+        f"household:{hh}".encode()])
+    assert record.type == "household" and record.checkin_schedule == "mon-fri 10:00; sat 09:30"
+    cleared = registry.ok("PATCH", path, json={"checkin_schedule": None})
+    assert cleared["checkin_schedule"] is None

@@ -79,3 +79,18 @@ def test_file_level_problems_are_named(engine: Engine) -> None:
         found = {(e.line, e.field) for e in refused.value.errors}
         assert found == {(3, "care_center_id"), (4, "row"), (4, "source_format")}
     assert _count(engine, Household) == 0
+
+
+def test_a_call_schedule_column_is_checked_like_the_api_checks_it(engine: Engine) -> None:
+    header = "household_id,care_center_id,dong,checkin_schedule\n"
+    with Session(engine) as session:
+        with pytest.raises(ImportRejected) as refused:
+            import_csv(
+                session, header + "hh-s1,cc-bench-0,A,Mon-Fri 10:00\nhh-s2,cc-bench-0,A,mon 9\n"
+            )
+        assert [(e.line, e.field) for e in refused.value.errors] == [(3, "checkin_schedule")]
+        import_csv(session, header + "hh-s1,cc-bench-0,A,Mon-Fri 10:00\nhh-s2,cc-bench-0,A,\n")
+        session.commit()
+        first, second = session.get(Household, "hh-s1"), session.get(Household, "hh-s2")
+        assert first is not None and first.checkin_schedule == "mon-fri 10:00"
+        assert second is not None and second.checkin_schedule is None

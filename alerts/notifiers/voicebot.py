@@ -126,22 +126,34 @@ class VoicebotNotifier:
         Raises:
             NotifyError: never retryable: no number, or the provider did not take the call.
         """
-        phone = resident_phone(self.directory, alert.household_id)
+        call_id = notification.target.removeprefix(CALL_PREFIX)
+        try:
+            await self.request_call(alert.household_id, call_id, notification.id)
+        except NotifyError as exc:
+            # The escalation waits for this call: a provider that does not take it now is
+            # not tried again; the next step goes on at once (alerts.dispatch).
+            raise NotifyError(str(exc), retryable=False) from exc
+
+    async def request_call(self, household_id: str, call_id: str, idempotency_key: str) -> None:
+        """Ask the provider to call the household's resident (alert calls and scheduled ones).
+
+        Raises:
+            NotifyError: no number (not retryable), or the provider did not take the call
+                (retryable when it may take it later: timeouts, 5xx, refused connections).
+        """
+        phone = resident_phone(self.directory, household_id)
         if not phone:
             raise NotifyError("the resident has no phone number in the registry", retryable=False)
-        call_id = notification.target.removeprefix(CALL_PREFIX)
         body = call_request_body(call_id, phone, self.callback_url)
         headers = {
             "Content-Type": "application/json; charset=utf-8",
-            "Idempotency-Key": notification.id,
+            "Idempotency-Key": idempotency_key,
             SIGNATURE_HEADER: sign(body, self.secret),
         }
         try:
             await self.http.post(self.url, body, headers)
         except NotifyError as exc:
-            # The escalation waits for this call: a provider that does not take it now is
-            # not tried again; the next step goes on at once (alerts.dispatch).
-            raise NotifyError(f"voice-bot provider: {exc}", retryable=False) from exc
+            raise NotifyError(f"voice-bot provider: {exc}", retryable=exc.retryable) from exc
 
     async def close(self) -> None:
         """See :class:`alerts.notifiers.Notifier`."""
