@@ -13,10 +13,13 @@ from anbu.events import EventKind
 from anbu.influx import InfluxClient
 from anbu.timeutil import utcnow
 from config import Settings
+from detectors.review import Review
+from simulator.plan import IncidentRates, Withdrawal
+from simulator.world import Simulation, SimulationConfig
 from testkit import polling
 from testkit.publishing import publish_events, publish_registry
 from timeseries.demo import demo_events, demo_registry
-from timeseries.review_input import HOUR, kept_whole, read_rows, rows_to_points
+from timeseries.review_input import HOUR, ReviewInput, kept_whole, read_rows, rows_to_points
 from timeseries.writer import BackgroundWriter
 
 FAST = {"series.flush_interval": "300ms", "series.health_snapshot_interval": "1s"}
@@ -67,3 +70,36 @@ def test_series_writer_keeps_what_the_review_reads(
     plugs = sum(1 for e in events if e.kind is EventKind.POWER)
     # positive control: a plug's readings were thinned, not all dropped
     assert plugs > sum(1 for r in got if r[3] == "power") > 0
+
+
+def test_the_thinned_events_give_the_review_the_same_weeks() -> None:
+    """Simulated homes at the live pace (a heartbeat a minute), ten weeks, one resident
+    withdrawing: the review of what the writer keeps equals the review of every event."""
+    config = SimulationConfig(
+        households=2, days=70, seed=1, rates=IncidentRates(collapse=0.0),
+        withdrawal=Withdrawal(frozenset({1}), first_day=23, days=40, depth=0.6),
+    )
+    simulation = Simulation(config)
+    every, thinned, picker = Review(), Review(), ReviewInput()
+    total = kept = 0
+    for index in range(len(simulation.households)):
+        for e in simulation.household_events(index):
+            total += 1
+            every.observe(e.t, e.household_id, e.device_id, e.kind, e.value)
+            if picker.keep(e.t, e.household_id, e.device_id, e.kind, e.value):
+                kept += 1
+                thinned.observe(e.t, e.household_id, e.device_id, e.kind, e.value)
+            picker.drain()
+    end = simulation.end_epoch or 0.0
+    every.finish(end)
+    thinned.finish(end)
+    assert kept < total / 5  # most events are heartbeats and plugs' reports
+    weeks = every.weeks()
+    assert len(weeks) >= 10 and thinned.weeks() == weeks
+    for week in weeks:
+        assert [(j.household_id, j.stats, j.declined) for j in thinned.ranked(week)] == [
+            (j.household_id, j.stats, j.declined) for j in every.ranked(week)
+        ]
+    # positive control: the withdrawing resident's last week is a decline, the other's not
+    last = {j.household_id: j.declined for j in every.ranked(weeks[-1])}
+    assert last == {"hh-00001": True, "hh-00002": False}

@@ -36,7 +36,7 @@ from devices import tokens as registry_tokens
 from devices.db import init_db, session_factory
 from devices.principals import Role
 from tests.kit.alerts import make_event
-from tests.kit.household import seed, sign_in
+from tests.kit.household import PASSWORD, seed, sign_in
 from tests.kit.review_rows import MONDAY, WEEKS, Row, trip_week, weeks
 from timeseries.review_input import rows_to_points
 from timeseries.schema import (
@@ -138,9 +138,13 @@ def test_review_page_in_a_real_browser_csv_and_another_center(
 
     context = browser.new_context(viewport=VIEWPORT, locale="ko-KR", accept_downloads=True)
     page = context.new_page()
-    page.goto(f"{web_server}/inbox/review")
-    sign_in(page, "kim.bokji")
-    page.wait_for_url(f"{url}*")  # their own center's review, after signing in
+    page.goto(f"{web_server}/inbox")
+    page.wait_for_selector("#login:not([hidden])")
+    page.fill("#username", "kim.bokji")
+    page.fill("#password", PASSWORD)
+    page.click("#login-form button")
+    page.click("#review-link")  # from the inbox to their own center's review
+    page.wait_for_url(f"{url}*")
     rows = page.locator("#plan tbody tr")
     assert page.locator("h1").inner_text().startswith("역삼1동 복지관: 주간 점검 "
                                                       f"{week_label(week)}")
