@@ -2,7 +2,8 @@
 review's events in InfluxDB, with the week's visits and alerts, in Korean and English, its
 CSV the same rows, and 404 for staff of another center.
 
-Screenshots: test-artifacts/review-web-ko.png, review-web-en.png, review-web-print.png.
+Screenshots: test-artifacts/review-web-ko.png, review-web-en.png, review-web-print.png, and
+the printed page as review-web.pdf.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -180,6 +182,9 @@ def test_review_page_in_a_real_browser_csv_and_another_center(
     page.emulate_media(media="print")
     assert page.locator("header").is_hidden() and page.locator("nav.tools").is_hidden()
     page.screenshot(path=str(artifacts_dir / "review-web-print.png"), full_page=True)
+    pdf = page.pdf(path=str(artifacts_dir / "review-web.pdf"), prefer_css_page_size=True)
+    # the page's @page rule: A4 landscape (842 x 595 points)
+    assert re.search(rb"/MediaBox \[0 0 84[12]\.?[0-9]* 59[45]\.?[0-9]*\]", pdf), pdf[:2000]
     page.emulate_media(media="screen")
 
     page.click("#lang-switch")
