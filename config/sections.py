@@ -408,6 +408,11 @@ class SeriesSettings(_Section):
         default=timedelta(days=7),
         description="How long device-health snapshots are kept (retention policy 'health').",
     )
+    review_retention: Duration = Field(
+        default=timedelta(days=70),
+        description="How long the weekly review's input events are kept (retention policy "
+        "'review'): a week and the eight before it, and the days of the current week.",
+    )
     low_battery_percent: float = Field(default=20.0, ge=0, le=100)
     dedupe_keys: int = Field(
         default=200_000, gt=0, description="Recent idempotency keys remembered to drop replays."

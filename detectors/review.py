@@ -481,15 +481,23 @@ class Review:
         return sorted(self.judgements)
 
 
-def review_rows(rows: Iterable[tuple[float, str, str, str, float]]) -> Review:
-    """Replay time-ordered backtest rows (:func:`detectors.backtest.read_csv`) into a review."""
+def review_rows(
+    rows: Iterable[tuple[float, str, str, str, float]], end: float | None = None
+) -> Review:
+    """Replay time-ordered backtest rows (:func:`detectors.backtest.read_csv`) into a review.
+
+    Args:
+        rows: the events, oldest first.
+        end: where the data ends (a week's end, for the live page); default: just after
+            the last row (a recorded file).
+    """
     review = Review()
     last = 0.0
     for t, hid, dev, kind, value in rows:
         review.observe(t, hid, dev, kind, value)
         last = t
     if review.households:
-        review.finish(last + 1.0)
+        review.finish(end if end is not None else last + 1.0)
     return review
 
 

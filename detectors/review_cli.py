@@ -37,6 +37,14 @@ _TEXT: dict[str, dict[str, str]] = {
 }
 
 
+def verdict(judgement: Judgement, lang: str) -> str:
+    """The plan's word for a judgement: visit, away, or ``-`` (as usual)."""
+    text = _TEXT[lang]
+    if judgement.declined:
+        return text["declined"]
+    return text["away"] if judgement.stats.away else text["usual"]
+
+
 def register(app: typer.Typer) -> None:
     """Add ``review`` to the ``anbu`` command."""
     app.command("review")(review)
@@ -113,10 +121,10 @@ def review(
     table = []
     for rank, j in enumerate(plan, start=1):
         s = j.stats
-        verdict = text["declined"] if j.declined else text["away"] if s.away else text["usual"]
+        word = verdict(j, lang)
         why = "; ".join(r.text(lang) for r in j.reasons)
-        table.append((rank, j.household_id, verdict, s.home_days, s.away, s.out_days, why))
-        typer.echo(f"{rank:3}  {j.household_id:14} {verdict:6} {why}")
+        table.append((rank, j.household_id, word, s.home_days, s.away, s.out_days, why))
+        typer.echo(f"{rank:3}  {j.household_id:14} {word:6} {why}")
     if html_out is not None:
         html_out.write_text(plan_html(plan, title, lang), encoding="utf-8")
     if csv_out is not None:
@@ -150,7 +158,7 @@ def plan_html(plan: list[Judgement], title: str, lang: str) -> str:
             {
                 "rank": rank,
                 "household": j.household_id,
-                "verdict": text["declined"] if visit else text["away"] if away else text["usual"],
+                "verdict": verdict(j, lang),
                 "css": "visit" if visit else "away" if away else "",
                 "home": s.home_days,
                 "away": s.away,

@@ -23,6 +23,7 @@ def test_schema_sets_retention_and_rollups_idempotently(settings: Settings) -> N
     assert policies["autogen"][1] == "840h0m0s" and policies["autogen"][4] is True
     assert policies["rollup"][1] == "9600h0m0s"
     assert policies["health"][1] == "168h0m0s"
+    assert policies["review"][1] == "1680h0m0s"  # ten weeks: a week and the eight before it
     names = {
         row[0] for s in client.query("SHOW CONTINUOUS QUERIES")
         if s["name"] == client.database for row in s.get("values") or []

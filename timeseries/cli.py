@@ -53,6 +53,7 @@ def setup(ctx: typer.Context) -> None:
         recent_retention=settings.series.recent_retention,
         rollup_retention=settings.series.rollup_retention,
         health_retention=settings.series.health_retention,
+        review_retention=settings.series.review_retention,
     )
     typer.echo(f"InfluxDB database {client.database!r}: retention policies and rollups ready")
 

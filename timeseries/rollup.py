@@ -22,6 +22,7 @@ from anbu.events import DeviceEvent, EventKind
 from anbu.influx import Point
 from anbu.registry_records import DeviceRecord, HouseholdRecord, RegistryRecord
 from anbu.timeutil import from_epoch
+from timeseries.review_input import ReviewInput
 from timeseries.schema import (
     ACTIVITY,
     ACTIVITY_KINDS,
@@ -109,6 +110,7 @@ class SeriesRollup:
         self._last_level: dict[tuple[str, str], float] = {}
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._dedupe_keys = dedupe_keys
+        self.review = ReviewInput()  # the weekly review's events (timeseries.review_input)
         self.low_battery_percent = low_battery_percent
         self.newest_bucket = 0
         self.seed_before = 0
@@ -217,6 +219,7 @@ class SeriesRollup:
         if len(self._seen) > self._dedupe_keys:
             self._seen.popitem(last=False)
         self.events += 1
+        self.review.add(event)
         rate_key = (bucket_start(event.receive_time, RATE_BUCKET), event.kind.value)
         self._rate[rate_key] = self._rate.get(rate_key, 0) + 1
         self._follow_health(event)

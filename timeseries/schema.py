@@ -10,6 +10,11 @@ Three retention policies hold everything:
   with ``device_attention`` (the devices that need an installer) and ``device_summary``
   (counts per care center and dong): fleet-wide pages read those two, because a query
   over every device's series costs seconds at district scale.
+- ``review`` (``series.review_retention``, 70 days): ``review_events``, the weekly review's
+  input (docs/review.md): the device events the review core reads, plugs and repeated
+  reports thinned to one per device and hour. The review compares a week with the eight
+  before it, so it needs ten weeks of events, which ``activity_5m`` neither keeps (35
+  days) nor holds (counts per 5 minutes cannot say whether the resident went out).
 - ``rollup`` (``series.rollup_retention``, 400 days): what continuous queries derive from
   them: ``activity_1h``, ``events_rate_1h`` and ``alerts_1d``. Pages over long ranges read
   these, so a year of a district stays small and its queries fast (docs/dashboards.md has
@@ -47,6 +52,10 @@ SERIES_STATUS = "series_status"
 
 ROLLUP_RP = "rollup"
 HEALTH_RP = "health"
+REVIEW_RP = "review"
+REVIEW_EVENTS = "review_events"
+REVIEW_EVENTS_FROM = f'"{REVIEW_RP}"."{REVIEW_EVENTS}"'
+"""``FROM`` clause for the review's events (their own retention policy)."""
 DEVICE_HEALTH_FROM = f'"{HEALTH_RP}"."{DEVICE_HEALTH}"'
 """``FROM`` clause for device health (it lives in its own retention policy)."""
 DEVICE_ATTENTION_FROM = f'"{HEALTH_RP}"."{DEVICE_ATTENTION}"'
@@ -151,6 +160,7 @@ def ensure_schema(
     recent_retention: timedelta = timedelta(days=35),
     rollup_retention: timedelta = timedelta(days=400),
     health_retention: timedelta = timedelta(days=7),
+    review_retention: timedelta = timedelta(days=70),
 ) -> None:
     """Create the database, its retention policies and continuous queries (idempotent).
 
@@ -159,6 +169,7 @@ def ensure_schema(
         recent_retention: how long the default policy keeps raw and 5-minute series.
         rollup_retention: how long the rollups are kept.
         health_retention: how long device-health snapshots are kept.
+        review_retention: how long the weekly review's events are kept.
     """
     db = client.database
     client.create_database()
@@ -170,6 +181,7 @@ def ensure_schema(
     for name, keep, shard in (
         (ROLLUP_RP, rollup_retention, "7d"),
         (HEALTH_RP, health_retention, "1d"),
+        (REVIEW_RP, review_retention, "7d"),
     ):
         verb = "ALTER" if name in existing else "CREATE"
         client.command(

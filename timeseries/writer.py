@@ -45,6 +45,7 @@ from timeseries.rollup import DeviceHealth, SeriesRollup
 from timeseries.schema import (
     DEVICE_HEALTH,
     HEALTH_RP,
+    REVIEW_RP,
     SERIES_OFFSETS,
     SERIES_STATUS,
     ensure_schema,
@@ -79,9 +80,17 @@ class _Rebalance(ConsumerRebalanceListener):
 class _PolicyClient(InfluxClient):
     """Writes into the ``health`` retention policy (device health is kept a short time)."""
 
+    policy = HEALTH_RP
+
     def write_lines(self, lines: Iterable[str], *, retention_policy: str | None = None) -> None:
-        """Write line protocol into :data:`HEALTH_RP`."""
-        super().write_lines(lines, retention_policy=retention_policy or HEALTH_RP)
+        """Write line protocol into :attr:`policy`."""
+        super().write_lines(lines, retention_policy=retention_policy or self.policy)
+
+
+class _ReviewClient(_PolicyClient):
+    """Writes into the ``review`` retention policy (the weekly review's ten weeks)."""
+
+    policy = REVIEW_RP
 
 
 class SeriesWriter:
@@ -97,6 +106,9 @@ class SeriesWriter:
         self.buffer = BufferedWriter(self.client, settings.influx.retry_buffer_points)
         self.health_buffer = BufferedWriter(
             _PolicyClient.from_settings(settings), settings.influx.retry_buffer_points
+        )
+        self.review_buffer = BufferedWriter(
+            _ReviewClient.from_settings(settings), settings.influx.retry_buffer_points
         )
         self.rollup = SeriesRollup(
             settings.series.dedupe_keys, settings.series.low_battery_percent
@@ -141,6 +153,7 @@ class SeriesWriter:
             recent_retention=self.settings.series.recent_retention,
             rollup_retention=self.settings.series.rollup_retention,
             health_retention=self.settings.series.health_retention,
+            review_retention=self.settings.series.review_retention,
         )
         tasks = [
             asyncio.create_task(self.registry.run(), name="series-registry"),
@@ -162,6 +175,7 @@ class SeriesWriter:
                 await self.flush()
             self.client.close()
             self.health_buffer.client.close()
+            self.review_buffer.client.close()
             heartbeat.stop()
         gave_up = ended[len(tasks)]
         if isinstance(gave_up, ConsumerGaveUp):
@@ -420,8 +434,8 @@ class SeriesWriter:
                 log.warning("cannot read existing counts yet: %s", exc)
                 return False
             self.rollup.seed(unseeded, existing)
-        # No await from here to buffer.add: the offsets are exactly those of the records
-        # whose counts are drained, and they are written in the same request after them.
+        # No await from here to the drains: the offsets are exactly those of the records
+        # whose counts and review events are drained, and they are written after both.
         assigned = (consumer.assignment() if consumer is not None else set()) | handing_over
         offsets = {tp: o for tp, o in self.processed.items() if tp in assigned}
         if self.rollup.unseeded():
@@ -429,21 +443,23 @@ class SeriesWriter:
             # offsets that cover them.
             offsets = {}
         now = utcnow()
+        self.buffer.add([*self.rollup.drain(), self._status(now, assigned)])
+        self.review_buffer.add(self.rollup.review.drain())
+        # The review's events go in a request of their own (another retention policy):
+        # until they are in, the offsets that cover them are held back.
+        if not await asyncio.to_thread(self.review_buffer.flush):
+            log.warning("InfluxDB refused the review's events, %d kept: %s",
+                        self.review_buffer.pending, self.review_buffer.last_error)
+            offsets = {}
         self.buffer.add(
-            [
-                *self.rollup.drain(),
-                *(
-                    Point(
-                        SERIES_OFFSETS,
-                        {"offset": offset},
-                        now,
-                        {"group": self.settings.series.group_id, "topic": tp.topic,
-                         "partition": str(tp.partition)},
-                    )
-                    for tp, offset in sorted(offsets.items())
-                ),
-                self._status(now, assigned),
-            ]
+            Point(
+                SERIES_OFFSETS,
+                {"offset": offset},
+                now,
+                {"group": self.settings.series.group_id, "topic": tp.topic,
+                 "partition": str(tp.partition)},
+            )
+            for tp, offset in sorted(offsets.items())
         )
         done = await asyncio.to_thread(self.buffer.flush)
         # Health snapshots are written by snapshot_health alone (one flush at a time: two

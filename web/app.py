@@ -32,6 +32,7 @@ import web.accounts
 import web.dashboards
 import web.household
 import web.install
+import web.review
 from config import Settings
 from web.accounts import AuditTrail
 from web.limits import RequestLimits
@@ -42,6 +43,7 @@ ROUTER_MODULES: list[ModuleType] = [
     devices.api,  # installer API: /api/v1/centers, /households, /devices, ... (issue 4)
     alerts.api,  # care-center inbox: /inbox, /api/v1/alerts (issue 6)
     web.household,  # the household page an alert links to: /inbox/households/{id} (17)
+    web.review,  # the weekly review, a center's visit plan: /inbox/centers/{id}/review (18)
     web.dashboards,  # operator dashboards: /, /households/{id}, /devices (issue 7)
     web.accounts,  # people's sign-in /signin, /signout, /accounts (issue 17)
     web.install,  # the installer's phone app: /install, /install/api (issue 17)
