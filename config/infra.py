@@ -156,6 +156,8 @@ class StackSettings(_Section):
                          "shared subscription).")
     alerts: int = Field(default=1, ge=1, description="Alerts services `anbu up` runs (one "
                         "consumer group and one alert store).")
+    series: int = Field(default=1, ge=1, description="Series writers `anbu up` runs (one "
+                        "consumer group; each writes its partitions' counts and device health).")
     instance: int = Field(default=1, ge=1, description="Which copy of its program this "
                           "process is (set by `anbu up` for the second and later copies).")
     demo_households: int = Field(default=20, ge=0)

@@ -1,4 +1,4 @@
-"""Copies of a program under `anbu up` (``stack.workers``, ``stack.bridges``): their own ports,
+"""Copies of a program under `anbu up` (``stack.workers``, ``stack.bridges``, ...): their own ports,
 state and MQTT session. Two workers sharing the partitions of a running stack are checked by
 ``tests/test_stack_up.py``, on the stack that test starts anyway."""
 
@@ -9,11 +9,13 @@ from config import load_settings
 
 
 def test_copies_get_their_own_ports_state_and_mqtt_session() -> None:
-    settings = load_settings(None, {"stack.workers": 3, "stack.bridges": 2})
+    settings = load_settings(None, {"stack.workers": 3, "stack.bridges": 2, "stack.series": 2})
     programs = {p.spec.name: p.spec for p in app_programs(
         settings, {"web", "bridge", "worker", "alerts", "series"}, demo=False)}
-    assert {"worker", "worker-2", "worker-3", "bridge", "bridge-2", "alerts"} <= set(programs)
+    assert {"worker", "worker-2", "worker-3", "bridge", "bridge-2", "alerts", "series",
+            "series-2"} <= set(programs)
     assert "alerts-2" not in programs  # one alerts service unless asked
+    assert programs["series-2"].env == {"ANBU_STACK__INSTANCE": "2"}  # no port to move
     ports = [programs[n].port for n in ("worker", "worker-2", "worker-3")]
     assert len(set(ports)) == 3
     assert programs["worker-3"].env["ANBU_STACK__INSTANCE"] == "3"

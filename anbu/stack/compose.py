@@ -165,6 +165,7 @@ def app_programs(settings: Settings, available: set[str], *, demo: bool) -> list
         "worker": settings.stack.workers,
         "bridge": settings.stack.bridges,
         "alerts": settings.stack.alerts,
+        "series": settings.stack.series,
     }
     programs = [
         Program(
