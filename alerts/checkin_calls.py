@@ -316,19 +316,7 @@ class CheckinCalls:
 
     def recent(self, household_id: str, limit: int = 20) -> list[ScheduledCall]:
         """The household's calls that were placed (or are being placed), latest first."""
-        with self.store.engine.connect() as conn:
-            rows = conn.execute(
-                select(checkin_calls_table)
-                .where(
-                    and_(
-                        _t.household_id == household_id,
-                        _t.state != CallState.NOT_MADE.value,
-                    )
-                )
-                .order_by(_t.due_at.desc())
-                .limit(limit)
-            ).all()
-        return [_call(r._mapping) for r in rows]
+        return latest_calls(self.store, household_id, limit)
 
     def for_household(self, household_id: str) -> list[ScheduledCall]:
         """Every call of the household, oldest first (for pages and tests)."""
@@ -339,6 +327,27 @@ class CheckinCalls:
                 .order_by(_t.due_at)
             ).all()
         return [_call(r._mapping) for r in rows]
+
+
+def latest_calls(
+    store: AlertStore, household_id: str, limit: int, *, placed_only: bool = True
+) -> list[ScheduledCall]:
+    """The household's latest calls, latest first; ``placed_only=False`` adds ``not_made``.
+
+    A read of the store only (the table exists once a store was opened), so a page can ask
+    without :class:`CheckinCalls` creating the table again.
+    """
+    where = [_t.household_id == household_id]
+    if placed_only:
+        where.append(_t.state != CallState.NOT_MADE.value)
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            select(checkin_calls_table)
+            .where(and_(*where))
+            .order_by(_t.due_at.desc())
+            .limit(limit)
+        ).all()
+    return [_call(r._mapping) for r in rows]
 
 
 def missed_run(calls: list[ScheduledCall], call: ScheduledCall) -> list[ScheduledCall]:

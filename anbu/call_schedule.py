@@ -43,8 +43,11 @@ class CallSchedule:
 
     slots: tuple[tuple[int, time], ...]
 
-    def text(self) -> str:
-        """The canonical text: one part per set of days, in week order, days as runs."""
+    def parts(self) -> list[tuple[tuple[int, ...], list[str]]]:
+        """(weekdays, ``HH:MM`` times) per set of days that share their times, in week order.
+
+        What the canonical text and the household page's words are both made of.
+        """
         by_time: dict[time, list[int]] = {}
         for day, at in self.slots:
             by_time.setdefault(at, []).append(day)
@@ -53,9 +56,12 @@ class CallSchedule:
             days = tuple(sorted(set(by_time[at])))
             by_days.setdefault(days, []).append(at.strftime("%H:%M"))
         # parts in week order (by their first day), so the text reads like a week
+        return sorted(by_days.items())
+
+    def text(self) -> str:
+        """The canonical text: one part per set of days, in week order, days as runs."""
         return "; ".join(
-            f"{_days_text(list(days))} {','.join(times)}"
-            for days, times in sorted(by_days.items())
+            f"{_days_text(list(days))} {','.join(times)}" for days, times in self.parts()
         )
 
     def due_between(self, start: datetime, end: datetime) -> list[datetime]:
@@ -82,16 +88,22 @@ def _local(day: date, at: time) -> datetime:
     return to_utc(datetime.combine(day, at, tzinfo=SEOUL))
 
 
-def _days_text(days: list[int]) -> str:
-    days = sorted(set(days))
-    if days == list(range(7)):
-        return "daily"
+def day_runs(days: list[int]) -> list[list[int]]:
+    """Weekdays (Monday = 0) in runs of days in a row: ``[0, 1, 2, 4]`` -> ``[[0, 1, 2], [4]]``."""
     runs: list[list[int]] = []
-    for day in days:
+    for day in sorted(set(days)):
         if runs and runs[-1][-1] == day - 1:
             runs[-1].append(day)
         else:
             runs.append([day])
+    return runs
+
+
+def _days_text(days: list[int]) -> str:
+    days = sorted(set(days))
+    if days == list(range(7)):
+        return "daily"
+    runs = day_runs(days)
     parts = [
         DAYS[r[0]] if len(r) == 1 else f"{DAYS[r[0]]}{',' if len(r) == 2 else '-'}{DAYS[r[-1]]}"
         for r in runs

@@ -7,8 +7,10 @@ import re
 from pathlib import Path
 from typing import get_args
 
+from alerts.checkin_summary import CallStatus
+from anbu.call_schedule import DAYS
 from anbu.registry_records import DeviceKindName
-from web.i18n import Section, kind_name, room_name, words
+from web.i18n import Section, call_status_name, kind_name, room_name, words
 
 WEB = Path(__file__).resolve().parent.parent / "web"
 # Which files ask which section for words, and how they ask.
@@ -53,3 +55,12 @@ def test_kinds_and_rooms_read_the_same_on_every_page() -> None:
     assert room_name("다락방", "en") == "다락방"  # typed by the installer: shown as typed
     assert room_name(None, "ko") == ""
     assert words("install", "ko")["signout"] == words("dashboards", "ko")["signout"]
+
+
+def test_every_call_status_and_day_has_words_in_both_languages() -> None:
+    for lang in ("ko", "en"):
+        for status in CallStatus:
+            assert call_status_name(status, lang) != status.value, (status, lang)
+        assert set(DAYS) | {"daily", "weekdays", "weekends"} == set(words("call_days", lang))
+    assert call_status_name("no_answer", "ko") == "받지 않음"
+    assert call_status_name("no_such_status", "en") == "no_such_status"  # control: no words

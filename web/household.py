@@ -1,8 +1,10 @@
 """The household page a care worker opens from an alert: ``/inbox/households/{id}``.
 
 One phone screen to decide whether to call or go: the resident and contacts (tel: links),
-the address, the alert's reason and its actions, the last 7 days of activity by hour beside
-what is usual for this resident, open and past alerts, and the devices' health.
+the address, the alert's reason and its actions, doorstep visits, the scheduled check-in
+calls (schedule, latest outcomes, missed in a row, next call; never a number), the last 7
+days of activity by hour beside what is usual for this resident, open and past alerts, and
+the devices' health.
 
 It is the inbox's page (the same people: staff, leads, admins; the same alert store and
 actions; the same 404 for another center's household) but lives in ``web/``, because it
@@ -16,7 +18,7 @@ two pages never count differently.
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,6 +30,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from alerts.checkin_summary import call_status, call_summary
 from alerts.messages import LABELS
 from alerts.model import Alert
 from alerts.store import AlertStore
@@ -42,6 +45,7 @@ from alerts.visits import (
     note_in,
     record_visit,
 )
+from anbu.call_schedule import DAYS
 from anbu.timeutil import in_seoul, utcnow
 from devices.auth import get_principal, lookup_of, optional_principal
 from devices.lookup import HouseholdInfo
@@ -52,7 +56,7 @@ from web.dashboards.exceptions import SeriesUnavailableError
 from web.dashboards.pages import duration_text
 from web.dashboards.timerange import TimeRange
 from web.household_chart import build_grid, grid_svg, week_start
-from web.i18n import kind_name, room_name, words
+from web.i18n import call_status_name, kind_name, room_name, schedule_words, words
 
 router = APIRouter(tags=["inbox"])
 
@@ -79,8 +83,8 @@ def _not_found(household_id: str) -> HTTPException:
 
 def _people(
     request: Request, household_id: str
-) -> tuple[list[Resident], list[Contact], str | None]:
-    """Residents, contacts (tier 1 first, with their relation) and the address."""
+) -> tuple[list[Resident], list[Contact], Household | None]:
+    """Residents, contacts (tier 1 first, with their relation) and the household's row."""
     with Session(lookup_of(request).engine) as session:
         residents = list(
             session.scalars(
@@ -98,7 +102,7 @@ def _people(
         )
         row = session.get(Household, household_id)
         session.expunge_all()
-        return residents, contacts, row.address if row is not None else None
+        return residents, contacts, row
 
 
 def _activity(request: Request, household_id: str, lang: str, alert: Alert | None
@@ -168,7 +172,7 @@ def household_page(
     current = next((a for a in alerts if a.id == alert), None)
     if current is None:
         current = next((a for a in alerts if a.state.active), None)
-    residents, contacts, address = _people(request, household_id)
+    residents, contacts, row = _people(request, household_id)
     center = lookup_of(request).care_center(info.care_center_id)
     visits = list_visits(store, households=[household_id], limit=SHOWN_VISITS)
 
@@ -177,6 +181,12 @@ def household_page(
 
     def when(moment: Any) -> str:
         return in_seoul(moment).strftime("%m-%d %H:%M") if moment is not None else ""
+
+    def day_when(moment: datetime) -> str:
+        """``12-08 (화) 10:00``: a call's time with its weekday, as the schedule names days."""
+        local = in_seoul(moment)
+        day = words("call_days", lang)[DAYS[local.weekday()]]
+        return f"{local:%m-%d} ({day}) {local:%H:%M}"
 
     return TEMPLATES.TemplateResponse(
         request,
@@ -189,7 +199,7 @@ def household_page(
             "when": when,
             "style": _inbox_style(),
             "household": info,
-            "address": address,
+            "address": row.address if row is not None else None,
             "residents": residents,
             "contacts": contacts,
             "center": center,
@@ -202,6 +212,14 @@ def household_page(
             "visits": visits,
             "note_in": lambda note: note_in(note, lang),
             "visits_on_alert": _during(visits, current),
+            "calls": call_summary(
+                store, household_id, row.checkin_schedule if row is not None else None, now
+            ),
+            "schedule_words": lambda schedule: schedule_words(schedule, lang),
+            "call_status": lambda call: call_status(call).value,
+            "status_name": lambda status: call_status_name(status, lang),
+            "day_when": day_when,
+            "missed_limit": request.app.state.settings.alerts.checkin_missed_in_row,
             "outcomes": [(o.value, OUTCOME_TEXT[o][lang]) for o in VisitOutcome],
             "duration": lambda seconds: duration_text(seconds, lang),
             "device_kind": lambda kind: kind_name(kind, lang),

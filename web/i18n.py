@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from anbu.call_schedule import DAYS, CallSchedule, day_runs
 from anbu.registry_records import DeviceKindName
 
 LANGS = ("ko", "en")
@@ -21,7 +22,8 @@ DEFAULT_LANG = "ko"
 LANG_COOKIE = "anbu_lang"
 
 Section = Literal[
-    "dashboards", "install", "household", "device_kind", "room", "source_format", "event_kind"
+    "dashboards", "install", "household", "device_kind", "room", "source_format", "event_kind",
+    "call_days", "call_status",
 ]
 
 _TABLE: dict[str, dict[str, Any]] = tomllib.loads(
@@ -62,6 +64,38 @@ def room_name(room: str | None, lang: str) -> str:
     if not room:
         return ""
     return room_names(lang).get(room, room)
+
+
+# How days are listed and spanned in each language: 월·수·금, 화~목 / Mon, Wed, Fri, Tue–Thu.
+_DAY_LIST = {"ko": "·", "en": ", "}
+_DAY_SPAN = {"ko": "~", "en": "–"}
+_NAMED_DAYS = {(0, 1, 2, 3, 4, 5, 6): "daily", (0, 1, 2, 3, 4): "weekdays", (5, 6): "weekends"}
+
+
+def days_words(days: tuple[int, ...], lang: str) -> str:
+    """Weekdays (Monday = 0) as people say them: ``평일``, ``월·수·금``, ``Tue–Thu``."""
+    names = words("call_days", lang)
+    if days in _NAMED_DAYS:
+        return names[_NAMED_DAYS[days]]
+    listed: list[str] = []
+    for run in day_runs(list(days)):
+        if len(run) >= 3:  # a span; two days in a row are listed: "Sat, Sun"
+            listed.append(f"{names[DAYS[run[0]]]}{_DAY_SPAN[lang]}{names[DAYS[run[-1]]]}")
+        else:
+            listed.extend(names[DAYS[day]] for day in run)
+    return _DAY_LIST[lang].join(listed)
+
+
+def schedule_words(schedule: CallSchedule, lang: str) -> str:
+    """A check-in call schedule in words: ``평일 10:00`` / ``weekdays 10:00``."""
+    return "; ".join(
+        f"{days_words(days, lang)} {', '.join(times)}" for days, times in schedule.parts()
+    )
+
+
+def call_status_name(status: str, lang: str) -> str:
+    """What came of a scheduled call in plain words (``no_answer`` -> ``받지 않음``)."""
+    return words("call_status", lang).get(status, status)
 
 
 def pick_lang(query_lang: str | None, cookie_lang: str | None, accept: str | None) -> str:
