@@ -25,7 +25,7 @@ from config import Settings
 from devices import service as registry
 from devices.db import init_db, session_factory
 from devices.schemas import HouseholdPatch
-from tests.kit.household import PHONE, raise_alert, seed, sign_in, write_routine
+from tests.kit.household import PHONE, open_signed_in, raise_alert, seed, write_routine
 from web.i18n import schedule_words
 
 SCHEDULE = "mon-fri 10:00"
@@ -148,11 +148,7 @@ def test_care_worker_sees_the_households_calls_and_a_household_without_calls_say
     schedule = parse_call_schedule(SCHEDULE)
 
     url = f"{web_server}/inbox/households/{household}"
-    context = browser.new_context(viewport=PHONE, locale="ko-KR")
-    page = context.new_page()
-    page.goto(url)
-    sign_in(page, "kim.bokji")
-    page.wait_for_url(url)
+    context, page = open_signed_in(browser, url, "kim.bokji")
     after = utcnow()
     calls = page.locator("#calls")
     assert page.inner_text("#call-schedule") == "평일 10:00"
@@ -191,12 +187,8 @@ def test_care_worker_sees_the_households_calls_and_a_household_without_calls_say
     context.close()
 
     # Control: a household with no schedule (and no calls) says so, in both languages.
-    other = browser.new_context(viewport=PHONE, locale="ko-KR")
-    page = other.new_page()
     plain = f"{web_server}/inbox/households/{unscheduled}"
-    page.goto(plain)
-    sign_in(page, "lee.b")
-    page.wait_for_url(plain)
+    other, page = open_signed_in(browser, plain, "lee.b")
     assert page.inner_text("#no-call-schedule") == "정기 안부 전화 일정이 없습니다."
     assert page.locator("#call-list").count() == 0
     assert page.locator("#next-call").count() == 0

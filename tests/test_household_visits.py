@@ -14,7 +14,7 @@ from alerts.visits import VisitOutcome, list_visits
 from anbu.events import AlertKind
 from anbu.timeutil import in_seoul
 from config import Settings
-from tests.kit.household import PHONE, raise_alert, seed, sign_in, write_routine
+from tests.kit.household import PHONE, open_signed_in, raise_alert, seed, write_routine
 
 
 def save_visit(page: Any, outcome: str, note: str) -> None:
@@ -41,11 +41,7 @@ def test_care_worker_records_visits_from_the_phone_and_seen_and_well_resolves_th
     )
     url = f"{web_server}/inbox/households/{household}"
 
-    context = browser.new_context(viewport=PHONE, locale="ko-KR")
-    page = context.new_page()
-    page.goto(url)
-    sign_in(page, "kim.bokji")
-    page.wait_for_url(url)
+    context, page = open_signed_in(browser, url, "kim.bokji")
     form = page.locator("#visit-form")
     assert form.is_visible()
     assert "기록된 방문이 없습니다" in page.inner_text("#visits")
@@ -105,11 +101,7 @@ def test_care_worker_records_visits_from_the_phone_and_seen_and_well_resolves_th
     context.close()
 
     # Staff of another center cannot see the form or the visits: 404.
-    other = browser.new_context(viewport=PHONE, locale="ko-KR")
-    page = other.new_page()
-    page.goto(url)
-    sign_in(page, "lee.b")
-    page.wait_for_url(url)
+    other, page = open_signed_in(browser, url, "lee.b")
     answer = page.goto(url)
     assert answer is not None and answer.status == 404
     assert "현관에서 만남" not in page.content()

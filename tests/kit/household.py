@@ -112,3 +112,16 @@ def sign_in(page: Any, username: str) -> None:
     page.fill("#signin-form input[name=username]", username)
     page.fill("#signin-form input[name=password]", PASSWORD)
     page.click("#signin-form button[type=submit]")
+
+
+def open_signed_in(browser: Any, url: str, username: str) -> tuple[Any, Any]:
+    """A phone-sized Korean browser context signed in as ``username`` on ``url``.
+
+    Returns the context (close it) and its page, showing ``url``.
+    """
+    context = browser.new_context(viewport=PHONE, locale="ko-KR")
+    page = context.new_page()
+    page.goto(url)
+    sign_in(page, username)
+    page.wait_for_url(url)
+    return context, page
