@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from alerts.checkin_calls import CallState, CheckinCalls, ScheduledCall
-from alerts.checkin_summary import call_summary, missed_in_row
+from alerts.checkin_summary import CallStatus, call_status, call_summary, missed_in_row
 from alerts.store import AlertStore
 from anbu.call_schedule import parse_call_schedule
 from anbu.events import AlertKind
@@ -81,6 +81,36 @@ def test_missed_in_a_row_counts_from_the_latest_known_outcome() -> None:
     assert missed_in_row([_call(9, done, "answered_well"), *latest_first]) == 0
     assert missed_in_row([_call(9, done, "asked_for_help"), *latest_first]) == 0
     assert missed_in_row([]) == 0
+
+
+def test_the_summary_shows_waiting_and_unplaced_calls_and_no_schedule_has_no_next_call(
+    settings: Settings,
+) -> None:
+    store = AlertStore.from_settings(settings)
+    calls = CheckinCalls(store)
+    now = utcnow()
+    schedule = parse_call_schedule("daily 10:00")
+    missed, unplaced, waiting = schedule.due_between(now - timedelta(days=3), now)[-3:]
+    first = calls.claim("hh-1", "cc-a", missed, missed, 60.0)
+    second = calls.claim("hh-1", "cc-a", unplaced, unplaced, 60.0)
+    third = calls.claim("hh-1", "cc-a", waiting, waiting, 60.0)
+    assert first and second and third
+    calls.requested(first, missed)
+    assert calls.report(first, "no_answer", missed + timedelta(minutes=1))
+    calls.failed(second, unplaced, "no phone number in the registry", None)  # given up
+    calls.requested(third, waiting)
+    summary = call_summary(store, "hh-1", "daily 10:00", now)
+    assert [call_status(c) for c in summary.calls] == [
+        CallStatus.WAITING, CallStatus.NOT_MADE, CallStatus.NO_ANSWER
+    ]
+    # neither the waiting call nor the one never placed hides the missed one
+    assert summary.missed_in_row == 1
+    assert summary.next_call == schedule.next_after(now)
+    # control: the same calls without a schedule (it was cleared) have no next call
+    cleared = call_summary(store, "hh-1", None, now)
+    assert cleared.next_call is None and cleared.schedule is None and len(cleared.calls) == 3
+    assert call_summary(store, "hh-other", "daily 10:00", now).calls == []
+    store.close()
 
 
 def record_calls(settings: Settings, household: str, schedule: str) -> list[datetime]:
