@@ -48,7 +48,7 @@ from alerts.lifecycle import Lifecycle
 from alerts.notifiers.voicebot import CallOutcome, VoicebotNotifier
 from anbu.call_schedule import CallSchedule, parse_call_schedule
 from anbu.events import AlertAction, AlertEvent, AlertKind, Severity, alert_id
-from anbu.sos import sos_reason
+from anbu.sos import sos_raise
 from anbu.timeutil import in_seoul, utcnow
 from config import Settings
 
@@ -333,15 +333,4 @@ class CheckinScheduler:
         )
 
     def _help(self, call: ScheduledCall) -> AlertEvent:
-        en, ko = sos_reason(HELP_CAUSE, call.due_at)
-        return AlertEvent(
-            alert_id=alert_id(call.household_id, AlertKind.SOS, call.due_at, "checkin-call"),
-            household_id=call.household_id,
-            kind=AlertKind.SOS,
-            severity=Severity.CRITICAL,
-            action=AlertAction.RAISE,
-            raised_at=call.due_at,
-            reason=en,
-            reason_ko=ko,
-            details={"cause": HELP_CAUSE},
-        )
+        return sos_raise(call.household_id, HELP_CAUSE, call.due_at, "checkin-call")
