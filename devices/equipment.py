@@ -29,7 +29,7 @@ from devices.rules import (
     new_id,
 )
 from devices.schemas import DevicePatch, GatewayPatch
-from devices.service import active_household, flush_new, get_row
+from devices.service import active_household, flush_new, get_row, retire_row
 
 
 def create_gateway(
@@ -90,8 +90,7 @@ def update_gateway(session: Session, gateway_id: str, patch: GatewayPatch) -> Ga
 
 def retire_gateway(session: Session, gateway_id: str) -> Gateway:
     """Retire a gateway: its MQTT account is removed on the next rewrite."""
-    row = get_row(session, Gateway, gateway_id)
-    row.retired_at = row.retired_at or utcnow()
+    row = retire_row(session, Gateway, gateway_id)
     changes_of(session).gateways.add(row.id)
     return row
 
@@ -194,8 +193,7 @@ def update_device(session: Session, device_id: str, patch: DevicePatch) -> Devic
 
 def retire_device(session: Session, device_id: str) -> Device:
     """Retire a device (it stays in the history)."""
-    row = get_row(session, Device, device_id)
-    row.retired_at = row.retired_at or utcnow()
+    row = retire_row(session, Device, device_id)
     changes_of(session).devices.add(row.id)
     return row
 

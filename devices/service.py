@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import time
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -41,6 +41,13 @@ from devices.schemas import CenterPatch, HouseholdPatch
 
 Row = TypeVar("Row")
 
+
+class _Retirable(Protocol):
+    retired_at: Any
+
+
+Retirable = TypeVar("Retirable", bound=_Retirable)
+
 # --- loading with visibility ----------------------------------------------------------
 
 
@@ -57,6 +64,17 @@ def get_row(session: Session, model: type[Row], ident: str | int) -> Row:
     row = session.get(model, ident)
     if row is None:
         raise NotFound(_KINDS.get(model, model.__name__.lower()), str(ident))
+    return row
+
+
+def retire_row(session: Session, model: type[Retirable], ident: str | int) -> Retirable:
+    """Mark the row of ``model`` with id ``ident`` retired (a second retirement keeps the first).
+
+    Raises:
+        NotFound: there is none.
+    """
+    row = get_row(session, model, ident)
+    row.retired_at = row.retired_at or utcnow()
     return row
 
 
@@ -137,7 +155,7 @@ def retire_care_center(session: Session, care_center_id: str) -> CareCenter:
     Raises:
         Conflict: it still has active households.
     """
-    row = get_row(session, CareCenter, care_center_id)
+    get_row(session, CareCenter, care_center_id)  # a missing center is NotFound, not Conflict
     active = session.scalar(
         select(Household.id)
         .where(Household.care_center_id == care_center_id, Household.retired_at.is_(None))
@@ -145,7 +163,7 @@ def retire_care_center(session: Session, care_center_id: str) -> CareCenter:
     )
     if active is not None:
         raise Conflict(f"care center {care_center_id!r} still has active households")
-    row.retired_at = row.retired_at or utcnow()
+    row = retire_row(session, CareCenter, care_center_id)
     changes_of(session).centers.add(row.id)
     return row
 
