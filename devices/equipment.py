@@ -29,7 +29,7 @@ from devices.rules import (
     new_id,
 )
 from devices.schemas import DevicePatch, GatewayPatch
-from devices.service import active_household, flush_new, get_row, retire_row
+from devices.service import active_household, add_new, flush_new, get_row, retire_row
 
 
 def create_gateway(
@@ -60,10 +60,7 @@ def create_gateway(
         password_hash=hash_password(password),
         heartbeat_interval_s=heartbeat_interval_s,
     )
-    session.add(row)
-    flush_new(session, f"gateway {gateway_id!r}")
-    changes_of(session).gateways.add(row.id)
-    return row, password
+    return add_new(session, row, f"gateway {gateway_id!r}", changes_of(session).gateways), password
 
 
 def rotate_gateway_password(session: Session, gateway_id: str) -> tuple[Gateway, str]:
@@ -162,10 +159,7 @@ def add_device(
         installed_at=installed,
         replaces=replaces,
     )
-    session.add(row)
-    flush_new(session, f"device {device_id!r}")
-    changes_of(session).devices.add(row.id)
-    return row
+    return add_new(session, row, f"device {device_id!r}", changes_of(session).devices)
 
 
 def update_device(session: Session, device_id: str, patch: DevicePatch) -> Device:

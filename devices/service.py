@@ -46,7 +46,12 @@ class _Retirable(Protocol):
     retired_at: Any
 
 
+class _Identified(Protocol):
+    id: Any
+
+
 Retirable = TypeVar("Retirable", bound=_Retirable)
+Identified = TypeVar("Identified", bound=_Identified)
 
 # --- loading with visibility ----------------------------------------------------------
 
@@ -64,6 +69,18 @@ def get_row(session: Session, model: type[Row], ident: str | int) -> Row:
     row = session.get(model, ident)
     if row is None:
         raise NotFound(_KINDS.get(model, model.__name__.lower()), str(ident))
+    return row
+
+
+def add_new(session: Session, row: Identified, what: str, noted: set[str]) -> Identified:
+    """Add a new row and note its id in ``noted`` (a set of :func:`changes_of`).
+
+    Raises:
+        Conflict: it clashes with a registered row (naming ``what``).
+    """
+    session.add(row)
+    flush_new(session, what)
+    noted.add(row.id)
     return row
 
 
@@ -131,10 +148,7 @@ def create_care_center(
         email=email,
         webhook_url=webhook_url,
     )
-    session.add(row)
-    flush_new(session, f"care center {care_center_id!r}")
-    changes_of(session).centers.add(row.id)
-    return row
+    return add_new(session, row, f"care center {care_center_id!r}", changes_of(session).centers)
 
 
 def update_care_center(session: Session, care_center_id: str, patch: CenterPatch) -> CareCenter:
@@ -273,10 +287,7 @@ def create_household(
             "checkin_schedule": checkin_schedule,
         },
     )
-    session.add(row)
-    flush_new(session, f"household {household_id!r}")
-    changes_of(session).households.add(row.id)
-    return row
+    return add_new(session, row, f"household {household_id!r}", changes_of(session).households)
 
 
 def update_household(session: Session, household_id: str, patch: HouseholdPatch) -> Household:
