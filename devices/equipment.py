@@ -29,7 +29,14 @@ from devices.rules import (
     new_id,
 )
 from devices.schemas import DevicePatch, GatewayPatch
-from devices.service import active_household, add_new, flush_new, get_row, retire_row
+from devices.service import (
+    active_household,
+    add_new,
+    check_free,
+    flush_new,
+    get_row,
+    retire_row,
+)
 
 
 def create_gateway(
@@ -51,8 +58,7 @@ def create_gateway(
         raise InvalidInput("gateway_id", "ids starting with 'anbu' are reserved")
     heartbeat_interval_s = checked(HeartbeatInterval, heartbeat_interval_s,
                                    "heartbeat_interval_s")
-    if session.get(Gateway, gateway_id) is not None:
-        raise Conflict(f"gateway {gateway_id!r} already exists")
+    check_free(session, Gateway, gateway_id)
     password = secrets.token_urlsafe(18)
     row = Gateway(
         id=gateway_id,
@@ -140,8 +146,7 @@ def add_device(
     reporting_interval_s = checked(ReportingInterval, reporting_interval_s,
                                    "reporting_interval_s")
     _check_gateway(session, gateway_id, household_id)
-    if session.get(Device, device_id) is not None:
-        raise Conflict(f"device {device_id!r} already exists")
+    check_free(session, Device, device_id)
     _check_topic_free(session, mqtt_topic)
     installed = aware_utc(installed_at, "installed_at") or utcnow()
     if installed > utcnow() + timedelta(minutes=5):

@@ -72,6 +72,12 @@ def get_row(session: Session, model: type[Row], ident: str | int) -> Row:
     return row
 
 
+def check_free(session: Session, model: type[Any], ident: str) -> None:
+    """Raise :class:`Conflict` if a row of ``model`` with id ``ident`` exists (even retired)."""
+    if session.get(model, ident) is not None:
+        raise Conflict(f"{_KINDS.get(model, model.__name__.lower())} {ident!r} already exists")
+
+
 def add_new(session: Session, row: Identified, what: str, noted: set[str]) -> Identified:
     """Add a new row and note its id in ``noted`` (a set of :func:`changes_of`).
 
@@ -138,8 +144,7 @@ def create_care_center(
     check_id(care_center_id, "care_center_id")
     if not name.strip():
         raise InvalidInput("name", "a care center needs a name")
-    if session.get(CareCenter, care_center_id) is not None:
-        raise Conflict(f"care center {care_center_id!r} already exists")
+    check_free(session, CareCenter, care_center_id)
     row = CareCenter(
         id=care_center_id,
         name=name,
@@ -269,8 +274,7 @@ def create_household(
     if center.retired_at is not None:
         raise Conflict(f"care center {care_center_id!r} is retired")
     household_id = check_id(household_id, "household_id") if household_id else new_id("hh")
-    if session.get(Household, household_id) is not None:
-        raise Conflict(f"household {household_id!r} already exists")
+    check_free(session, Household, household_id)
     row = Household(id=household_id, care_center_id=care_center_id, dong=dong)
     _household_settings(
         row,
