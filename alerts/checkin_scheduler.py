@@ -39,7 +39,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from alerts.checkin_calls import CheckinCalls, ScheduledCall, missed_run
 from alerts.directory import Directory
@@ -48,7 +48,7 @@ from alerts.lifecycle import Lifecycle
 from alerts.notifiers.voicebot import CallOutcome, VoicebotNotifier
 from anbu.call_schedule import CallSchedule, parse_call_schedule
 from anbu.events import AlertAction, AlertEvent, AlertKind, Severity, alert_id
-from anbu.sos import sos_reason
+from anbu.sos import sos_raise
 from anbu.timeutil import in_seoul, utcnow
 from config import Settings
 
@@ -297,16 +297,11 @@ class CheckinScheduler:
         if open_alert is None:
             return ReportResult(duplicate=False, alert_id=None, state=None, notifications=[])
         clock = in_seoul(call.due_at).strftime("%Y-%m-%d %H:%M")
-        event = AlertEvent(
-            alert_id=open_alert,
-            household_id=call.household_id,
-            kind=AlertKind.CHECKIN_MISSED,
-            severity=Severity.HIGH,
-            action=AlertAction.RESOLVE,
-            raised_at=call.due_at,
-            reason=f"the resident answered the scheduled check-in call of {clock} well",
-            reason_ko=f"{clock} 정기 안부 전화에 괜찮다고 응답했습니다",
-            details={"resolved_by": "checkin_call"},
+        event = _missed_event(
+            open_alert, call, AlertAction.RESOLVE,
+            f"the resident answered the scheduled check-in call of {clock} well",
+            f"{clock} 정기 안부 전화에 괜찮다고 응답했습니다",
+            {"resolved_by": "checkin_call"},
         )
         return self._apply(event, now)
 
@@ -320,28 +315,30 @@ class CheckinScheduler:
         """The ``checkin_missed`` alert of a run (latest first): its id is the run's start."""
         first, last = run[-1], run[0]
         times = ", ".join(in_seoul(c.due_at).strftime("%m-%d %H:%M") for c in reversed(run))
-        return AlertEvent(
-            alert_id=alert_id(first.household_id, AlertKind.CHECKIN_MISSED, first.due_at),
-            household_id=first.household_id,
-            kind=AlertKind.CHECKIN_MISSED,
-            severity=Severity.HIGH,
-            action=AlertAction.RAISE,
-            raised_at=last.due_at,
-            reason=f"{len(run)} scheduled check-in calls in a row not answered ({times})",
-            reason_ko=f"정기 안부 전화 {len(run)}회 연속 미응답 ({times})",
-            details={"missed_calls": len(run), "last_outcome": str(last.outcome)},
+        return _missed_event(
+            alert_id(first.household_id, AlertKind.CHECKIN_MISSED, first.due_at),
+            last, AlertAction.RAISE,
+            f"{len(run)} scheduled check-in calls in a row not answered ({times})",
+            f"정기 안부 전화 {len(run)}회 연속 미응답 ({times})",
+            {"missed_calls": len(run), "last_outcome": str(last.outcome)},
         )
 
     def _help(self, call: ScheduledCall) -> AlertEvent:
-        en, ko = sos_reason(HELP_CAUSE, call.due_at)
-        return AlertEvent(
-            alert_id=alert_id(call.household_id, AlertKind.SOS, call.due_at, "checkin-call"),
-            household_id=call.household_id,
-            kind=AlertKind.SOS,
-            severity=Severity.CRITICAL,
-            action=AlertAction.RAISE,
-            raised_at=call.due_at,
-            reason=en,
-            reason_ko=ko,
-            details={"cause": HELP_CAUSE},
-        )
+        return sos_raise(call.household_id, HELP_CAUSE, call.due_at, "checkin-call")
+
+
+def _missed_event(
+    ident: str, call: ScheduledCall, action: AlertAction, en: str, ko: str, details: dict[str, Any]
+) -> AlertEvent:
+    """A raise or resolve of the household's ``checkin_missed`` alert ``ident``, at ``call``."""
+    return AlertEvent(
+        alert_id=ident,
+        household_id=call.household_id,
+        kind=AlertKind.CHECKIN_MISSED,
+        severity=Severity.HIGH,
+        action=action,
+        raised_at=call.due_at,
+        reason=en,
+        reason_ko=ko,
+        details=details,
+    )

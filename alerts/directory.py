@@ -150,13 +150,9 @@ class RegistryDirectory:
     def policy(self, household_id: str) -> HouseholdPolicy | None:
         """See :class:`Directory`; falls back to the registry database."""
         found = self.policies.get(household_id)
-        if found is not None or self.lookup is None:
+        if found is not None:
             return found
-        try:
-            record = self.lookup.household(household_id)
-        except Exception:  # noqa: BLE001 - a registry hiccup must not stop an alert
-            log.exception("registry lookup of household %s failed", household_id)
-            return None
+        record = self._ask("household", household_id, "household")
         if record is None:
             return None
         if isinstance(record, HouseholdRecord):
@@ -171,13 +167,7 @@ class RegistryDirectory:
 
     def contacts(self, household_id: str) -> list[Contact]:
         """See :class:`Directory`."""
-        if self.lookup is None:
-            return []
-        try:
-            found = self.lookup.contacts(household_id) or []
-        except Exception:  # noqa: BLE001
-            log.exception("registry lookup of contacts of %s failed", household_id)
-            return []
+        found = self._ask("contacts", household_id, "contacts of") or []
         return [
             Contact(
                 tier=int(getattr(c, "tier", 1)),
@@ -190,13 +180,9 @@ class RegistryDirectory:
 
     def center(self, care_center_id: str) -> CenterContact | None:
         """See :class:`Directory`."""
-        if self.lookup is None or not care_center_id:
+        if not care_center_id:
             return None
-        try:
-            found = self.lookup.care_center(care_center_id)
-        except Exception:  # noqa: BLE001
-            log.exception("registry lookup of center %s failed", care_center_id)
-            return None
+        found = self._ask("care_center", care_center_id, "center")
         if found is None:
             return None
         return CenterContact(
@@ -208,14 +194,18 @@ class RegistryDirectory:
 
     def robot_topic(self, household_id: str) -> str | None:
         """See :class:`Directory`."""
+        topic = self._ask("robot_topic", household_id, "the robot of")
+        return str(topic) if topic else None
+
+    def _ask(self, method: str, ident: str, what: str) -> Any:
+        """``lookup.<method>(ident)``, or None with no registry or when it fails (logged)."""
         if self.lookup is None:
             return None
         try:
-            topic = self.lookup.robot_topic(household_id)
-        except Exception:  # noqa: BLE001
-            log.exception("registry lookup of the robot of %s failed", household_id)
+            return getattr(self.lookup, method)(ident)
+        except Exception:  # noqa: BLE001 - a registry hiccup must not stop an alert
+            log.exception("registry lookup of %s %s failed", what, ident)
             return None
-        return str(topic) if topic else None
 
 
 def recipients(

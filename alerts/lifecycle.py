@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import uuid
 from dataclasses import KW_ONLY, dataclass, field
 from datetime import datetime, timedelta
@@ -18,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection
 
 from alerts import metrics
-from alerts.directory import Directory, recipients
+from alerts.directory import Directory
 from alerts.model import (
     INACTIVITY_KINDS,
     QUIET_HOME_KINDS,
@@ -28,26 +27,16 @@ from alerts.model import (
     HouseholdPolicy,
 )
 from alerts.notifiers.voicebot import CallOutcome, call_target
+from alerts.routing import Channels, tier_targets
 from alerts.store import AlertStore, alert_scope
 from anbu.events import HEALTH_KINDS, AlertAction, AlertEvent
 from config import Settings
 
-log = logging.getLogger(__name__)
+__all__ = ["DETECTOR", "RESIDENT", "SYSTEM", "Channels", "Lifecycle", "Outcome"]
 
 DETECTOR = "detector"
 RESIDENT = "resident"
 SYSTEM = "system"
-
-
-@dataclass(frozen=True, slots=True)
-class Channels:
-    """Which notifiers are configured (a channel without configuration is not queued)."""
-
-    webhook_url: str | None = None
-    email: bool = False
-    sms: bool = False
-    robot: bool = False
-    voicebot: bool = False
 
 
 @dataclass(slots=True)
@@ -366,37 +355,7 @@ class Lifecycle:
             return Outcome(alert=alert, updated=True, notifications=queued)
 
     def _queue_tier(self, conn: Connection, alert: Alert, tier: int, now: datetime) -> list[str]:
-        targets: list[tuple[str, str]] = []
-        if self.channels.webhook_url:
-            targets.append(("webhook", "webhook:global"))
-        center = self.directory.center(alert.care_center_id)
-        if (
-            center is not None
-            and center.webhook_url
-            and center.webhook_url != (self.channels.webhook_url)
-        ):
-            targets.append(("webhook", "webhook:center"))
-        if alert.kind in HEALTH_KINDS:
-            # Care workers' phones and mailboxes are for people; a flat battery reaches the
-            # center's systems by webhook and waits in the inbox.
-            pass
-        elif self.channels.email or self.channels.sms:
-            emails, phones = recipients(
-                self.directory, alert.household_id, alert.care_center_id, tier
-            )
-            if self.channels.email and emails:
-                targets.append(("email", f"email:tier{tier}"))
-            if self.channels.sms and phones:
-                targets.append(("sms", f"sms:tier{tier}"))
-        if not targets:
-            log.warning(
-                "alert %s (%s, household %s) tier %d: no notifier configured for anyone; "
-                "it is visible in the inbox only",
-                alert.id,
-                alert.kind,
-                alert.household_id,
-                tier,
-            )
+        targets = tier_targets(self.channels, self.directory, alert, tier)
         queued = []
         for channel, target in targets:
             ident = self.store.add_notification(conn, alert.id, tier, channel, target, now)

@@ -128,6 +128,20 @@ class Alert:
     history: list[HistoryEntry] = field(default_factory=list)
     notifications: list[Notification] = field(default_factory=list)
 
+    def labels(self) -> dict[str, str]:
+        """What the alert is known by outside: pseudonymous ids, kind, severity and state.
+
+        The webhook body and the ``alerts`` row carry these alike (no personal data).
+        """
+        return {
+            "household_id": self.household_id,
+            "care_center_id": self.care_center_id,
+            "dong": self.dong,
+            "kind": self.kind,
+            "severity": self.severity,
+            "state": self.state.value,
+        }
+
     @property
     def policy(self) -> HouseholdPolicy:
         """The household settings captured when the alert was raised."""

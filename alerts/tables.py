@@ -187,12 +187,7 @@ def alert_row(alert: Alert) -> dict[str, Any]:
     """The ``alerts`` row of ``alert``."""
     return {
         "id": alert.id,
-        "household_id": alert.household_id,
-        "care_center_id": alert.care_center_id,
-        "dong": alert.dong,
-        "kind": alert.kind,
-        "severity": alert.severity,
-        "state": alert.state.value,
+        **alert.labels(),
         "active": alert.state.active,
         "reason": alert.reason,
         "reason_ko": alert.reason_ko,

@@ -38,18 +38,42 @@ def sos_reason(cause: str, moment: datetime, detail: str | None = None) -> tuple
     return en, ko
 
 
-def sos_alert(event: SosEvent) -> AlertEvent:
-    """Return the RAISE of the SOS alert for ``event``, as the detector would raise it."""
-    en, ko = sos_reason(event.cause.value, event.event_time, event.detail)
+def sos_raise(
+    household_id: str, cause: str, at: datetime, source: str, *,
+    device_id: str | None = None, detail: str | None = None,
+) -> AlertEvent:
+    """Return the RAISE of an SOS alert.
+
+    Args:
+        household_id: the household calling for help.
+        cause: what raised it (a :class:`anbu.events.SosCause` value or ``call_help``).
+        at: when it was raised; with ``source``, it makes the alert's id.
+        source: what sent it (a device id, or ``checkin-call``), part of the id.
+        device_id: the device that sent it, if one did.
+        detail: words the device added, shown after the reason.
+    """
+    en, ko = sos_reason(cause, at, detail)
     return AlertEvent(
-        alert_id=alert_id(event.household_id, AlertKind.SOS, event.event_time, event.device_id),
-        household_id=event.household_id,
+        alert_id=alert_id(household_id, AlertKind.SOS, at, source),
+        household_id=household_id,
         kind=AlertKind.SOS,
         severity=Severity.CRITICAL,
         action=AlertAction.RAISE,
-        raised_at=event.event_time,
+        raised_at=at,
         reason=en,
         reason_ko=ko,
+        device_id=device_id,
+        details={"cause": cause},
+    )
+
+
+def sos_alert(event: SosEvent) -> AlertEvent:
+    """Return the RAISE of the SOS alert for ``event``, as the detector would raise it."""
+    return sos_raise(
+        event.household_id,
+        event.cause.value,
+        event.event_time,
+        event.device_id,
         device_id=event.device_id,
-        details={"cause": event.cause.value},
+        detail=event.detail,
     )

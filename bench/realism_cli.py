@@ -23,8 +23,7 @@ def _rows() -> list[tuple[str, tuple[str, ...], str]]:
         for hours in THRESHOLDS_H:
             rows.append((f"  share > {hours} h", (name, f"share_over_{hours}h"), "{:.1%}"))
         rows.append(("  silences > 2 h per day", (name, "over_2h_per_day"), "{:.2f}"))
-    for q in (50, 90, 99):
-        rows.append((f"longest daytime silence p{q}", ("daytime_longest_h", f"p{q}"), "{:.2f} h"))
+    rows += _quantiles("longest daytime silence", "daytime_longest_h", (50, 90, 99), "{:.2f} h")
     rows += [
         ("outings per day", ("outings", "per_day"), "{:.2f}"),
         ("outing length p50", ("outings", "p50_h"), "{:.2f} h"),
@@ -32,19 +31,23 @@ def _rows() -> list[tuple[str, tuple[str, ...], str]]:
         ("outings > 3 h", ("outings", "share_over_3h"), "{:.1%}"),
         ("absences >= 24 h per 100 days", ("absences_per_100_days",), "{:.1f}"),
     ]
-    for q in (10, 50, 90):
-        rows.append((f"night sleep (longest) p{q}", ("night_longest_h", f"p{q}"), "{:.2f} h"))
+    rows += _quantiles("night sleep (longest)", "night_longest_h", (10, 50, 90), "{:.2f} h")
     rows += [
         ("daytime home hours: no activity", ("home_hours", "share_quiet"), "{:.1%}"),
         ("daytime home hours: one sensor only", ("home_hours", "share_one_sensor"), "{:.1%}"),
         ("  share of sensors active per hour", ("home_hours", "sensor_share"), "{:.1%}"),
         ("activity sensors (median)", ("sensors_median",), "{:.0f}"),
     ]
-    for q in (10, 50, 90):
-        rows.append((f"active hours per day p{q}", ("active_hours_per_day", f"p{q}"), "{:.0f}"))
-    for q in (10, 50, 90):
-        rows.append((f"activity events per day p{q}", ("events_per_day", f"p{q}"), "{:.0f}"))
+    rows += _quantiles("active hours per day", "active_hours_per_day", (10, 50, 90), "{:.0f}")
+    rows += _quantiles("activity events per day", "events_per_day", (10, 50, 90), "{:.0f}")
     return rows
+
+
+def _quantiles(
+    label: str, key: str, quantiles: tuple[int, ...], fmt: str
+) -> list[tuple[str, tuple[str, ...], str]]:
+    """The rows of ``key``'s percentiles (``p50`` ...), labelled ``<label> p50``."""
+    return [(f"{label} p{q}", (key, f"p{q}"), fmt) for q in quantiles]
 
 
 def _cell(figures: dict[str, Any], path: tuple[str, ...], fmt: str) -> str:

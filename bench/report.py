@@ -196,6 +196,21 @@ def write(report: Report, directory: Path) -> dict[str, Path]:
     return paths
 
 
+# the charts: title, y axis, goal line and its label, bars (label: figure key)
+_PANELS: tuple[tuple[str, str, float, str, dict[str, str]], ...] = (
+    ("Throughput (n/a bars: not measured)", "device events per second", 20_000, "pipeline goal",
+     {"MQTT raw": "mqtt_raw_events_per_s", "bridge": "bridge_events_per_s",
+      "Kafka raw": "kafka_raw_events_per_s", "worker": "worker_events_per_s",
+      "pipeline": "pipeline_events_per_s"}),
+    ("Latency", "milliseconds", 250, "SOS p99 goal",
+     {"SOS p50": "sos_p50_ms", "SOS p99": "sos_p99_ms",
+      "inact. lag p50": "inactivity_lag_p50_ms", "inact. lag p99": "inactivity_lag_p99_ms"}),
+    ("Detection quality (simulated)", "hours to detect a daytime collapse", 2, "goal",
+     {"routine median": "quality_routine_ttd_median_h", "routine p90": "quality_routine_ttd_p90_h",
+      "fixed median": "quality_fixed_ttd_median_h", "fixed p90": "quality_fixed_ttd_p90_h"}),
+)
+
+
 def plot_figures(report: Report, path: Path) -> None:
     """Bar charts: rates beside their raw limits, latencies against goals, detection quality."""
     import matplotlib
@@ -205,31 +220,10 @@ def plot_figures(report: Report, path: Path) -> None:
 
     v = report.values
     fig, axes = plt.subplots(1, 3, figsize=(16, 5))
-    rates = [
-        ("MQTT raw", v["mqtt_raw_events_per_s"]),
-        ("bridge", v["bridge_events_per_s"]),
-        ("Kafka raw", v["kafka_raw_events_per_s"]),
-        ("worker", v["worker_events_per_s"]),
-        ("pipeline", v["pipeline_events_per_s"]),
-    ]
-    _bars(axes[0], rates, "device events per second", goal=20_000, goal_label="pipeline goal")
-    axes[0].set_title("Throughput (n/a bars: not measured)")
-    latencies = [
-        ("SOS p50", v["sos_p50_ms"]),
-        ("SOS p99", v["sos_p99_ms"]),
-        ("inact. lag p50", v["inactivity_lag_p50_ms"]),
-        ("inact. lag p99", v["inactivity_lag_p99_ms"]),
-    ]
-    _bars(axes[1], latencies, "milliseconds", goal=250, goal_label="SOS p99 goal")
-    axes[1].set_title("Latency")
-    quality = [
-        ("routine median", v["quality_routine_ttd_median_h"]),
-        ("routine p90", v["quality_routine_ttd_p90_h"]),
-        ("fixed median", v["quality_fixed_ttd_median_h"]),
-        ("fixed p90", v["quality_fixed_ttd_p90_h"]),
-    ]
-    _bars(axes[2], quality, "hours to detect a daytime collapse", goal=2, goal_label="goal")
-    axes[2].set_title("Detection quality (simulated)")
+    for ax, (title, ylabel, goal, goal_label, keys) in zip(axes, _PANELS, strict=True):
+        _bars(ax, [(name, v[key]) for name, key in keys.items()], ylabel,
+              goal=goal, goal_label=goal_label)
+        ax.set_title(title)
     fig.suptitle(f"anbu bench {datetime.now(SEOUL):%Y-%m-%d %H:%M} (Asia/Seoul)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -29,7 +29,14 @@ from devices.rules import (
     new_id,
 )
 from devices.schemas import DevicePatch, GatewayPatch
-from devices.service import active_household, flush_new, get_row
+from devices.service import (
+    active_household,
+    add_new,
+    check_free,
+    flush_new,
+    get_row,
+    retire_row,
+)
 
 
 def create_gateway(
@@ -51,8 +58,7 @@ def create_gateway(
         raise InvalidInput("gateway_id", "ids starting with 'anbu' are reserved")
     heartbeat_interval_s = checked(HeartbeatInterval, heartbeat_interval_s,
                                    "heartbeat_interval_s")
-    if session.get(Gateway, gateway_id) is not None:
-        raise Conflict(f"gateway {gateway_id!r} already exists")
+    check_free(session, Gateway, gateway_id)
     password = secrets.token_urlsafe(18)
     row = Gateway(
         id=gateway_id,
@@ -60,10 +66,7 @@ def create_gateway(
         password_hash=hash_password(password),
         heartbeat_interval_s=heartbeat_interval_s,
     )
-    session.add(row)
-    flush_new(session, f"gateway {gateway_id!r}")
-    changes_of(session).gateways.add(row.id)
-    return row, password
+    return add_new(session, row, f"gateway {gateway_id!r}", changes_of(session).gateways), password
 
 
 def rotate_gateway_password(session: Session, gateway_id: str) -> tuple[Gateway, str]:
@@ -90,8 +93,7 @@ def update_gateway(session: Session, gateway_id: str, patch: GatewayPatch) -> Ga
 
 def retire_gateway(session: Session, gateway_id: str) -> Gateway:
     """Retire a gateway: its MQTT account is removed on the next rewrite."""
-    row = get_row(session, Gateway, gateway_id)
-    row.retired_at = row.retired_at or utcnow()
+    row = retire_row(session, Gateway, gateway_id)
     changes_of(session).gateways.add(row.id)
     return row
 
@@ -144,8 +146,7 @@ def add_device(
     reporting_interval_s = checked(ReportingInterval, reporting_interval_s,
                                    "reporting_interval_s")
     _check_gateway(session, gateway_id, household_id)
-    if session.get(Device, device_id) is not None:
-        raise Conflict(f"device {device_id!r} already exists")
+    check_free(session, Device, device_id)
     _check_topic_free(session, mqtt_topic)
     installed = aware_utc(installed_at, "installed_at") or utcnow()
     if installed > utcnow() + timedelta(minutes=5):
@@ -163,10 +164,7 @@ def add_device(
         installed_at=installed,
         replaces=replaces,
     )
-    session.add(row)
-    flush_new(session, f"device {device_id!r}")
-    changes_of(session).devices.add(row.id)
-    return row
+    return add_new(session, row, f"device {device_id!r}", changes_of(session).devices)
 
 
 def update_device(session: Session, device_id: str, patch: DevicePatch) -> Device:
@@ -194,8 +192,7 @@ def update_device(session: Session, device_id: str, patch: DevicePatch) -> Devic
 
 def retire_device(session: Session, device_id: str) -> Device:
     """Retire a device (it stays in the history)."""
-    row = get_row(session, Device, device_id)
-    row.retired_at = row.retired_at or utcnow()
+    row = retire_row(session, Device, device_id)
     changes_of(session).devices.add(row.id)
     return row
 

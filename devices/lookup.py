@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -57,6 +59,9 @@ class CareCenterInfo:
     email: str | None
     webhook_url: str | None
 
+Info = TypeVar("Info")
+Model = TypeVar("Model")
+
 
 class RegistryLookup:
     """Short read-only queries against the registry database; safe to share between threads."""
@@ -72,19 +77,15 @@ class RegistryLookup:
 
     def household(self, household_id: str) -> HouseholdInfo | None:
         """The household, or None if it was never registered."""
-        with Session(self.engine) as session:
-            row = session.get(Household, household_id)
-            if row is None:
-                return None
-            return HouseholdInfo(
-                household_id=row.id,
-                care_center_id=row.care_center_id,
-                dong=row.dong,
-                escalation_delays_s=list(row.escalation_delays_s or []),
-                checkin_enabled=row.checkin_enabled,
-                inactivity_hours=row.inactivity_hours,
-                retired=row.retired_at is not None,
-            )
+        return self._one(Household, household_id, lambda row: HouseholdInfo(
+            household_id=row.id,
+            care_center_id=row.care_center_id,
+            dong=row.dong,
+            escalation_delays_s=list(row.escalation_delays_s or []),
+            checkin_enabled=row.checkin_enabled,
+            inactivity_hours=row.inactivity_hours,
+            retired=row.retired_at is not None,
+        ))
 
     def contacts(self, household_id: str) -> list[ContactInfo]:
         """The household's current contacts, tier 1 first."""
@@ -98,13 +99,15 @@ class RegistryLookup:
 
     def care_center(self, care_center_id: str) -> CareCenterInfo | None:
         """The care center, or None."""
+        return self._one(CareCenter, care_center_id, lambda row: CareCenterInfo(
+            row.id, row.name, list(row.dongs or []), row.duty_phone, row.email, row.webhook_url
+        ))
+
+    def _one(self, model: type[Model], ident: str, read: Callable[[Model], Info]) -> Info | None:
+        """``read`` of the row of ``model`` with id ``ident``, or None if there is none."""
         with Session(self.engine) as session:
-            row = session.get(CareCenter, care_center_id)
-            if row is None:
-                return None
-            return CareCenterInfo(
-                row.id, row.name, list(row.dongs or []), row.duty_phone, row.email, row.webhook_url
-            )
+            row = session.get(model, ident)
+            return None if row is None else read(row)
 
     def robot_topic(self, household_id: str) -> str | None:
         """The base MQTT topic of the household's active care robot, if it has one."""

@@ -12,7 +12,7 @@ from devices.exceptions import InvalidInput
 from devices.models import Contact, Resident
 from devices.rules import TIER_MAX, not_null
 from devices.schemas import ContactPatch, ResidentPatch
-from devices.service import active_household, get_row
+from devices.service import active_household, get_row, retire_row
 
 
 def add_resident(
@@ -98,14 +98,12 @@ def update_contact(session: Session, contact_id: int, patch: ContactPatch) -> Co
 
 def retire_contact(session: Session, contact_id: int) -> Contact:
     """Remove a contact from escalation."""
-    row: Contact = get_row(session, Contact, contact_id)
-    row.retired_at = row.retired_at or utcnow()
+    row = retire_row(session, Contact, contact_id)
     changes_of(session).households.add(row.household_id)
     return row
 
 
 def retire_resident(session: Session, resident_id: int) -> Resident:
     """Mark a resident as no longer living there."""
-    row: Resident = get_row(session, Resident, resident_id)
-    row.retired_at = row.retired_at or utcnow()
+    row = retire_row(session, Resident, resident_id)
     return row

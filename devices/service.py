@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import time
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -41,6 +41,18 @@ from devices.schemas import CenterPatch, HouseholdPatch
 
 Row = TypeVar("Row")
 
+
+class _Retirable(Protocol):
+    retired_at: Any
+
+
+class _Identified(Protocol):
+    id: Any
+
+
+Retirable = TypeVar("Retirable", bound=_Retirable)
+Identified = TypeVar("Identified", bound=_Identified)
+
 # --- loading with visibility ----------------------------------------------------------
 
 
@@ -57,6 +69,35 @@ def get_row(session: Session, model: type[Row], ident: str | int) -> Row:
     row = session.get(model, ident)
     if row is None:
         raise NotFound(_KINDS.get(model, model.__name__.lower()), str(ident))
+    return row
+
+
+def check_free(session: Session, model: type[Any], ident: str) -> None:
+    """Raise :class:`Conflict` if a row of ``model`` with id ``ident`` exists (even retired)."""
+    if session.get(model, ident) is not None:
+        raise Conflict(f"{_KINDS.get(model, model.__name__.lower())} {ident!r} already exists")
+
+
+def add_new(session: Session, row: Identified, what: str, noted: set[str]) -> Identified:
+    """Add a new row and note its id in ``noted`` (a set of :func:`changes_of`).
+
+    Raises:
+        Conflict: it clashes with a registered row (naming ``what``).
+    """
+    session.add(row)
+    flush_new(session, what)
+    noted.add(row.id)
+    return row
+
+
+def retire_row(session: Session, model: type[Retirable], ident: str | int) -> Retirable:
+    """Mark the row of ``model`` with id ``ident`` retired (a second retirement keeps the first).
+
+    Raises:
+        NotFound: there is none.
+    """
+    row = get_row(session, model, ident)
+    row.retired_at = row.retired_at or utcnow()
     return row
 
 
@@ -103,8 +144,7 @@ def create_care_center(
     check_id(care_center_id, "care_center_id")
     if not name.strip():
         raise InvalidInput("name", "a care center needs a name")
-    if session.get(CareCenter, care_center_id) is not None:
-        raise Conflict(f"care center {care_center_id!r} already exists")
+    check_free(session, CareCenter, care_center_id)
     row = CareCenter(
         id=care_center_id,
         name=name,
@@ -113,10 +153,7 @@ def create_care_center(
         email=email,
         webhook_url=webhook_url,
     )
-    session.add(row)
-    flush_new(session, f"care center {care_center_id!r}")
-    changes_of(session).centers.add(row.id)
-    return row
+    return add_new(session, row, f"care center {care_center_id!r}", changes_of(session).centers)
 
 
 def update_care_center(session: Session, care_center_id: str, patch: CenterPatch) -> CareCenter:
@@ -137,7 +174,7 @@ def retire_care_center(session: Session, care_center_id: str) -> CareCenter:
     Raises:
         Conflict: it still has active households.
     """
-    row = get_row(session, CareCenter, care_center_id)
+    get_row(session, CareCenter, care_center_id)  # a missing center is NotFound, not Conflict
     active = session.scalar(
         select(Household.id)
         .where(Household.care_center_id == care_center_id, Household.retired_at.is_(None))
@@ -145,7 +182,7 @@ def retire_care_center(session: Session, care_center_id: str) -> CareCenter:
     )
     if active is not None:
         raise Conflict(f"care center {care_center_id!r} still has active households")
-    row.retired_at = row.retired_at or utcnow()
+    row = retire_row(session, CareCenter, care_center_id)
     changes_of(session).centers.add(row.id)
     return row
 
@@ -237,8 +274,7 @@ def create_household(
     if center.retired_at is not None:
         raise Conflict(f"care center {care_center_id!r} is retired")
     household_id = check_id(household_id, "household_id") if household_id else new_id("hh")
-    if session.get(Household, household_id) is not None:
-        raise Conflict(f"household {household_id!r} already exists")
+    check_free(session, Household, household_id)
     row = Household(id=household_id, care_center_id=care_center_id, dong=dong)
     _household_settings(
         row,
@@ -255,10 +291,7 @@ def create_household(
             "checkin_schedule": checkin_schedule,
         },
     )
-    session.add(row)
-    flush_new(session, f"household {household_id!r}")
-    changes_of(session).households.add(row.id)
-    return row
+    return add_new(session, row, f"household {household_id!r}", changes_of(session).households)
 
 
 def update_household(session: Session, household_id: str, patch: HouseholdPatch) -> Household:

@@ -10,31 +10,35 @@ from __future__ import annotations
 
 import logging
 import signal
-import socket
-import struct
 import threading
 import time
 from types import FrameType
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from prometheus_client import CollectorRegistry, start_http_server
 
 from anbu.health import Heartbeat, Report, instance_name
-from anbu.influx import BufferedWriter, InfluxClient, InfluxError
 from anbu.timeutil import utcnow
 from config import Settings
 from ingest.exceptions import RegistryUnavailable
 from ingest.kafka_sink import Delivery, KafkaSink
-from ingest.metrics import IngestMetrics
+from ingest.metrics import IngestMetrics, MetricsOutlet
+from ingest.mqtt_session import (
+    ack_all,
+    connect_session,
+    default_client_id,
+    disconnect,
+    session_client,
+    shared_filters,
+)
 from ingest.normalise import Inbound, Normaliser, Result
 from ingest.priority import SosClaims
 from ingest.ratelimit import RateLimitedLog
 from ingest.registry_cache import RegistryCache
 from ingest.registry_follower import RegistryFollower
 from ingest.sos_lane import SosLane
+
+__all__ = ["GIVE_UP_AFTER_S", "STUCK_AFTER_S", "Bridge", "default_client_id", "shared_filters"]
 
 log = logging.getLogger(__name__)
 
@@ -43,29 +47,6 @@ STUCK_AFTER_S = 10.0
 
 GIVE_UP_AFTER_S = 600.0
 """Nothing confirmed for this long, new producers included: exit non-zero and be restarted."""
-
-_PUBACK = 0x40
-_PUBACK_PACKET = struct.Struct("!BBH")
-
-
-def default_client_id(settings: Settings) -> str:
-    """Return the bridge's fixed MQTT client id (its persistent session's name)."""
-    configured: str | None = settings.ingest.client_id
-    return configured or f"anbu-bridge-{socket.gethostname()}"
-
-
-def shared_filters(settings: Settings) -> list[str]:
-    """The main lane's filters: ``$share/<group>/<filter>`` for each topic filter.
-
-    With ``mqtt.shared_group`` empty they are the plain filters: Mosquitto 2.0.11 does not
-    restore a persistent session's shared subscriptions after its own restart, so messages
-    published before the bridge subscribes again would be lost; plain ones it restores.
-    """
-    group = settings.mqtt.shared_group
-    if not group:
-        return list(settings.mqtt.topic_filters)
-    return [f"$share/{group}/{topic_filter}" for topic_filter in settings.mqtt.topic_filters]
-
 
 class Bridge:
     """The MQTT to Kafka bridge.
@@ -102,37 +83,24 @@ class Bridge:
         self.lane = SosLane(settings, self.cache, self.normaliser, self.claims, self.client_id)
         self.serve_metrics = serve_metrics
         self.write_influx = write_influx
+        self.outlet = MetricsOutlet(
+            settings, self.metrics, serve=serve_metrics, write_influx=write_influx
+        )
         self._log = RateLimitedLog(log, settings.ingest.log_every.total_seconds())
         self._generation = 0
         self._stopping = threading.Event()
         self._retiring = threading.Event()
         self.subscribed = threading.Event()
         self.connected = threading.Event()
-        self._http: Any = None
-        self._influx_thread: threading.Thread | None = None
         self.heartbeat = Heartbeat(
             settings.data_dir,
             instance_name(settings, "bridge"),
             [lambda: self.sink.health(STUCK_AFTER_S), self._lane_health, self.health],
         )
-        self.client = self._mqtt_client()
+        self.client = session_client(settings, self.client_id, self._on_connect,
+                                     self._on_disconnect, self._on_message, self._on_subscribe)
 
     # -- lifecycle ------------------------------------------------------------------
-
-    def _mqtt_client(self) -> mqtt.Client:
-        client = mqtt.Client(
-            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
-            client_id=self.client_id,
-            protocol=mqtt.MQTTv5,
-            manual_ack=True,
-        )
-        client.username_pw_set(self.settings.mqtt.username, self.settings.mqtt_password())
-        client.reconnect_delay_set(min_delay=1, max_delay=10)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        client.on_subscribe = self._on_subscribe
-        return client
 
     def start(self, registry_timeout_s: float | None = None) -> None:
         """Load the registry, then connect to MQTT and start forwarding.
@@ -143,12 +111,7 @@ class Bridge:
         Raises:
             RegistryUnavailable: the registry did not load within ``registry_timeout_s``.
         """
-        if self.serve_metrics:
-            registry = CollectorRegistry()
-            registry.register(self.metrics)
-            port = self.settings.ingest.metrics_port
-            self._http, _ = start_http_server(port, self.settings.ingest.metrics_host, registry)
-            log.info("metrics on http://%s:%d/metrics", self.settings.ingest.metrics_host, port)
+        self.outlet.start_serving()
         if not self.follower.is_alive():
             self.follower.start()
         self.heartbeat.start()
@@ -158,26 +121,12 @@ class Bridge:
             )
         self.sink.start()
         self.lane.start()
-        if self.write_influx:
-            self._influx_thread = threading.Thread(
-                target=self._write_metrics, name="influx-metrics", daemon=True
-            )
-            self._influx_thread.start()
-        properties = Properties(PacketTypes.CONNECT)
-        properties.SessionExpiryInterval = int(self.settings.ingest.session_expiry.total_seconds())
-        properties.ReceiveMaximum = self.settings.ingest.receive_maximum
+        self.outlet.start_writing(self._stopping)
         mqtt_settings = self.settings.mqtt
         log.info(
             "connecting to MQTT %s:%d as %s", mqtt_settings.host, mqtt_settings.port, self.client_id
         )
-        self.client.connect_async(
-            mqtt_settings.host,
-            mqtt_settings.port,
-            keepalive=mqtt_settings.keepalive_s,
-            clean_start=False,
-            properties=properties,
-        )
-        self.client.loop_start()
+        connect_session(self.client, self.settings)
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Stop taking messages, let Kafka confirm what is in flight, ack it, disconnect."""
@@ -190,11 +139,8 @@ class Bridge:
         self.client.loop_stop()
         self.follower.stop()
         self.heartbeat.stop()
-        if self._http is not None:
-            self._http.shutdown()
-            self._http.server_close()
-        if self._influx_thread is not None:
-            self._influx_thread.join(timeout_s)
+        self.outlet.stop_serving()
+        self.outlet.join(timeout_s)
 
     def retire(self, idle_s: float = 3.0, timeout_s: float = 600.0) -> bool:
         """Scale down for good: drain this bridge's persistent session, then end it.
@@ -228,19 +174,14 @@ class Bridge:
         # The SOS lane's session ends too (only if it holds nothing unacknowledged).
         drained = self.lane.stop(end_session=drained) and drained
         self.sink.close()
+        disconnect(self.client, end_session=drained)
         if drained:
-            properties = Properties(PacketTypes.DISCONNECT)
-            properties.SessionExpiryInterval = 0
-            self.client.disconnect(properties=properties)
             log.info("retired: session %s drained and ended", self.client_id)
         else:
-            self.client.disconnect()
             log.error("not retired: session %s still had messages; it is kept", self.client_id)
         self.client.loop_stop()
         self.follower.stop()
-        if self._http is not None:
-            self._http.shutdown()
-            self._http.server_close()
+        self.outlet.stop_serving()
         return drained
 
     def run_forever(self) -> int:
@@ -368,20 +309,8 @@ class Bridge:
         generation = self._generation
         # A message of an old connection is not acknowledged: the broker redelivers it.
         mids = [d.mid for d in deliveries if d.qos == 1 and d.generation == generation]
-        if not mids:
-            return
-        queue = getattr(self.client, "_packet_queue", None)
-        if queue is None or len(mids) == 1:
-            for mid in mids:
-                self._ack(mid)
-            return
-        # Many PUBACKs in one write: paho's ack() queues and wakes its loop once per message,
-        # which cost the bridge a noticeable share of its time. A PUBACK is 4 bytes.
-        try:
-            queue(_PUBACK, b"".join(_PUBACK_PACKET.pack(_PUBACK, 2, mid) for mid in mids), 0, 1)
-        except TypeError:  # a paho whose private queue changed: one ack() per message
-            for mid in mids:
-                self._ack(mid)
+        if mids:
+            ack_all(self.client, mids, self._ack)
 
     def _ack(self, mid: int) -> None:
         code = self.client.ack(mid, 1)
@@ -390,20 +319,3 @@ class Bridge:
 
     def _registry_changed(self, devices: int) -> None:
         self.metrics.registry_devices = devices
-
-    def _write_metrics(self) -> None:
-        client = InfluxClient.from_settings(self.settings)
-        writer = BufferedWriter(client, max_points=100_000)
-        try:
-            client.create_database()
-        except InfluxError as exc:
-            self._log.warning("influx", "InfluxDB database not created: %s", exc)
-        interval = self.settings.ingest.metrics_flush.total_seconds()
-        while True:
-            stopping = self._stopping.wait(interval)
-            writer.add(self.metrics.points(utcnow()))
-            if not writer.flush() and writer.last_error:
-                self._log.warning("influx", "InfluxDB write failed: %s", writer.last_error)
-            if stopping:
-                break
-        client.close()

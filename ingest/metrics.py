@@ -8,15 +8,23 @@ and ``bridge`` (the bridge's client id) and integer field ``count``; take
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
+from prometheus_client import CollectorRegistry, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from anbu.influx import Point
+from anbu.influx import BufferedWriter, InfluxClient, InfluxError, Point
+from anbu.timeutil import utcnow
+from config import Settings
 from ingest.normalise import Result
+from ingest.ratelimit import RateLimitedLog
+
+log = logging.getLogger(__name__)
 
 MEASUREMENT = "ingest_metrics"
 UNREGISTERED_MEASUREMENT = "ingest_unregistered"
@@ -146,3 +154,72 @@ class IngestMetrics(Collector):
             tags = {"bridge": self.bridge_id, kind or "where": where or label}
             points.append(Point(UNREGISTERED_MEASUREMENT, {"count": count}, now, tags))
         return points
+
+
+class MetricsOutlet:
+    """Where a bridge's counters go: ``/metrics`` and InfluxDB every ``ingest.metrics_flush``.
+
+    Args:
+        settings: anbu settings (``ingest.metrics_host``, ``metrics_port``, ``metrics_flush``).
+        metrics: the bridge's counters.
+        serve: serve ``/metrics``.
+        write_influx: write the counters to InfluxDB.
+    """
+
+    def __init__(
+        self, settings: Settings, metrics: IngestMetrics, *, serve: bool, write_influx: bool
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.serve = serve
+        self.write_influx = write_influx
+        self._log = RateLimitedLog(log, settings.ingest.log_every.total_seconds())
+        self._http: Any = None
+        self._writer: threading.Thread | None = None
+
+    def start_serving(self) -> None:
+        """Serve ``/metrics`` (if asked to)."""
+        if not self.serve:
+            return
+        registry = CollectorRegistry()
+        registry.register(self.metrics)
+        host, port = self.settings.ingest.metrics_host, self.settings.ingest.metrics_port
+        self._http, _ = start_http_server(port, host, registry)
+        log.info("metrics on http://%s:%d/metrics", host, port)
+
+    def start_writing(self, stopping: threading.Event) -> None:
+        """Write to InfluxDB (if asked to) until ``stopping`` is set, then once more."""
+        if not self.write_influx:
+            return
+        self._writer = threading.Thread(
+            target=self._write, args=(stopping,), name="influx-metrics", daemon=True
+        )
+        self._writer.start()
+
+    def stop_serving(self) -> None:
+        """Stop serving ``/metrics``."""
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+
+    def join(self, timeout_s: float) -> None:
+        """Wait for the last InfluxDB write (after ``stopping`` was set)."""
+        if self._writer is not None:
+            self._writer.join(timeout_s)
+
+    def _write(self, stopping: threading.Event) -> None:
+        client = InfluxClient.from_settings(self.settings)
+        writer = BufferedWriter(client, max_points=100_000)
+        try:
+            client.create_database()
+        except InfluxError as exc:
+            self._log.warning("influx", "InfluxDB database not created: %s", exc)
+        interval = self.settings.ingest.metrics_flush.total_seconds()
+        while True:
+            stop = stopping.wait(interval)
+            writer.add(self.metrics.points(utcnow()))
+            if not writer.flush() and writer.last_error:
+                self._log.warning("influx", "InfluxDB write failed: %s", writer.last_error)
+            if stop:
+                break
+        client.close()

@@ -26,13 +26,12 @@ import time
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from anbu.timeutil import utcnow
 from config import Settings
 from ingest.kafka_sink import Delivery, KafkaSink
+from ingest.mqtt_session import connect_session, disconnect, session_client
 from ingest.normalise import Inbound, Normaliser
 from ingest.priority import SosClaims, is_sos, sos_filters
 from ingest.ratelimit import RateLimitedLog
@@ -85,18 +84,8 @@ class SosLane:
         self.connected = threading.Event()
         self._log = RateLimitedLog(log, settings.ingest.log_every.total_seconds())
         self._follower = threading.Thread(target=self._follow, name="sos-lane-subs", daemon=True)
-        self.client = mqtt.Client(
-            callback_api_version=mqtt.CallbackAPIVersion.VERSION2,
-            client_id=self.client_id,
-            protocol=mqtt.MQTTv5,
-            manual_ack=True,
-        )
-        self.client.username_pw_set(settings.mqtt.username, settings.mqtt_password())
-        self.client.reconnect_delay_set(min_delay=1, max_delay=10)
-        self.client.on_connect = self._on_connect
-        self.client.on_disconnect = self._on_disconnect
-        self.client.on_message = self._on_message
-        self.client.on_subscribe = self._on_subscribe
+        self.client = session_client(settings, self.client_id, self._on_connect,
+                                     self._on_disconnect, self._on_message, self._on_subscribe)
 
     @property
     def filters(self) -> set[str]:
@@ -107,18 +96,8 @@ class SosLane:
     def start(self) -> None:
         """Start the producer, connect (persistent session) and follow the registry."""
         self.sink.start()
-        properties = Properties(PacketTypes.CONNECT)
-        properties.SessionExpiryInterval = int(self.settings.ingest.session_expiry.total_seconds())
-        properties.ReceiveMaximum = self.settings.ingest.receive_maximum
-        mqtt_settings = self.settings.mqtt
-        self.client.connect_async(
-            mqtt_settings.host,
-            mqtt_settings.port,
-            keepalive=mqtt_settings.keepalive_s,
-            clean_start=False,  # an SOS held while the bridge is down waits in this session
-            properties=properties,
-        )
-        self.client.loop_start()
+        # an SOS held while the bridge is down waits in this session
+        connect_session(self.client, self.settings)
         self._follower.start()
 
     def stop(self, timeout_s: float = 10.0, *, end_session: bool = False) -> bool:
@@ -136,12 +115,7 @@ class SosLane:
         self.sink.close(timeout_s)
         with self._lock:
             drained = self._pending == 0
-        if end_session and drained:
-            properties = Properties(PacketTypes.DISCONNECT)
-            properties.SessionExpiryInterval = 0
-            self.client.disconnect(properties=properties)
-        else:
-            self.client.disconnect()
+        disconnect(self.client, end_session=end_session and drained)
         self.client.loop_stop()
         if self._follower.is_alive():
             self._follower.join(timeout_s)

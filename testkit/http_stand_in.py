@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 
 @dataclass
@@ -84,3 +84,22 @@ class HttpStandIn:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+
+class _Answering(Protocol):
+    port: int
+
+    def answer(self, posted: Posted) -> int: ...
+
+
+Answering = TypeVar("Answering", bound=_Answering)
+
+
+def serving(receiver: Answering) -> Iterator[Answering]:
+    """Serve ``receiver.answer`` on a free port, set as ``receiver.port``, while iterated.
+
+    For a pytest fixture: ``yield from serving(Receiver())``.
+    """
+    with HttpStandIn(receiver.answer) as server:
+        receiver.port = server.port
+        yield receiver

@@ -18,7 +18,7 @@ import csv
 import io
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NamedTuple
 from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
@@ -214,6 +214,30 @@ def _signed_in(request: Request) -> Principal | RedirectResponse:
     return principal
 
 
+# the query of the page and its CSV: an ISO week (``2026-W48``) and the language
+Week = Annotated[str | None, Query(max_length=10)]
+Lang = Annotated[str, Query(pattern="^(ko|en)$")]
+
+
+class _Asked(NamedTuple):
+    principal: Principal
+    center: CareCenterInfo
+    week: int
+    rows: list[PlanRow] | None
+
+
+def _asked(
+    request: Request, center_id: str, week: str | None, lang: str
+) -> _Asked | RedirectResponse:
+    """Who asks for which center's week, and its plan; a sign-in redirect for nobody."""
+    principal = _signed_in(request)
+    if isinstance(principal, RedirectResponse):
+        return principal
+    center = _center(request, principal, center_id)
+    wanted = _week(week)
+    return _Asked(principal, center, wanted, build_plan(request, center_id, wanted, lang))
+
+
 @router.get("/inbox/review", include_in_schema=False)
 def own_review(request: Request) -> Response:
     """The signed-in person's own center's review."""
@@ -231,19 +255,12 @@ def own_review(request: Request) -> Response:
 
 @router.get("/inbox/centers/{center_id}/review", response_class=HTMLResponse,
             include_in_schema=False)
-def review_page(
-    request: Request,
-    center_id: str,
-    week: Annotated[str | None, Query(max_length=10)] = None,
-    lang: Annotated[str, Query(pattern="^(ko|en)$")] = "ko",
-) -> Response:
+def review_page(request: Request, center_id: str, week: Week = None, lang: Lang = "ko") -> Response:
     """The page (Korean by default; ``?lang=en``, ``?week=2026-W48``)."""
-    principal = _signed_in(request)
-    if isinstance(principal, RedirectResponse):
-        return principal
-    center = _center(request, principal, center_id)
-    wanted = _week(week)
-    rows = build_plan(request, center_id, wanted, lang)
+    asked = _asked(request, center_id, week, lang)
+    if isinstance(asked, RedirectResponse):
+        return asked
+    principal, center, wanted, rows = asked
     text = TEXT[lang]
     first, last = week_dates(wanted)
     this_week = week_of(utcnow().timestamp())
@@ -269,19 +286,12 @@ def review_page(
 
 
 @router.get("/inbox/centers/{center_id}/review.csv", include_in_schema=False)
-def review_csv(
-    request: Request,
-    center_id: str,
-    week: Annotated[str | None, Query(max_length=10)] = None,
-    lang: Annotated[str, Query(pattern="^(ko|en)$")] = "ko",
-) -> Response:
+def review_csv(request: Request, center_id: str, week: Week = None, lang: Lang = "ko") -> Response:
     """The page's rows as CSV (UTF-8 with a byte-order mark, so Excel shows the Korean)."""
-    principal = _signed_in(request)
-    if isinstance(principal, RedirectResponse):
-        return principal
-    _center(request, principal, center_id)
-    wanted = _week(week)
-    rows = build_plan(request, center_id, wanted, lang)
+    asked = _asked(request, center_id, week, lang)
+    if isinstance(asked, RedirectResponse):
+        return asked
+    _, _, wanted, rows = asked
     if rows is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, TEXT[lang]["unavailable"])
     out = io.StringIO()

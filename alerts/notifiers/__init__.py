@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from alerts.directory import Directory, recipients
+from alerts.exceptions import NotifyError
 from alerts.model import Alert, Notification
 
 
@@ -23,3 +25,17 @@ class Notifier(Protocol):
     async def close(self) -> None:
         """Release connections."""
         ...
+
+
+def addresses(directory: Directory, alert: Alert, tier: int, *, phones: bool) -> list[str]:
+    """The e-mail addresses (with ``phones``, the phone numbers) to notify at ``tier``.
+
+    Raises:
+        NotifyError: there are none any more (not retryable: the registry changed).
+    """
+    emails, numbers = recipients(directory, alert.household_id, alert.care_center_id, tier)
+    found = numbers if phones else emails
+    if not found:
+        what = "phone numbers" if phones else "e-mail addresses"
+        raise NotifyError(f"no {what} at tier {tier} any more", retryable=False)
+    return found

@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import make_msgid
 
-from alerts.directory import Directory, recipients
+from alerts.directory import Directory
 from alerts.exceptions import NotifyError
 from alerts.messages import label
 from alerts.model import Alert, Notification
+from alerts.notifiers import addresses
 from alerts.notifiers.templates import render
 
 
@@ -90,13 +91,7 @@ class EmailNotifier:
 
     async def send(self, alert: Alert, notification: Notification) -> None:
         """See :class:`alerts.notifiers.Notifier`."""
-        emails, _ = recipients(
-            self.directory, alert.household_id, alert.care_center_id, notification.tier
-        )
-        if not emails:
-            raise NotifyError(
-                f"no e-mail addresses at tier {notification.tier} any more", retryable=False
-            )
+        emails = addresses(self.directory, alert, notification.tier, phones=False)
         message = self.message(alert, notification, emails)
         await asyncio.get_running_loop().run_in_executor(self._threads, self._deliver, message)
 

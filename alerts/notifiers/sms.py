@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from alerts.directory import Directory, recipients
-from alerts.exceptions import NotifyError
+from alerts.directory import Directory
 from alerts.model import Alert, Notification
+from alerts.notifiers import addresses
 from alerts.notifiers.http import HttpPoster
 from alerts.notifiers.templates import render
 
@@ -40,13 +40,7 @@ class SmsNotifier:
 
     async def send(self, alert: Alert, notification: Notification) -> None:
         """See :class:`alerts.notifiers.Notifier`."""
-        _, phones = recipients(
-            self.directory, alert.household_id, alert.care_center_id, notification.tier
-        )
-        if not phones:
-            raise NotifyError(
-                f"no phone numbers at tier {notification.tier} any more", retryable=False
-            )
+        phones = addresses(self.directory, alert, notification.tier, phones=True)
         text = render("sms_ko.txt", alert, notification.tier, self.inbox_url).strip()
         body = json.dumps(
             {"to": phones, "text": text, "idempotency_key": notification.id},

@@ -31,12 +31,7 @@ def webhook_body(alert: Alert, notification: Notification, inbox_url: str | None
     body: dict[str, Any] = {
         "type": "alert.raised" if notification.tier == 1 else "alert.escalated",
         "alert_id": alert.id,
-        "household_id": alert.household_id,
-        "care_center_id": alert.care_center_id,
-        "dong": alert.dong,
-        "kind": alert.kind,
-        "severity": alert.severity,
-        "state": alert.state.value,
+        **alert.labels(),
         "tier": notification.tier,
         "reason": alert.reason,
         "reason_ko": alert.reason_ko,

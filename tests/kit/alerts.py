@@ -25,7 +25,7 @@ from anbu.events import AlertAction, AlertEvent, AlertKind, Severity, alert_id
 from anbu.stack.services import free_port
 from anbu.timeutil import utcnow
 from config import Settings
-from testkit.http_stand_in import HttpStandIn, Posted
+from testkit.http_stand_in import Posted, serving
 
 
 @dataclass
@@ -63,10 +63,7 @@ class HttpReceiver:
 
 @pytest.fixture
 def http_receiver() -> Iterator[HttpReceiver]:
-    receiver = HttpReceiver()
-    with HttpStandIn(receiver.answer) as server:
-        receiver.port = server.port
-        yield receiver
+    yield from serving(HttpReceiver())
 
 
 class _MailHandler:

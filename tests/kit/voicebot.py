@@ -22,7 +22,7 @@ from alerts.notifiers.webhook import SIGNATURE_HEADER, sign, verify
 from anbu.stack.services import free_port
 from anbu.timeutil import utcnow
 from config import Settings
-from testkit.http_stand_in import HttpStandIn, Posted
+from testkit.http_stand_in import Posted, serving
 from tests.kit.alerts import FAST_CLOCK, HttpReceiver
 
 SECRET = "voicebot-shared-secret"
@@ -84,10 +84,7 @@ class StandInProvider:
 
 @pytest.fixture
 def provider() -> Iterator[StandInProvider]:
-    stand_in = StandInProvider()
-    with HttpStandIn(stand_in.answer) as server:
-        stand_in.port = server.port
-        yield stand_in
+    yield from serving(StandInProvider())
 
 
 def voicebot_settings(
