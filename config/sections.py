@@ -123,6 +123,13 @@ class DetectorSettings(_Section):
         "leaves the room out. 1: real homes faster with fewer false alarms, the simulator "
         "slower with more (docs/benchmarks.md, 'The room of the last activity').",
     )
+    silence_room_floor: float = Field(
+        default=0.0, ge=0,
+        description="silences model, with the room: a room whose spells are shorter than the "
+        "home's never shortens a threshold below where the home's own spell lengths, at the "
+        "room's rate, would raise this many times the alert budget; 0 leaves it out "
+        "(docs/detectors.md, 'The room floor').",
+    )
     routine_threshold: float = Field(
         default=1e-5,
         gt=0,

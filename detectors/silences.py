@@ -225,7 +225,17 @@ class Silences(_Floats):
         _, mu, lam = self.fit(start, resting, p)
         beta = p.alert_budget / CONTEXTS
         spread = math.log(lam / beta) if lam > beta else 0.0
-        return p.silence_min_s + self.widening(p) * mu * spread * 3600.0
+        excess = mu * spread
+        m = p.silence_room_floor
+        if m > 0.0 and len(self) > SIZE:
+            _, length = self.room_factors(start, resting, p)
+            if length < 1.0:
+                # the room's short spells, were they the home's after all (a mixture: the
+                # resident walked on unseen), would spend at most m times the budget
+                home = mu / length
+                floor = home * math.log(lam / (m * beta)) if lam > m * beta else 0.0
+                excess = max(excess, floor)
+        return p.silence_min_s + self.widening(p) * excess * 3600.0
 
     def expected_days(self, start: float, resting: bool, length: float,
                       p: DetectorParams) -> float:
