@@ -175,8 +175,8 @@ def test_the_room_of_the_last_activity_speeds_a_silence_after_a_room_passed_thro
     assert kitchen < living - 0.5
     # and its quiet spells after the couch are not an alert at the usual 1.5 h either way
     assert kitchen > 1.5
-    # the setting off (the default): the room changes nothing
-    off = DetectorParams()
+    # the setting off: the room changes nothing
+    off = DetectorParams(silence_room_prior=0.0)
     assert _raised_after("motion-kitchen", off) == _raised_after("motion-living", off)
     # a new home's rooms are unknown: judged by the context alone until silences are seen
     fresh = Silences()
@@ -196,7 +196,7 @@ def _short_kitchen_spells(days: int) -> list[Row]:
 def test_the_room_floor_keeps_a_kitchen_visit_from_shortening_a_threshold_too_far() -> None:
     rows = [r for r in _short_kitchen_spells(17) if r[0] < at(16, 10)]
     start = at(16, 10)
-    room = DetectorParams(silence_room_prior=1.0)
+    room = DetectorParams(silence_room_prior=1.0, silence_room_floor=0.0)
     floored = DetectorParams(silence_room_prior=1.0, silence_room_floor=1.0)
     engine = make_engine(params=room)
     run(engine, [*rows, (start, HH, "motion-kitchen", "motion", 1.0)])
@@ -211,8 +211,9 @@ def test_the_room_floor_keeps_a_kitchen_visit_from_shortening_a_threshold_too_fa
     assert model.threshold(start, False, floored) == pytest.approx(floor, rel=1e-6)
     # positive control: without the floor the kitchen's short spells set a shorter threshold
     assert model.threshold(start, False, room) < floor - 1800
-    # a floor of several budgets lies in between, and a room with long spells is not floored
-    between = DetectorParams(silence_room_prior=1.0, silence_room_floor=4.0)
+    # the default floor (4 budgets) lies in between, and a room with long spells is not floored
+    between = DetectorParams()
+    assert (between.silence_room_prior, between.silence_room_floor) == (1.0, 4.0)
     assert model.threshold(start, False, room) < model.threshold(start, False, between) < floor
     model.seen_in("motion-living")
     assert model.room_factors(start, False, room)[1] > 1.0
@@ -250,7 +251,7 @@ def test_the_rooms_are_kept_when_a_household_is_packed_and_cost_nothing_when_off
     assert isinstance(same, Household) and isinstance(same.routine, Silences)
     assert same.routine.tobytes() == model.tobytes()
     # the setting off: no room floats at all (the packed household is 196 bytes smaller)
-    off = make_engine()
+    off = make_engine(params=DetectorParams(silence_room_prior=0.0))
     run(off, _kitchen_and_couch(17))
     plain = off.households.get(HH)
     assert isinstance(plain, Household) and isinstance(plain.routine, Silences)
