@@ -116,12 +116,18 @@ class DetectorSettings(_Section):
         description="silences model: no routine alert for a shorter silence.",
     )
     silence_room_prior: float = Field(
-        default=0.0, ge=0,
+        default=1.0, ge=0,
         description="silences model: judge a daytime silence also by the sensor of the last "
         "activity (how often and how long silences begin there, per hour the resident is seen "
-        "there), shrunk to the home's average by this many pseudo-silences; 0 (the default) "
-        "leaves the room out. 1: real homes faster with fewer false alarms, the simulator "
-        "slower with more (docs/benchmarks.md, 'The room of the last activity').",
+        "there), shrunk to the home's average by this many pseudo-silences; 0 leaves the room "
+        "out (docs/benchmarks.md, 'The room floor').",
+    )
+    silence_room_floor: float = Field(
+        default=4.0, ge=0,
+        description="silences model, with the room: a room whose spells are shorter than the "
+        "home's never shortens a threshold below where the home's own spell lengths, at the "
+        "room's rate, would raise this many times the alert budget; 0 leaves it out "
+        "(docs/detectors.md, 'The room floor').",
     )
     routine_threshold: float = Field(
         default=1e-5,

@@ -64,7 +64,8 @@ class DetectorParams:
     silence_prior_days: float = 5.0
     silence_decay: float = 0.5 ** (1 / 56.0)  # a day's decay: 8-week half-life
     silence_floor_s: float = 3600.0
-    silence_room_prior: float = 0.0  # pseudo-silences shrinking the room's ratios (0: no room)
+    silence_room_prior: float = 1.0  # pseudo-silences shrinking the room's ratios (0: no room)
+    silence_room_floor: float = 4.0  # budget multiple a room's short spells may cost (0: none)
     routine_allowed: bool = True  # False: fixed rule only (for comparisons)
     hot_households: int = 10_000  # kept unpacked (0: all); the runtime shares it by partition
     outage_max_freeze_s: float = 900.0  # the worker's clock waits for Kafka at most this long
@@ -130,6 +131,7 @@ class DetectorParams:
             silence_decay=0.5 ** (1 / (7 * s.silence_half_life_weeks)),
             silence_floor_s=s.silence_floor.total_seconds(),
             silence_room_prior=s.silence_room_prior,
+            silence_room_floor=s.silence_room_floor,
             outage_max_freeze_s=s.outage_max_freeze.total_seconds(),
         )
 

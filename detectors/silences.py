@@ -26,8 +26,8 @@ activity ended within 24 h of the silence's start is a false alarm, counted (dec
 the count is over the budget for the days learned, each false alarm over it widens the
 thresholds by half.
 
-**The room of the last activity** (setting ``silence_room_prior``; 0, the default, leaves it
-out). By day (06-21 h, off the mats) a silence is also judged by the sensor the resident was
+**The room of the last activity** (setting ``silence_room_prior``, 1 by default; 0 leaves
+it out). By day (06-21 h, off the mats) a silence is also judged by the sensor the resident was
 last seen on, in one of 16 hashed slots. For each slot the model counts how many silences
 began there (``n_r``), per hour the resident was last seen there while active (``e_r``: each
 gap up to ``silence_min``, where a collapse at an active moment would leave them), and their
@@ -40,6 +40,14 @@ both shrunk to 1 by ``a`` pseudo-silences, which multiply the context's ``lam`` 
 where the resident only passes (a kitchen, a bathroom) a silence is judged sooner, where they
 settle (a couch, an unmarked entrance door) later. Weighted by the exposure the rate ratios
 average 1, so the budget is spent on the same days as before, in other places.
+
+**The room floor** (``silence_room_floor`` = m, 4 by default; 0: none). The last sensor is
+only where a silence began: after a kitchen visit the resident may walk on to the couch
+unseen, so a short room's spells are a mixture whose deep tail, where the threshold sits,
+is the home's. A room whose length ratio is below 1 therefore never shortens a threshold
+below where the home's own lengths, at the room's rate, would raise m times the budget:
+
+    x_c >= silence_min + k * mu_c * ln(lam_c * rate / (m * beta))
 
 Memory: 34 float32 (136 bytes) and two small counters, packed as such; with the room
 setting, 49 float32 more (196 bytes), added on the first activity it sees.
@@ -225,7 +233,17 @@ class Silences(_Floats):
         _, mu, lam = self.fit(start, resting, p)
         beta = p.alert_budget / CONTEXTS
         spread = math.log(lam / beta) if lam > beta else 0.0
-        return p.silence_min_s + self.widening(p) * mu * spread * 3600.0
+        excess = mu * spread
+        m = p.silence_room_floor
+        if m > 0.0 and len(self) > SIZE:
+            _, length = self.room_factors(start, resting, p)
+            if length < 1.0:
+                # the room's short spells, were they the home's after all (a mixture: the
+                # resident walked on unseen), would spend at most m times the budget
+                home = mu / length
+                floor = home * math.log(lam / (m * beta)) if lam > m * beta else 0.0
+                excess = max(excess, floor)
+        return p.silence_min_s + self.widening(p) * excess * 3600.0
 
     def expected_days(self, start: float, resting: bool, length: float,
                       p: DetectorParams) -> float:

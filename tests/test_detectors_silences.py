@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import pickle
+from collections.abc import Callable
 
 import pytest
 
@@ -154,10 +155,11 @@ def _kitchen_and_couch(days: int) -> list[Row]:
     return rows
 
 
-def _raised_after(room: str, p: DetectorParams) -> float:
+def _raised_after(room: str, p: DetectorParams,
+                  life: Callable[[int], list[Row]] = _kitchen_and_couch) -> float:
     """Hours to the alert of a silence from 10:00 on day 16 that began after ``room``."""
     engine = make_engine(params=p)
-    rows = [r for r in _kitchen_and_couch(17) if r[0] < at(16, 10) or r[3] == "heartbeat"]
+    rows = [r for r in life(17) if r[0] < at(16, 10) or r[3] == "heartbeat"]
     rows.append((at(16, 10), HH, room, "motion", 1.0))
     alerts = run(engine, rows, until=at(17, 12))
     raised = [a for a in alerts if a.action is AlertAction.RAISE]
@@ -173,13 +175,58 @@ def test_the_room_of_the_last_activity_speeds_a_silence_after_a_room_passed_thro
     assert kitchen < living - 0.5
     # and its quiet spells after the couch are not an alert at the usual 1.5 h either way
     assert kitchen > 1.5
-    # the setting off (the default): the room changes nothing
-    off = DetectorParams()
+    # the setting off: the room changes nothing
+    off = DetectorParams(silence_room_prior=0.0)
     assert _raised_after("motion-kitchen", off) == _raised_after("motion-living", off)
     # a new home's rooms are unknown: judged by the context alone until silences are seen
     fresh = Silences()
     fresh.seen_in("motion-kitchen")
     assert fresh.room_factors(at(0, 10), False, rooms) == (1.0, 1.0)
+
+
+def _short_kitchen_spells(days: int) -> list[Row]:
+    """As :func:`_kitchen_and_couch`, and quiet 12:30-13:15 daily after the kitchen sensor.
+
+    The kitchen then begins silences of its own, all short: its length ratio is below 1.
+    """
+    return [r for r in _kitchen_and_couch(days)
+            if r[3] == "heartbeat" or not 12.5 < (r[0] - at(0, 0)) / 3600 % 24 < 13.25]
+
+
+def test_the_room_floor_keeps_a_kitchen_visit_from_shortening_a_threshold_too_far() -> None:
+    rows = [r for r in _short_kitchen_spells(17) if r[0] < at(16, 10)]
+    start = at(16, 10)
+    room = DetectorParams(silence_room_prior=1.0, silence_room_floor=0.0)
+    floored = DetectorParams(silence_room_prior=1.0, silence_room_floor=1.0)
+    engine = make_engine(params=room)
+    run(engine, [*rows, (start, HH, "motion-kitchen", "motion", 1.0)])
+    model = _model(engine.households)
+    rate, length = model.room_factors(start, False, room)
+    assert rate < 1.0 and length < 0.8  # the kitchen: passed through, its spells short
+    _, mu, lam = model.fit(start, False, room)
+    beta = room.alert_budget / 16
+    # the floor: the home's own spell lengths (mu / length) at the kitchen's rate would cross
+    # the threshold at most once in 1 / beta days
+    floor = room.silence_min_s + (mu / length) * math.log(lam / beta) * 3600
+    assert model.threshold(start, False, floored) == pytest.approx(floor, rel=1e-6)
+    # positive control: without the floor the kitchen's short spells set a shorter threshold
+    assert model.threshold(start, False, room) < floor - 1800
+    # the default floor (4 budgets) lies in between, and a room with long spells is not floored
+    between = DetectorParams()
+    assert (between.silence_room_prior, between.silence_room_floor) == (1.0, 4.0)
+    assert model.threshold(start, False, room) < model.threshold(start, False, between) < floor
+    model.seen_in("motion-living")
+    assert model.room_factors(start, False, room)[1] > 1.0
+    assert model.threshold(start, False, floored) == model.threshold(start, False, room)
+    # the engine raises at the floored threshold, and still sooner after the kitchen than
+    # after the living room's sensor where the resident settles
+    kitchen = _raised_after("motion-kitchen", floored, _short_kitchen_spells)
+    assert kitchen == pytest.approx(floor / 3600, abs=1e-6)
+    assert _raised_after("motion-kitchen", room, _short_kitchen_spells) < kitchen - 0.5
+    assert kitchen < _raised_after("motion-living", floored, _short_kitchen_spells)
+    # the setting reaches the core
+    assert DetectorParams.from_settings(
+        DetectorSettings(silence_room_floor=2.0)).silence_room_floor == 2.0
 
 
 def test_the_rooms_are_kept_when_a_household_is_packed_and_cost_nothing_when_off() -> None:
@@ -204,7 +251,7 @@ def test_the_rooms_are_kept_when_a_household_is_packed_and_cost_nothing_when_off
     assert isinstance(same, Household) and isinstance(same.routine, Silences)
     assert same.routine.tobytes() == model.tobytes()
     # the setting off: no room floats at all (the packed household is 196 bytes smaller)
-    off = make_engine()
+    off = make_engine(params=DetectorParams(silence_room_prior=0.0))
     run(off, _kitchen_and_couch(17))
     plain = off.households.get(HH)
     assert isinstance(plain, Household) and isinstance(plain.routine, Silences)
