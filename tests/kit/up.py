@@ -128,9 +128,14 @@ def status(env: dict[str, str]) -> Status:
     return Status(result.returncode, rows, result.stdout)
 
 
-def _supervised_running(data_dir: Path, name: str | None = None, old_pid: int = 0) -> bool:
-    """Whether supervisord has every program (or ``name``, under a pid not ``old_pid``)
-    RUNNING: a cheap look, from this process."""
+def supervised_running(data_dir: Path, name: str | None = None, old_pid: int = 0) -> bool:
+    """Whether supervisord has every program RUNNING: a cheap look, from this process.
+
+    Args:
+        data_dir: the stack's data directory.
+        name: only this program, and only under a pid other than ``old_pid``.
+        old_pid: the pid ``name`` had before it died.
+    """
     try:
         infos = rpc(data_dir).supervisor.getAllProcessInfo()
     except Exception:  # noqa: BLE001 - not started yet, or starting: not running
@@ -150,7 +155,7 @@ def wait_all_running(env: dict[str, str], timeout_s: float) -> Status:
     deadline = time.monotonic() + timeout_s
     data_dir = Path(env["ANBU_STACK__DATA_DIR"])
     with contextlib.suppress(TimeoutError):
-        wait_for(lambda: _supervised_running(data_dir), timeout_s, step_s=0.5)
+        wait_for(lambda: supervised_running(data_dir), timeout_s, step_s=0.5)
     timeout_s = max(1.0, deadline - time.monotonic())
     last = [Status(-1, {}, "")]
 
@@ -177,7 +182,7 @@ def wait_restarted(env: dict[str, str], name: str, old_pid: int, timeout_s: floa
     """
     deadline = time.monotonic() + timeout_s
     with contextlib.suppress(TimeoutError):
-        wait_for(lambda: _supervised_running(Path(env["ANBU_STACK__DATA_DIR"]), name, old_pid),
+        wait_for(lambda: supervised_running(Path(env["ANBU_STACK__DATA_DIR"]), name, old_pid),
                  timeout_s, step_s=0.25)
     timeout_s = max(1.0, deadline - time.monotonic())
 
