@@ -113,8 +113,10 @@ def settings_for(
 ) -> Settings:
     """Settings pointing at the given services, with a data directory of their own.
 
-    Topic names, the InfluxDB database and the detectors' app id get a unique suffix, so
-    tests sharing one broker do not see each other's records.
+    Topic names, the InfluxDB database, the detectors' app id and the consumer groups get a
+    unique suffix, so tests sharing one broker do not see each other's records, and a
+    consumer does not join a group a member of an earlier test left behind (the broker
+    would hold the join until that member's session timed out).
     """
     suffix = uuid.uuid4().hex[:8]
     base: dict[str, Any] = {
@@ -128,6 +130,9 @@ def settings_for(
         "kafka.topics.registry": f"anbu.registry.{suffix}",
         "kafka.topics.alerts": f"anbu.alerts.{suffix}",
         "detectors.app_id": f"anbu-detectors-{suffix}",
+        "alerts.group_id": f"anbu-alerts-{suffix}",
+        "series.group_id": f"anbu-series-{suffix}",
+        "registry.consumer_group": f"anbu-registry-{suffix}",
     }
     if mosquitto is not None:
         base["mqtt.port"] = mosquitto.port

@@ -63,6 +63,9 @@ def kafka(services_dir: Path) -> Iterator[RunningService]:
     spec, log = start_kafka(services_dir / "kafka")
     with running(spec, log, KAFKA_READY_S) as service:
         yield service
+        # The session is over and nothing reads the broker's data again: no orderly shutdown,
+        # which takes over ten seconds with the hundreds of topics a whole suite leaves.
+        service.kill()
 
 
 @pytest.fixture(scope="session")
@@ -70,6 +73,7 @@ def influxdb(services_dir: Path) -> Iterator[RunningService]:
     spec, log = start_influxdb(services_dir / "influxdb")
     with running(spec, log) as service:
         yield service
+        service.kill()  # as Kafka's: the session is over, its hundreds of databases are not read
 
 
 _counter = itertools.count()

@@ -201,6 +201,11 @@ def test_a_failing_notifier_is_retried_and_does_not_block_the_others(
         wait_for(
             lambda: by_channel()["sms"].status is NotificationStatus.FAILED, what="SMS given up"
         )
+        # The receiver records the webhook before it answers; the store marks it sent after.
+        wait_for(
+            lambda: by_channel()["webhook"].status is not NotificationStatus.PENDING,
+            what="the webhook's outcome stored",
+        )
         notes = by_channel()
         assert notes["webhook"].status is NotificationStatus.SENT
         assert notes["webhook"].attempts == 3

@@ -30,6 +30,7 @@ from tests.kit.up import (
     ctrl_c,
     start_up,
     status,
+    supervised_running,
     up_env,
     wait_all_running,
     wait_kafka,
@@ -47,16 +48,16 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _wait_workers_share(env: dict[str, str], data_dir: Path, log: Path) -> list[set[int]]:
+def _wait_workers_share(data_dir: Path, log: Path) -> list[set[int]]:
     """Wait until both workers run and between them have loaded every partition."""
     logs = [data_dir / "log" / "worker.log", data_dir / "log" / "worker-2.log"]
     deadline = time.monotonic() + 240
     owned: list[set[int]] = [set(), set()]
     while time.monotonic() < deadline:
-        rows = status(env).rows
         owned = [set(map(int, LOADED.findall(p.read_text()))) if p.exists() else set()
                  for p in logs]
-        running = all(rows.get(n, ("", 0))[0] == "RUNNING" for n in ("worker", "worker-2"))
+        # supervisord asked in-process: `anbu status` confirms it all in step 2
+        running = all(supervised_running(data_dir, n) for n in ("worker", "worker-2"))
         if running and all(owned) and owned[0] | owned[1] == {0, 1, 2, 3}:
             break
         time.sleep(1)
@@ -84,7 +85,7 @@ def test_up_shares_partitions_restarts_what_dies_keeps_kafka_data_and_ctrl_c_lea
     try:
         wait_all_running(env, 240)
         # 1. Two workers share the partitions, each with its own RocksDB directory.
-        owned = _wait_workers_share(env, data_dir, log)
+        owned = _wait_workers_share(data_dir, log)
         assert owned[0] | owned[1] == {0, 1, 2, 3}
         assert (data_dir / "detectors").is_dir() and (data_dir / "detectors-2").is_dir()
 

@@ -21,6 +21,7 @@ def _flags(settings: Settings) -> list[str]:
         "kafka.bootstrap_servers": settings.kafka.bootstrap_servers[0],
         "kafka.topics.events": settings.kafka.topics.events,
         "kafka.topics.registry": settings.kafka.topics.registry,
+        "series.group_id": settings.series.group_id,
         "influx.url": settings.influx.url,
         "influx.database": settings.influx.database,
         "series.flush_interval": "500ms",

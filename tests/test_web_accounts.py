@@ -117,8 +117,8 @@ def test_sign_ins_are_limited_per_client_address(settings: Settings) -> None:
     app = create_app(settings.model_copy(update={"web": web}))
     right = {"username": "rate.admin", "password": ADMIN_PASSWORD}
     wrong = {"username": "someone.else", "password": "guess"}
-    # One client runs the app's lifespan; the other only sends requests (two lifespans of
-    # one app in one process took 40 s to shut down, and production runs one per process).
+    # One web process (one lifespan) seen from two addresses: a second `with` would run the
+    # app's start-up and shut-down twice over one set of module-wide Kafka clients.
     neighbour = TestClient(app, client=("198.51.100.9", 40000))
     with TestClient(app, client=("203.0.113.7", 40000)) as sweeper:
         # A sweep over accounts from one address: three tries, then 429 for a while.
