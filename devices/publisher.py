@@ -202,6 +202,6 @@ def close_producers() -> None:
         _producers.clear()
         _topics_ready.clear()
         for consumer in _watch.values():
-            consumer.close()
+            consumer.close(timeout_ms=5000)
         _watch.clear()
         _ends_seen.clear()
