@@ -13,6 +13,7 @@ after a crash is harmless, since InfluxDB keeps one point per series and timesta
 from __future__ import annotations
 
 import logging
+import threading
 
 from alerts import metrics
 from alerts.model import Alert, HistoryEntry
@@ -64,14 +65,21 @@ class InfluxSink:
         self._queued_up_to = 0
         self._database_ready = False
         self._was_down = False
+        self._pumping = threading.Lock()
 
     def pump(self) -> bool:
         """Write waiting history; return True when nothing is left waiting.
 
         New entries are read only after the previous batch was written, so memory holds
         at most one batch and the writer never has to drop anything: while InfluxDB is
-        down the rest waits in the store. Blocking (HTTP): call it from a worker thread.
+        down the rest waits in the store. Blocking (HTTP): call it from a worker thread;
+        a second caller (the shutdown's last pump beside a periodic one whose thread still
+        runs) waits for the first, so no batch is written or marked twice.
         """
+        with self._pumping:
+            return self._pump()
+
+    def _pump(self) -> bool:
         if self.writer.pending and not self._flush():
             return False
         rows = self.store.unwritten_history(self._queued_up_to, self.batch)

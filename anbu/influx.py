@@ -214,6 +214,9 @@ class BufferedWriter:
         self.client = client
         self._pending: deque[str] = deque()
         self._lock = threading.Lock()
+        # One flush at a time: two would write the same batch and pop it twice (seen: a
+        # shutdown's last flush beside a periodic one still running in its thread).
+        self._flushing = threading.Lock()
         self.max_points = max_points
         self.dropped = 0
         self.rejected: list[str] = []
@@ -234,7 +237,14 @@ class BufferedWriter:
         return len(self._pending)
 
     def flush(self, batch_size: int = 5000) -> bool:
-        """Write what is queued; return True if nothing is left pending."""
+        """Write what is queued; return True if nothing is left pending.
+
+        Safe to call from several threads: a second caller waits for the first.
+        """
+        with self._flushing:
+            return self._flush(batch_size)
+
+    def _flush(self, batch_size: int) -> bool:
         while True:
             with self._lock:
                 batch = [self._pending[i] for i in range(min(batch_size, len(self._pending)))]
