@@ -9,6 +9,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 APT_PACKAGES := mosquitto influxdb postgresql chromium fonts-nanum openjdk-17-jre-headless maven
 PYTEST_ARGS ?=
+# Test files run in two processes (pytest-xdist, each file whole in one): most of a test's
+# time is spent waiting on Kafka, Mosquitto or a child process, not on the CPU. Measured on
+# this 2-core machine type: 1,135 s in one process, 631 s in two, the same 412 passing.
+# PYTEST_WORKERS=0 runs them in this process.
+PYTEST_WORKERS ?= 2
 
 .PHONY: run test apt venv kafka lint typecheck bench clean help
 
@@ -47,7 +52,7 @@ run: apt venv kafka
 
 # pytest exits 5 when it collected nothing: that is a failure, not a pass.
 test: apt venv kafka
-	@$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
+	@$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; \
 	exit $$status
 
