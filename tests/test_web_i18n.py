@@ -22,6 +22,7 @@ USERS: dict[Section, list[tuple[Path, re.Pattern[str]]]] = {
     "install": [(path, ATTR) for path in sorted((WEB / "install" / "templates").glob("*.html"))]
     + [(WEB / "install" / "static" / "install.js", ATTR)],
     "household": [(WEB / "templates" / "household.html", ATTR)],
+    "review": [(WEB / "templates" / "review.html", ATTR)],
 }
 
 

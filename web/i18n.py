@@ -23,7 +23,7 @@ LANG_COOKIE = "anbu_lang"
 
 Section = Literal[
     "dashboards", "install", "household", "device_kind", "room", "source_format", "event_kind",
-    "call_days", "call_status",
+    "call_days", "call_status", "review",
 ]
 
 _TABLE: dict[str, dict[str, Any]] = tomllib.loads(

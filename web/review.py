@@ -49,6 +49,7 @@ from timeseries.exceptions import SeriesError
 from timeseries.review_input import read_rows
 from web.dashboards.deps import queries_of
 from web.dashboards.exceptions import SeriesUnavailableError
+from web.i18n import words
 from web.review_plan import HEAD, PlanRow, plan_rows, week_facts
 
 router = APIRouter(tags=["inbox"])
@@ -60,30 +61,6 @@ KEEP_JUDGED = timedelta(minutes=10)
 """How long a closed week's verdicts are reused (late events reach them after this)."""
 READ_TIMEOUT_S = 120.0
 _MOST_KEPT = 64  # (center, week) verdicts kept
-
-TEXT: dict[str, dict[str, str]] = {
-    "ko": {
-        "title": "주간 점검 {week} ({first} ~ {last}): 방문 계획",
-        "back": "알림함", "switch_to": "English", "print": "인쇄", "csv": "CSV 내려받기",
-        "previous": "이전 주", "next": "다음 주",
-        "note": "각 가구의 이번 주를 그 가구의 지난 8주와 비교했습니다. 방문: 생활 패턴이 줄어든 "
-        "가구 (점수 순). 부재: 여행 등 집을 비운 날이 있는 주. 초록 표시: 이번 주 방문에서 "
-        "만나서 안부를 확인한 가구. 점검할 기기는 지금 기준입니다.",
-        "unavailable": "기기 기록을 불러오지 못해 점검표를 만들 수 없습니다 (InfluxDB).",
-        "empty": "이 센터에 등록된 가구가 없습니다.",
-    },
-    "en": {
-        "title": "Weekly review {week} ({first} to {last}): visit plan",
-        "back": "Inbox", "switch_to": "한국어", "print": "Print", "csv": "Download CSV",
-        "previous": "previous week", "next": "next week",
-        "note": "Each household's week against its own last eight weeks. Visit: the pattern "
-        "declined (largest decline first). Away: days away from home (a trip), not a decline. "
-        "Green: seen and well on a visit this week. Devices to check are as of now.",
-        "unavailable": "Device records could not be loaded, so there is no plan (InfluxDB).",
-        "empty": "No household is registered at this center.",
-    },
-}
-
 
 def _not_found(center_id: str) -> HTTPException:
     return HTTPException(
@@ -261,7 +238,7 @@ def review_page(request: Request, center_id: str, week: Week = None, lang: Lang 
     if isinstance(asked, RedirectResponse):
         return asked
     principal, center, wanted, rows = asked
-    text = TEXT[lang]
+    text = words("review", lang)
     first, last = week_dates(wanted)
     this_week = week_of(utcnow().timestamp())
     return TEMPLATES.TemplateResponse(
@@ -293,7 +270,8 @@ def review_csv(request: Request, center_id: str, week: Week = None, lang: Lang =
         return asked
     _, _, wanted, rows = asked
     if rows is None:
-        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, TEXT[lang]["unavailable"])
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                            words("review", lang)["unavailable"])
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(HEAD[lang])
