@@ -102,8 +102,10 @@ class DetectorSettings(_Section):
         description="silences model: shorter gaps between activities are not learned.",
     )
     silence_min_days: float = Field(
-        default=3.0, gt=0,
-        description="silences model: days learned before it judges (the prior carries it).",
+        default=1.0, gt=0,
+        description="silences model: days learned before it judges (the prior carries it; "
+        "days learned are the time covered by gaps under 24 h, so a home 3 days old has "
+        "learned about 2: at 3, most homes were judged only from day 4 or 5).",
     )
     silence_prior_days: float = Field(
         default=5.0, ge=0, description="silences model: weight of the population prior, in days."

@@ -60,7 +60,7 @@ class DetectorParams:
     routine_model: str = "silences"  # "silences" (detectors/silences.py) or "rates" (routine.py)
     alert_budget: float = DEFAULT_BUDGET  # routine alerts a day the thresholds are chosen for
     silence_min_s: float = 1800.0
-    silence_min_days: float = 3.0
+    silence_min_days: float = 1.0
     silence_prior_days: float = 5.0
     silence_decay: float = 0.5 ** (1 / 56.0)  # a day's decay: 8-week half-life
     silence_floor_s: float = 3600.0

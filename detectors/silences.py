@@ -247,10 +247,21 @@ class Silences(_Floats):
 
     def expected_days(self, start: float, resting: bool, length: float,
                       p: DetectorParams) -> float:
-        """In how many days one silence of ``length`` is expected in this context."""
+        """In how many days one silence of ``length`` is expected in this context.
+
+        Where the room floor holds a threshold up, the figure is the floor's too: the home's
+        own spell lengths at the room's rate, the commoner of the two readings. The alert's
+        reason then never calls a silence rarer than the threshold it was raised at implies.
+        """
         _, mu, lam = self.fit(start, resting, p)
+        if mu <= 0.0:
+            return math.inf
         excess = max(0.0, (length - p.silence_min_s) / 3600.0)
-        rate = lam * math.exp(-excess / mu) if mu > 0.0 else 0.0
+        rate = lam * math.exp(-excess / mu)
+        if p.silence_room_floor > 0.0 and len(self) > SIZE:
+            _, ratio = self.room_factors(start, resting, p)
+            if ratio < 1.0:
+                rate = max(rate, lam * math.exp(-excess * ratio / mu))
         return 1.0 / rate if rate > 0.0 else math.inf
 
 

@@ -61,10 +61,17 @@ def test_morning_silence_against_the_learned_routine_raises_within_the_promised_
 
 def test_cold_start_uses_the_fixed_rule() -> None:
     engine = make_engine()
-    stop = at(2, 10)  # only two days of history
-    alerts = run(engine, routine_rows(range(0, 4), stop_at=stop, heartbeat_until=at(4, 0)))
+    stop = at(0, 20)  # half a day of history: less than the day the model needs to judge
+    alerts = run(engine, routine_rows(range(0, 2), stop_at=stop, heartbeat_until=at(2, 0)))
     assert kinds(alerts) == [("inactivity", "raise")]
-    assert alerts[0].raised_at.timestamp() == at(2, 9 + 50 / 60) + 24 * 3600
+    assert alerts[0].raised_at.timestamp() == at(0, 19 + 50 / 60) + 24 * 3600
+
+    # positive control: two days of history, and the routine judges (the prior carries it)
+    engine = make_engine()
+    stop = at(2, 10)
+    alerts = run(engine, routine_rows(range(0, 4), stop_at=stop, heartbeat_until=at(4, 0)))
+    assert kinds(alerts)[0] == ("inactivity_routine", "raise")
+    assert alerts[0].raised_at.timestamp() < at(2, 9 + 50 / 60) + 12 * 3600
 
 
 def test_activity_resolves_and_a_checkin_answer_is_recorded_as_such() -> None:

@@ -74,7 +74,7 @@ def test_a_morning_silence_after_the_bathroom_raises_at_the_promised_time() -> N
     assert "09:00 이후" in raised[0].reason_ko and "시에 시작한" in raised[0].reason_ko
 
 
-def test_a_new_household_is_protected_from_day_3_and_not_before() -> None:
+def test_a_new_household_is_protected_from_day_3_and_not_before_a_day_is_learned() -> None:
     # three days of history, then silent from 09:50 on day 3: the routine model (its
     # population prior) raises within hours, not after the fixed 24 h
     rows = routine_rows(range(5), stop_at=at(3, 10), heartbeat_until=at(5, 0))
@@ -84,11 +84,11 @@ def test_a_new_household_is_protected_from_day_3_and_not_before() -> None:
     assert raised[0].raised_at.timestamp() - at(3, 9 + 50 / 60) <= 8 * 3600
     # ... and a normal night on day 3 raised nothing before
     assert all(a.raised_at.timestamp() > at(3, 10) for a in raised)
-    # negative control: with two days of history only the fixed rule applies
-    rows = routine_rows(range(4), stop_at=at(2, 10), heartbeat_until=at(4, 0))
-    alerts = run(make_engine(), rows, until=at(4, 0))
+    # negative control: with less than a day learned (13 h) only the fixed rule applies
+    rows = routine_rows(range(2), stop_at=at(0, 20), heartbeat_until=at(2, 0))
+    alerts = run(make_engine(), rows, until=at(2, 0))
     assert kinds(alerts) == [("inactivity", "raise")]
-    assert alerts[0].raised_at.timestamp() == at(2, 9 + 50 / 60) + 24 * 3600
+    assert alerts[0].raised_at.timestamp() == at(0, 19 + 50 / 60) + 24 * 3600
 
 
 def _outings(days: int, last_out_h: float, usual_h: float = 1.0) -> list[Row]:
@@ -224,6 +224,11 @@ def test_the_room_floor_keeps_a_kitchen_visit_from_shortening_a_threshold_too_fa
     assert kitchen == pytest.approx(floor / 3600, abs=1e-6)
     assert _raised_after("motion-kitchen", room, _short_kitchen_spells) < kitchen - 0.5
     assert kitchen < _raised_after("motion-living", floored, _short_kitchen_spells)
+    # the reason's "expected about once in N days" at the floored threshold is the floor's
+    # figure (1 / beta days at floor 1), not the kitchen's own, rarer, reading
+    model.seen_in("motion-kitchen")
+    assert model.expected_days(start, False, floor, floored) == pytest.approx(1 / beta, rel=1e-6)
+    assert model.expected_days(start, False, floor, room) > 2 / beta  # the kitchen's own
     # the setting reaches the core
     assert DetectorParams.from_settings(
         DetectorSettings(silence_room_floor=2.0)).silence_room_floor == 2.0
