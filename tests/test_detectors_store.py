@@ -134,6 +134,20 @@ def test_the_saved_form_holds_a_packed_household_and_older_pickles_still_load() 
     assert encode_household("hh-9", pack(back), (1, 2))[:4] == b"hh2\x00"
 
 
+def test_every_field_of_a_household_is_persisted_and_none_costs_a_dict() -> None:
+    # the state is spread over the household and its mixins (alerts, devices, care): a field
+    # added to one of them must be in the pickled order too, and no part may add a __dict__
+    slots = {s for cls in Household.__mro__ for s in getattr(cls, "__slots__", ())}
+    assert slots == set(Household._FIELDS)
+    assert not hasattr(Household("hh-1"), "__dict__")
+    old = Household("hh-1")
+    old.last_door, old.long_out, old.hb_interval = 1.0, 2.0, 3.0
+    back = pickle.loads(pickle.dumps(old))
+    assert (back.last_door, back.long_out, back.hb_interval) == (1.0, 2.0, 3.0)
+    # positive control: a field the pickled order leaves out is lost on the way
+    assert "due" not in Household._PERSISTED and "cfg" not in Household._PERSISTED
+
+
 def test_compacting_the_deadline_queue_reads_packed_households_without_unpacking() -> None:
     engine, _ = _run(hot=2)
     before = engine.households.unpacked
