@@ -24,14 +24,13 @@ README (``/work/shared/datasets/README.md``):
 Each detector replays a log once: at every cut, in time order, the household's state is
 packed (:mod:`detectors.packing`, as the worker keeps idle households) and unpacked into a
 fresh engine that gets the 48 h of heartbeats, so a cut costs its heartbeats, not a replay of
-its history.
+its history. The logs and the choice of cuts are in :mod:`bench.real_homes` (their names are
+importable from here too).
 """
-
 from __future__ import annotations
 
 import bisect
 import math
-import random
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -39,76 +38,44 @@ from pathlib import Path
 from typing import Any
 
 from anbu.events import HEALTH_KINDS, AlertAction, AlertEvent, AlertKind
+from bench.real_homes import (
+    BUCKETS,
+    DAY,
+    DAYTIME,
+    HOUR,
+    LOCAL_OFFSET,
+    MIN_RECENT,
+    RECENT,
+    Home,
+    candidate_cuts,
+    choose_cuts,
+    history_days,
+    is_activity,
+    load_homes,
+    local_hour,
+    silences,
+)
 from config.sections import DetectorSettings
-from detectors.backtest import Row, make_engine, read_csv, run_rows
+from detectors.backtest import make_engine, run_rows
 from detectors.engine import Engine
 from detectors.packing import pack, unpack
 from detectors.params import DetectorParams
 
-HOUR = 3600.0
-DAY = 86400.0
-LOCAL_OFFSET = 9 * HOUR  # the logs are labelled +09:00; the detectors work in Asia/Seoul
+__all__ = [
+    "AFTER_CUT", "ASK_FIRST", "BUCKETS", "CARE", "DAY", "DAYTIME", "HOUR", "LOCAL_OFFSET",
+    "MIN_RECENT", "ORDINARY", "RECENT", "FalseAlarms", "Home", "HomeRun", "candidate_cuts",
+    "choose_cuts", "classify_alerts", "default_detectors", "detect_after_cut",
+    "detector_params", "draw_home", "history_days", "is_activity", "load_homes", "local_hour",
+    "run", "run_home", "silences", "threshold_by_hour", "ttd_figures",
+]
+
 AFTER_CUT = 48 * HOUR
 ORDINARY = 24 * HOUR  # a silence that ended within this is ordinary life
-RECENT = 30 * 60.0
-MIN_RECENT = 3  # "several sensor events in the last 30 minutes"
-DAYTIME = (8, 20)
-BUCKETS = (("day 3", 3.0, 7.0), ("day 7", 7.0, 14.0), ("day 14+", 14.0, math.inf))
 ASK_FIRST = frozenset(
     k.value for k in (AlertKind.INACTIVITY, AlertKind.INACTIVITY_ROUTINE, AlertKind.NOT_BACK,
                       AlertKind.AWAY_OVERRUN)
 )
 CARE = frozenset(k.value for k in AlertKind) - {k.value for k in HEALTH_KINDS} - {"sos"}
-
-
-@dataclass(frozen=True, slots=True)
-class Home:
-    """One household's log."""
-
-    name: str
-    household_id: str
-    rows: list[Row]
-    activity: list[float]
-    """Times of sensor events that show a person (no heartbeats, no motion clearing)."""
-    days_with_data: int
-
-    @property
-    def first(self) -> float:
-        """The log's first row."""
-        return self.rows[0][0]
-
-    @property
-    def last(self) -> float:
-        """The log's last row."""
-        return self.rows[-1][0]
-
-
-def is_activity(kind: str, value: float) -> bool:
-    """Whether a row shows a person: any sensor change but heartbeats and a PIR clearing."""
-    if kind == "heartbeat":
-        return False
-    return value >= 0.5 or kind in ("door", "contact", "presence")
-
-
-def load_homes(directory: Path) -> list[Home]:
-    """Every household of every ``*.csv`` in ``directory`` (named by file, or file:household)."""
-    homes = []
-    for path in sorted(directory.glob("*.csv")):
-        rows = read_csv(path)
-        by_household: dict[str, list[Row]] = {}
-        for row in rows:
-            by_household.setdefault(row[1], []).append(row)
-        for hid, own in by_household.items():
-            name = path.stem if len(by_household) == 1 else f"{path.stem}:{hid}"
-            activity = [r[0] for r in own if is_activity(r[3], r[4])]
-            days = len({int((t + LOCAL_OFFSET) // DAY) for t in activity})
-            homes.append(Home(name, hid, own, activity, days))
-    return homes
-
-
-def local_hour(t: float) -> float:
-    """Hour of the day (fractional) in the logs' local time."""
-    return (t + LOCAL_OFFSET) % DAY / HOUR
 
 
 # -- false alarms
@@ -143,52 +110,7 @@ def classify_alerts(home: Home, alerts: Iterable[AlertEvent]) -> FalseAlarms:
     return out
 
 
-# -- cuts
-
-
-def candidate_cuts(home: Home) -> list[int]:
-    """Row positions after which a cut may be made (the cut keeps rows ``[0, pos)``)."""
-    rows = home.rows
-    act = home.activity
-    out = []
-    for pos in range(1, len(rows) + 1):
-        t, _, _, kind, value = rows[pos - 1]
-        if pos < len(rows) and rows[pos][0] == t:
-            continue  # keep every row of the same instant
-        if not is_activity(kind, value) or kind == "door":
-            continue
-        if not DAYTIME[0] <= local_hour(t) < DAYTIME[1]:
-            continue
-        recent = bisect.bisect_right(act, t) - bisect.bisect_left(act, t - RECENT)
-        if recent >= MIN_RECENT:
-            out.append(pos)
-    return out
-
-
-def history_days(days: list[int], t: float) -> int:
-    """Days with data before the day of ``t``: the home's age as the detector saw it."""
-    return bisect.bisect_left(days, int((t + LOCAL_OFFSET) // DAY))
-
-
-def choose_cuts(home: Home, cuts: int, seed: int) -> dict[str, list[int]]:
-    """``cuts`` positions per age bucket, spread over the log, the same on every run."""
-    chosen: dict[str, list[int]] = {}
-    candidates = candidate_cuts(home)
-    days = sorted({int((t + LOCAL_OFFSET) // DAY) for t in home.activity})
-    for name, lo, hi in BUCKETS:
-        inside = [p for p in candidates
-                  if lo <= history_days(days, home.rows[p - 1][0]) < hi]
-        rng = random.Random(f"{seed}:{home.name}:{name}")
-        if len(inside) <= cuts:
-            chosen[name] = inside
-            continue
-        picks = []
-        for k in range(cuts):
-            a = k * len(inside) // cuts
-            b = (k + 1) * len(inside) // cuts
-            picks.append(inside[rng.randrange(a, b)])
-        chosen[name] = picks
-    return chosen
+# -- a detector over a home
 
 
 def detect_after_cut(engine: Engine, hid: str, cut: float, p: DetectorParams) -> float | None:
@@ -416,12 +338,6 @@ def _by_kind(items: list[dict[str, Any]]) -> dict[str, int]:
     for item in items:
         out[item["kind"]] = out.get(item["kind"], 0) + 1
     return dict(sorted(out.items()))
-
-
-def silences(home: Home, shortest: float = 15 * 60.0) -> list[tuple[float, float]]:
-    """(start time, length in seconds) of each gap between activity at least ``shortest``."""
-    act = home.activity
-    return [(a, b - a) for a, b in zip(act, act[1:], strict=False) if b - a >= shortest]
 
 
 def draw_home(home: Home, thresholds: dict[str, list[float | None]], path: Path) -> None:

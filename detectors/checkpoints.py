@@ -19,6 +19,7 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import faust
@@ -41,6 +42,8 @@ CHECKPOINT_SECONDS = 1.0
 (``detectors.checkpoint_interval``)."""
 
 
+# compared and shown as an object, as before: its table is no value to compare or print
+@dataclass(eq=False, repr=False)
 class Checkpoints:
     """What the worker has processed and saved, per partition, and the checkpoints.
 
@@ -63,27 +66,17 @@ class Checkpoints:
         every_s: ... or this many seconds after its last checkpoint.
     """
 
-    def __init__(
-        self,
-        state: Any,
-        runtime: Runtime,
-        inputs: tuple[str, str],
-        alerts: Outbox[AlertEvent],
-        letters: Outbox[DeadLetter],
-        commit: Callable[[dict[TopicPartition, int]], Awaitable[Any]],
-        rebalancing: Callable[[], bool] = lambda: False,
-        every_records: int = CHECKPOINT_RECORDS,
-        every_s: float = CHECKPOINT_SECONDS,
-    ) -> None:
-        self.state = state
-        self.every_records = every_records
-        self.every_s = every_s
-        self.rebalancing = rebalancing
-        self.runtime = runtime
-        self.inputs = inputs
-        self.alerts = alerts
-        self.letters = letters
-        self.commit = commit
+    state: Any
+    runtime: Runtime
+    inputs: tuple[str, str]
+    alerts: Outbox[AlertEvent]
+    letters: Outbox[DeadLetter]
+    commit: Callable[[dict[TopicPartition, int]], Awaitable[Any]]
+    rebalancing: Callable[[], bool] = lambda: False
+    every_records: int = CHECKPOINT_RECORDS
+    every_s: float = CHECKPOINT_SECONDS
+
+    def __post_init__(self) -> None:
         self.progress = OffsetGuard()
         self.saved: dict[bytes, int] = {}  # offsets written to the table
         self.loaded: set[int] = set()

@@ -13,79 +13,41 @@ anything, since it would move its partition's clock and every deadline of every 
 there. :meth:`Runtime.apply_within` refuses only such events of a batch (a dead letter of
 just them) and applies the rest: a batch carries up to a few hundred events of other
 households. An SOS that far ahead is never refused: its time is set
-to when Kafka took the record (the same on a replay), or to the wall clock.
+to when Kafka took the record (the same on a replay), or to the wall clock. The bound and the
+refused events' dead letter are in :mod:`detectors.ahead`; a household's saved form (its
+packed state and the offsets it includes) in :mod:`detectors.saved_state`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import pickle
-import struct
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from operator import itemgetter
-from typing import TYPE_CHECKING
 
 from anbu.events import AlertEvent, DeadLetter, DeviceEvent, EventBatch, SosEvent
 from anbu.partitioning import partition_of
 from anbu.registry_records import CareCenterRecord, DeviceRecord, GatewayRecord, RegistryRecord
-from anbu.timeutil import from_epoch, utcnow
+from anbu.timeutil import from_epoch
+from detectors.ahead import max_ahead_s, refused_letter
 from detectors.engine import Engine
 from detectors.exceptions import EventTimeAheadError, PackingError
 from detectors.fastparse import FastEvent
 from detectors.household import Household
-from detectors.packing import pack_name, read_name, unpack
 from detectors.params import DetectorParams, HouseholdConfig
+from detectors.saved_state import NOTHING, AsOf, decode_household, encode_household
 
-if TYPE_CHECKING:
-    from config import Settings
+# the saved form and the event-time bound lived here; their names are still importable
+__all__ = [
+    "NOTHING", "AsOf", "PartitionState", "Runtime", "decode_household", "encode_household",
+    "max_ahead_s",
+]
 
 log = logging.getLogger(__name__)
 
-
-def max_ahead_s(settings: Settings) -> float:
-    """How far ahead of the worker's wall clock an event time may be, in seconds.
-
-    The bridge replaces a device time further than ``ingest.device_time_window`` from its
-    receive time, so nothing it writes is further ahead than that; the margin covers the
-    clocks of the bridge's and the worker's machines.
-    """
-    return (settings.ingest.device_time_window
-            + settings.detectors.event_time_margin).total_seconds()
-
-
 _event_time = itemgetter(0)
-
-AsOf = tuple[int, int]
-"""The last processed offsets (events topic, SOS topic) of a partition; -1: none."""
-
-NOTHING: AsOf = (-1, -1)
-
-_HEADER = struct.Struct("<4sqq")
-_MAGIC = b"hh1\x00"  # offsets, then a pickle of the Household (saved before packing)
-_MAGIC_PACKED = b"hh2\x00"  # offsets, the household id, then detectors.packing's bytes
-
-
-def encode_household(hid: str, packed: bytes, as_of: AsOf) -> bytes:
-    """A household's saved form: the offsets its state includes, its id, its packed state."""
-    return _HEADER.pack(_MAGIC_PACKED, *as_of) + pack_name(hid) + packed
-
-
-def decode_household(raw: bytes) -> tuple[Household, AsOf]:
-    """Read :func:`encode_household`'s form (or the older pickled forms)."""
-    magic = raw[:4]
-    if magic == _MAGIC_PACKED:
-        _, events, sos = _HEADER.unpack_from(raw)
-        hid, pos = read_name(raw, _HEADER.size)
-        return unpack(hid, raw[pos:]), (events, sos)
-    if magic == _MAGIC:
-        _, events, sos = _HEADER.unpack_from(raw)
-        return pickle.loads(raw[_HEADER.size:]), (events, sos)
-    return pickle.loads(raw), NOTHING
-
 
 @dataclass
 class PartitionState:
@@ -337,14 +299,7 @@ class Runtime:
         error = EventTimeAheadError(latest[0], limit, latest[1])
         log.warning("refused %d of the %d events of a record on %s partition %d: %s",
                     len(refused), len(events), topic, partition, error)
-        return raised, DeadLetter(
-            reason="event_time_ahead",
-            detail=(f"detector worker refused {len(refused)} of the {len(events)} events of "
-                    f"the record (the others were applied): {error}"),
-            topic=f"kafka:{topic}",
-            payload=_only_events(raw, refused, len(events)),
-            receive_time=utcnow(),
-        )
+        return raised, refused_letter(raw, refused, len(events), error, topic)
 
     @staticmethod
     def _already_applied(st: PartitionState, hid: str, topic: int, offset: int) -> bool:
@@ -428,16 +383,3 @@ class Runtime:
                  if (t := st.engine.next_deadline()) is not None]
         return min(times) if times else None
 
-
-def _only_events(raw: bytes, keep: list[int], count: int) -> str:
-    """The record ``raw`` cut down to its events at the indices ``keep``.
-
-    Each event keeps every field it was sent with, so the dead letter can be examined or
-    replayed as it came.
-    """
-    text = raw.decode("utf-8", errors="replace")
-    if len(keep) == count:
-        return text
-    doc = json.loads(text)  # a batch: a single event is kept or refused whole
-    doc["events"] = [doc["events"][i] for i in keep]
-    return json.dumps(doc, separators=(",", ":"))

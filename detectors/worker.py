@@ -24,6 +24,7 @@ from anbu.health import kafka_heartbeat
 from anbu.kafka_topics import ensure_topics
 from anbu.registry_reader import RegistryReader
 from config import Settings
+from detectors.ahead import max_ahead_s
 from detectors.checkpoints import (
     Checkpoints,
     group_commit,
@@ -36,7 +37,7 @@ from detectors.outbox import Outbox
 from detectors.params import DetectorParams
 from detectors.records import Applied, Parsed, RecordCounts, take
 from detectors.rewind import Rewinder
-from detectors.runtime import Runtime, max_ahead_s
+from detectors.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

@@ -43,24 +43,27 @@ def local_midnight(epoch: float) -> float:
     return math.floor((epoch + LOCAL_OFFSET) / DAY) * DAY - LOCAL_OFFSET
 
 
+@dataclass(eq=False)
 class DayPlanner:
-    """Lays out one household's days as blocks (deterministic for a random stream)."""
+    """Lays out one household's days as blocks (deterministic for a random stream).
 
-    def __init__(
-        self,
-        household_id: str,
-        profile: ResidentProfile,
-        plan: HouseholdPlan,
-        rng: random.Random,
-        midnight0: float,
-    ) -> None:
-        self.hh = household_id
-        self.profile = profile
-        self.plan = plan
-        self.rng = rng
-        self.midnight0 = midnight0
+    Args:
+        hh: the household id.
+        profile: the resident's habits.
+        plan: the household's incidents and noise.
+        rng: the household's random stream (shared with :class:`simulator.resident.ResidentSim`).
+        midnight0: epoch of the Seoul midnight that starts day 0.
+    """
+
+    hh: str
+    profile: ResidentProfile
+    plan: HouseholdPlan
+    rng: random.Random
+    midnight0: float
+
+    def __post_init__(self) -> None:
         self.restless_nights = 0.0  # extra night-time wakings of a withdrawing resident
-        self.stillness = profile.sit_share  # today's chance of sitting still between chores
+        self.stillness = self.profile.sit_share  # today's chance of sitting still between chores
 
     def _weekend(self, day: int) -> bool:
         return ((self.midnight0 + LOCAL_OFFSET) // DAY + day + 3) % 7 >= 5

@@ -55,43 +55,47 @@ class SimOptions:
     battery_report_s: float = DAY
 
 
+@dataclass(eq=False)
 class ResidentSim:
-    """Generates one household's events, day after day, in time order."""
+    """Generates one household's events, day after day, in time order.
 
-    def __init__(
-        self,
-        household: SimHousehold,
-        profile: ResidentProfile,
-        plan: HouseholdPlan,
-        rng: random.Random,
-        options: SimOptions,
-        midnight0: float,
-    ) -> None:
-        self.household = household
-        self.profile = profile
-        self.plan = plan
-        self.rng = rng
-        self.options = options
-        self.midnight0 = midnight0
+    Args:
+        household: the household and its devices.
+        profile: the resident's habits.
+        plan: the household's incidents and noise.
+        rng: the household's random stream.
+        options: how the devices report.
+        midnight0: epoch of the Seoul midnight that starts day 0.
+    """
+
+    household: SimHousehold
+    profile: ResidentProfile
+    plan: HouseholdPlan
+    rng: random.Random
+    options: SimOptions
+    midnight0: float
+
+    def __post_init__(self) -> None:
+        household, rng = self.household, self.rng
         self.hh = household.household_id
         self.ids = {d.device_id.removeprefix(self.hh + "-"): d.device_id for d in household.devices}
         self.ids["gateway"] = household.gateway_id
         self.plug_level: dict[str, float] = {"tv": 0.4, "rice_cooker": 1.2, "kettle": 0.0}
         self.plug_pending: dict[str, list[tuple[float, float]]] = {a: [] for a in self.plug_level}
         self.collapsed = False
-        self.planner = DayPlanner(self.hh, profile, plan, rng, midnight0)
+        self.planner = DayPlanner(self.hh, self.profile, self.plan, rng, self.midnight0)
         self.in_bed = True  # the first simulated day starts when the resident gets up
-        self.hb_phase = rng.uniform(0, options.heartbeat_s)
-        self.plug_phase = {a: rng.uniform(0, options.plug_report_s) for a in self.plug_level}
+        self.hb_phase = rng.uniform(0, self.options.heartbeat_s)
+        self.plug_phase = {a: rng.uniform(0, self.options.plug_report_s) for a in self.plug_level}
         self.battery_phase = {
-            d.device_id: rng.uniform(0, options.battery_report_s)
+            d.device_id: rng.uniform(0, self.options.battery_report_s)
             for d in household.devices
             if d.battery_powered
         }
         self.dead_at: dict[str, float] = {}
-        for device_id, (level, per_day) in plan.batteries.items():
+        for device_id, (level, per_day) in self.plan.batteries.items():
             if per_day > 0:
-                self.dead_at[device_id] = midnight0 + level / per_day * DAY
+                self.dead_at[device_id] = self.midnight0 + level / per_day * DAY
 
     # -- blocks to events ----------------------------------------------------------------
 

@@ -193,14 +193,11 @@ def test_trips_leave_through_the_door_and_registered_ones_are_in_the_registry() 
 
 
 def test_noise_gateway_outage_loses_everything_and_dead_battery_silences_device() -> None:
-    rates = IncidentRates(
-        collapse=0,
-        illness=0,
-        trip_registered=0,
-        trip_unregistered=0,
-        gateway_outages_per_30d=6,
-        dropouts_per_30d=6,
-        weak_battery=1.0,
+    # no incidents of the residents: only the devices' noise, made frequent, and the
+    # usual share of missed messages
+    rates = dataclasses.replace(
+        NO_INCIDENTS, gateway_outages_per_30d=6, dropouts_per_30d=6, weak_battery=1.0,
+        miss_rate=IncidentRates().miss_rate,
     )
     sim = Simulation(SimulationConfig(households=3, days=10, seed=9, rates=rates))
     truth = sim.ground_truth()
