@@ -14,11 +14,11 @@ from anbu.events import AlertKind
 from anbu.stack.services import free_port
 from config import Settings
 from tests.kit.household import (
-    PASSWORD,
     PHONE,
     raise_alert,
     seed,
     sign_in,
+    sign_in_to_inbox,
     staff_token,
     write_routine,
 )
@@ -45,11 +45,7 @@ def test_staff_opens_household_from_alert_and_acknowledges_other_center_gets_404
 
     context = browser.new_context(viewport=PHONE, locale="ko-KR")
     page = context.new_page()
-    page.goto(f"{web_server}/inbox")
-    page.wait_for_selector("#login:not([hidden])")
-    page.fill("#username", "kim.bokji")
-    page.fill("#password", PASSWORD)
-    page.click("#login-form button")
+    sign_in_to_inbox(page, web_server, "kim.bokji")
     card = page.locator(f'li.alert[data-alert-id="{event.alert_id}"]')
     card.wait_for(timeout=20_000)
     # From the alert's card to its household.

@@ -36,7 +36,7 @@ from devices import residents
 from devices import service as registry
 from devices.db import init_db, session_factory
 from tests.kit.alerts import make_event
-from tests.kit.household import PASSWORD, seed, sign_in, staff_token
+from tests.kit.household import seed, sign_in, sign_in_to_inbox, staff_token
 from tests.kit.review_rows import MONDAY, WEEKS, Row, trip_week, weeks
 from timeseries.review_input import rows_to_points
 from timeseries.schema import (
@@ -138,11 +138,7 @@ def test_review_page_in_a_real_browser_csv_and_another_center(
 
     context = browser.new_context(viewport=VIEWPORT, locale="ko-KR", accept_downloads=True)
     page = context.new_page()
-    page.goto(f"{web_server}/inbox")
-    page.wait_for_selector("#login:not([hidden])")
-    page.fill("#username", "kim.bokji")
-    page.fill("#password", PASSWORD)
-    page.click("#login-form button")
+    sign_in_to_inbox(page, web_server, "kim.bokji")
     page.click("#review-link")  # from the inbox to their own center's review
     page.wait_for_url(f"{url}*")
     rows = page.locator("#plan tbody tr")

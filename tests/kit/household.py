@@ -127,6 +127,15 @@ def sign_in(page: Any, username: str) -> None:
     page.click("#signin-form button[type=submit]")
 
 
+def sign_in_to_inbox(page: Any, web_server: str, username: str) -> None:
+    """Open the inbox at ``web_server`` and sign in there as ``username`` (:data:`PASSWORD`)."""
+    page.goto(f"{web_server}/inbox")
+    page.wait_for_selector("#login:not([hidden])")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("#login-form button")
+
+
 def open_signed_in(browser: Any, url: str, username: str) -> tuple[Any, Any]:
     """A phone-sized Korean browser context signed in as ``username`` on ``url``.
 
