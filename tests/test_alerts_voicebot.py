@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
 
 from alerts.model import AlertState
 from alerts.notifiers.webhook import SIGNATURE_HEADER, sign
-from anbu.events import AlertKind, Severity
+from alerts.service import AlertService
+from anbu.events import AlertEvent, AlertKind, Severity
 from anbu.stack.services import free_port
 from config import Settings
 from devices import equipment, residents
@@ -47,14 +49,27 @@ def register(settings: Settings, phones: dict[str, str]) -> dict[str, str]:
     return ids
 
 
-def one_household(
-    settings: Settings, provider: StandInProvider, phone: str, name: str, outcome: str | None
-) -> str:
-    """A household as :func:`register` makes it; the provider reports ``outcome`` on calls to
-    its resident (``None``: it stays silent). Returns the household id."""
+@contextmanager
+def one_alert(
+    settings: Settings,
+    provider: StandInProvider,
+    resident: tuple[str, str],
+    outcome: str | None,
+    kind: AlertKind,
+) -> Iterator[tuple[AlertService, AlertEvent]]:
+    """One household as :func:`register` makes it for ``resident`` (phone, name), the alerts
+    service running, and a high alert of ``kind`` raised for the household.
+
+    The provider reports ``outcome`` on calls to the resident (``None``: it stays silent).
+    """
+    phone, name = resident
     if outcome is not None:
         provider.outcomes[phone] = outcome
-    return register(settings, {phone: name})[phone]
+    household = register(settings, {phone: name})[phone]
+    event = make_event(household, kind, severity=Severity.HIGH)
+    with alerts_running(settings) as (service, producer):
+        producer.send(event)
+        yield service, event
 
 
 def closed_as_false_alarm(service: Any, alert_id: str) -> Any:
@@ -72,10 +87,10 @@ def hooks(receiver: HttpReceiver, household: str) -> list[dict[str, Any]]:
 def test_call_answered_well_closes_the_alert_as_a_false_alarm(
     call_settings: Settings, provider: StandInProvider, http_receiver: HttpReceiver
 ) -> None:
-    household = one_household(call_settings, provider, "010-2222-0001", "김순자", "answered_well")
-    event = make_event(household, AlertKind.INACTIVITY, severity=Severity.HIGH)
-    with alerts_running(call_settings) as (service, producer):
-        producer.send(event)
+    resident = ("010-2222-0001", "김순자")
+    kind = AlertKind.INACTIVITY
+    with one_alert(call_settings, provider, resident, "answered_well", kind) as (service, event):
+        household = event.household_id
         call = wait_for(lambda: provider.calls_to("010-2222-0001"), what="the call request")[0]
         assert "괜찮" in call["script_ko"] and "all right" in call["script_en"]
         assert call["callback_url"].endswith("/voicebot/callback")
@@ -107,10 +122,10 @@ def test_call_answered_well_closes_the_alert_as_a_false_alarm(
 def test_asking_for_help_makes_it_critical_and_notifies_the_next_tier(
     call_settings: Settings, provider: StandInProvider, http_receiver: HttpReceiver
 ) -> None:
-    household = one_household(call_settings, provider, "010-2222-0002", "박영호", "asked_for_help")
-    event = make_event(household, AlertKind.NOT_BACK, severity=Severity.HIGH)
-    with alerts_running(call_settings) as (service, producer):
-        producer.send(event)
+    resident = ("010-2222-0002", "박영호")
+    kind = AlertKind.NOT_BACK
+    with one_alert(call_settings, provider, resident, "asked_for_help", kind) as (service, event):
+        household = event.household_id
         wait_for(lambda: provider.calls_to("010-2222-0002"), what="the call request")
         second = wait_for(
             lambda: [h for h in hooks(http_receiver, household) if h["tier"] == 2],
@@ -158,14 +173,12 @@ def test_no_answer_escalates_at_once_and_silence_on_the_timeout(
 
 
 def test_a_forged_callback_changes_nothing_and_a_signed_one_does(
-    call_settings: Settings, provider: StandInProvider, http_receiver: HttpReceiver
+    call_settings: Settings, provider: StandInProvider
 ) -> None:
-    household = one_household(
-        call_settings, provider, "010-2222-0005", "정복례", None
-    )  # the provider stays silent: this test reports
-    event = make_event(household, AlertKind.INACTIVITY_ROUTINE, severity=Severity.HIGH)
-    with alerts_running(call_settings) as (service, producer):
-        producer.send(event)
+    resident = ("010-2222-0005", "정복례")
+    kind = AlertKind.INACTIVITY_ROUTINE
+    # the provider stays silent (outcome None): this test reports
+    with one_alert(call_settings, provider, resident, None, kind) as (service, event):
         call = wait_for(lambda: provider.calls_to("010-2222-0005"), what="the call request")[0]
         before = service.store.get(event.alert_id, full=True)
         body = json.dumps({"call_id": call["call_id"], "outcome": "answered_well"}).encode()
