@@ -6,11 +6,11 @@ raw aiokafka consumer's on the same topic in the same run.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from bench.output import JsonOut, write_figures
 
 
 def register(bench_app: typer.Typer) -> None:
@@ -29,7 +29,7 @@ def detectors(
     ] = 800_000,
     batch: Annotated[int, typer.Option(help="Events per Kafka record (EventBatch).")] = 50,
     tick: Annotated[float, typer.Option(help="Worker tick interval for the lag, seconds.")] = 0.25,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Also write JSON here.")] = None,
+    json_out: JsonOut = None,
 ) -> None:
     """Measure the detector core and worker; print the numbers."""
     from bench import detectors as bd
@@ -53,5 +53,4 @@ def detectors(
         typer.echo("worker vs raw aiokafka consumer (own Kafka broker) ...")
         results["worker"] = bd.worker_vs_raw(worker_events, batch)
         typer.echo(f"  {results['worker']}")
-    if json_out is not None:
-        json_out.write_text(json.dumps(results, indent=2))
+    write_figures(json_out, results)

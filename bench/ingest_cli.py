@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +12,7 @@ import typer
 
 from anbu.stack.apache_kafka import READY_TIMEOUT_S, private_broker
 from anbu.stack.services import free_port, mosquitto_spec
+from bench.output import Output, write_figures
 from config import load_settings
 from config.cli_context import settings_of
 from testkit.services import running
@@ -64,9 +64,7 @@ def register(bench_app: typer.Typer) -> None:
                 help="Use the configured Mosquitto and Kafka instead of private ones.",
             ),
         ] = False,
-        output: Annotated[
-            Path | None, typer.Option(help="Also write the figures as JSON here.")
-        ] = None,
+        output: Output = None,
     ) -> None:
         """Bridge events/s beside a plain paho subscriber on the same broker, and the ratio."""
         from bench.ingest import run
@@ -108,5 +106,4 @@ def register(bench_app: typer.Typer) -> None:
             f"CPU per message in this process: plain {figures['raw_cpu_us_per_msg']:.0f} us, "
             f"bridge {figures['bridge_cpu_us_per_msg']:.0f} us (ratio {figures['cpu_ratio']:.0%})"
         )
-        if output is not None:
-            output.write_text(json.dumps(figures, indent=2) + "\n")
+        write_figures(output, figures)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from bench.output import Output, write_figures
 
 
 def kafka_table(figures: dict[str, Any]) -> str:
@@ -37,7 +37,7 @@ def register(bench_app: typer.Typer) -> None:
     def kafka(
         broker: Annotated[str, typer.Option(help="apache or tansu.")] = "apache",
         records: Annotated[int, typer.Option(min=1, help="300-byte records to write.")] = 100_000,
-        output: Annotated[Path | None, typer.Option(help="Also write the figures here.")] = None,
+        output: Output = None,
     ) -> None:
         """Start a broker of its own and measure it."""
         from bench.kafka import run
@@ -46,5 +46,4 @@ def register(bench_app: typer.Typer) -> None:
             raise typer.BadParameter("apache or tansu", param_hint="--broker")
         figures = run(broker=broker, records=records)
         typer.echo(kafka_table(figures))
-        if output is not None:
-            output.write_text(json.dumps(figures, indent=2))
+        write_figures(output, figures)

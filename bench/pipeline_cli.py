@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from bench.output import Output, write_figures
 
 
 def pipeline_table(f: dict[str, Any]) -> str:
@@ -41,7 +41,7 @@ def register(bench_app: typer.Typer) -> None:
         households: Annotated[int, typer.Option(min=1, help="Simulated households.")] = 500,
         messages: Annotated[int, typer.Option(min=1000, help="MQTT messages offered.")] = 200_000,
         duration: Annotated[float, typer.Option(min=15, help="Measuring run, seconds.")] = 60.0,
-        output: Annotated[Path | None, typer.Option(help="Also write the figures here.")] = None,
+        output: Output = None,
     ) -> None:
         """Whole pipeline events/s on a private stack, beside plain MQTT and Kafka consumers."""
         from bench.pipeline import run
@@ -50,5 +50,4 @@ def register(bench_app: typer.Typer) -> None:
             households=households, messages=messages, duration_s=duration, progress=typer.echo
         )
         typer.echo(pipeline_table(figures))
-        if output is not None:
-            output.write_text(json.dumps(figures, indent=2) + "\n")
+        write_figures(output, figures)

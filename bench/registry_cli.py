@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from bench.output import Output, write_figures
 
 
 def registry_table(figures: dict[str, Any]) -> str:
@@ -34,12 +34,11 @@ def register(bench_app: typer.Typer) -> None:
             str | None,
             typer.Option(help="Empty database to import into; default: temporary SQLite."),
         ] = None,
-        output: Annotated[Path | None, typer.Option(help="Also write the figures here.")] = None,
+        output: Output = None,
     ) -> None:
         """Time a CSV import refused for five bad rows, and the same file without them."""
         from bench.registry import run
 
         figures = run(households=households, database_url=database_url)
         typer.echo(registry_table(figures))
-        if output is not None:
-            output.write_text(json.dumps(figures, indent=2))
+        write_figures(output, figures)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from bench.output import JsonOut, write_figures
 
 
 def register(bench_app: typer.Typer) -> None:
@@ -28,7 +29,7 @@ def review(
             "and print each week's verdict.",
         ),
     ] = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Also write JSON here.")] = None,
+    json_out: JsonOut = None,
 ) -> None:
     """Rank a simulated district's last week; count the withdrawing residents in the top 20."""
     from bench import review as br
@@ -93,6 +94,5 @@ def review(
         "withdrawing": withdrawing,
         "seconds": round(result.seconds, 1),
     }
-    if json_out is not None:
-        json_out.write_text(json.dumps(results, indent=2, ensure_ascii=False))
+    write_figures(json_out, results, ensure_ascii=False)
     typer.echo(f"withdrawing residents in the top {br.TOP}: {result.in_top}/{withdrawing}")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from bench.output import Output, write_figures
 
 
 def scale_table(figures: dict[str, Any]) -> str:
@@ -41,7 +41,7 @@ def register(bench_app: typer.Typer) -> None:
         standbys: Annotated[str, typer.Option(
             help="detectors.standby_replicas values to time the hand-over with, "
             "comma-separated.")] = "1",
-        output: Annotated[Path | None, typer.Option(help="Also write the figures here.")] = None,
+        output: Output = None,
     ) -> None:
         """Time one worker and several over the same backlog; time a hand-over."""
         from bench.scale import run
@@ -50,5 +50,4 @@ def register(bench_app: typer.Typer) -> None:
         figures = run(events=events, batch=batch, copies=copies, households=households,
                       standbys=tuple(int(n) for n in standbys.split(",") if n.strip()))
         typer.echo(scale_table(figures))
-        if output is not None:
-            output.write_text(json.dumps(figures, indent=2))
+        write_figures(output, figures)

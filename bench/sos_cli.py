@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from bench.output import Output, write_figures
 
 
 def sos_table(f: dict[str, Any]) -> str:
@@ -75,7 +75,7 @@ def register(bench_app: typer.Typer) -> None:
                 "issue's case.",
             ),
         ] = 0,
-        output: Annotated[Path | None, typer.Option(help="Also write the figures here.")] = None,
+        output: Output = None,
     ) -> None:
         """SOS latency p50/p99 end to end on a private stack, with a real webhook receiver."""
         from bench.sos import run
@@ -91,5 +91,4 @@ def register(bench_app: typer.Typer) -> None:
                 sos=count, interval_s=interval, load_msgs_per_s=load, progress=typer.echo
             )
             typer.echo(sos_table(figures))
-        if output is not None:
-            output.write_text(json.dumps(figures, indent=2) + "\n")
+        write_figures(output, figures)

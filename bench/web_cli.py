@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from bench.output import Output, write_figures
 from config.cli_context import settings_of
 
 
@@ -27,9 +26,7 @@ def register(bench_app: typer.Typer) -> None:
                 "private one under the data directory."
             ),
         ] = None,
-        output: Annotated[
-            Path | None, typer.Option(help="Also write the figures as JSON here.")
-        ] = None,
+        output: Output = None,
     ) -> None:
         """Time the household page's queries (activity, alerts, device health) per load."""
         from bench.web import run
@@ -73,5 +70,4 @@ def register(bench_app: typer.Typer) -> None:
             f"30-day page p95 {figures['ranges']['30d']['p95_ms']:.1f} ms: {verdict} "
             f"the goal of < {figures['goal_ms']:.0f} ms"
         )
-        if output is not None:
-            output.write_text(json.dumps(figures, indent=2) + "\n")
+        write_figures(output, figures)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -40,6 +41,33 @@ def spawn(
             env=dict(os.environ if env is None else env),
             cwd=cwd,
         )
+
+
+def run_anbu(
+    *args: str,
+    data_dir: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout_s: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``anbu <args>`` (this interpreter's) to its end; its output captured as text.
+
+    Args:
+        args: the command line after ``anbu``.
+        data_dir: given as ``--data-dir`` before ``args`` when set.
+        env: its whole environment (default: this process's).
+        cwd: the working directory.
+        timeout_s: how long it may take (``subprocess.TimeoutExpired`` beyond).
+    """
+    flags = ["--data-dir", str(data_dir)] if data_dir is not None else []
+    return subprocess.run(
+        [sys.executable, "-m", "anbu", *flags, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        env=None if env is None else dict(env),
+        cwd=cwd,
+    )
 
 
 def _signal(process: subprocess.Popen[bytes], sig: int) -> None:

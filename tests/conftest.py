@@ -7,8 +7,9 @@ Fixtures any test may use:
     unique: a function returning a fresh suffix, for topic or database names per test.
 
 Fixtures of the kit modules (``tests/kit/``), registered below for every test:
-    http_receiver, smtp_server (alerts); postgres_database (postgres); engine (registry);
-    web_server (web); det_settings, worker (detector_worker); provider (voicebot).
+    http_receiver, smtp_server, notify_settings (alerts); postgres_database (postgres);
+    engine (registry); web_server (web); det_settings, worker (detector_worker);
+    provider, call_settings (voicebot).
 A test module imports helpers from ``tests.kit`` or ``testkit``, never from another test module
 (tests/test_lint.py checks it).
 """

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from kafka.errors import KafkaError
 
 from alerts.checkin_calls import CallState, CheckinCalls, ScheduledCall
@@ -48,24 +49,34 @@ def seoul(hh: int, mm: int, ss: float = 0.0) -> datetime:
     return datetime(*MONDAY, hh, mm, whole, int((ss - whole) * 1e6), tzinfo=SEOUL)
 
 
+pytestmark = pytest.mark.usefixtures("fail_on_logged_errors")
+
+
+@pytest.fixture
 def schedule_settings(
     make_settings: Callable[..., Settings],
     provider: StandInProvider,
-    receiver: HttpReceiver,
-    database: str,
-    **extra: Any,
-) -> Settings:
-    return voicebot_settings(
-        make_settings,
-        provider,
-        receiver,
-        **{
-            "alerts.database_url": database,
-            "alerts.checkin_poll_interval": "0.2s",
-            "alerts.checkin_call_wait": "3s",
-            **extra,
-        },
-    )
+    http_receiver: HttpReceiver,
+    postgres_database: str,
+) -> Callable[..., Settings]:
+    """Settings of an alerts service calling through ``provider``, its webhooks to
+    ``http_receiver``, its store in this test's PostgreSQL database, polling schedules
+    quickly; keyword arguments: more dotted overrides."""
+
+    def make(**extra: Any) -> Settings:
+        return voicebot_settings(
+            make_settings,
+            provider,
+            http_receiver,
+            **{
+                "alerts.database_url": postgres_database,
+                "alerts.checkin_poll_interval": "0.2s",
+                "alerts.checkin_call_wait": "3s",
+                **extra,
+            },
+        )
+
+    return make
 
 
 def register(settings: Settings, homes: dict[str, tuple[str, str]]) -> dict[str, str]:
@@ -125,13 +136,11 @@ def alerts_of(service: AlertService, household: str, kind: str) -> list[Any]:
 
 
 def test_two_missed_calls_open_one_alert_an_answer_between_prevents_it_help_is_critical(
-    make_settings: Callable[..., Settings],
+    schedule_settings: Callable[..., Settings],
     provider: StandInProvider,
     http_receiver: HttpReceiver,
-    postgres_database: str,
-    fail_on_logged_errors: object,
 ) -> None:
-    settings = schedule_settings(make_settings, provider, http_receiver, postgres_database)
+    settings = schedule_settings()
     schedule = "daily 10:00,10:05,10:10"
     ids = register(
         settings,
@@ -215,16 +224,9 @@ def test_two_missed_calls_open_one_alert_an_answer_between_prevents_it_help_is_c
 
 
 def test_a_forged_report_on_a_scheduled_call_changes_nothing(
-    make_settings: Callable[..., Settings],
-    provider: StandInProvider,
-    http_receiver: HttpReceiver,
-    postgres_database: str,
-    fail_on_logged_errors: object,
+    schedule_settings: Callable[..., Settings], provider: StandInProvider
 ) -> None:
-    settings = schedule_settings(
-        make_settings, provider, http_receiver, postgres_database,
-        **{"alerts.checkin_call_wait": "60s"},
-    )
+    settings = schedule_settings(**{"alerts.checkin_call_wait": "60s"})
     household = register(settings, {"010-3333-0004": ("cc-a", "mon-fri 10:00")})["010-3333-0004"]
     clock = ShiftedClock(seoul(9, 59, 59))  # the provider stays silent: this test reports
     with BackgroundService(settings, clock=clock) as service:
@@ -257,16 +259,12 @@ def test_a_forged_report_on_a_scheduled_call_changes_nothing(
 
 
 def test_a_restart_or_a_second_service_does_not_place_a_call_twice(
-    make_settings: Callable[..., Settings],
-    provider: StandInProvider,
-    http_receiver: HttpReceiver,
-    postgres_database: str,
-    fail_on_logged_errors: object,
+    schedule_settings: Callable[..., Settings], provider: StandInProvider
 ) -> None:
     """A call placed before a restart is not placed again after it; a call whose time came
     while no service ran is placed late, once, within the late limit (2 h), and not beyond
     it; two services on one PostgreSQL store place a call once."""
-    first = schedule_settings(make_settings, provider, http_receiver, postgres_database)
+    first = schedule_settings()
 
     def other(group: str) -> Settings:
         """The same topics and store; its own callback port and consumer group."""

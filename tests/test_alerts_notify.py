@@ -23,21 +23,18 @@ from tests.kit.alerts import (
     HttpReceiver,
     SmtpServer,
     alert_settings,
+    alerts_running,
     directory_for,
     make_event,
 )
 
 
 def test_sos_gives_one_signed_webhook_and_one_email_however_many_duplicates(
-    make_settings: Callable[..., Settings],
-    http_receiver: HttpReceiver,
-    smtp_server: SmtpServer,
+    notify_settings: Settings, http_receiver: HttpReceiver, smtp_server: SmtpServer
 ) -> None:
-    settings = alert_settings(make_settings, http_receiver, smtp_server)
     directory = directory_for({"hh-sos": [600, 600]})
     sos = make_event("hh-sos")
-    producer = EventProducer(settings)
-    with BackgroundService(settings, directory) as service:
+    with alerts_running(notify_settings, directory) as (service, producer):
         # The same SOS ten times (a detector restarting, a redelivery) ...
         producer.send(*[sos] * 10)
         # ... and a second press a moment later: a new episode id, same open alert.
@@ -83,7 +80,7 @@ def test_sos_gives_one_signed_webhook_and_one_email_however_many_duplicates(
         assert [n.status for n in alert.notifications] == [NotificationStatus.SENT] * 3
         assert len(service.store.list_alerts(active_only=True)) == 1
 
-        influx = InfluxClient.from_settings(settings)
+        influx = InfluxClient.from_settings(notify_settings)
         rows = wait_for(
             lambda: influx.query(
                 "SELECT alert_id, actor, note, value FROM alert_events "
@@ -95,20 +92,15 @@ def test_sos_gives_one_signed_webhook_and_one_email_however_many_duplicates(
         values = rows[0]["values"]
         assert len(values) == 1
         assert values[0][1:] == [sos.alert_id, "detector", "SOS button pressed", 1]
-    producer.close()
 
 
 def test_unacknowledged_alert_escalates_and_acknowledging_stops_it(
-    make_settings: Callable[..., Settings],
-    http_receiver: HttpReceiver,
-    smtp_server: SmtpServer,
+    notify_settings: Settings, http_receiver: HttpReceiver, smtp_server: SmtpServer
 ) -> None:
-    settings = alert_settings(make_settings, http_receiver, smtp_server)
     directory = directory_for({"hh-esc": [1, 1], "hh-ack": [1, 1], "hh-batt": [1, 1]})
     ignored = make_event("hh-esc", AlertKind.INACTIVITY, severity=Severity.HIGH)
     answered = make_event("hh-ack", AlertKind.INACTIVITY, severity=Severity.HIGH)
-    producer = EventProducer(settings)
-    with BackgroundService(settings, directory) as service:
+    with alerts_running(notify_settings, directory) as (service, producer):
         producer.send(answered)
         wait_for(lambda: service.store.list_alerts(households=["hh-ack"]), what="alert")
         lifecycle = Lifecycle(service.store, directory, service.lifecycle.channels)
@@ -162,7 +154,7 @@ def test_unacknowledged_alert_escalates_and_acknowledging_stops_it(
         assert [h.label.value for h in escalated.history] == ["open", "escalated", "escalated"]
         assert escalated.tier == 3 and escalated.next_escalation_at is None
 
-        influx = InfluxClient.from_settings(settings)
+        influx = InfluxClient.from_settings(notify_settings)
 
         def states(household: str) -> list[str]:
             series = influx.query(
@@ -173,7 +165,6 @@ def test_unacknowledged_alert_escalates_and_acknowledging_stops_it(
 
         wait_for(lambda: states("hh-ack") == ["acknowledged", "open"], what="ack in InfluxDB")
         wait_for(lambda: states("hh-esc") == ["escalated", "open"], what="escalations")
-    producer.close()
 
 
 def test_a_failing_notifier_is_retried_and_does_not_block_the_others(
@@ -188,8 +179,7 @@ def test_a_failing_notifier_is_retried_and_does_not_block_the_others(
     http_receiver.fail_next["/hook"] = 2  # the webhook answers 500 twice, then 200
     directory = directory_for({"hh-flaky": [600, 600]})
     sos = make_event("hh-flaky")
-    producer = EventProducer(settings)
-    with BackgroundService(settings, directory) as service:
+    with alerts_running(settings, directory) as (service, producer):
         producer.send(sos)
         wait_for(lambda: smtp_server.messages, what="the e-mail")
         wait_for(lambda: http_receiver.on("/hook"), timeout_s=20, what="the retried webhook")
@@ -215,29 +205,25 @@ def test_a_failing_notifier_is_retried_and_does_not_block_the_others(
         # The error names the gateway's host, not its path (paths may carry secrets).
         assert "/sms" not in (notes["sms"].last_error or "")
         assert len(http_receiver.on("/hook")) == 1
-    producer.close()
 
 
 def test_state_survives_a_restart_and_repeats_after_it_change_nothing(
-    make_settings: Callable[..., Settings],
-    http_receiver: HttpReceiver,
-    smtp_server: SmtpServer,
+    notify_settings: Settings, http_receiver: HttpReceiver
 ) -> None:
-    settings = alert_settings(make_settings, http_receiver, smtp_server)
     directory = directory_for({"hh-restart": [3, 3]})
     event = make_event("hh-restart", AlertKind.INACTIVITY, severity=Severity.HIGH)
-    producer = EventProducer(settings)
-    with BackgroundService(settings, directory):
+    producer = EventProducer(notify_settings)
+    with BackgroundService(notify_settings, directory):
         producer.send(event)
         wait_for(lambda: len(http_receiver.on("/hook")) == 1, what="tier 1")
     # Down for a moment; the detector, restarted too, raises the same alert again.
     producer.send(event, event)
-    with BackgroundService(settings, directory) as service:
+    with BackgroundService(notify_settings, directory) as service:
         wait_for(lambda: len(http_receiver.on("/hook")) == 2, timeout_s=20, what="tier 2")
         assert [r.json()["tier"] for r in http_receiver.on("/hook")] == [1, 2]
         alert = service.store.get(event.alert_id)
         assert alert.state is AlertState.OPEN and alert.tier == 2 and alert.repeats == 0
-    store = AlertStore.from_settings(settings)
+    store = AlertStore.from_settings(notify_settings)
     assert len(store.list_alerts()) == 1
     store.close()
     producer.close()

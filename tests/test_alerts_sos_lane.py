@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 from kafka import KafkaProducer
 
@@ -13,15 +12,12 @@ from anbu.sos import sos_alert
 from anbu.timeutil import utcnow
 from config import Settings
 from testkit.polling import wait_for
-from tests.kit.alerts import EventProducer, HttpReceiver, SmtpServer, alert_settings, directory_for
+from tests.kit.alerts import EventProducer, HttpReceiver, SmtpServer, directory_for
 
 
 def test_sos_from_the_bridge_notifies_once_without_the_detector(
-    make_settings: Callable[..., Settings],
-    http_receiver: HttpReceiver,
-    smtp_server: SmtpServer,
+    notify_settings: Settings, http_receiver: HttpReceiver, smtp_server: SmtpServer
 ) -> None:
-    settings = alert_settings(make_settings, http_receiver, smtp_server)
     now = utcnow()
     sos = SosEvent(
         household_id="hh-lane",
@@ -32,15 +28,15 @@ def test_sos_from_the_bridge_notifies_once_without_the_detector(
         source_format=SourceFormat.ZIGBEE2MQTT,
         idempotency_key=idempotency_key("lane", now),
     )
-    producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers)
-    with BackgroundService(settings, directory_for({"hh-lane": [600, 600]})) as service:
+    producer = KafkaProducer(bootstrap_servers=notify_settings.kafka.bootstrap_servers)
+    with BackgroundService(notify_settings, directory_for({"hh-lane": [600, 600]})) as service:
         # The bridge's SOS, redelivered a few times; no detector worker runs.
         for _ in range(3):
-            producer.send(settings.kafka.topics.sos, sos.to_json(), key=b"hh-lane")
+            producer.send(notify_settings.kafka.topics.sos, sos.to_json(), key=b"hh-lane")
         producer.flush(30)
         wait_for(lambda: http_receiver.on("/hook"), timeout_s=30, what="the webhook")
         # Then the detector's own raise of the same SOS arrives on anbu.alerts.
-        EventProducer(settings).send(sos_alert(sos))
+        EventProducer(notify_settings).send(sos_alert(sos))
         wait_for(lambda: service.store.get(sos_alert(sos).alert_id) is not None, what="stored")
         time.sleep(1.5)  # time for any extra notification to arrive
     producer.close()

@@ -8,22 +8,23 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
 
 from alerts.model import AlertState
 from alerts.notifiers.webhook import SIGNATURE_HEADER, sign
-from alerts.service import BackgroundService
-from anbu.events import AlertKind, Severity
+from alerts.service import AlertService
+from anbu.events import AlertEvent, AlertKind, Severity
 from anbu.stack.services import free_port
 from config import Settings
 from devices import equipment, residents
 from devices import service as registry
 from devices.unit_of_work import registry_session
 from testkit.polling import wait_for
-from tests.kit.alerts import EventProducer, HttpReceiver, make_event
+from tests.kit.alerts import HttpReceiver, alerts_running, make_event
 from tests.kit.voicebot import SECRET, StandInProvider, voicebot_settings
 
 
@@ -48,6 +49,29 @@ def register(settings: Settings, phones: dict[str, str]) -> dict[str, str]:
     return ids
 
 
+@contextmanager
+def one_alert(
+    settings: Settings,
+    provider: StandInProvider,
+    resident: tuple[str, str],
+    outcome: str | None,
+    kind: AlertKind,
+) -> Iterator[tuple[AlertService, AlertEvent]]:
+    """One household as :func:`register` makes it for ``resident`` (phone, name), the alerts
+    service running, and a high alert of ``kind`` raised for the household.
+
+    The provider reports ``outcome`` on calls to the resident (``None``: it stays silent).
+    """
+    phone, name = resident
+    if outcome is not None:
+        provider.outcomes[phone] = outcome
+    household = register(settings, {phone: name})[phone]
+    event = make_event(household, kind, severity=Severity.HIGH)
+    with alerts_running(settings) as (service, producer):
+        producer.send(event)
+        yield service, event
+
+
 def closed_as_false_alarm(service: Any, alert_id: str) -> Any:
     """Wait until the alert is a false alarm; return it with its history."""
     return wait_for(
@@ -61,18 +85,12 @@ def hooks(receiver: HttpReceiver, household: str) -> list[dict[str, Any]]:
 
 
 def test_call_answered_well_closes_the_alert_as_a_false_alarm(
-    make_settings: Callable[..., Settings],
-    provider: StandInProvider,
-    http_receiver: HttpReceiver,
+    call_settings: Settings, provider: StandInProvider, http_receiver: HttpReceiver
 ) -> None:
-    settings = voicebot_settings(make_settings, provider, http_receiver)
-    ids = register(settings, {"010-2222-0001": "김순자"})
-    household = ids["010-2222-0001"]
-    provider.outcomes["010-2222-0001"] = "answered_well"
-    producer = EventProducer(settings)
-    event = make_event(household, AlertKind.INACTIVITY, severity=Severity.HIGH)
-    with BackgroundService(settings) as service:
-        producer.send(event)
+    resident = ("010-2222-0001", "김순자")
+    kind = AlertKind.INACTIVITY
+    with one_alert(call_settings, provider, resident, "answered_well", kind) as (service, event):
+        household = event.household_id
         call = wait_for(lambda: provider.calls_to("010-2222-0001"), what="the call request")[0]
         assert "괜찮" in call["script_ko"] and "all right" in call["script_en"]
         assert call["callback_url"].endswith("/voicebot/callback")
@@ -88,7 +106,6 @@ def test_call_answered_well_closes_the_alert_as_a_false_alarm(
         assert "010-2222-0001" not in json.dumps(
             [h.note for h in alert.history] + [n.target for n in alert.notifications]
         )
-    producer.close()
     assert provider.reports == [
         (
             200,
@@ -103,18 +120,12 @@ def test_call_answered_well_closes_the_alert_as_a_false_alarm(
 
 
 def test_asking_for_help_makes_it_critical_and_notifies_the_next_tier(
-    make_settings: Callable[..., Settings],
-    provider: StandInProvider,
-    http_receiver: HttpReceiver,
+    call_settings: Settings, provider: StandInProvider, http_receiver: HttpReceiver
 ) -> None:
-    settings = voicebot_settings(make_settings, provider, http_receiver)
-    ids = register(settings, {"010-2222-0002": "박영호"})
-    household = ids["010-2222-0002"]
-    provider.outcomes["010-2222-0002"] = "asked_for_help"
-    producer = EventProducer(settings)
-    event = make_event(household, AlertKind.NOT_BACK, severity=Severity.HIGH)
-    with BackgroundService(settings) as service:
-        producer.send(event)
+    resident = ("010-2222-0002", "박영호")
+    kind = AlertKind.NOT_BACK
+    with one_alert(call_settings, provider, resident, "asked_for_help", kind) as (service, event):
+        household = event.household_id
         wait_for(lambda: provider.calls_to("010-2222-0002"), what="the call request")
         second = wait_for(
             lambda: [h for h in hooks(http_receiver, household) if h["tier"] == 2],
@@ -126,22 +137,17 @@ def test_asking_for_help_makes_it_critical_and_notifies_the_next_tier(
         assert alert.state is AlertState.OPEN and alert.severity == "critical"
         assert alert.tier == 2
         assert "asked for help" in alert.history[-1].note
-    producer.close()
 
 
 def test_no_answer_escalates_at_once_and_silence_on_the_timeout(
-    make_settings: Callable[..., Settings],
-    provider: StandInProvider,
-    http_receiver: HttpReceiver,
+    call_settings: Settings, provider: StandInProvider, http_receiver: HttpReceiver
 ) -> None:
-    settings = voicebot_settings(make_settings, provider, http_receiver)
-    ids = register(settings, {"010-2222-0003": "이말순", "010-2222-0004": "최정수"})
+    ids = register(call_settings, {"010-2222-0003": "이말순", "010-2222-0004": "최정수"})
     no_answer, silent = ids["010-2222-0003"], ids["010-2222-0004"]
     provider.outcomes["010-2222-0003"] = "no_answer"
-    producer = EventProducer(settings)
     first = make_event(no_answer, AlertKind.INACTIVITY, severity=Severity.HIGH)
     second = make_event(silent, AlertKind.AWAY_OVERRUN, severity=Severity.HIGH)
-    with BackgroundService(settings) as service:
+    with alerts_running(call_settings) as (service, producer):
         producer.send(first, second)
         wait_for(lambda: provider.calls_to("010-2222-0003"), what="the first call")
         wait_for(lambda: provider.calls_to("010-2222-0004"), what="the second call")
@@ -164,21 +170,15 @@ def test_no_answer_escalates_at_once_and_silence_on_the_timeout(
         assert time.monotonic() - asked["010-2222-0004"] >= 1.5
         notes = [h.note for h in service.store.get(first.alert_id, full=True).history]
         assert "voice-bot call: no answer; escalated to tier 2" in notes
-    producer.close()
 
 
 def test_a_forged_callback_changes_nothing_and_a_signed_one_does(
-    make_settings: Callable[..., Settings],
-    provider: StandInProvider,
-    http_receiver: HttpReceiver,
+    call_settings: Settings, provider: StandInProvider
 ) -> None:
-    settings = voicebot_settings(make_settings, provider, http_receiver)
-    ids = register(settings, {"010-2222-0005": "정복례"})
-    household = ids["010-2222-0005"]  # the provider stays silent: this test reports
-    producer = EventProducer(settings)
-    event = make_event(household, AlertKind.INACTIVITY_ROUTINE, severity=Severity.HIGH)
-    with BackgroundService(settings) as service:
-        producer.send(event)
+    resident = ("010-2222-0005", "정복례")
+    kind = AlertKind.INACTIVITY_ROUTINE
+    # the provider stays silent (outcome None): this test reports
+    with one_alert(call_settings, provider, resident, None, kind) as (service, event):
         call = wait_for(lambda: provider.calls_to("010-2222-0005"), what="the call request")[0]
         before = service.store.get(event.alert_id, full=True)
         body = json.dumps({"call_id": call["call_id"], "outcome": "answered_well"}).encode()
@@ -203,7 +203,6 @@ def test_a_forged_callback_changes_nothing_and_a_signed_one_does(
             call["callback_url"], content=body, headers={SIGNATURE_HEADER: sign(body, SECRET)}
         )
         assert again.json()["duplicate"] is True
-    producer.close()
 
 
 def test_a_household_with_a_robot_is_called_only_after_the_robot_got_no_answer(
@@ -219,9 +218,8 @@ def test_a_household_with_a_robot_is_called_only_after_the_robot_got_no_answer(
     with registry_session(settings, publish=True, mqtt=False) as session:
         equipment.add_device(session, household, "robot", "anbu", f"anbu/gw-{household}/robot")
     provider.outcomes["010-2222-0006"] = "answered_well"
-    producer = EventProducer(settings)
     event = make_event(household, AlertKind.INACTIVITY, severity=Severity.HIGH)
-    with BackgroundService(settings) as service:
+    with alerts_running(settings) as (service, producer):
         producer.send(event)
         wait_for(lambda: provider.calls_to("010-2222-0006"), what="the call request")
         alert = closed_as_false_alarm(service, event.alert_id)
@@ -233,12 +231,11 @@ def test_a_household_with_a_robot_is_called_only_after_the_robot_got_no_answer(
         ]
         assert (asked[1].at - asked[0].at).total_seconds() >= 0.9
         assert alert.close_note == "voice-bot call answered: well"
-    producer.close()
 
 
 def test_no_number_or_no_provider_goes_on_at_once_with_the_reason_in_the_history(
     make_settings: Callable[..., Settings],
-    http_receiver: HttpReceiver,  # noqa: F811
+    http_receiver: HttpReceiver,
 ) -> None:
     """A call that cannot be made (no number in the registry; the provider refuses
     connections) holds nothing: tier 2 follows at once, not after the 60 s wait for an
@@ -258,9 +255,8 @@ def test_no_number_or_no_provider_goes_on_at_once_with_the_reason_in_the_history
                 residents.add_contact(session, made.id, tier, "담당", email="w@cc-v.example")
             households.append(made.id)
     no_number, unreachable = households
-    producer = EventProducer(settings)
     events = [make_event(hh, AlertKind.INACTIVITY, severity=Severity.HIGH) for hh in households]
-    with BackgroundService(settings) as service:
+    with alerts_running(settings) as (service, producer):
         producer.send(*events)
 
         def tiers() -> set[tuple[str, int]]:
@@ -272,7 +268,6 @@ def test_no_number_or_no_provider_goes_on_at_once_with_the_reason_in_the_history
         wait_for(lambda: {(hh, 2) for hh in households} <= tiers(), timeout_s=15, what="tier 2")
         notes = {hh: [h.note for h in service.store.get(e.alert_id, full=True).history]
                  for hh, e in zip(households, events, strict=True)}
-    producer.close()
     for household in households:
         assert any(n.startswith("asked the voice bot to call") for n in notes[household])
         assert any(n.endswith("escalated to tier 2") for n in notes[household])

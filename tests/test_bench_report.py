@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from bench.all_cli import STAGES, Options, run_all
 from bench.report import FIGURES, Report, plot_household_week, write
+from testkit.processes import run_anbu
 
 
 def test_missing_figures_are_null_with_a_reason(tmp_path: Path) -> None:
@@ -56,21 +55,8 @@ def test_bench_runs_the_stages_it_can_and_reports_the_rest(tmp_path: Path) -> No
 
 def test_anbu_bench_without_subcommand_runs_all(tmp_path: Path) -> None:
     skip = [arg for s in STAGES if s.name != "household_week" for arg in ("--skip", s.name)]
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "anbu",
-            "--data-dir",
-            str(tmp_path / "var"),
-            "bench",
-            "--out",
-            str(tmp_path / "out"),
-            *skip,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = run_anbu(
+        "bench", "--out", str(tmp_path / "out"), *skip, data_dir=tmp_path / "var"
     )
     assert result.returncode == 0, result.stderr
     assert "whole pipeline, sustained" in result.stdout

@@ -8,16 +8,20 @@ from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
-from sqlalchemy.orm import Session
 
 from alerts.model import AlertState
 from anbu.events import AlertKind
 from anbu.stack.services import free_port
 from config import Settings
-from devices import tokens as registry_tokens
-from devices.db import init_db, session_factory
-from devices.principals import Role
-from tests.kit.household import PASSWORD, PHONE, raise_alert, seed, sign_in, write_routine
+from tests.kit.household import (
+    PHONE,
+    raise_alert,
+    seed,
+    sign_in,
+    sign_in_to_inbox,
+    staff_token,
+    write_routine,
+)
 from web.app import create_app
 
 
@@ -41,11 +45,7 @@ def test_staff_opens_household_from_alert_and_acknowledges_other_center_gets_404
 
     context = browser.new_context(viewport=PHONE, locale="ko-KR")
     page = context.new_page()
-    page.goto(f"{web_server}/inbox")
-    page.wait_for_selector("#login:not([hidden])")
-    page.fill("#username", "kim.bokji")
-    page.fill("#password", PASSWORD)
-    page.click("#login-form button")
+    sign_in_to_inbox(page, web_server, "kim.bokji")
     card = page.locator(f'li.alert[data-alert-id="{event.alert_id}"]')
     card.wait_for(timeout=20_000)
     # From the alert's card to its household.
@@ -117,14 +117,7 @@ def test_page_opens_without_influxdb_and_says_activity_is_missing(
 ) -> None:
     settings = make_settings({"influx.url": f"http://127.0.0.1:{free_port()}"})
     households, _ = seed(settings)
-    engine = init_db(settings)
-    with session_factory(engine)() as session:
-        assert isinstance(session, Session)
-        _, token = registry_tokens.create_token(
-            session, Role.STAFF, name="김복지", care_center_id="cc-a"
-        )
-        session.commit()
-    engine.dispose()
+    token = staff_token(settings)
     with TestClient(create_app(settings)) as client:
         page = client.get(
             f"/inbox/households/{households['cc-a']}", headers={"Authorization": f"Bearer {token}"}

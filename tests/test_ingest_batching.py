@@ -14,12 +14,12 @@ from kafka import KafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
 from anbu.events import DeviceEvent, EventBatch, EventKind, SourceFormat
-from anbu.kafka_topics import ensure_topics
 from anbu.partitioning import partition_of
 from anbu.registry_records import GatewayRecord
 from detectors.fastparse import fast_events
 from ingest.bridge import Bridge
 from testkit.publishing import mqtt_publisher, publish_registry
+from tests.kit.ingest import bridge_settings
 
 HOUSEHOLDS = 12
 MESSAGES = 25  # per household
@@ -50,8 +50,7 @@ def test_records_carry_several_households_each_on_its_partition_in_order(
     make_settings: Any, unique: Any
 ) -> None:
     u = unique()
-    settings = make_settings({"mqtt.shared_group": f"g{u}", "ingest.batch_linger": "300ms"})
-    ensure_topics(settings)
+    settings = bridge_settings(make_settings, u, {"ingest.batch_linger": "300ms"})
     gateways = {f"gw-{u}-{i}": f"hh-{u}-{i}" for i in range(HOUSEHOLDS)}
     publish_registry(settings, [GatewayRecord(gateway_id=gw, household_id=hh, mqtt_username=gw)
                                 for gw, hh in gateways.items()])

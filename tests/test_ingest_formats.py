@@ -28,6 +28,7 @@ from config import Settings
 from ingest.anbu_format import CheckinRequest, command_topic
 from ingest.bridge import Bridge
 from testkit.kafka_tail import KafkaTail
+from testkit.polling import wait_for
 from testkit.publishing import mqtt_publisher, publish_registry
 from testkit.services import RunningService, settings_for
 
@@ -45,16 +46,36 @@ class Rig:
         return base.replace("{u}", self.root)
 
 
+def _device(u: str, ident: str, kind: str, fmt: str, topic: str) -> DeviceRecord:
+    """A device of HH under GW; ``{u}`` in its topic is ``u``."""
+    return DeviceRecord(
+        device_id=f"{ident}-{u}",
+        household_id=HH,
+        gateway_id=GW,
+        kind=kind,  # type: ignore[arg-type]
+        source_format=fmt,  # type: ignore[arg-type]
+        mqtt_topic=topic.replace("{u}", u),
+    )
+
+
+def _registered_while_running(
+    rig: Rig, ident: str, kind: str, fmt: str, topic: str, owned: str = ""
+) -> DeviceRecord:
+    """A device published on the registry topic while the bridge runs; returned once the
+    bridge's cache owns its topic (with ``owned`` appended)."""
+    device = _device(rig.root, ident, kind, fmt, topic)
+    publish_registry(rig.settings, [device])
+    wait_for(
+        lambda: rig.bridge.cache.owner_of(device.mqtt_topic + owned) is not None,
+        timeout_s=20,
+        what="the device registered",
+    )
+    return device
+
+
 def _devices(u: str) -> list[DeviceRecord]:
     def dev(ident: str, kind: str, fmt: str, topic: str) -> DeviceRecord:
-        return DeviceRecord(
-            device_id=f"{ident}-{u}",
-            household_id=HH,
-            gateway_id=GW,
-            kind=kind,  # type: ignore[arg-type]
-            source_format=fmt,  # type: ignore[arg-type]
-            mqtt_topic=topic.replace("{u}", u),
-        )
+        return _device(u, ident, kind, fmt, topic)
 
     return [
         dev("z-motion", "motion", "zigbee2mqtt", "zigbee2mqtt/{u}_hall_motion"),
@@ -424,18 +445,9 @@ def test_bad_input_goes_to_dead_letters_with_reason(rig: Rig, fail_on_logged_err
 
 
 def test_device_registered_while_running_is_picked_up(rig: Rig) -> None:
-    late = DeviceRecord(
-        device_id=f"late-{rig.root}",
-        household_id=HH,
-        gateway_id=GW,
-        kind="motion",
-        source_format="zigbee2mqtt",  # type: ignore[arg-type]
-        mqtt_topic=rig.topic("zigbee2mqtt/{u}_late_motion"),
+    late = _registered_while_running(
+        rig, "late", "motion", "zigbee2mqtt", "zigbee2mqtt/{u}_late_motion"
     )
-    publish_registry(rig.settings, [late])
-    deadline = time.monotonic() + 20
-    while rig.bridge.cache.owner_of(late.mqtt_topic) is None and time.monotonic() < deadline:
-        time.sleep(0.1)
     publish(rig, [("zigbee2mqtt/{u}_late_motion", '{"occupancy":true}')])
     assert values(events_of(rig, "late", 1)) == {"motion": [1.0]}
     publish_registry(rig.settings, [late.model_copy(update={"retired": True})])
@@ -560,19 +572,10 @@ def test_sos_is_not_queued_behind_lingering_telemetry(make_settings: Any, unique
 def test_registry_tombstone_removes_a_device(rig: Rig) -> None:
     from kafka import KafkaProducer
 
-    gone = DeviceRecord(
-        device_id=f"gone-{rig.root}",
-        household_id=HH,
-        gateway_id=GW,
-        kind="plug",
-        source_format="tasmota",  # type: ignore[arg-type]
-        mqtt_topic=rig.topic("tele/{u}_gone_plug"),
+    gone = _registered_while_running(
+        rig, "gone", "plug", "tasmota", "tele/{u}_gone_plug", owned="/LWT"
     )
-    publish_registry(rig.settings, [gone])
     deadline = time.monotonic() + 20
-    while rig.bridge.cache.owner_of(gone.mqtt_topic + "/LWT") is None:
-        assert time.monotonic() < deadline, "device never registered"
-        time.sleep(0.1)
     producer = KafkaProducer(bootstrap_servers=rig.settings.kafka.bootstrap_servers)
     producer.send(rig.settings.kafka.topics.registry, key=f"device:{gone.device_id}".encode())
     producer.flush(10)

@@ -10,19 +10,18 @@ import json
 from typing import Any
 
 from anbu.events import EventBatch
-from anbu.kafka_topics import ensure_topics
 from anbu.registry_records import GatewayRecord
 from ingest.bridge import Bridge
 from testkit.kafka_tail import KafkaTail
 from testkit.publishing import mqtt_publisher, publish_registry
+from tests.kit.ingest import bridge_settings
 
 
 def test_retired_bridge_forwards_its_queued_share_and_leaves_the_group(
     make_settings: Any, unique: Any
 ) -> None:
     u = unique()
-    settings = make_settings({"mqtt.shared_group": f"g{u}", "ingest.batch_linger": "10ms"})
-    ensure_topics(settings)
+    settings = bridge_settings(make_settings, u, {"ingest.batch_linger": "10ms"})
     gateway = f"gw-{u}"
     publish_registry(
         settings, [GatewayRecord(gateway_id=gateway, household_id=f"hh-{u}", mqtt_username=u)]

@@ -16,13 +16,13 @@ import httpx
 import pytest
 
 from anbu.events import EventBatch
-from anbu.kafka_topics import ensure_topics
 from anbu.registry_records import GatewayRecord
 from anbu.stack.services import free_port
 from config import Settings
 from testkit import processes
 from testkit.kafka_tail import KafkaTail
 from testkit.publishing import mqtt_publisher, publish_registry
+from tests.kit.ingest import bridge_settings
 
 MESSAGES = 10_000
 REPO = Path(__file__).resolve().parent.parent
@@ -103,14 +103,11 @@ def kill_rig(
     make_settings: Any, unique: Any, tmp_path: Path
 ) -> Iterator[tuple[Settings, BridgeProcess]]:
     u = unique()
-    settings = make_settings(
-        {
-            "mqtt.shared_group": f"g{u}",
-            "ingest.client_id": f"bridge-kill-{u}",
-            "ingest.metrics_port": free_port(),
-        }
+    settings = bridge_settings(
+        make_settings,
+        u,
+        {"ingest.client_id": f"bridge-kill-{u}", "ingest.metrics_port": free_port()},
     )
-    ensure_topics(settings)
     publish_registry(
         settings,
         [GatewayRecord(gateway_id=f"gw-{u}", household_id=f"hh-{u}", mqtt_username=f"gw-{u}")],

@@ -7,21 +7,20 @@ import time
 from typing import Any
 
 from anbu.events import SosEvent, SourceFormat
-from anbu.kafka_topics import ensure_topics
 from anbu.registry_records import DeviceRecord, GatewayRecord
 from anbu.stack.services import free_port
 from ingest.bridge import Bridge
 from ingest.sos_lane import wait_subscribed
 from testkit.kafka_tail import KafkaTail
 from testkit.publishing import mqtt_publisher, publish_registry
+from tests.kit.ingest import bridge_settings
 
 
 def test_the_lane_follows_the_registry_and_each_sos_is_one_record(
     make_settings: Any, unique: Any
 ) -> None:
     u = unique()
-    settings = make_settings({"mqtt.shared_group": f"g{u}", "ingest.metrics_port": free_port()})
-    ensure_topics(settings)
+    settings = bridge_settings(make_settings, u, {"ingest.metrics_port": free_port()})
     first, late = f"gw-{u}-a", f"gw-{u}-b"
     publish_registry(
         settings, [GatewayRecord(gateway_id=first, household_id=f"hh-{u}-a", mqtt_username=first)]

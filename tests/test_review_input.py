@@ -11,28 +11,24 @@ import pytest
 
 from anbu.events import EventKind
 from anbu.influx import InfluxClient
-from anbu.timeutil import utcnow
 from config import Settings
 from detectors.review import Review
 from simulator.plan import IncidentRates, Withdrawal
 from simulator.world import Simulation, SimulationConfig
 from testkit import polling
 from testkit.publishing import publish_events, publish_registry
-from timeseries.demo import demo_events, demo_registry
+from tests.kit.series import FAST_WRITER, demo_window
+from timeseries.demo import demo_registry
 from timeseries.review_input import HOUR, ReviewInput, kept_whole, read_rows, rows_to_points
 from timeseries.writer import BackgroundWriter
-
-FAST = {"series.flush_interval": "300ms", "series.health_snapshot_interval": "1s"}
 
 
 @pytest.mark.usefixtures("fail_on_logged_errors")  # the writer logs no error
 def test_series_writer_keeps_what_the_review_reads(
     make_settings: Callable[..., Settings],
 ) -> None:
-    settings = make_settings(FAST)
-    end = utcnow()
-    start = end - timedelta(hours=8)
-    events = list(demo_events(4, start, end))
+    settings = make_settings(FAST_WRITER)
+    start, end, events = demo_window(4, hours=8)
     rows = [
         (e.event_time.timestamp(), e.household_id, e.device_id, e.kind.value, e.value)
         for e in events

@@ -34,11 +34,9 @@ from config import Settings
 from detectors.review import WEEK, week_label, week_of, week_start
 from devices import residents
 from devices import service as registry
-from devices import tokens as registry_tokens
 from devices.db import init_db, session_factory
-from devices.principals import Role
 from tests.kit.alerts import make_event
-from tests.kit.household import PASSWORD, seed, sign_in
+from tests.kit.household import seed, sign_in, sign_in_to_inbox, staff_token
 from tests.kit.review_rows import MONDAY, WEEKS, Row, trip_week, weeks
 from timeseries.review_input import rows_to_points
 from timeseries.schema import (
@@ -140,11 +138,7 @@ def test_review_page_in_a_real_browser_csv_and_another_center(
 
     context = browser.new_context(viewport=VIEWPORT, locale="ko-KR", accept_downloads=True)
     page = context.new_page()
-    page.goto(f"{web_server}/inbox")
-    page.wait_for_selector("#login:not([hidden])")
-    page.fill("#username", "kim.bokji")
-    page.fill("#password", PASSWORD)
-    page.click("#login-form button")
+    sign_in_to_inbox(page, web_server, "kim.bokji")
     page.click("#review-link")  # from the inbox to their own center's review
     page.wait_for_url(f"{url}*")
     rows = page.locator("#plan tbody tr")
@@ -226,14 +220,7 @@ def test_review_without_influxdb_says_so_and_without_a_session_signs_in(
 ) -> None:
     settings = make_settings({"influx.url": f"http://127.0.0.1:{free_port()}"})
     seed(settings)
-    engine = init_db(settings)
-    with session_factory(engine)() as session:
-        assert isinstance(session, Session)
-        _, token = registry_tokens.create_token(
-            session, Role.STAFF, name="김복지", care_center_id="cc-a"
-        )
-        session.commit()
-    engine.dispose()
+    token = staff_token(settings)
     with TestClient(create_app(settings)) as client:
         headers = {"Authorization": f"Bearer {token}"}
         page = client.get("/inbox/centers/cc-a/review", headers=headers)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -15,32 +13,16 @@ import pytest
 from anbu.registry_records import DeviceRecord, parse_registry_record
 from config import Settings
 from simulator.demo import demo_simulation, seed_registry
+from testkit.processes import run_anbu
 
 KINDS = {"motion", "door", "contact", "presence", "power", "button", "robot", "heartbeat"}
 
 
 def test_simulate_writes_backtest_files(tmp_path: Path) -> None:
     out = tmp_path / "sim"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "anbu",
-            "--data-dir",
-            str(tmp_path / "var"),
-            "simulate",
-            "--households",
-            "4",
-            "--days",
-            "30",
-            "--seed",
-            "7",
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = run_anbu(
+        "simulate", "--households", "4", "--days", "30", "--seed", "7", "--out", str(out),
+        data_dir=tmp_path / "var",
     )
     assert result.returncode == 0, result.stderr
     assert "events from 4 households over 30 days" in result.stdout
@@ -80,22 +62,9 @@ def test_simulate_writes_backtest_files(tmp_path: Path) -> None:
 
 
 def test_simulate_refuses_a_naive_start(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "anbu",
-            "--data-dir",
-            str(tmp_path / "var"),
-            "simulate",
-            "--start",
-            "2026-01-05T00:00",
-            "--out",
-            str(tmp_path / "x"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
+    result = run_anbu(
+        "simulate", "--start", "2026-01-05T00:00", "--out", str(tmp_path / "x"),
+        data_dir=tmp_path / "var", timeout_s=60,
     )
     assert result.returncode == 2
     assert "needs a UTC offset" in result.stderr

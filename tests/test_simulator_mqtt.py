@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -38,6 +39,17 @@ def _owner_of(topic: str, devices: list[SimDevice]) -> SimDevice:
                 best = device
     assert best is not None, topic
     return best
+
+
+def _with_owners(
+    published: tuple[Simulation, list[tuple[str, bytes]], int],
+) -> Iterator[tuple[str, bytes, SimDevice, str]]:
+    """Each received message with the device that owns its topic, and the topic after it."""
+    sim, received, _ = published
+    devices = [d for h in sim.households for d in h.devices]
+    for topic, payload in received:
+        device = _owner_of(topic, devices)
+        yield topic, payload, device, topic[len(device.mqtt_topic) :].lstrip("/")
 
 
 def _subscribe(port: int, prefix: str, received: list[tuple[str, bytes]]) -> mqtt.Client:
@@ -96,12 +108,8 @@ def test_every_message_arrives(published: tuple[Simulation, list[tuple[str, byte
 def test_payloads_are_in_native_formats(
     published: tuple[Simulation, list[tuple[str, bytes]], int],
 ) -> None:
-    sim, received, _ = published
-    devices = [d for h in sim.households for d in h.devices]
     seen: Counter[str] = Counter()
-    for topic, payload in received:
-        device = _owner_of(topic, devices)
-        suffix = topic[len(device.mqtt_topic) :].lstrip("/")
+    for topic, payload, device, suffix in _with_owners(published):
         if device.source_format is SourceFormat.ZIGBEE2MQTT:
             assert suffix == ""
             body = json.loads(payload)
@@ -151,11 +159,8 @@ def test_payloads_are_in_native_formats(
 def test_payloads_parse_with_the_bridges_adapters(
     published: tuple[Simulation, list[tuple[str, bytes]], int],
 ) -> None:
-    sim, received, _ = published
-    devices = [d for h in sim.households for d in h.devices]
     kinds: Counter[str] = Counter()
-    for topic, payload in received:
-        device = _owner_of(topic, devices)
+    for _topic, payload, device, suffix in _with_owners(published):
         owner = Owner(
             device.device_id,
             device.household_id,
@@ -164,7 +169,6 @@ def test_payloads_parse_with_the_bridges_adapters(
             device.source_format,
             device.mqtt_topic,
         )
-        suffix = topic[len(device.mqtt_topic) :].lstrip("/")
         parsed = ADAPTERS[device.source_format](suffix, payload, owner)
         for item in parsed.items:
             kinds[str(getattr(item, "kind", "sos"))] += 1

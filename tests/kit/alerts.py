@@ -1,14 +1,15 @@
 """What the alerts tests share: local stand-ins (an HTTP receiver, an SMTP server), alert
 events as a detector publishes them, and settings for the alerts service.
 
-The fixtures ``http_receiver`` and ``smtp_server`` are registered for every test by
-``tests/conftest.py`` (``pytest_plugins``).
+The fixtures ``http_receiver``, ``smtp_server`` and ``notify_settings`` are registered for
+every test by ``tests/conftest.py`` (``pytest_plugins``).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import message_from_bytes, policy
@@ -21,6 +22,7 @@ from kafka import KafkaProducer
 
 from alerts.directory import CenterContact, Contact, StaticDirectory
 from alerts.model import HouseholdPolicy
+from alerts.service import AlertService, BackgroundService
 from anbu.events import AlertAction, AlertEvent, AlertKind, Severity, alert_id
 from anbu.stack.services import free_port
 from anbu.timeutil import utcnow
@@ -183,6 +185,30 @@ def alert_settings(
             **extra,
         }
     )
+
+
+@pytest.fixture
+def notify_settings(
+    make_settings: Callable[..., Settings], http_receiver: HttpReceiver, smtp_server: SmtpServer
+) -> Settings:
+    """:func:`alert_settings` for this test's ``http_receiver`` and ``smtp_server``."""
+    return alert_settings(make_settings, http_receiver, smtp_server)
+
+
+@contextmanager
+def alerts_running(
+    settings: Settings, directory: StaticDirectory | None = None
+) -> Iterator[tuple[AlertService, EventProducer]]:
+    """The alerts service running in this process, and a producer of alert events for it.
+
+    Both stop when the block ends (the service first).
+    """
+    producer = EventProducer(settings)
+    try:
+        with BackgroundService(settings, directory) as service:
+            yield service, producer
+    finally:
+        producer.close()
 
 
 def directory_for(households: dict[str, list[int]]) -> StaticDirectory:

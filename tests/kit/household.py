@@ -56,6 +56,19 @@ def seed(settings: Settings) -> tuple[dict[str, str], str]:
     return households, operator
 
 
+def staff_token(settings: Settings, center: str = "cc-a") -> str:
+    """A bearer token of a staff member of ``center``, in the registry :func:`seed` made."""
+    engine = init_db(settings)
+    with session_factory(engine)() as session:
+        assert isinstance(session, Session)
+        _, token = registry_tokens.create_token(
+            session, Role.STAFF, name="김복지", care_center_id=center
+        )
+        session.commit()
+    engine.dispose()
+    return token
+
+
 def write_routine(settings: Settings, household: str) -> int:
     """Four weeks of a resident active 07-21 Seoul time, silent for the last 10 hours.
 
@@ -112,6 +125,15 @@ def sign_in(page: Any, username: str) -> None:
     page.fill("#signin-form input[name=username]", username)
     page.fill("#signin-form input[name=password]", PASSWORD)
     page.click("#signin-form button[type=submit]")
+
+
+def sign_in_to_inbox(page: Any, web_server: str, username: str) -> None:
+    """Open the inbox at ``web_server`` and sign in there as ``username`` (:data:`PASSWORD`)."""
+    page.goto(f"{web_server}/inbox")
+    page.wait_for_selector("#login:not([hidden])")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("#login-form button")
 
 
 def open_signed_in(browser: Any, url: str, username: str) -> tuple[Any, Any]:

@@ -1,4 +1,5 @@
-"""The series writer run as a process, and events for it (consumer-runtime and scale tests)."""
+"""The series writer run as a process or in a thread, and events for it (consumer-runtime,
+scale, writer and review-input tests)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,31 @@ import re
 import signal
 import subprocess
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from anbu.events import DeviceEvent, EventKind, SourceFormat, idempotency_key
 from anbu.timeutil import utcnow
 from config import Settings
+from timeseries.demo import demo_events
+
+FAST_WRITER: dict[str, Any] = {
+    "series.flush_interval": "300ms",
+    "series.health_snapshot_interval": "1s",
+}
+"""Settings of a series writer under test: quick flushes and health snapshots."""
+
+
+def demo_window(households: int, hours: float) -> tuple[datetime, datetime, list[DeviceEvent]]:
+    """The last ``hours`` up to now, and the demo households' events in it.
+
+    Returns:
+        (start, end, events).
+    """
+    end = utcnow()
+    start = end - timedelta(hours=hours)
+    return start, end, list(demo_events(households, start, end))
 
 
 def start_series(

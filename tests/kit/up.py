@@ -91,10 +91,7 @@ def ctrl_c(up: subprocess.Popen[bytes], timeout_s: float = 120) -> int:
 
 def anbu(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     """Run ``anbu <args>`` against the stack (two minutes at most)."""
-    return subprocess.run(
-        [sys.executable, "-m", "anbu", *args], env=env, capture_output=True, text=True,
-        timeout=120,
-    )
+    return processes.run_anbu(*args, env=env)
 
 
 @dataclass

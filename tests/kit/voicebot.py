@@ -1,9 +1,8 @@
 """A voice-bot provider for the tests: a real HTTP server that takes signed call requests and
 POSTs signed outcomes back to the alerts service's callback, as a provider would.
 
-Also a clock shifted to a chosen moment, for scheduled calls. The fixture ``provider`` is
-registered for every test by ``tests/conftest.py``
-(``pytest_plugins``).
+Also a clock shifted to a chosen moment, for scheduled calls. The fixtures ``provider`` and
+``call_settings`` are registered for every test by ``tests/conftest.py`` (``pytest_plugins``).
 """
 
 from __future__ import annotations
@@ -107,6 +106,14 @@ def voicebot_settings(
             **extra,
         }
     )
+
+
+@pytest.fixture
+def call_settings(
+    make_settings: Callable[..., Settings], provider: StandInProvider, http_receiver: HttpReceiver
+) -> Settings:
+    """:func:`voicebot_settings` for this test's ``provider`` and ``http_receiver``."""
+    return voicebot_settings(make_settings, provider, http_receiver)
 
 
 class ShiftedClock:
