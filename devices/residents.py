@@ -98,12 +98,9 @@ def update_contact(session: Session, contact_id: int, patch: ContactPatch) -> Co
 
 def retire_contact(session: Session, contact_id: int) -> Contact:
     """Remove a contact from escalation."""
-    row = retire_row(session, Contact, contact_id)
-    changes_of(session).households.add(row.household_id)
-    return row
+    return retire_row(session, Contact, contact_id)
 
 
 def retire_resident(session: Session, resident_id: int) -> Resident:
     """Mark a resident as no longer living there."""
-    row = retire_row(session, Resident, resident_id)
-    return row
+    return retire_row(session, Resident, resident_id)
