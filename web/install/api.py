@@ -17,6 +17,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.routing import APIRoute
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 from starlette.routing import Match
 
 from devices import equipment, service
@@ -121,6 +122,12 @@ def check(household_id: str, principal: Installer, session: Db) -> CheckResult:
         return check_household(session, household_id)
 
 
+def _saved_login(request: Request, session: Session, row: Gateway, password: str) -> GatewayLogin:
+    """Save the session; then the gateway's MQTT login and QR code, shown this once."""
+    save(request, session)
+    return gateway_login(request.app.state.settings, row.id, password)
+
+
 @router.post("/households/{household_id}/gateways", response_model=GatewayLogin,
              status_code=201)
 def register_gateway(
@@ -129,9 +136,8 @@ def register_gateway(
     """Register a gateway; the answer holds its MQTT login and QR code, shown this once."""
     household_or_404(session, principal, household_id)
     with answered():
-        row, password = equipment.create_gateway(session, household_id, gateway_id=body.gateway_id)
-        save(request, session)
-    return gateway_login(request.app.state.settings, row.id, password)
+        made = equipment.create_gateway(session, household_id, gateway_id=body.gateway_id)
+        return _saved_login(request, session, *made)
 
 
 @router.post("/gateways/{gateway_id}/password", response_model=GatewayLogin)
@@ -141,9 +147,8 @@ def new_gateway_password(
     """A new MQTT password for a gateway whose login was lost (the old one stops working)."""
     owned_or_404(session, principal, Gateway, gateway_id)
     with answered():
-        row, password = equipment.rotate_gateway_password(session, gateway_id)
-        save(request, session)
-    return gateway_login(request.app.state.settings, row.id, password)
+        made = equipment.rotate_gateway_password(session, gateway_id)
+        return _saved_login(request, session, *made)
 
 
 
