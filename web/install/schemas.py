@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from anbu.events import SourceFormat
 from anbu.registry_records import DeviceKindName
-from devices.schemas import Ident, OptShort, ShortText, Topic
+from devices.schemas import DeviceRegistered, Ident, OptShort, ShortText, Topic
 
 
 class _In(BaseModel):
@@ -62,20 +62,8 @@ class DeviceSwap(_In):
     room: OptShort = None
 
 
-class DeviceSummary(BaseModel):
+class DeviceSummary(DeviceRegistered):
     """A device as registered."""
-
-    id: str
-    household_id: str
-    gateway_id: str | None
-    kind: str
-    source_format: str
-    mqtt_topic: str
-    room: str | None
-    installed_at: datetime
-    retired_at: datetime | None
-    replaces: str | None
-    replaced_by: str | None
 
 
 class GatewaySummary(BaseModel):
