@@ -76,7 +76,7 @@ def rotate_gateway_password(session: Session, gateway_id: str) -> tuple[Gateway,
         raise Conflict(f"gateway {gateway_id!r} is retired")
     password = secrets.token_urlsafe(18)
     row.password_hash = hash_password(password)
-    changes_of(session).gateways.add(row.id)
+    changes_of(session).note(row)
     return row, password
 
 
@@ -87,7 +87,7 @@ def update_gateway(session: Session, gateway_id: str, patch: GatewayPatch) -> Ga
     if changes.get("heartbeat_interval_s") is not None:
         row.heartbeat_interval_s = checked(
             HeartbeatInterval, changes["heartbeat_interval_s"], "heartbeat_interval_s")
-    changes_of(session).gateways.add(row.id)
+    changes_of(session).note(row)
     return row
 
 
@@ -183,7 +183,7 @@ def update_device(session: Session, device_id: str, patch: DevicePatch) -> Devic
     if "gateway_id" in changes:
         _check_gateway(session, changes["gateway_id"], row.household_id)
         row.gateway_id = changes["gateway_id"]
-    changes_of(session).devices.add(row.id)
+    changes_of(session).note(row)
     flush_new(session, f"device {device_id!r}")
     return row
 

@@ -79,7 +79,7 @@ def add_contact(
     )
     session.add(row)
     session.flush()
-    changes_of(session).households.add(household_id)
+    changes_of(session).note(row)
     return row
 
 
@@ -92,7 +92,7 @@ def update_contact(session: Session, contact_id: int, patch: ContactPatch) -> Co
     for key in ("tier", "name", "relation", "phone", "email"):
         if key in changes and (changes[key] is not None or key not in ("tier", "name")):
             setattr(row, key, changes[key])
-    changes_of(session).households.add(row.household_id)
+    changes_of(session).note(row)
     return row
 
 

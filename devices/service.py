@@ -167,7 +167,7 @@ def update_care_center(session: Session, care_center_id: str, patch: CenterPatch
     for key in ("name", "dongs", "duty_phone", "email", "webhook_url"):
         if key in changes:
             setattr(row, key, list(changes[key]) if key == "dongs" else changes[key])
-    changes_of(session).centers.add(row.id)
+    changes_of(session).note(row)
     return row
 
 
@@ -303,7 +303,7 @@ def update_household(session: Session, household_id: str, patch: HouseholdPatch)
         get_row(session, CareCenter, changes["care_center_id"])
         row.care_center_id = changes["care_center_id"]
     _household_settings(row, changes)
-    changes_of(session).households.add(row.id)
+    changes_of(session).note(row)
     return row
 
 
@@ -315,12 +315,12 @@ def retire_household(session: Session, household_id: str) -> Household:
     for gateway in session.scalars(select(Gateway).where(Gateway.household_id == household_id)):
         if gateway.retired_at is None:
             gateway.retired_at = now
-            changes_of(session).gateways.add(gateway.id)
+            changes_of(session).note(gateway)
     for device in session.scalars(select(Device).where(Device.household_id == household_id)):
         if device.retired_at is None:
             device.retired_at = now
-            changes_of(session).devices.add(device.id)
-    changes_of(session).households.add(row.id)
+            changes_of(session).note(device)
+    changes_of(session).note(row)
     return row
 
 
