@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
+from devices.models import CareCenter, Contact, Device, Gateway, Household
+
 
 @dataclass(slots=True)
 class Changes:
@@ -19,6 +21,24 @@ class Changes:
     households: set[str] = field(default_factory=set)
     gateways: set[str] = field(default_factory=set)
     devices: set[str] = field(default_factory=set)
+
+    def note(self, row: object) -> None:
+        """Note a changed row for publishing.
+
+        A care center, household, gateway or device by its own id; a contact by its
+        household's (the household's record carries how many contact tiers it has); a
+        resident not at all (personal data is never published).
+        """
+        if isinstance(row, CareCenter):
+            self.centers.add(row.id)
+        elif isinstance(row, Household):
+            self.households.add(row.id)
+        elif isinstance(row, Gateway):
+            self.gateways.add(row.id)
+        elif isinstance(row, Device):
+            self.devices.add(row.id)
+        elif isinstance(row, Contact):
+            self.households.add(row.household_id)
 
     @property
     def mqtt(self) -> bool:

@@ -66,7 +66,7 @@ def create_gateway(
         password_hash=hash_password(password),
         heartbeat_interval_s=heartbeat_interval_s,
     )
-    return add_new(session, row, f"gateway {gateway_id!r}", changes_of(session).gateways), password
+    return add_new(session, row, f"gateway {gateway_id!r}"), password
 
 
 def rotate_gateway_password(session: Session, gateway_id: str) -> tuple[Gateway, str]:
@@ -76,7 +76,7 @@ def rotate_gateway_password(session: Session, gateway_id: str) -> tuple[Gateway,
         raise Conflict(f"gateway {gateway_id!r} is retired")
     password = secrets.token_urlsafe(18)
     row.password_hash = hash_password(password)
-    changes_of(session).gateways.add(row.id)
+    changes_of(session).note(row)
     return row, password
 
 
@@ -87,15 +87,13 @@ def update_gateway(session: Session, gateway_id: str, patch: GatewayPatch) -> Ga
     if changes.get("heartbeat_interval_s") is not None:
         row.heartbeat_interval_s = checked(
             HeartbeatInterval, changes["heartbeat_interval_s"], "heartbeat_interval_s")
-    changes_of(session).gateways.add(row.id)
+    changes_of(session).note(row)
     return row
 
 
 def retire_gateway(session: Session, gateway_id: str) -> Gateway:
     """Retire a gateway: its MQTT account is removed on the next rewrite."""
-    row = retire_row(session, Gateway, gateway_id)
-    changes_of(session).gateways.add(row.id)
-    return row
+    return retire_row(session, Gateway, gateway_id)
 
 
 # --- devices --------------------------------------------------------------------------
@@ -164,7 +162,7 @@ def add_device(
         installed_at=installed,
         replaces=replaces,
     )
-    return add_new(session, row, f"device {device_id!r}", changes_of(session).devices)
+    return add_new(session, row, f"device {device_id!r}")
 
 
 def update_device(session: Session, device_id: str, patch: DevicePatch) -> Device:
@@ -185,16 +183,14 @@ def update_device(session: Session, device_id: str, patch: DevicePatch) -> Devic
     if "gateway_id" in changes:
         _check_gateway(session, changes["gateway_id"], row.household_id)
         row.gateway_id = changes["gateway_id"]
-    changes_of(session).devices.add(row.id)
+    changes_of(session).note(row)
     flush_new(session, f"device {device_id!r}")
     return row
 
 
 def retire_device(session: Session, device_id: str) -> Device:
     """Retire a device (it stays in the history)."""
-    row = retire_row(session, Device, device_id)
-    changes_of(session).devices.add(row.id)
-    return row
+    return retire_row(session, Device, device_id)
 
 
 def replace_device(

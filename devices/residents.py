@@ -79,7 +79,7 @@ def add_contact(
     )
     session.add(row)
     session.flush()
-    changes_of(session).households.add(household_id)
+    changes_of(session).note(row)
     return row
 
 
@@ -92,18 +92,15 @@ def update_contact(session: Session, contact_id: int, patch: ContactPatch) -> Co
     for key in ("tier", "name", "relation", "phone", "email"):
         if key in changes and (changes[key] is not None or key not in ("tier", "name")):
             setattr(row, key, changes[key])
-    changes_of(session).households.add(row.household_id)
+    changes_of(session).note(row)
     return row
 
 
 def retire_contact(session: Session, contact_id: int) -> Contact:
     """Remove a contact from escalation."""
-    row = retire_row(session, Contact, contact_id)
-    changes_of(session).households.add(row.household_id)
-    return row
+    return retire_row(session, Contact, contact_id)
 
 
 def retire_resident(session: Session, resident_id: int) -> Resident:
     """Mark a resident as no longer living there."""
-    row = retire_row(session, Resident, resident_id)
-    return row
+    return retire_row(session, Resident, resident_id)

@@ -281,8 +281,12 @@ class DeviceReplace(_In):
     reporting_interval_s: ReportingInterval | None = None
 
 
-class DeviceOut(_Out):
-    """A device."""
+class DeviceRegistered(_Out):
+    """A device as registered: what every answer about a device holds.
+
+    The registry's API answers :class:`DeviceOut`; the installer app, which needs no more,
+    answers this.
+    """
 
     id: str
     household_id: str
@@ -291,11 +295,16 @@ class DeviceOut(_Out):
     source_format: str
     mqtt_topic: str
     room: str | None
-    reporting_interval_s: int
     installed_at: datetime
     retired_at: datetime | None
     replaces: str | None
     replaced_by: str | None
+
+
+class DeviceOut(DeviceRegistered):
+    """A device, with its reporting interval and last report."""
+
+    reporting_interval_s: int
     last_seen_at: datetime | None
 
 

@@ -78,26 +78,29 @@ def check_free(session: Session, model: type[Any], ident: str) -> None:
         raise Conflict(f"{_KINDS.get(model, model.__name__.lower())} {ident!r} already exists")
 
 
-def add_new(session: Session, row: Identified, what: str, noted: set[str]) -> Identified:
-    """Add a new row and note its id in ``noted`` (a set of :func:`changes_of`).
+def add_new(session: Session, row: Identified, what: str) -> Identified:
+    """Add a new row and note it for publishing (:meth:`~devices.changes.Changes.note`).
 
     Raises:
         Conflict: it clashes with a registered row (naming ``what``).
     """
     session.add(row)
     flush_new(session, what)
-    noted.add(row.id)
+    changes_of(session).note(row)
     return row
 
 
 def retire_row(session: Session, model: type[Retirable], ident: str | int) -> Retirable:
     """Mark the row of ``model`` with id ``ident`` retired (a second retirement keeps the first).
 
+    The row is noted for publishing (:meth:`~devices.changes.Changes.note`).
+
     Raises:
         NotFound: there is none.
     """
     row = get_row(session, model, ident)
     row.retired_at = row.retired_at or utcnow()
+    changes_of(session).note(row)
     return row
 
 
@@ -153,7 +156,7 @@ def create_care_center(
         email=email,
         webhook_url=webhook_url,
     )
-    return add_new(session, row, f"care center {care_center_id!r}", changes_of(session).centers)
+    return add_new(session, row, f"care center {care_center_id!r}")
 
 
 def update_care_center(session: Session, care_center_id: str, patch: CenterPatch) -> CareCenter:
@@ -164,7 +167,7 @@ def update_care_center(session: Session, care_center_id: str, patch: CenterPatch
     for key in ("name", "dongs", "duty_phone", "email", "webhook_url"):
         if key in changes:
             setattr(row, key, list(changes[key]) if key == "dongs" else changes[key])
-    changes_of(session).centers.add(row.id)
+    changes_of(session).note(row)
     return row
 
 
@@ -182,9 +185,7 @@ def retire_care_center(session: Session, care_center_id: str) -> CareCenter:
     )
     if active is not None:
         raise Conflict(f"care center {care_center_id!r} still has active households")
-    row = retire_row(session, CareCenter, care_center_id)
-    changes_of(session).centers.add(row.id)
-    return row
+    return retire_row(session, CareCenter, care_center_id)
 
 
 # --- households -----------------------------------------------------------------------
@@ -291,7 +292,7 @@ def create_household(
             "checkin_schedule": checkin_schedule,
         },
     )
-    return add_new(session, row, f"household {household_id!r}", changes_of(session).households)
+    return add_new(session, row, f"household {household_id!r}")
 
 
 def update_household(session: Session, household_id: str, patch: HouseholdPatch) -> Household:
@@ -302,7 +303,7 @@ def update_household(session: Session, household_id: str, patch: HouseholdPatch)
         get_row(session, CareCenter, changes["care_center_id"])
         row.care_center_id = changes["care_center_id"]
     _household_settings(row, changes)
-    changes_of(session).households.add(row.id)
+    changes_of(session).note(row)
     return row
 
 
@@ -314,12 +315,12 @@ def retire_household(session: Session, household_id: str) -> Household:
     for gateway in session.scalars(select(Gateway).where(Gateway.household_id == household_id)):
         if gateway.retired_at is None:
             gateway.retired_at = now
-            changes_of(session).gateways.add(gateway.id)
+            changes_of(session).note(gateway)
     for device in session.scalars(select(Device).where(Device.household_id == household_id)):
         if device.retired_at is None:
             device.retired_at = now
-            changes_of(session).devices.add(device.id)
-    changes_of(session).households.add(row.id)
+            changes_of(session).note(device)
+    changes_of(session).note(row)
     return row
 
 

@@ -152,3 +152,44 @@ def test_the_cli_applies_the_api_field_rules(anbu: Callable[..., tuple[int, str,
     assert code == 1 and "room" in err, err
     code, _, err = anbu(*device, "--topic", "z2m/r1", "--room", "r" * 100)
     assert code == 0, err
+
+
+def test_contacts_replacements_retirements_and_revoked_tokens(
+    anbu: Callable[..., tuple[int, str, str]],
+) -> None:
+    settings: Settings = anbu.settings  # type: ignore[attr-defined]
+    assert anbu("add-center", "cc-x", "Exchange Center")[0] == 0
+    code, out, err = anbu("add-household", "--center", "cc-x", "--dong", "A")
+    assert code == 0, err
+    household = out.strip()
+    code, out, err = anbu("add-contact", household, "--tier", "1", "--name", "Kim",
+                          "--phone", "010-0000-0000", "--relation", "daughter")
+    assert code == 0 and out.startswith("contact ") and "at tier 1" in out, err
+    code, _, err = anbu("add-contact", household, "--tier", "0", "--name", "Lee")
+    assert code == 1 and "tier" in err, err
+
+    code, out, err = anbu("add-device", household, "--kind", "motion", "--format",
+                          "zigbee2mqtt", "--topic", "zigbee2mqtt/old_pir", "--id", "dev-old")
+    assert code == 0 and out.strip() == "dev-old", err
+    code, out, err = anbu("replace-device", "dev-old", "--id", "dev-new")
+    assert code == 0 and out.strip() == "dev-new", err
+    code, _, err = anbu("replace-device", "dev-missing", "--id", "dev-other")
+    assert code == 1 and "dev-missing" in err, err
+    code, out, err = anbu("retire-device", "dev-new")
+    assert code == 0 and out.strip() == "dev-new retired", err
+
+    code, out, err = anbu("token", "create", "--role", "installer", "--name", "park")
+    assert code == 0, err
+    token_id = err.split("token id:")[1].split()[0]
+    assert RegistryLookup.from_settings(settings).authenticate(out.strip()) is not None
+    code, out, err = anbu("token", "revoke", token_id)
+    assert code == 0 and out.strip() == f"{token_id} revoked", err
+    code, out, _ = anbu("token", "list")
+    assert code == 0 and f"{token_id}\tinstaller\t*\tpark\trevoked " in out
+
+    code, out, err = anbu("retire-household", household)
+    assert code == 0 and out.strip() == f"{household} retired", err
+    code, out, _ = anbu("list", "--center", "cc-x")
+    assert code == 0 and household not in out
+    assert anbu("add-household", "--center", "cc-x", "--dong", "B")[0] == 0
+    assert anbu("list", "--center", "cc-x")[1].count("\n") == 1  # positive control

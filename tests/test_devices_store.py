@@ -201,3 +201,23 @@ def test_processes_starting_together_migrate_once(engine: Engine) -> None:
         child.join(60)
     assert [c.exitcode for c in children] == [0, 0, 0]
     assert "devices" in inspect(migrate(fresh)).get_table_names()
+
+
+def test_each_change_is_noted_for_publishing_under_what_its_record_is(engine: Engine) -> None:
+    from devices.changes import changes_of
+    from devices.models import Contact, Resident
+
+    with Session(engine) as session:
+        household_id, gateway_id = _seed(session)
+        session.info.clear()  # what the seeding noted; only the changes below count
+        contact = session.scalar(select(Contact).where(Contact.household_id == household_id))
+        resident = session.scalar(select(Resident).where(Resident.household_id == household_id))
+        assert contact is not None and resident is not None
+        residents.retire_resident(session, resident.id)
+        assert not changes_of(session)  # a resident is never published
+        residents.retire_contact(session, contact.id)  # the household's tiers change
+        equipment.retire_gateway(session, gateway_id)
+        service.create_care_center(session, "cc-n", "Center N")
+        noted = changes_of(session)
+        assert noted.households == {household_id} and noted.gateways == {gateway_id}
+        assert noted.centers == {"cc-n"} and noted.devices == set() and noted.mqtt

@@ -25,7 +25,7 @@ from devices.auth import lookup_of, optional_principal
 from devices.models import CareCenter, Household
 from devices.principals import Principal, can_see_household
 from web.i18n import KINDS, LANG_COOKIE, pick_lang, room_names, words
-from web.install.api import INSTALLERS
+from web.install.deps import INSTALLERS
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 router = APIRouter(include_in_schema=False)
