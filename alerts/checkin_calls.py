@@ -48,7 +48,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from alerts.model import from_micros, micros
 from alerts.notifiers.voicebot import CallOutcome
 from alerts.store import AlertStore
-from alerts.tables import metadata
+from alerts.tables import from_row, metadata
 
 NO_REPORT = "no_report"
 """The outcome of a call the provider never reported on within the wait."""
@@ -115,19 +115,14 @@ class ScheduledCall:
 def _call(m: Any) -> ScheduledCall:
     due = from_micros(m["due_at"])
     assert due is not None  # NOT NULL
-    return ScheduledCall(
-        id=m["id"],
-        household_id=m["household_id"],
-        care_center_id=m["care_center_id"],
+    return from_row(
+        ScheduledCall,
+        m,
         due_at=due,
         state=CallState(m["state"]),
-        outcome=m["outcome"],
-        attempts=m["attempts"],
         requested_at=from_micros(m["requested_at"]),
         finished_at=from_micros(m["finished_at"]),
         evaluated=bool(m["evaluated"]),
-        alert_id=m["alert_id"],
-        last_error=m["last_error"],
     )
 
 
