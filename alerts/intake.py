@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -25,26 +26,26 @@ from anbu.timeutil import utcnow
 log = logging.getLogger(__name__)
 
 
+@dataclass(eq=False)
 class AlertIntake:
     """Consume ``anbu.alerts`` and ``anbu.sos``; hand every alert event to ``apply``.
 
-    Args:
+    Attributes:
         settings: anbu settings.
         policy: the commit and restart policy of the service's loops.
         apply: what to do with an alert event (the service's lifecycle and dispatch).
+        consuming: set once the ``anbu.alerts`` consumer has partitions.
+        consumer: the ``anbu.alerts`` consumer while it runs.
+        producer: where invalid alert events are dead-lettered (set once the service
+            started it).
     """
 
-    def __init__(
-        self, settings: Any, policy: RestartPolicy, apply: Callable[[AlertEvent], None]
-    ) -> None:
-        self.settings = settings
-        self.policy = policy
-        self.apply = apply
-        self.consuming = asyncio.Event()
-        """Set once the ``anbu.alerts`` consumer has partitions."""
-        self.consumer: AIOKafkaConsumer | None = None
-        self.producer: AIOKafkaProducer | None = None
-        """Where invalid alert events are dead-lettered (set once the service started it)."""
+    settings: Any
+    policy: RestartPolicy
+    apply: Callable[[AlertEvent], None]
+    consuming: asyncio.Event = field(default_factory=asyncio.Event)
+    consumer: AIOKafkaConsumer | None = None
+    producer: AIOKafkaProducer | None = None
 
     def group_consumer(self, topic: str, suffix: str) -> AIOKafkaConsumer:
         """A consumer of ``topic`` in the service's group (plus ``suffix``), committed by hand."""
