@@ -41,12 +41,25 @@ from anbu.events import HEALTH_KINDS
 
 metadata = MetaData()
 
-alerts_table = Table(
+
+def household_table(name: str, *columns: Any) -> Table:
+    """A table of the store whose rows each concern one household.
+
+    Keyed by ``id``, with the household's and its care center's (pseudonymous) ids, then
+    ``columns``.
+    """
+    return Table(
+        name,
+        metadata,
+        Column("id", String(64), primary_key=True),
+        Column("household_id", String(64), nullable=False),
+        Column("care_center_id", String(64), nullable=False),
+        *columns,
+    )
+
+
+alerts_table = household_table(
     "alerts",
-    metadata,
-    Column("id", String(64), primary_key=True),
-    Column("household_id", String(64), nullable=False),
-    Column("care_center_id", String(64), nullable=False),
     Column("dong", String(64), nullable=False),
     Column("kind", String(32), nullable=False),
     Column("severity", String(16), nullable=False),
@@ -140,12 +153,8 @@ notifications_table = Table(
 # table (``metadata.create_all`` in ``StoreDatabase.__init__`` adds missing tables and leaves the
 # others alone): a new table needs no ALTER, unlike ``scope`` in ``_add_scope``.
 
-visits_table = Table(
+visits_table = household_table(
     "visits",
-    metadata,
-    Column("id", String(64), primary_key=True),
-    Column("household_id", String(64), nullable=False),
-    Column("care_center_id", String(64), nullable=False),
     Column("outcome", String(16), nullable=False),
     # personal data (what the worker saw): kept here and shown to the center, never sent
     # to InfluxDB (the alert history only names the visit and its outcome)
