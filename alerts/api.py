@@ -20,11 +20,12 @@ from alerts.activity import activity_buckets, activity_svg
 from alerts.directory import StaticDirectory
 from alerts.exceptions import AlertNotFound, TransitionRefused
 from alerts.lifecycle import Channels, Lifecycle
-from alerts.messages import LABELS
+from alerts.messages import label, labels
 from alerts.model import Alert, AlertState
 from alerts.schemas import AlertList, AlertOut, NoteIn, SessionIn
 from alerts.store import AlertStore
 from anbu.http_errors import status_for
+from anbu.i18n import LANGS, both
 from anbu.influx import InfluxClient
 from anbu.timeutil import utcnow
 from config import Settings
@@ -159,7 +160,7 @@ def _act(
         # The table's status; the answer adds the state's Korean name to the message.
         raise HTTPException(
             status_for(TransitionRefused),
-            f"{exc} / 이미 '{LABELS['state'].get(exc.state, {}).get('ko', exc.state)}' "
+            f"{exc} / 이미 '{label('state', exc.state, 'ko')}' "
             "상태라 변경할 수 없습니다",
         ) from None
     return AlertOut.of(_store(request).get(alert_id, full=True))
@@ -215,5 +216,7 @@ def sign_out() -> Response:
 def inbox_page() -> HTMLResponse:
     """The inbox page (Korean by default; English by the switch or ``?lang=en``)."""
     page = files("alerts").joinpath("static/inbox.html").read_text(encoding="utf-8")
-    page = page.replace("/*LABELS*/{}", json.dumps(LABELS, ensure_ascii=False))
+    page = page.replace("/*TEXT*/{}", json.dumps(both("inbox"), ensure_ascii=False))
+    alert_words = {lang: labels(lang) for lang in LANGS}
+    page = page.replace("/*LABELS*/{}", json.dumps(alert_words, ensure_ascii=False))
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})

@@ -35,7 +35,6 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    Table,
     Text,
     UniqueConstraint,
     and_,
@@ -48,7 +47,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from alerts.model import from_micros, micros
 from alerts.notifiers.voicebot import CallOutcome
 from alerts.store import AlertStore
-from alerts.tables import metadata
+from alerts.tables import from_row, household_table, metadata
 
 NO_REPORT = "no_report"
 """The outcome of a call the provider never reported on within the wait."""
@@ -66,12 +65,8 @@ class CallState(StrEnum):
     NOT_MADE = "not_made"
 
 
-checkin_calls_table = Table(
+checkin_calls_table = household_table(
     "checkin_calls",
-    metadata,
-    Column("id", String(64), primary_key=True),
-    Column("household_id", String(64), nullable=False),
-    Column("care_center_id", String(64), nullable=False),
     Column("due_at", BigInteger, nullable=False),
     Column("state", String(16), nullable=False),
     Column("outcome", String(16)),
@@ -115,19 +110,14 @@ class ScheduledCall:
 def _call(m: Any) -> ScheduledCall:
     due = from_micros(m["due_at"])
     assert due is not None  # NOT NULL
-    return ScheduledCall(
-        id=m["id"],
-        household_id=m["household_id"],
-        care_center_id=m["care_center_id"],
+    return from_row(
+        ScheduledCall,
+        m,
         due_at=due,
         state=CallState(m["state"]),
-        outcome=m["outcome"],
-        attempts=m["attempts"],
         requested_at=from_micros(m["requested_at"]),
         finished_at=from_micros(m["finished_at"]),
         evaluated=bool(m["evaluated"]),
-        alert_id=m["alert_id"],
-        last_error=m["last_error"],
     )
 
 

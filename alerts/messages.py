@@ -1,46 +1,35 @@
-"""Words care-center staff read, in Korean and English: kinds, severities, states."""
+"""Words care-center staff read, in Korean and English: kinds, severities, states.
+
+The words are in the one table of words, ``anbu/i18n.toml`` (``[alert_kind]``,
+``[alert_severity]``, ``[alert_state]``); the inbox page, the e-mails and the web app's
+household page all name an alert with them.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from alerts.model import Alert
+from anbu.i18n import Section, words
 from anbu.timeutil import in_seoul
 
-LABELS: dict[str, dict[str, dict[str, str]]] = {
-    "kind": {
-        "sos": {"ko": "긴급 호출 (SOS)", "en": "Emergency call (SOS)"},
-        "inactivity": {"ko": "장시간 활동 없음", "en": "No activity for a long time"},
-        "inactivity_routine": {"ko": "평소와 다른 무활동", "en": "Unusual silence for this home"},
-        "not_back": {"ko": "외출 후 미귀가", "en": "Not back from an outing"},
-        "away_overrun": {"ko": "부재 기간 후 미귀가", "en": "Not back after the away period"},
-        "checkin_missed": {"ko": "안부 전화 연속 미응답", "en": "Check-in calls missed in a row"},
-        "device_silent": {"ko": "기기 응답 없음", "en": "Device silent"},
-        "battery_low": {"ko": "배터리 부족", "en": "Battery low"},
-        "gateway_offline": {"ko": "게이트웨이 연결 끊김", "en": "Gateway offline"},
-    },
-    "severity": {
-        "critical": {"ko": "긴급", "en": "Critical"},
-        "high": {"ko": "높음", "en": "High"},
-        "warning": {"ko": "주의", "en": "Warning"},
-        "info": {"ko": "정보", "en": "Info"},
-    },
-    "state": {
-        "open": {"ko": "미확인", "en": "Open"},
-        "acknowledged": {"ko": "확인함", "en": "Acknowledged"},
-        "resolved": {"ko": "해결됨", "en": "Resolved"},
-        "auto_resolved": {"ko": "활동 재개로 자동 해제", "en": "Auto-resolved (activity returned)"},
-        "false_alarm": {"ko": "오경보", "en": "False alarm"},
-        "escalated": {"ko": "상위 단계로 전달", "en": "Escalated"},
-        "checkin_requested": {"ko": "로봇 안부 확인 요청", "en": "Robot check-in requested"},
-        "visit": {"ko": "방문 기록", "en": "Doorstep visit"},
-    },
+Group = Literal["kind", "severity", "state"]
+_SECTIONS: dict[Group, Section] = {
+    "kind": "alert_kind", "severity": "alert_severity", "state": "alert_state",
 }
 
+GROUPS: tuple[Group, ...] = ("kind", "severity", "state")
+"""What the staff read of an alert: its kind, severity and state (``[alert_*]`` sections)."""
 
-def label(group: str, key: str, lang: str) -> str:
+
+def label(group: Group, key: str, lang: str) -> str:
     """The ``lang`` word for ``key`` in ``group`` (the key itself if unknown)."""
-    return LABELS.get(group, {}).get(key, {}).get(lang, key)
+    return words(_SECTIONS[group], lang).get(key, key)
+
+
+def labels(lang: str) -> dict[str, dict[str, str]]:
+    """Every group's words in ``lang``: ``{"kind": {"sos": "긴급 호출 (SOS)", ...}, ...}``."""
+    return {group: words(_SECTIONS[group], lang) for group in GROUPS}
 
 
 def alert_context(alert: Alert, tier: int, inbox_url: str | None) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 It consumes ``anbu.alerts`` (aiokafka group consumer, see :mod:`anbu.kafka_topics`) and
 ``anbu.registry`` (read whole, for each household's settings), keeps the lifecycle in the
 alert store, escalates what nobody acknowledged, sends notifications, and writes every
-change to InfluxDB.
+change to InfluxDB. Its Kafka inputs are :mod:`alerts.intake`; its notifiers are built by
+:mod:`alerts.notifier_setup`.
 
 Embedding it (tests, benchmarks)::
 
@@ -22,109 +23,29 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.errors import KafkaError
-from pydantic import ValidationError
+from aiokafka import AIOKafkaProducer
 
 from alerts import metrics
 from alerts.checkin_scheduler import CheckinScheduler
 from alerts.directory import Directory, RegistryDirectory
 from alerts.dispatch import Dispatcher
 from alerts.influx_sink import InfluxSink
+from alerts.intake import AlertIntake
 from alerts.lifecycle import Lifecycle, Outcome
-from alerts.notifiers import Notifier
-from alerts.notifiers.checkin import CheckinNotifier
-from alerts.notifiers.email import EmailNotifier
-from alerts.notifiers.sms import SmsNotifier
-from alerts.notifiers.voicebot import VoicebotNotifier
-from alerts.notifiers.webhook import WebhookNotifier
+from alerts.notifier_setup import build_notifiers, callback_url
 from alerts.store import AlertStore
-from alerts.voicebot_callback import PATH as CALLBACK_PATH
 from alerts.voicebot_callback import callback_app, serve
-from anbu.events import AlertEvent, DeadLetter, SosEvent
+from anbu.events import AlertEvent
 from anbu.health import Heartbeat, Report, kafka_heartbeat
 from anbu.influx import InfluxClient
-from anbu.kafka_consumers import (
-    GROUP_TIMEOUTS,
-    Committer,
-    ConsumerGaveUp,
-    RestartPolicy,
-    keep_running,
-    stop_consumer,
-)
+from anbu.kafka_consumers import ConsumerGaveUp, RestartPolicy, keep_running
 from anbu.kafka_topics import ensure_topics
 from anbu.registry_reader import RegistryChange, RegistryReader
-from anbu.sos import sos_alert
 from anbu.timeutil import utcnow
 
+__all__ = ["AlertService", "BackgroundService", "build_notifiers", "callback_url"]
+
 log = logging.getLogger(__name__)
-
-
-def _secret(value: Any) -> str | None:
-    return value.get_secret_value() if value is not None else None
-
-
-def build_notifiers(settings: Any, directory: Directory) -> dict[str, Notifier]:
-    """The notifiers ``settings`` configure, by channel."""
-    section = settings.alerts
-    timeout = section.notify_timeout.total_seconds()
-    notifiers: dict[str, Notifier] = {
-        "webhook": WebhookNotifier(
-            directory,
-            section.webhook_url,
-            _secret(section.webhook_secret),
-            section.inbox_url,
-            timeout,
-        ),
-        "robot": CheckinNotifier(
-            directory,
-            settings.mqtt.host,
-            settings.mqtt.port,
-            settings.mqtt.username,
-            settings.mqtt_password(),
-            timeout,
-        ),
-    }
-    if section.smtp_host:
-        notifiers["email"] = EmailNotifier(
-            directory,
-            section.smtp_host,
-            section.smtp_port,
-            section.smtp_from,
-            section.smtp_username,
-            _secret(section.smtp_password),
-            section.inbox_url,
-            timeout,
-        )
-    if section.sms_gateway_url:
-        notifiers["sms"] = SmsNotifier(
-            directory,
-            section.sms_gateway_url,
-            _secret(section.sms_api_key),
-            section.sms_api_key_header,
-            section.inbox_url,
-            timeout,
-        )
-    if section.voicebot_url and section.voicebot_secret:
-        notifiers["voicebot"] = VoicebotNotifier(
-            directory,
-            str(section.voicebot_url),
-            section.voicebot_secret.get_secret_value(),
-            callback_url(settings),
-            timeout,
-        )
-    return notifiers
-
-
-def callback_url(settings: Any) -> str | None:
-    """Where the voice-bot provider reports a call's outcome."""
-    section = settings.alerts
-    if section.voicebot_callback_url:
-        return str(section.voicebot_callback_url)
-    if section.voicebot_callback_port:
-        host = section.voicebot_callback_host
-        return f"http://{host}:{section.voicebot_callback_port}{CALLBACK_PATH}"
-    return None
 
 
 class AlertService:
@@ -168,8 +89,9 @@ class AlertService:
             settings, self.lifecycle, self.directory, self.notifiers.get("voicebot"), clock
         )
         self.tick_s = settings.alerts.tick_interval.total_seconds()
-        self.consuming = asyncio.Event()
         self.policy = RestartPolicy.from_settings(settings)
+        self.intake = AlertIntake(settings, self.policy, self._apply)
+        self.consuming = self.intake.consuming
         self.ended = asyncio.Event()
         """Set when a loop gave up (:attr:`failure`): the process should exit non-zero."""
         self.failure: ConsumerGaveUp | None = None
@@ -177,7 +99,6 @@ class AlertService:
             settings, self._apply_registry, client_id=f"{settings.kafka.client_id}-alerts-registry"
         )
         self._tasks: list[asyncio.Task[None]] = []
-        self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._heartbeat: Heartbeat | None = None
         self._callback: Any = None
@@ -205,13 +126,14 @@ class AlertService:
             bootstrap_servers=kafka.bootstrap_servers, client_id=f"{kafka.client_id}-alerts"
         )
         await self._producer.start()
+        self.intake.producer = self._producer
         if isinstance(self.directory, RegistryDirectory):
             self._spawn(self.registry.run, "registry")
             # Households' settings first, so the first alerts escalate on their delays;
             # never wait long: an SOS must not wait for the registry.
             await self.registry.wait_loaded(10)
-        self._spawn(self._consume_alerts, "alerts consumer")
-        self._spawn(self._consume_sos, "sos consumer")
+        self._spawn(self.intake.consume_alerts, "alerts consumer")
+        self._spawn(self.intake.consume_sos, "sos consumer")
         self._spawn(self._tick, "escalation")
         self._spawn(self._write_influx, "influx writer")
         self.dispatcher.kick()
@@ -293,87 +215,6 @@ class AlertService:
             assert isinstance(self.directory, RegistryDirectory)
             self.directory.apply_record(change.record)
 
-    def _group_consumer(self, topic: str, suffix: str) -> AIOKafkaConsumer:
-        """A consumer of ``topic`` in the service's group (plus ``suffix``), committed by hand."""
-        kafka = self.settings.kafka
-        return AIOKafkaConsumer(
-            topic,
-            bootstrap_servers=kafka.bootstrap_servers,
-            client_id=f"{kafka.client_id}-alerts{suffix}",
-            group_id=f"{self.settings.alerts.group_id}{suffix}",
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            # An SOS must not wait for a fetch to fill up: ask again every 10 ms.
-            fetch_max_wait_ms=10,
-            **GROUP_TIMEOUTS,
-        )
-
-    async def _consume_alerts(self) -> None:
-        consumer = self._group_consumer(self.settings.kafka.topics.alerts, "")
-        self._consumer = consumer
-        # Safe to fail: events are deduplicated, a redelivery after a rebalance is a no-op.
-        committer = Committer("alerts alerts consumer", self.policy)
-        await consumer.start()
-        try:
-            while True:
-                batches = await consumer.getmany(timeout_ms=200, max_records=500)
-                if consumer.assignment():
-                    self.consuming.set()
-                if not batches:
-                    await committer.commit_if_idle(consumer)  # shows a lost broker
-                    continue
-                for records in batches.values():
-                    for record in records:
-                        await self._handle(record.value, record.offset, record.partition)
-                await committer.commit(consumer)
-                committer.check()
-        finally:
-            await stop_consumer(consumer, self.policy.commit_timeout_s)
-
-    async def _consume_sos(self) -> None:
-        """Raise SOS alerts straight from ``anbu.sos``, beside the detector's own.
-
-        An SOS must not wait behind telemetry in the detector worker, nor for a worker that
-        is restarting; the lifecycle keeps one open SOS alert per household, so the
-        detector's raise of the same SOS that follows changes nothing.
-        """
-        consumer = self._group_consumer(self.settings.kafka.topics.sos, "-sos")
-        # a redelivered SOS finds its alert open: the lifecycle changes nothing
-        committer = Committer("alerts sos consumer", self.policy)
-        await consumer.start()
-        try:
-            while True:
-                batches = await consumer.getmany(timeout_ms=200, max_records=500)
-                for records in batches.values():
-                    for record in records:
-                        if record.value is None:
-                            continue
-                        try:
-                            sos = SosEvent.from_json(record.value)
-                        except ValidationError as exc:
-                            # The detector worker dead-letters unreadable SOS records.
-                            log.warning("unreadable SOS record skipped: %s", exc.errors()[0])
-                            continue
-                        self._apply(sos_alert(sos))
-                if batches:
-                    await committer.commit(consumer)
-                    committer.check()
-                else:
-                    await committer.commit_if_idle(consumer)  # shows a lost broker
-        finally:
-            await stop_consumer(consumer, self.policy.commit_timeout_s)
-
-    async def _handle(self, value: bytes | None, offset: int, partition: int) -> None:
-        if value is None:
-            return
-        try:
-            event = AlertEvent.from_json(value)
-        except ValidationError as exc:
-            metrics.EVENTS.labels("unknown", "invalid").inc()
-            await self._dead_letter(value, f"not an AlertEvent: {exc.errors()[0]['msg']}")
-            return
-        self._apply(event)
-
     def _apply(self, event: AlertEvent) -> None:
         outcome = self.lifecycle.apply(event, utcnow())
         metrics.EVENTS.labels(event.action.value, _outcome_name(outcome)).inc()
@@ -387,24 +228,6 @@ class AlertService:
                 event.kind.value,
                 event.household_id,
             )
-
-    async def _dead_letter(self, value: bytes, reason: str) -> None:
-        topic = self.settings.kafka.topics.alerts
-        log.warning("dead-lettering a record from %s: %s", topic, reason)
-        letter = DeadLetter(
-            reason="invalid_alert_event",
-            detail=reason[:500],
-            topic=self.settings.kafka.topics.alerts,
-            payload=value.decode("utf-8", errors="replace"),
-            receive_time=utcnow(),
-        )
-        if self._producer is not None:
-            try:
-                await self._producer.send_and_wait(
-                    self.settings.kafka.topics.deadletter, letter.to_json()
-                )
-            except KafkaError as exc:
-                log.error("could not dead-letter an invalid alert event: %s", exc)
 
     async def _tick(self) -> None:
         beat = 0

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from collections.abc import Callable
+from dataclasses import fields
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -39,12 +41,25 @@ from anbu.events import HEALTH_KINDS
 
 metadata = MetaData()
 
-alerts_table = Table(
+
+def household_table(name: str, *columns: Any) -> Table:
+    """A table of the store whose rows each concern one household.
+
+    Keyed by ``id``, with the household's and its care center's (pseudonymous) ids, then
+    ``columns``.
+    """
+    return Table(
+        name,
+        metadata,
+        Column("id", String(64), primary_key=True),
+        Column("household_id", String(64), nullable=False),
+        Column("care_center_id", String(64), nullable=False),
+        *columns,
+    )
+
+
+alerts_table = household_table(
     "alerts",
-    metadata,
-    Column("id", String(64), primary_key=True),
-    Column("household_id", String(64), nullable=False),
-    Column("care_center_id", String(64), nullable=False),
     Column("dong", String(64), nullable=False),
     Column("kind", String(32), nullable=False),
     Column("severity", String(16), nullable=False),
@@ -138,12 +153,8 @@ notifications_table = Table(
 # table (``metadata.create_all`` in ``StoreDatabase.__init__`` adds missing tables and leaves the
 # others alone): a new table needs no ALTER, unlike ``scope`` in ``_add_scope``.
 
-visits_table = Table(
+visits_table = household_table(
     "visits",
-    metadata,
-    Column("id", String(64), primary_key=True),
-    Column("household_id", String(64), nullable=False),
-    Column("care_center_id", String(64), nullable=False),
     Column("outcome", String(16), nullable=False),
     # personal data (what the worker saw): kept here and shown to the center, never sent
     # to InfluxDB (the alert history only names the visit and its outcome)
@@ -212,63 +223,54 @@ def alert_row(alert: Alert) -> dict[str, Any]:
     }
 
 
+T = TypeVar("T")
+
+
+def from_row(cls: Callable[..., T], m: Any, **converted: Any) -> T:
+    """A model object (a dataclass) from a row (a mapping by column name).
+
+    Each field is read from the column of its name as stored, unless ``converted`` gives
+    it (times as microseconds, enums, JSON text, renamed columns); fields with neither a
+    column nor a converted value keep their defaults (an alert's history).
+    """
+    names = [f.name for f in fields(cls)]  # type: ignore[arg-type]  # a dataclass
+    return cls(**{
+        name: converted[name] if name in converted else m[name]
+        for name in names
+        if name in converted or name in m
+    })
+
+
 def alert_from_row(m: Any) -> Alert:
     """The alert of an ``alerts`` row (a mapping by column name); history not attached."""
-    return Alert(
-        id=m["id"],
-        household_id=m["household_id"],
-        care_center_id=m["care_center_id"],
-        dong=m["dong"],
-        kind=m["kind"],
-        severity=m["severity"],
+    return from_row(
+        Alert,
+        m,
         state=AlertState(m["state"]),
-        reason=m["reason"],
-        reason_ko=m["reason_ko"],
         details=json.loads(m["details"]),
-        device_id=m["device_id"],
-        raised_at=from_micros(m["raised_at"]),  # type: ignore[arg-type]
-        opened_at=from_micros(m["opened_at"]),  # type: ignore[arg-type]
-        updated_at=from_micros(m["updated_at"]),  # type: ignore[arg-type]
-        tier=m["tier"],
-        tiers=m["tiers"],
+        raised_at=from_micros(m["raised_at"]),
+        opened_at=from_micros(m["opened_at"]),
+        updated_at=from_micros(m["updated_at"]),
         escalation_delays_s=list(json.loads(m["escalation_delays"])),
         checkin_enabled=bool(m["checkin_enabled"]),
         next_escalation_at=from_micros(m["next_escalation_at"]),
-        checkin_request_id=m["checkin_request_id"],
         checkin_requested_at=from_micros(m["checkin_requested_at"]),
-        repeats=m["repeats"],
-        acked_by=m["acked_by"],
         acked_at=from_micros(m["acked_at"]),
-        ack_note=m["ack_note"],
-        closed_by=m["closed_by"],
         closed_at=from_micros(m["closed_at"]),
-        close_note=m["close_note"],
     )
 
 
 def history_from_row(m: Any) -> HistoryEntry:
     """The history entry of a ``history`` row."""
-    return HistoryEntry(
-        seq=m["seq"],
-        alert_id=m["alert_id"],
-        at=from_micros(m["at"]),  # type: ignore[arg-type]
-        label=HistoryLabel(m["label"]),
-        actor=m["actor"],
-        note=m["note"],
-    )
+    return from_row(HistoryEntry, m, at=from_micros(m["at"]), label=HistoryLabel(m["label"]))
 
 
 def notification_from_row(m: Any) -> Notification:
     """The notification of a ``notifications`` row."""
-    return Notification(
-        id=m["id"],
-        alert_id=m["alert_id"],
-        tier=m["tier"],
-        channel=m["channel"],
-        target=m["target"],
+    return from_row(
+        Notification,
+        m,
         status=NotificationStatus(m["status"]),
-        attempts=m["attempts"],
-        last_error=m["last_error"],
-        created_at=from_micros(m["created_at"]),  # type: ignore[arg-type]
+        created_at=from_micros(m["created_at"]),
         sent_at=from_micros(m["sent_at"]),
     )

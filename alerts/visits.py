@@ -32,6 +32,7 @@ from sqlalchemy import insert, select
 from alerts.exceptions import TransitionRefused
 from alerts.model import QUIET_HOME_KINDS, AlertState, HistoryLabel, from_micros, micros
 from alerts.store import AlertStore, keep_history_local, visits_table
+from alerts.tables import from_row
 from anbu.events import AlertKind
 from anbu.timeutil import in_seoul
 
@@ -220,15 +221,7 @@ def list_visits(
 def _visit(m: Any) -> Visit:
     at = from_micros(m["at"])
     assert at is not None  # the column is NOT NULL
-    return Visit(
-        id=m["id"],
-        household_id=m["household_id"],
-        care_center_id=m["care_center_id"],
-        outcome=VisitOutcome(m["outcome"]),
-        note=m["note"],
-        recorded_by=m["recorded_by"],
-        at=at,
-    )
+    return from_row(Visit, m, outcome=VisitOutcome(m["outcome"]), at=at)
 
 
 class VisitIn(BaseModel):

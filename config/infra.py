@@ -6,16 +6,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import Field, SecretStr
 
-from config.types import Duration, HostPortList, HttpUrl, Port, TopicFilter
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+from config.types import Duration, HostPortList, HttpUrl, Port, Section, TopicFilter
 
 
-class MqttSettings(_Section):
+class MqttSettings(Section):
     """The MQTT broker the gateways publish to."""
 
     host: str = "127.0.0.1"
@@ -44,7 +40,7 @@ class MqttSettings(_Section):
     ]
 
 
-class KafkaTopics(_Section):
+class KafkaTopics(Section):
     """Kafka topic names."""
 
     events: str = "anbu.events"
@@ -55,7 +51,7 @@ class KafkaTopics(_Section):
     partitions: int = Field(default=4, ge=1)
 
 
-class ConsumerSettings(_Section):
+class ConsumerSettings(Section):
     """How anbu's own Kafka consumers (alerts, series writer, last-seen) commit and restart."""
 
     first_delay: Duration = Field(
@@ -87,7 +83,7 @@ class ConsumerSettings(_Section):
     )
 
 
-class KafkaSettings(_Section):
+class KafkaSettings(Section):
     """The Kafka (or Kafka-compatible) cluster."""
 
     bootstrap_servers: HostPortList = ["127.0.0.1:9092"]
@@ -96,7 +92,7 @@ class KafkaSettings(_Section):
     consumers: ConsumerSettings = ConsumerSettings()
 
 
-class InfluxSettings(_Section):
+class InfluxSettings(Section):
     """InfluxDB, spoken to through its v1 HTTP API (1.x, or 2.x/3.x v1 compatibility)."""
 
     url: HttpUrl = "http://127.0.0.1:8086"
@@ -109,7 +105,7 @@ class InfluxSettings(_Section):
     )
 
 
-class StackSettings(_Section):
+class StackSettings(Section):
     """The embedded stack that ``anbu up`` starts on one machine."""
 
     data_dir: Path = Path("var")

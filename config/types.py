@@ -1,4 +1,4 @@
-"""Small validated types shared by the settings sections."""
+"""Small validated types shared by the settings sections, and the sections' base."""
 
 from __future__ import annotations
 
@@ -6,8 +6,15 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
 from pydantic_settings import NoDecode
+
+
+class Section(BaseModel):
+    """The base of every settings section: frozen, and no key it does not know."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
 
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}

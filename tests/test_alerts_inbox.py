@@ -245,6 +245,8 @@ def test_admin_creates_staff_who_signs_in_and_acknowledges_under_their_name(
         acked = service.store.get(sos.alert_id)
         assert acked.acked_by == "김복지 (kim.bokji)" and acked.ack_note == "전화 연결됨, 방문 출발"
         assert "확인함" in card.inner_text()
+        assert page.inner_text("header h1") == "안부 알림함"
+        assert page.inner_text("#lang-switch") == "English"
         # The inbox shows who did it.
         assert any("김복지 (kim.bokji)" in line for line in card.locator(".meta").all_inner_texts())
         page.screenshot(
@@ -258,6 +260,10 @@ def test_admin_creates_staff_who_signs_in_and_acknowledges_under_their_name(
             "document.querySelector('li.alert .reason').textContent.includes('care robot')"
         )
         assert "Emergency call (SOS)" in card.inner_text()
+        # The page's own words switch too (they come from the one table, anbu/i18n.toml).
+        assert page.inner_text("header h1") == "anbu inbox"
+        assert page.inner_text("#lang-switch") == "한국어"
+        assert "Acknowledged" in card.inner_text() and "확인함" not in card.inner_text()
         page.screenshot(path=str(artifacts_dir / "alerts-inbox-en.png"), full_page=True)
         # The acknowledgement stopped escalation in the running service.
         time.sleep(0.5)

@@ -8,7 +8,8 @@ command's :data:`anbu.commands.PLUGINS` (imported by ``anbu.cli``). The suite fa
 - an import cycle between modules (lazy imports included, unless listed in
   :data:`ALLOWED_LAZY` with the reason);
 - an import cycle between units (packages, or the parts of ``anbu`` on different floors);
-- a unit importing one on a higher floor, or one beside it on the same floor.
+- a unit importing one on a higher floor, or one beside it on the same floor;
+- a module over 400 lines (not migrations, not tests) without a ``# one thing:`` note.
 
 Each check has a positive control: the same function run on a small made-up tree that breaks
 the rule must report it.
@@ -302,3 +303,31 @@ def test_every_bench_command_is_listed() -> None:
     listed = {m.__name__.rpartition(".")[2] for m in COMMANDS}
     assert "sos_cli" in on_disk  # positive control: the glob finds the files
     assert listed == on_disk
+
+
+MAX_LINES = 400
+"""Issue 15: no module longer than this outside migrations and tests, unless it says why."""
+ONE_THING = "# one thing:"
+"""A module over :data:`MAX_LINES` may stand if a line starting so says why it is one thing."""
+
+
+def long_modules(known: dict[str, Path]) -> list[str]:
+    """Modules over :data:`MAX_LINES` lines without a ``# one thing:`` note, with their length."""
+    out = []
+    for name, path in sorted(known.items()):
+        text = path.read_text(encoding="utf-8")
+        lines = text.count("\n")
+        if lines > MAX_LINES and ONE_THING not in text:
+            out.append(f"{name}: {lines} lines")
+    return out
+
+
+def test_no_module_is_over_400_lines(tmp_path: Path) -> None:
+    assert long_modules(modules(ROOT, PACKAGES)) == []
+    # positive control: a long module is reported, one with its note is not
+    known = _tree(tmp_path, {
+        "low/__init__.py": "",
+        "low/long.py": "x = 1\n" * (MAX_LINES + 1),
+        "low/noted.py": "# one thing: a table\n" + "x = 1\n" * (MAX_LINES + 1),
+    })
+    assert long_modules(known) == [f"low.long: {MAX_LINES + 1} lines"]

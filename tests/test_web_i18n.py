@@ -1,5 +1,5 @@
-"""The one table of words of the web pages (web/i18n.toml): every word a page or script asks
-for is there in Korean and English, and device kinds and rooms read the same everywhere."""
+"""The one table of words (anbu/i18n.toml): every word a page or script asks for is there in
+Korean and English, and device kinds, rooms and alert states read the same everywhere."""
 
 from __future__ import annotations
 
@@ -8,14 +8,19 @@ from pathlib import Path
 from typing import get_args
 
 from alerts.checkin_summary import CallStatus
+from alerts.messages import GROUPS, Group, label
+from alerts.model import HistoryLabel
 from anbu.call_schedule import DAYS
+from anbu.events import AlertKind, Severity
 from anbu.registry_records import DeviceKindName
 from web.i18n import Section, call_status_name, kind_name, room_name, words
 
 WEB = Path(__file__).resolve().parent.parent / "web"
+INBOX = Path(__file__).resolve().parent.parent / "alerts" / "static" / "inbox.html"
 # Which files ask which section for words, and how they ask.
 CALL = re.compile(r"""\bt\(\s*["'](\w+)["']\s*\)""")  # Jinja t("key") of the dashboards
 ATTR = re.compile(r"\b[tT]\.(\w+)\b")  # t.key in templates, T.key in the installer's script
+DATA_T = re.compile(r"""\bdata-t=["'](\w+)["']""")  # the inbox's <h1 data-t="title">
 USERS: dict[Section, list[tuple[Path, re.Pattern[str]]]] = {
     "dashboards": [(path, CALL) for path in sorted((WEB / "templates").glob("dash_*.html"))]
     + [(path, CALL) for path in sorted((WEB / "templates").glob("acc_*.html"))],
@@ -23,6 +28,7 @@ USERS: dict[Section, list[tuple[Path, re.Pattern[str]]]] = {
     + [(WEB / "install" / "static" / "install.js", ATTR)],
     "household": [(WEB / "templates" / "household.html", ATTR)],
     "review": [(WEB / "templates" / "review.html", ATTR)],
+    "inbox": [(INBOX, CALL), (INBOX, DATA_T)],
 }
 
 
@@ -43,6 +49,7 @@ def test_every_word_asked_for_is_in_both_languages() -> None:
     # Positive control: a word no table has is reported, in either way of asking.
     assert missing("dashboards", [('{{ t("no_such_word") }}', CALL)]) == {"no_such_word"}
     assert missing("install", [("T.no_such_word", ATTR)]) == {"no_such_word"}
+    assert missing("inbox", [('<p data-t="no_such_word">', DATA_T)]) == {"no_such_word"}
 
 
 def test_kinds_and_rooms_read_the_same_on_every_page() -> None:
@@ -65,3 +72,17 @@ def test_every_call_status_and_day_has_words_in_both_languages() -> None:
         assert set(DAYS) | {"daily", "weekdays", "weekends"} == set(words("call_days", lang))
     assert call_status_name("no_answer", "ko") == "받지 않음"
     assert call_status_name("no_such_status", "en") == "no_such_status"  # control: no words
+
+
+def test_every_alert_kind_severity_and_state_has_words_in_both_languages() -> None:
+    named: dict[Group, tuple[str, ...]] = {
+        "kind": tuple(AlertKind), "severity": tuple(Severity), "state": tuple(HistoryLabel),
+    }
+    assert set(named) == set(GROUPS)
+    for group, keys in named.items():
+        for key in keys:
+            ko, en = label(group, key, "ko"), label(group, key, "en")
+            assert ko != key and en != key and ko != en, (group, key)
+    assert label("state", "false_alarm", "ko") == "오경보"
+    assert label("kind", "sos", "en") == "Emergency call (SOS)"
+    assert label("kind", "no_such_kind", "ko") == "no_such_kind"  # control: no words

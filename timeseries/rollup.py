@@ -3,7 +3,8 @@
 :class:`SeriesRollup` counts activity per household, kind and 5-minute bucket, follows
 each device's health, and counts events per 10 seconds for the overview's rate. The
 consumer in :mod:`timeseries.writer` feeds it and writes what :meth:`SeriesRollup.drain`
-and :meth:`SeriesRollup.health_snapshot` return.
+and :meth:`SeriesRollup.health_snapshot` return (the snapshot's points are built by
+:mod:`timeseries.device_health`).
 
 A bucket's count is written whole (InfluxDB overwrites a point with the same series and
 time), so rewriting it as events arrive is idempotent, and a bucket first seen after a
@@ -15,25 +16,26 @@ from __future__ import annotations
 import secrets
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from anbu.events import DeviceEvent, EventKind
 from anbu.influx import Point
 from anbu.registry_records import DeviceRecord, HouseholdRecord, RegistryRecord
 from anbu.timeutil import from_epoch
+from timeseries.device_health import DeviceHealth, PartitionOf, health_points
 from timeseries.review_input import ReviewInput
 from timeseries.schema import (
     ACTIVITY,
     ACTIVITY_KINDS,
     BUCKET,
-    DEVICE_ATTENTION,
-    DEVICE_HEALTH,
-    DEVICE_SUMMARY,
     EVENTS_RATE,
     RATE_BUCKET,
-    SUMMARY_FIELDS,
 )
+
+__all__ = [
+    "LATE_WINDOW", "POWER_CHANGE_W", "RATE_DRAIN_SLOTS", "RATE_WRITER_SLOTS", "ActivityKey",
+    "DeviceHealth", "PartitionOf", "SeriesRollup", "bucket_start",
+]
 
 POWER_CHANGE_W = 5.0
 """A plug's power must move by this many watts to count as someone using it."""
@@ -43,38 +45,12 @@ LATE_WINDOW = timedelta(hours=2)
 
 ActivityKey = tuple[str, str, int]  # household, kind, bucket start (epoch s)
 
-PartitionOf = Callable[[str], int]
-"""A household's partition of ``anbu.events`` (see :func:`anbu.partitioning.partition_of`)."""
 
 
 def bucket_start(moment: datetime, size: timedelta = BUCKET) -> int:
     """The epoch second at which ``moment``'s bucket of ``size`` starts."""
     step = int(size.total_seconds())
     return int(moment.timestamp()) // step * step
-
-
-@dataclass(slots=True)
-class DeviceHealth:
-    """What is known of one device's health.
-
-    Attributes:
-        household_id: its household.
-        device_id: the device.
-        kind: the registry's device kind (``motion``, ``plug``, ...), or the first event
-            kind seen for an unregistered device.
-        last_seen: epoch seconds of its newest event, None if it never reported.
-        battery: newest battery percent.
-        linkquality: newest Zigbee link quality.
-        available: False after an explicit "offline" availability message.
-    """
-
-    household_id: str
-    device_id: str
-    kind: str
-    last_seen: float | None = None
-    battery: float | None = None
-    linkquality: float | None = None
-    available: bool = True
 
 
 RATE_DRAIN_SLOTS = 1000
@@ -352,67 +328,7 @@ class SeriesRollup:
                 None: every device, untagged (one writer, benchmarks).
             partitions: the partitions this writer owns.
         """
-        now = now.replace(microsecond=0)
-        points = []
-        attention = []
-        summary: dict[tuple[str, str, str], dict[str, int]] = {}
-        clock = now.timestamp()
-        owned = set(partitions)
-        for health in self.health.values():
-            part = ""
-            if partition_of is not None:
-                number = partition_of(health.household_id)
-                if number not in owned:
-                    continue
-                part = str(number)
-            device = self.devices.get(health.device_id)
-            household = self.households.get(health.household_id)
-            interval = device.reporting_interval_s if device else 3600
-            silent_s = (
-                max(0, int(clock - health.last_seen)) if health.last_seen is not None else None
-            )
-            online = health.available and silent_s is not None and silent_s <= interval
-            fields: dict[str, object] = {
-                "online": online,
-                "last_seen": int(health.last_seen) if health.last_seen is not None else None,
-                "silent_s": silent_s,
-                "battery": float(health.battery) if health.battery is not None else None,
-                "low_battery": (
-                    health.battery is not None and health.battery <= self.low_battery_percent
-                ),
-                "linkquality": (
-                    float(health.linkquality) if health.linkquality is not None else None
-                ),
-                "reporting_interval_s": interval,
-                "room": device.room if device else None,
-                "dong": household.dong if household else None,
-                "care_center": household.care_center_id if household else None,
-                # kept apart from online, for the next owner to read back (seed_health)
-                "available": health.available,
-            }
-            tags = {"household": health.household_id, "device": health.device_id,
-                    "kind": health.kind}
-            if part:
-                tags["partition"] = part
-            points.append(Point(DEVICE_HEALTH, fields, now, tags))
-            if not online or fields["low_battery"]:
-                attention.append(Point(DEVICE_ATTENTION, fields, now, tags))
-            place = (
-                household.care_center_id if household else "?",
-                household.dong if household else "?",
-                part,
-            )
-            counts = summary.setdefault(place, dict.fromkeys(SUMMARY_FIELDS, 0))
-            counts["total"] += 1
-            counts["online" if online else "offline"] += 1
-            counts["never_reported"] += health.last_seen is None
-            counts["low_battery"] += bool(fields["low_battery"])
-            if health.battery is not None:
-                counts[f"battery_{min(9, max(0, int(health.battery // 10)))}"] += 1
-        points.extend(attention)
-        points.extend(
-            Point(DEVICE_SUMMARY, counts, now,
-                  {"care_center": center, "dong": dong, **({"partition": part} if part else {})})
-            for (center, dong, part), counts in sorted(summary.items())
+        return health_points(
+            self.health.values(), self.devices, self.households, now,
+            self.low_battery_percent, partition_of, partitions,
         )
-        return points

@@ -6,13 +6,19 @@ wrote last.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Collection
 from datetime import datetime, timedelta
 
-from anbu.influx import InfluxClient
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from anbu.influx import InfluxClient, InfluxError
 from config import Settings
 from timeseries.rollup import ActivityKey, DeviceHealth
 from timeseries.schema import ACTIVITY, BUCKET, DEVICE_HEALTH_FROM, SERIES_OFFSETS
+
+log = logging.getLogger(__name__)
 
 
 def read_counts(client: InfluxClient, keys: list[ActivityKey]) -> dict[ActivityKey, int]:
@@ -52,6 +58,31 @@ def read_offsets(client: InfluxClient, settings: Settings) -> dict[tuple[str, in
             if offset is not None:
                 found[(tags.get("topic", ""), int(tags.get("partition", "0")))] = int(offset)
     return found
+
+
+async def seek_past_stored(
+    consumer: AIOKafkaConsumer,
+    client: InfluxClient,
+    settings: Settings,
+    assigned: Collection[TopicPartition],
+) -> None:
+    """Seek ``assigned`` partitions past the offsets written beside the counts in InfluxDB.
+
+    Kafka's committed offset can lag InfluxDB (a crash or rebalance between the write
+    and the commit); the offsets written beside the counts cannot, so they win.
+    """
+    try:
+        stored = await asyncio.to_thread(read_offsets, client, settings)
+    except InfluxError as exc:
+        log.warning("cannot read stored offsets, resuming from Kafka's: %s", exc)
+        return
+    for tp in assigned:
+        offset = stored.get((tp.topic, tp.partition))
+        if offset is None:
+            continue
+        committed = await consumer.committed(tp)
+        if committed is None or offset > committed:
+            consumer.seek(tp, offset)
 
 
 def read_health(

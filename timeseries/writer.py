@@ -5,11 +5,8 @@ of anbu's, see :mod:`anbu.kafka_topics`); offsets are committed only after the p
 they produced were written, so a crash re-counts at most one flush interval. The registry's
 compacted topic is read whole by every instance, without a group.
 
-Device health follows the partitions too: each writer snapshots only the devices of the
-households whose partitions it owns (it knows every registered device from the registry,
-and a household's partition from its key), tagged with the partition. A writer losing
-partitions writes their devices' health before it lets them go; one gaining partitions
-reads back the newest health written for them and snapshots them at once.
+Device health follows the partitions too (:mod:`timeseries.health_partitions`): each writer
+snapshots only the devices of the households whose partitions it owns.
 """
 
 from __future__ import annotations
@@ -17,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from contextlib import suppress
 from datetime import datetime
 
@@ -37,20 +34,18 @@ from anbu.kafka_consumers import (
     stop_consumer,
 )
 from anbu.kafka_topics import ensure_topics
-from anbu.partitioning import partition_of
 from anbu.registry_reader import RegistryChange, RegistryReader
 from anbu.timeutil import utcnow
 from config import Settings
-from timeseries.rollup import DeviceHealth, SeriesRollup
+from timeseries.health_partitions import HealthPartitions, PolicyClient
+from timeseries.rollup import SeriesRollup
 from timeseries.schema import (
-    DEVICE_HEALTH,
-    HEALTH_RP,
     REVIEW_RP,
     SERIES_OFFSETS,
     SERIES_STATUS,
     ensure_schema,
 )
-from timeseries.stored import read_counts, read_health, read_offsets
+from timeseries.stored import read_counts, seek_past_stored
 
 log = logging.getLogger(__name__)
 
@@ -77,17 +72,7 @@ class _Rebalance(ConsumerRebalanceListener):
         self.writer.take_health(assigned)
 
 
-class _PolicyClient(InfluxClient):
-    """Writes into the ``health`` retention policy (device health is kept a short time)."""
-
-    policy = HEALTH_RP
-
-    def write_lines(self, lines: Iterable[str], *, retention_policy: str | None = None) -> None:
-        """Write line protocol into :attr:`policy`."""
-        super().write_lines(lines, retention_policy=retention_policy or self.policy)
-
-
-class _ReviewClient(_PolicyClient):
+class _ReviewClient(PolicyClient):
     """Writes into the ``review`` retention policy (the weekly review's ten weeks)."""
 
     policy = REVIEW_RP
@@ -104,9 +89,6 @@ class SeriesWriter:
         self.settings = settings
         self.client = InfluxClient.from_settings(settings)
         self.buffer = BufferedWriter(self.client, settings.influx.retry_buffer_points)
-        self.health_buffer = BufferedWriter(
-            _PolicyClient.from_settings(settings), settings.influx.retry_buffer_points
-        )
         self.review_buffer = BufferedWriter(
             _ReviewClient.from_settings(settings), settings.influx.retry_buffer_points
         )
@@ -114,6 +96,7 @@ class SeriesWriter:
             settings.series.dedupe_keys, settings.series.low_battery_percent
         )
         self.rollup.mark_restart(utcnow())
+        self.health = HealthPartitions(settings, self.client, self.rollup)
         self.bad_records = 0
         self.flushes = 0
         self._stopping = asyncio.Event()
@@ -123,13 +106,6 @@ class SeriesWriter:
         self._flush_lock = asyncio.Lock()
         self.processed: dict[TopicPartition, int] = {}
         self.owner: dict[str, int] = {}  # household -> the partition its events came from
-        # device health: the partitions whose devices this writer snapshots, those whose
-        # previous owner's health is still to be read back, and the topic's partition count
-        self.health_owned: set[int] = set()
-        self._health_unseeded: set[int] = set()
-        self._partition_count = settings.kafka.topics.partitions
-        self._snapshot_now = asyncio.Event()
-        self._health_lock = asyncio.Lock()
         self.registry = RegistryReader(
             settings, self._apply_registry, client_id=f"{settings.kafka.client_id}-series-registry"
         )
@@ -158,7 +134,7 @@ class SeriesWriter:
         tasks = [
             asyncio.create_task(self.registry.run(), name="series-registry"),
             asyncio.create_task(self._flush_loop(), name="series-flush"),
-            asyncio.create_task(self._snapshot_loop(), name="series-health"),
+            asyncio.create_task(self.health.run(self.registry), name="series-health"),
         ]
         events = asyncio.create_task(
             keep_running(self._session, WHAT, self.policy), name="series-events"
@@ -174,7 +150,7 @@ class SeriesWriter:
             with suppress(Exception):
                 await self.flush()
             self.client.close()
-            self.health_buffer.client.close()
+            self.health.buffer.client.close()
             self.review_buffer.client.close()
             heartbeat.stop()
         gave_up = ended[len(tasks)]
@@ -196,7 +172,7 @@ class SeriesWriter:
         consumer.subscribe([kafka.topics.events], listener=_Rebalance(self))
         self._consumer = consumer
         # a new member may find its old partitions were another's meanwhile: read them back
-        self._let_health_go(set(self.health_owned))
+        self.health.let_go(set(self.health.owned))
         self.committer = Committer(WHAT, self.policy)
         try:
             await consumer.start()
@@ -247,90 +223,9 @@ class SeriesWriter:
             except Exception:  # noqa: BLE001 - the loop must outlive one bad flush
                 log.exception("series flush failed; retrying next interval")
 
-    async def _snapshot_loop(self) -> None:
-        interval = self.settings.series.health_snapshot_interval.total_seconds()
-        # The first snapshot names every device the registry knows.
-        await self.registry.wait_loaded(interval)
-        while True:
-            try:
-                await self.snapshot_health()
-            except Exception:  # noqa: BLE001 - the loop must outlive one failed snapshot
-                log.exception("device health snapshot failed; retrying next interval")
-            # partitions taken over are snapshotted at once, not an interval later
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self._snapshot_now.wait(), interval)
-            self._snapshot_now.clear()
-
-    def _partition_of(self, household_id: str) -> int:
-        return partition_of(household_id, self._partition_count)
-
     def take_health(self, assigned: Collection[TopicPartition]) -> None:
-        """Own the health of the devices of ``assigned``'s households from now on.
-
-        Partitions kept through the rebalance keep their state (no one else had them: the
-        group's rebalances are eager); new ones are read back from InfluxDB before their
-        devices are snapshotted, at once (:meth:`snapshot_health`).
-        """
-        topic = self.settings.kafka.topics.events
-        now_owned = {tp.partition for tp in assigned if tp.topic == topic}
-        consumer = self._consumer
-        known = consumer.partitions_for_topic(topic) if consumer is not None else None
-        if known:
-            self._partition_count = len(known)
-        self._let_health_go(self.health_owned - now_owned)
-        new = now_owned - self.health_owned
-        self.health_owned = now_owned
-        self._health_unseeded |= new
-        if new:
-            self._snapshot_now.set()
-
-    def _let_health_go(self, gone: set[int]) -> None:
-        if not gone:
-            return
-        self.health_owned -= gone
-        self._health_unseeded -= gone
-
-        def theirs(health: DeviceHealth) -> bool:
-            return self._partition_of(health.household_id) in gone
-
-        self.rollup.forget_health(theirs)
-
-    async def snapshot_health(self, only: Collection[int] | None = None) -> int:
-        """Write the health of the devices of the partitions owned (or of ``only`` of them).
-
-        Partitions just taken over are first read back from what their previous owner
-        wrote; those that cannot be read yet are left out (rather than shown as never
-        reported) and tried again next time.
-
-        Returns:
-            How many devices were written.
-        """
-        async with self._health_lock:
-            if self._health_unseeded and only is None:
-                wanted = set(self._health_unseeded)
-                try:
-                    stored = await asyncio.to_thread(
-                        read_health, self.client, wanted, self.settings.series.health_retention)
-                except InfluxError as exc:
-                    log.warning("cannot read the health of partitions taken over yet: %s", exc)
-                else:
-                    # a rebalance during the read may have taken some away again
-                    wanted &= self._health_unseeded
-                    self.rollup.seed_health(
-                        h for h in stored if self._partition_of(h.household_id) in wanted)
-                    self._health_unseeded -= wanted
-            ready = (set(only) if only is not None else self.health_owned) \
-                - self._health_unseeded
-            if not ready:
-                return 0
-            points = self.rollup.health_snapshot(utcnow(), self._partition_of, ready)
-            devices = sum(1 for p in points if p.measurement == DEVICE_HEALTH)
-            self.health_buffer.add(points)
-            written = await asyncio.to_thread(self.health_buffer.flush)
-            log.info("device health of partitions [%s]: %d devices%s",
-                     ",".join(map(str, sorted(ready))), devices,
-                     "" if written else " (InfluxDB unavailable, kept)")
-            return devices
+        """Own the health of the devices of ``assigned``'s households from now on."""
+        self.health.take(assigned, self._consumer)
 
     async def flush(self, handing_over: Collection[TopicPartition] = ()) -> bool:
         """Write what was counted, then commit the offsets it covers.
@@ -354,13 +249,13 @@ class SeriesWriter:
         if not revoked:
             return
         topic = self.settings.kafka.topics.events
-        leaving = {tp.partition for tp in revoked if tp.topic == topic} & self.health_owned
+        leaving = {tp.partition for tp in revoked if tp.topic == topic} & self.health.owned
         if leaving and self._consumer is not None:
             # the next owner reads these back (take_health): what this writer learned of
             # their devices since its last snapshot is not lost with the partitions
             try:
                 await asyncio.wait_for(
-                    self.snapshot_health(only=leaving), self.policy.commit_timeout_s * 2)
+                    self.health.snapshot(only=leaving), self.policy.commit_timeout_s * 2)
             except (TimeoutError, InfluxError) as exc:
                 log.warning("health of revoked partitions not written: %r", exc)
         if self._consumer is not None:
@@ -403,26 +298,9 @@ class SeriesWriter:
         )
 
     async def resume(self, assigned: Collection[TopicPartition]) -> None:
-        """Seek assigned partitions past what InfluxDB already counted (see :meth:`_flush`).
-
-        Kafka's committed offset can lag InfluxDB (a crash or rebalance between the write
-        and the commit); the offsets written beside the counts cannot, so they win.
-        """
-        consumer = self._consumer
-        if consumer is None or not assigned:
-            return
-        try:
-            stored = await asyncio.to_thread(read_offsets, self.client, self.settings)
-        except InfluxError as exc:
-            log.warning("cannot read stored offsets, resuming from Kafka's: %s", exc)
-            return
-        for tp in assigned:
-            offset = stored.get((tp.topic, tp.partition))
-            if offset is None:
-                continue
-            committed = await consumer.committed(tp)
-            if committed is None or offset > committed:
-                consumer.seek(tp, offset)
+        """Seek assigned partitions past what InfluxDB already counted (see :meth:`_flush`)."""
+        if self._consumer is not None and assigned:
+            await seek_past_stored(self._consumer, self.client, self.settings, assigned)
 
     async def _flush(self, handing_over: set[TopicPartition]) -> bool:
         consumer = self._consumer
@@ -462,7 +340,7 @@ class SeriesWriter:
             for tp, offset in sorted(offsets.items())
         )
         done = await asyncio.to_thread(self.buffer.flush)
-        # Health snapshots are written by snapshot_health alone (one flush at a time: two
+        # Health snapshots are written by HealthPartitions.snapshot alone (one flush at a time: two
         # threads flushing one buffer would each drop the other's batch); they hold no
         # offsets back.
         self.flushes += 1

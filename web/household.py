@@ -31,7 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from alerts.checkin_summary import call_status, call_summary
-from alerts.messages import LABELS
+from alerts.messages import Group, label
 from alerts.model import Alert
 from alerts.store import AlertStore
 from alerts.visits import (
@@ -176,8 +176,8 @@ def household_page(
     center = lookup_of(request).care_center(info.care_center_id)
     visits = list_visits(store, households=[household_id], limit=SHOWN_VISITS)
 
-    def word(group: str, key: str) -> str:
-        return LABELS[group].get(key, {}).get(lang, key)
+    def word(group: Group, key: str) -> str:
+        return label(group, key, lang)
 
     def when(moment: Any) -> str:
         return in_seoul(moment).strftime("%m-%d %H:%M") if moment is not None else ""

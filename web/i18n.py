@@ -1,4 +1,4 @@
-"""Korean and English words of every web page: one table, ``web/i18n.toml``.
+"""Korean and English words of every web page, from the one table ``anbu/i18n.toml``.
 
 The dashboards, the accounts pages, the installer app and the household page each read the
 table's ``[common]`` section and their own; device kinds, rooms, protocols and activity
@@ -9,37 +9,22 @@ cookie every page sets, then the browser's Accept-Language.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import get_args
 
 from anbu.call_schedule import DAYS, CallSchedule, day_runs
+from anbu.i18n import DEFAULT_LANG, LANGS, ROOM_CODES, Section, words
 from anbu.registry_records import DeviceKindName
 
-LANGS = ("ko", "en")
-DEFAULT_LANG = "ko"
-LANG_COOKIE = "anbu_lang"
-
-Section = Literal[
-    "dashboards", "install", "household", "device_kind", "room", "source_format", "event_kind",
-    "call_days", "call_status", "review",
+__all__ = [
+    "DEFAULT_LANG", "KINDS", "LANGS", "LANG_COOKIE", "Section", "call_status_name", "days_words",
+    "kind_name", "pick_lang", "room_name", "room_names", "schedule_words", "translator", "words",
 ]
 
-_TABLE: dict[str, dict[str, Any]] = tomllib.loads(
-    (Path(__file__).resolve().parent / "i18n.toml").read_text(encoding="utf-8")
-)
-_ROOM_CODES: dict[str, str] = _TABLE.pop("room_code")
+LANG_COOKIE = "anbu_lang"
 
 KINDS: tuple[str, ...] = get_args(DeviceKindName)
 """The registry's device kinds, in the order the installer app offers them."""
-
-
-def words(section: Section, lang: str) -> dict[str, str]:
-    """Every word of ``section`` in ``lang`` (pages also get ``[common]``; theirs win)."""
-    index = 0 if lang == "ko" else 1
-    shared = _TABLE["common"] if section in ("dashboards", "install", "household") else {}
-    return {key: pair[index] for key, pair in {**shared, **_TABLE[section]}.items()}
 
 
 def translator(lang: str, section: Section = "dashboards") -> Callable[[str], str]:
@@ -56,7 +41,7 @@ def kind_name(kind: str, lang: str) -> str:
 def room_names(lang: str) -> dict[str, str]:
     """Every stored room value known (``거실``, a demo home's code ``living``) -> ``lang``."""
     rooms = words("room", lang)
-    return {**rooms, **{code: rooms[room] for code, room in _ROOM_CODES.items()}}
+    return {**rooms, **{code: rooms[room] for code, room in ROOM_CODES.items()}}
 
 
 def room_name(room: str | None, lang: str) -> str:

@@ -10,8 +10,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from anbu.influx import InfluxClient, InfluxError
@@ -31,6 +30,14 @@ from timeseries.schema import (
     SERIES_STATUS,
     SUMMARY_FIELDS,
 )
+from web.dashboards.device_rows import (
+    DeviceRow,
+    attention_order,
+    device_rows,
+    epoch,
+    newest_per_partition,
+    tag_of,
+)
 from web.dashboards.exceptions import SeriesUnavailableError
 from web.dashboards.timerange import TimeRange
 
@@ -47,6 +54,11 @@ ACTIVITY_KIND_ORDER = (
     "robot",
     "checkin_answer",
 )
+__all__ = [
+    "ACTIVITY_KIND_ORDER", "OPEN_STATES", "DashboardQueries", "DeviceRow", "attention_order",
+    "valid_id",
+]
+
 _ID_RE = re.compile(r"^[A-Za-z0-9._:@-]{1,64}$")
 
 
@@ -58,93 +70,6 @@ def valid_id(text: str) -> bool:
 def _lit(text: str) -> str:
     """An InfluxQL string literal."""
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def _tag_of(series: dict[str, Any], values: list[Any], name: str) -> str:
-    """A column of one row of a query's ``series`` ("" when absent or null)."""
-    columns = series.get("columns", [])
-    value = values[columns.index(name)] if name in columns else None
-    return "" if value is None else str(value)
-
-
-def _newest_per_partition(rows: list[dict[str, Any]]) -> dict[str, int]:
-    """The newest snapshot time of each partition among health ``rows``.
-
-    Rows without a ``partition`` (written by a single writer before snapshots were split
-    by partition) count only when no partitioned snapshot is there.
-    """
-    newest: dict[str, int] = {}
-    for row in rows:
-        part = row.get("partition") or ""
-        newest[part] = max(newest.get(part, 0), _epoch(row["time"]))
-    if len(newest) > 1:
-        newest.pop("", None)
-    return newest
-
-
-def _epoch(stamp: Any) -> int:
-    if isinstance(stamp, int | float):
-        return int(stamp)
-    return int(datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp())
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceRow:
-    """One device's newest health, as the pages show it."""
-
-    device_id: str
-    household_id: str
-    kind: str
-    room: str | None
-    dong: str | None
-    care_center: str | None
-    online: bool
-    last_seen: int | None
-    silent_s: int | None
-    battery: float | None
-    linkquality: float | None
-    low_battery: bool
-    reporting_interval_s: int
-    snapshot_time: int
-
-    @property
-    def overdue(self) -> bool:
-        """Silent past its reporting interval, or never reported."""
-        return self.silent_s is None or self.silent_s > self.reporting_interval_s
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {
-            "device_id": self.device_id,
-            "household_id": self.household_id,
-            "kind": self.kind,
-            "room": self.room,
-            "dong": self.dong,
-            "care_center": self.care_center,
-            "online": self.online,
-            "last_seen": self.last_seen,
-            "silent_s": self.silent_s,
-            "battery": self.battery,
-            "linkquality": self.linkquality,
-            "low_battery": self.low_battery,
-            "overdue": self.overdue,
-            "reporting_interval_s": self.reporting_interval_s,
-        }
-
-
-def attention_order(row: DeviceRow) -> tuple[int, float, str]:
-    """Sort key for installers' rounds.
-
-    Never-reported and silent devices first (longest silence first), then low batteries
-    (emptiest first), then the rest.
-    """
-    if row.silent_s is None:
-        return (0, 0.0, row.device_id)
-    if row.overdue or not row.online:
-        return (1, -float(row.silent_s), row.device_id)
-    if row.low_battery:
-        return (2, row.battery if row.battery is not None else 0.0, row.device_id)
-    return (3, 0.0, row.device_id)
 
 
 class DashboardQueries:
@@ -182,7 +107,7 @@ class DashboardQueries:
         for one in series:
             for stamp, value in one.get("values", []):
                 if value is not None:
-                    key = _epoch(stamp)
+                    key = epoch(stamp)
                     values[key] = values.get(key, 0.0) + float(value) * scale
         return [round(values.get(t, 0.0), 4) for t in tr.ticks()]
 
@@ -241,7 +166,7 @@ class DashboardQueries:
         for one in series:
             tags = one.get("tags", {})
             for stamp, alert_id in one.get("values", []):
-                when = _epoch(stamp)
+                when = epoch(stamp)
                 if alert_id is None:
                     continue
                 known = newest.get(alert_id)
@@ -296,7 +221,7 @@ class DashboardQueries:
         for one in series:
             severity = one.get("tags", {}).get("severity", "?")
             for stamp, value in one.get("values", []):
-                when = _epoch(stamp)
+                when = epoch(stamp)
                 days.add(when)
                 counts[severity][when] = float(value or 0)
         ticks = sorted(days)
@@ -321,7 +246,7 @@ class DashboardQueries:
         )
         for one in series:
             for stamp, behind in one.get("values", []):
-                return {"as_of": _epoch(stamp), "behind_records": int(behind or 0)}
+                return {"as_of": epoch(stamp), "behind_records": int(behind or 0)}
         return {"as_of": None, "behind_records": None}
 
     # -- devices ------------------------------------------------------------------------
@@ -347,10 +272,10 @@ class DashboardQueries:
             for one in series
             for values in one.get("values", [])
         ]
-        snapshots = _newest_per_partition(rows)
+        snapshots = newest_per_partition(rows)
         totals = dict.fromkeys(SUMMARY_FIELDS, 0)
         for row in rows:
-            if snapshots.get(row.get("partition") or "") != _epoch(row["time"]):
+            if snapshots.get(row.get("partition") or "") != epoch(row["time"]):
                 continue
             if centers is not None and row.get("care_center") not in centers:
                 continue
@@ -387,12 +312,12 @@ class DashboardQueries:
         kept = [
             {**one, "values": [
                 values for values in one.get("values", [])
-                if wanted.get(_tag_of(one, values, "partition")) == _epoch(
-                    _tag_of(one, values, "time"))
+                if wanted.get(tag_of(one, values, "partition")) == epoch(
+                    tag_of(one, values, "time"))
             ]}
             for one in series
         ]
-        return self._device_rows(kept, centers)
+        return device_rows(kept, centers)
 
     def device_health(self, household: str) -> list[DeviceRow]:
         """The household's devices' newest health, silent and low-battery devices first."""
@@ -400,49 +325,7 @@ class DashboardQueries:
             f"SELECT * FROM {DEVICE_HEALTH_FROM} WHERE \"household\" = {_lit(household)} "
             f"AND time > now() - {int(self.health_lookback.total_seconds())}s"
         )
-        return self._device_rows(series, None)
-
-    @staticmethod
-    def _device_rows(series: list[dict[str, Any]], centers: set[str] | None) -> list[DeviceRow]:
-        newest: dict[str, dict[str, Any]] = {}
-        for one in series:
-            columns = one.get("columns", [])
-            for values in one.get("values", []):
-                row = dict(zip(columns, values, strict=False))
-                device = row.get("device")
-                if device is None:
-                    continue
-                row["time"] = _epoch(row["time"])
-                known = newest.get(device)
-                if known is None or row["time"] >= known["time"]:
-                    newest[device] = row
-        now = utcnow().timestamp()
-        rows = []
-        for device, row in newest.items():
-            if centers is not None and row.get("care_center") not in centers:
-                continue
-            last_seen = int(row["last_seen"]) if row.get("last_seen") is not None else None
-            rows.append(
-                DeviceRow(
-                    device_id=device,
-                    household_id=row.get("household") or "?",
-                    kind=row.get("kind") or "?",
-                    room=row.get("room"),
-                    dong=row.get("dong"),
-                    care_center=row.get("care_center"),
-                    online=bool(row.get("online")),
-                    last_seen=last_seen,
-                    # Silence grows between snapshots: count it up to now.
-                    silent_s=max(0, int(now - last_seen)) if last_seen is not None else None,
-                    battery=row.get("battery"),
-                    linkquality=row.get("linkquality"),
-                    low_battery=bool(row.get("low_battery")),
-                    reporting_interval_s=int(row.get("reporting_interval_s") or 3600),
-                    snapshot_time=row["time"],
-                )
-            )
-        rows.sort(key=attention_order)
-        return rows
+        return device_rows(series, None)
 
     # -- household ----------------------------------------------------------------------
 
@@ -482,7 +365,7 @@ class DashboardQueries:
             for stamp, alert_id, actor, note in one.get("values", []):
                 marks.append(
                     {
-                        "t": _epoch(stamp),
+                        "t": epoch(stamp),
                         "alert_id": alert_id,
                         "kind": tags.get("kind"),
                         "severity": tags.get("severity"),

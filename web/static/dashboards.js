@@ -14,7 +14,7 @@
     power: "#c0392b", "switch": "#7f8c8d", robot: "#27ae60", checkin_answer: "#f39c12"
   };
   var SEV_COLORS = { critical: "#c0392b", high: "#e67e22", warning: "#f1c40f", info: "#3498db" };
-  /* Activity kinds in the page's language, from the one table of words (web/i18n.toml). */
+  /* Activity kinds in the page's language, from the one table of words (anbu/i18n.toml). */
   var KIND_NAMES = JSON.parse(document.getElementById("page-words").textContent).event_kind;
   function kindName(k) { return KIND_NAMES[k] || k; }
   function seoul(ts) { return uPlot.tzDate(new Date(ts * 1e3), "Asia/Seoul"); }
