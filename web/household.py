@@ -20,16 +20,15 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from importlib.resources import files
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from alerts.api import ACTING_ROLES
 from alerts.checkin_summary import call_status, call_summary
 from alerts.messages import Group, label
 from alerts.model import Alert
@@ -50,21 +49,20 @@ from anbu.timeutil import in_seoul, utcnow
 from devices.auth import get_principal, lookup_of, optional_principal
 from devices.lookup import HouseholdInfo
 from devices.models import Contact, Household, Resident
-from devices.principals import Principal, Role, can_see_household
+from devices.principals import Principal, can_see_household
 from web.dashboards.deps import queries_of
 from web.dashboards.exceptions import SeriesUnavailableError
 from web.dashboards.pages import duration_text
 from web.dashboards.timerange import TimeRange
 from web.household_chart import build_grid, grid_svg, week_start
 from web.i18n import call_status_name, kind_name, room_name, schedule_words, words
+from web.templating import TEMPLATES
 
 router = APIRouter(tags=["inbox"])
 
-TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 PAST_ALERTS = timedelta(days=30)
 SHOWN_VISITS = 20  # the page shows the latest ones; the API lists more
 HISTORY = timedelta(days=21)  # the weeks before the shown week that make "usual"
-_PEOPLE = frozenset({Role.STAFF, Role.LEAD, Role.ADMIN})
 _STYLE_RE = re.compile(r"<style>(.*?)</style>", re.S)
 
 def _inbox_style() -> str:
@@ -145,7 +143,7 @@ def _visible_household(
     info = lookup_of(request).household(household_id)
     if (
         info is None
-        or principal.role not in _PEOPLE
+        or principal.role not in ACTING_ROLES
         or not can_see_household(principal, info.care_center_id)
     ):
         raise _not_found(household_id)
@@ -205,7 +203,7 @@ def household_page(
             "center": center,
             "current": current,
             "alerts": alerts,
-            "can_act": principal.role in _PEOPLE,
+            "can_act": principal.role in ACTING_ROLES,
             "viewer": principal.name,
             "activity": _activity(request, household_id, lang, current),
             "devices": _devices(request, household_id),

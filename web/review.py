@@ -17,16 +17,15 @@ from __future__ import annotations
 import csv
 import io
 from datetime import timedelta
-from pathlib import Path
 from typing import Annotated, NamedTuple
 from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from alerts.api import ACTING_ROLES
 from alerts.store import AlertStore
 from alerts.visits import list_visits
 from anbu.influx import InfluxClient, InfluxError
@@ -44,18 +43,17 @@ from detectors.review import (
 from devices.auth import lookup_of, optional_principal
 from devices.lookup import CareCenterInfo
 from devices.models import Household, Resident
-from devices.principals import Principal, Role, can_see_household
+from devices.principals import Principal, can_see_household
 from timeseries.exceptions import SeriesError
 from timeseries.review_input import read_rows
 from web.dashboards.deps import queries_of
 from web.dashboards.exceptions import SeriesUnavailableError
 from web.i18n import words
 from web.review_plan import HEAD, PlanRow, plan_rows, week_facts
+from web.templating import TEMPLATES
 
 router = APIRouter(tags=["inbox"])
 
-TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
-_PEOPLE = frozenset({Role.STAFF, Role.LEAD, Role.ADMIN})
 _MOST_ALERTS = 10_000  # a center's alerts of a week; far above any real week
 KEEP_JUDGED = timedelta(minutes=10)
 """How long a closed week's verdicts are reused (late events reach them after this)."""
@@ -74,7 +72,7 @@ def _center(request: Request, principal: Principal, center_id: str) -> CareCente
     center = lookup_of(request).care_center(center_id)
     if (
         center is None
-        or principal.role not in _PEOPLE
+        or principal.role not in ACTING_ROLES
         or not can_see_household(principal, center_id)
     ):
         raise _not_found(center_id)
@@ -221,7 +219,7 @@ def own_review(request: Request) -> Response:
     principal = _signed_in(request)
     if isinstance(principal, RedirectResponse):
         return principal
-    if principal.care_center_id is None or principal.role not in _PEOPLE:
+    if principal.care_center_id is None or principal.role not in ACTING_ROLES:
         raise _not_found("?")
     query = f"?{request.url.query}" if request.url.query else ""
     return RedirectResponse(

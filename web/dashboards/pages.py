@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from alerts.messages import label
 from anbu.timeutil import from_epoch, in_seoul, utcnow
@@ -25,8 +23,8 @@ from web.dashboards.timerange import PRESETS, TimeRange, parse_range
 from web.dashboards.views import devices_data, household_data, overview_data
 from web.i18n import LANG_COOKIE, kind_name, pick_lang, room_name, translator, words
 from web.install.api import INSTALLERS
+from web.templating import TEMPLATES
 
-TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent.parent / "templates")
 router = APIRouter(include_in_schema=False)
 
 SIGNIN = "/signin"  # people sign in with their account (web.accounts)
