@@ -17,6 +17,7 @@ counts, with the four counters in slots of the same object: about 0.55 KB per ho
 from __future__ import annotations
 
 from array import array
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, SupportsIndex, cast
 
 from detectors.params import DetectorParams, HouseholdConfig
@@ -119,15 +120,26 @@ class Routine(_Bytes):
     def expected(self, start: float, end: float, p: DetectorParams, cfg: HouseholdConfig) -> float:
         """Expected active slots in ``[start, end)``, quiet hours counting zero."""
         total = 0.0
+        for t, nxt, lam in self._active_spans(start, end, p, cfg):
+            total += lam * (nxt - t) / 3600.0
+        return total
+
+    def _active_spans(
+        self, start: float, end: float, p: DetectorParams, cfg: HouseholdConfig
+    ) -> Iterator[tuple[float, float, float]]:
+        """The pieces of ``[start, end)`` that count: ``(from, to, rate)``, in order.
+
+        One piece per clock hour; a piece is left out when its hour's rate is not known
+        yet or it begins in quiet hours (both count zero).
+        """
         t = start
         while t < end:
             hour = int(t // 3600)
             nxt = min(end, (hour + 1) * 3600.0)
             lam = self.rate(hour_bin(hour), p)
             if lam > 0.0 and not cfg.in_quiet(local_minute(t)):
-                total += lam * (nxt - t) / 3600.0
+                yield t, nxt, lam
             t = nxt
-        return total
 
     def crossing(
         self, start: float, p: DetectorParams, cfg: HouseholdConfig, limit: float,
@@ -143,17 +155,11 @@ class Routine(_Bytes):
             target: expected active slots to wait for, if not ``p.routine_target``.
         """
         need = p.routine_target if target is None else target
-        t = start
-        while t < limit:
-            hour = int(t // 3600)
-            nxt = min(limit, (hour + 1) * 3600.0)
-            lam = self.rate(hour_bin(hour), p)
-            if lam > 0.0 and not cfg.in_quiet(local_minute(t)):
-                gain = lam * (nxt - t) / 3600.0
-                if gain >= need:
-                    return t + need / lam * 3600.0
-                need -= gain
-            t = nxt
+        for t, nxt, lam in self._active_spans(start, limit, p, cfg):
+            gain = lam * (nxt - t) / 3600.0
+            if gain >= need:
+                return t + need / lam * 3600.0
+            need -= gain
         return None
 
     def mean_rate(self, start: float, end: float, p: DetectorParams) -> float:
