@@ -15,7 +15,15 @@ from detectors.household_devices import DeviceWatch
 from detectors.params import DetectorParams, HouseholdConfig
 from detectors.routine import Routine, local_minute
 from detectors.silences import Silences
-from detectors.text import local_clock, routine_reason, silence_reason, span_en, span_ko
+from detectors.text import (
+    away_overrun_reason,
+    inactivity_reason,
+    not_back_reason,
+    routine_reason,
+    silence_reason,
+    span_en,
+    span_ko,
+)
 
 INF = math.inf
 
@@ -59,14 +67,11 @@ class CareDeadlines(DeviceWatch):
                 nxt = min(nxt, start)
             elif base < start and now >= end + p.away_grace_s:
                 if AlertKind.AWAY_OVERRUN.value not in opened:
+                    en, ko = away_overrun_reason(end, base)
                     out = self._raise(
-                        out, AlertKind.AWAY_OVERRUN, start, end + p.away_grace_s,
-                        f"away period ended {local_clock(end)} and no activity since; last "
-                        f"activity {local_clock(base)}",
-                        f"외출·입원 기간이 {local_clock(end)}에 끝났으나 그 후 활동이 없습니다. "
-                        f"마지막 활동 {local_clock(base)}",
-                        "", {"away_start": from_epoch(start).isoformat(),
-                             "away_end": from_epoch(end).isoformat()},
+                        out, AlertKind.AWAY_OVERRUN, start, end + p.away_grace_s, en, ko, "",
+                        {"away_start": from_epoch(start).isoformat(),
+                         "away_end": from_epoch(end).isoformat()},
                     )
                     opened = self.open or {}
             elif now < end + p.away_grace_s:
@@ -90,25 +95,13 @@ class CareDeadlines(DeviceWatch):
                 usual = p.not_back_factor * (self.long_out or p.long_outing_prior_s)
                 allowed = min(max(p.not_back_floor_s, usual), p.not_back_max_s)
                 nb_at = max(self.last_door + allowed, hold)
-                if self.long_out:
-                    usual_en = f"9 in 10 of their outings end within {span_en(self.long_out)}"
-                    usual_ko = f"평소 외출의 90%는 {span_ko(self.long_out)} 이내"
-                else:
-                    usual_en = "their usual outings are not learned yet"
-                    usual_ko = "평소 외출 시간은 아직 학습 전"
                 if now >= nb_at:
                     if AlertKind.NOT_BACK.value not in opened:
+                        en, ko = not_back_reason(self.last_door, nb_at, self.long_out)
                         out = self._raise(
-                            out, AlertKind.NOT_BACK, self.last_door, nb_at,
-                            f"went out at {local_clock(self.last_door)} (entrance door, then no "
-                            f"movement inside) and not back after {span_en(nb_at - self.last_door)}"
-                            f"; {usual_en}",
-                            f"{local_clock(self.last_door)}에 외출(현관문 후 실내 움직임 "
-                            "없음)한 뒤 "
-                            f"{span_ko(nb_at - self.last_door)}째 귀가하지 않았습니다. "
-                            f"{usual_ko}",
-                            "", {"out_s": round(nb_at - self.last_door),
-                                 "usual_out_s": round(self.long_out)},
+                            out, AlertKind.NOT_BACK, self.last_door, nb_at, en, ko, "",
+                            {"out_s": round(nb_at - self.last_door),
+                             "usual_out_s": round(self.long_out)},
                         )
                 else:
                     nxt = min(nxt, nb_at)
@@ -198,15 +191,12 @@ class CareDeadlines(DeviceWatch):
                         "", {"silent_s": round(fixed_at - base), "fixed_rule_reached": True},
                     )
             elif not f_open:
+                en, ko = inactivity_reason(base, fixed_at, cfg.inactivity_s)
                 out = self._raise(
-                    out, AlertKind.INACTIVITY, base, fixed_at,
-                    f"no activity for {span_en(fixed_at - base)} since {local_clock(base)} "
-                    f"(rule: {span_en(cfg.inactivity_s)})",
-                    f"{local_clock(base)} 이후 {span_ko(fixed_at - base)} 동안 활동이 없습니다 "
-                    f"(기준 {span_ko(cfg.inactivity_s)})",
-                    "", {"silent_s": round(fixed_at - base),
-                         "rule_hours": round(cfg.inactivity_s / 3600, 2),
-                         "last_activity": from_epoch(base).isoformat()},
+                    out, AlertKind.INACTIVITY, base, fixed_at, en, ko, "",
+                    {"silent_s": round(fixed_at - base),
+                     "rule_hours": round(cfg.inactivity_s / 3600, 2),
+                     "last_activity": from_epoch(base).isoformat()},
                 )
         else:
             nxt = min(nxt, fixed_at)

@@ -15,7 +15,7 @@ from anbu.events import AlertEvent, AlertKind
 from detectors.household_alerts import AlertBook
 from detectors.params import DetectorParams
 from detectors.routine import local_minute
-from detectors.text import local_clock, span_en, span_ko
+from detectors.text import device_silent_reason, gateway_offline_reason
 
 INF = math.inf
 MAX_DEVICES = 256
@@ -105,15 +105,10 @@ class DeviceWatch(AlertBook):
             off_at = self.last_heard + p.gateway_missed * self.hb_interval
             if hnow >= off_at:
                 if AlertKind.GATEWAY_OFFLINE.value not in opened:
+                    en, ko = gateway_offline_reason(self.last_heard, off_at)
                     out = self._raise(
-                        out, AlertKind.GATEWAY_OFFLINE, self.last_heard, off_at,
-                        f"gateway silent since {local_clock(self.last_heard)}: no heartbeat for "
-                        f"{span_en(off_at - self.last_heard)}; inactivity alerts are held back "
-                        "until it is heard again",
-                        f"{local_clock(self.last_heard)} 이후 게이트웨이 신호 없음 "
-                        f"({span_ko(off_at - self.last_heard)}); 다시 연결될 때까지 무활동 "
-                        "경보를 보류합니다",
-                        "", {"silent_s": round(off_at - self.last_heard)},
+                        out, AlertKind.GATEWAY_OFFLINE, self.last_heard, off_at, en, ko, "",
+                        {"silent_s": round(off_at - self.last_heard)},
                     )
                     opened = self.open or {}
             else:
@@ -127,13 +122,10 @@ class DeviceWatch(AlertBook):
                 silent_at = dev.last_seen + p.device_silent_factor * dev.interval
                 if hnow >= silent_at:
                     if f"{AlertKind.DEVICE_SILENT.value}:{dev_id}" not in opened:
+                        en, ko = device_silent_reason(dev.kind, dev_id, dev.last_seen,
+                                                      dev.interval)
                         out = self._raise(
-                            out, AlertKind.DEVICE_SILENT, dev.last_seen, silent_at,
-                            f"{dev.kind} sensor {dev_id} silent since "
-                            f"{local_clock(dev.last_seen)} (expected every "
-                            f"{span_en(dev.interval)})",
-                            f"{dev.kind} 센서 {dev_id}: {local_clock(dev.last_seen)} 이후 보고 "
-                            f"없음 (보고 주기 {span_ko(dev.interval)})",
+                            out, AlertKind.DEVICE_SILENT, dev.last_seen, silent_at, en, ko,
                             dev_id, {"interval_s": round(dev.interval)},
                         )
                         opened = self.open or {}

@@ -155,3 +155,73 @@ def silence_reason(
                "reporting)")
         ko += f" (센서 {silent_sensors}개가 보고하지 않아 {damp:.0f}배 더 기다림)"
     return en, ko
+
+
+def away_overrun_reason(end: float, last_activity: float) -> tuple[str, str]:
+    """An away period is over and nothing has moved since."""
+    return (
+        f"away period ended {local_clock(end)} and no activity since; last "
+        f"activity {local_clock(last_activity)}",
+        f"외출·입원 기간이 {local_clock(end)}에 끝났으나 그 후 활동이 없습니다. "
+        f"마지막 활동 {local_clock(last_activity)}",
+    )
+
+
+def not_back_reason(door: float, at: float, long_out: float) -> tuple[str, str]:
+    """Out through the entrance door at ``door`` and not back at ``at``.
+
+    Args:
+        door: when the entrance door opened (then no movement inside).
+        at: the moment of the alert.
+        long_out: the learned length within which 9 in 10 outings end (0: not learned).
+    """
+    if long_out:
+        usual_en = f"9 in 10 of their outings end within {span_en(long_out)}"
+        usual_ko = f"평소 외출의 90%는 {span_ko(long_out)} 이내"
+    else:
+        usual_en = "their usual outings are not learned yet"
+        usual_ko = "평소 외출 시간은 아직 학습 전"
+    return (
+        f"went out at {local_clock(door)} (entrance door, then no "
+        f"movement inside) and not back after {span_en(at - door)}"
+        f"; {usual_en}",
+        f"{local_clock(door)}에 외출(현관문 후 실내 움직임 "
+        "없음)한 뒤 "
+        f"{span_ko(at - door)}째 귀가하지 않았습니다. "
+        f"{usual_ko}",
+    )
+
+
+def inactivity_reason(last_activity: float, at: float, rule_s: float) -> tuple[str, str]:
+    """The fixed rule: no activity for ``rule_s`` seconds."""
+    return (
+        f"no activity for {span_en(at - last_activity)} since {local_clock(last_activity)} "
+        f"(rule: {span_en(rule_s)})",
+        f"{local_clock(last_activity)} 이후 {span_ko(at - last_activity)} 동안 활동이 없습니다 "
+        f"(기준 {span_ko(rule_s)})",
+    )
+
+
+def gateway_offline_reason(last_heard: float, at: float) -> tuple[str, str]:
+    """The gateway has sent no heartbeat since ``last_heard``."""
+    return (
+        f"gateway silent since {local_clock(last_heard)}: no heartbeat for "
+        f"{span_en(at - last_heard)}; inactivity alerts are held back "
+        "until it is heard again",
+        f"{local_clock(last_heard)} 이후 게이트웨이 신호 없음 "
+        f"({span_ko(at - last_heard)}); 다시 연결될 때까지 무활동 "
+        "경보를 보류합니다",
+    )
+
+
+def device_silent_reason(
+    kind: str, device_id: str, last_seen: float, interval: float
+) -> tuple[str, str]:
+    """A sensor has not reported for several of its reporting intervals."""
+    return (
+        f"{kind} sensor {device_id} silent since "
+        f"{local_clock(last_seen)} (expected every "
+        f"{span_en(interval)})",
+        f"{kind} 센서 {device_id}: {local_clock(last_seen)} 이후 보고 "
+        f"없음 (보고 주기 {span_ko(interval)})",
+    )
