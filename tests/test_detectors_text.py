@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from detectors.text import away_overrun_reason, not_back_reason
 
 
-def _epoch(*parts: int) -> float:
-    return datetime(*parts, tzinfo=UTC).timestamp()
+def _epoch(year: int, month: int, day: int, hour: int, minute: int) -> float:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC).timestamp()
 
 
 def test_away_overrun_names_the_end_and_last_activity_in_seoul_time() -> None:
