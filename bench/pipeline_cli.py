@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from bench.options import SimulatedHouseholds
 from bench.output import Output, write_figures
 
 
@@ -38,7 +39,7 @@ def register(bench_app: typer.Typer) -> None:
 
     @bench_app.command("pipeline")
     def pipeline(
-        households: Annotated[int, typer.Option(min=1, help="Simulated households.")] = 500,
+        households: SimulatedHouseholds = 500,
         messages: Annotated[int, typer.Option(min=1000, help="MQTT messages offered.")] = 200_000,
         duration: Annotated[float, typer.Option(min=15, help="Measuring run, seconds.")] = 60.0,
         output: Output = None,

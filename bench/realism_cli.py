@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from bench.options import Seed, SimulatedDays, SimulatedHouseholds
 from bench.realism import PERIODS, THRESHOLDS_H
 
 DEFAULT_JSON = Path("bench-results/realism.json")
@@ -83,9 +84,9 @@ def register(bench_app: typer.Typer) -> None:
         real: Annotated[
             Path, typer.Option(exists=True, file_okay=False, help="Folder of real *.csv logs.")
         ],
-        households: Annotated[int, typer.Option(min=1, help="Simulated households.")] = 100,
-        days: Annotated[int, typer.Option(min=7, help="Simulated days.")] = 60,
-        seed: Annotated[int, typer.Option(help="Simulation seed.")] = 1,
+        households: SimulatedHouseholds = 100,
+        days: SimulatedDays = 60,
+        seed: Seed = 1,
         compare: Annotated[
             Path | None,
             typer.Option(help="An earlier realism.json: its simulator column is shown too."),

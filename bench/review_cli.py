@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from bench.options import Seed
 from bench.output import JsonOut, write_figures
 
 
@@ -19,7 +20,7 @@ def review(
     households: Annotated[int, typer.Option(help="Households in the district.")] = 200,
     weeks: Annotated[int, typer.Option(help="Weeks simulated.")] = 10,
     withdrawing: Annotated[int, typer.Option(help="Residents who gradually withdraw.")] = 10,
-    seed: Annotated[int, typer.Option(help="Simulation seed.")] = 1,
+    seed: Seed = 1,
     workers: Annotated[int, typer.Option(help="Processes the households are split over.")] = 2,
     real: Annotated[
         Path | None,

@@ -9,10 +9,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, NamedTuple
 
 import httpx
+import pytest
 
 from alerts.model import AlertState
 from alerts.notifiers.webhook import SIGNATURE_HEADER, sign
@@ -49,27 +50,39 @@ def register(settings: Settings, phones: dict[str, str]) -> dict[str, str]:
     return ids
 
 
-@contextmanager
-def one_alert(
-    settings: Settings,
-    provider: StandInProvider,
-    resident: tuple[str, str],
-    outcome: str | None,
-    kind: AlertKind,
-) -> Iterator[tuple[AlertService, AlertEvent]]:
-    """One household as :func:`register` makes it for ``resident`` (phone, name), the alerts
-    service running, and a high alert of ``kind`` raised for the household.
+class Called(NamedTuple):
+    """One high alert raised, and the check-in call the service asked the provider for."""
+
+    service: AlertService
+    event: AlertEvent
+    request: dict[str, Any]
+
+
+CallFor = Callable[[tuple[str, str], str | None, AlertKind], AbstractContextManager[Called]]
+
+
+@pytest.fixture
+def call_for(call_settings: Settings, provider: StandInProvider) -> CallFor:
+    """Calls ``call_for(resident, outcome, kind)``: one household as :func:`register` makes it
+    for ``resident`` (phone, name), the alerts service running, a high alert of ``kind`` raised
+    for the household, and the call request it made to the resident's phone.
 
     The provider reports ``outcome`` on calls to the resident (``None``: it stays silent).
     """
-    phone, name = resident
-    if outcome is not None:
-        provider.outcomes[phone] = outcome
-    household = register(settings, {phone: name})[phone]
-    event = make_event(household, kind, severity=Severity.HIGH)
-    with alerts_running(settings) as (service, producer):
-        producer.send(event)
-        yield service, event
+
+    @contextmanager
+    def called(resident: tuple[str, str], outcome: str | None, kind: AlertKind) -> Iterator[Called]:
+        phone, name = resident
+        if outcome is not None:
+            provider.outcomes[phone] = outcome
+        household = register(call_settings, {phone: name})[phone]
+        event = make_event(household, kind, severity=Severity.HIGH)
+        with alerts_running(call_settings) as (service, producer):
+            producer.send(event)
+            request = wait_for(lambda: provider.calls_to(phone), what="the call request")[0]
+            yield Called(service, event, request)
+
+    return called
 
 
 def closed_as_false_alarm(service: Any, alert_id: str) -> Any:
@@ -85,13 +98,10 @@ def hooks(receiver: HttpReceiver, household: str) -> list[dict[str, Any]]:
 
 
 def test_call_answered_well_closes_the_alert_as_a_false_alarm(
-    call_settings: Settings, provider: StandInProvider, http_receiver: HttpReceiver
+    call_for: CallFor, provider: StandInProvider, http_receiver: HttpReceiver
 ) -> None:
-    resident = ("010-2222-0001", "김순자")
-    kind = AlertKind.INACTIVITY
-    with one_alert(call_settings, provider, resident, "answered_well", kind) as (service, event):
-        household = event.household_id
-        call = wait_for(lambda: provider.calls_to("010-2222-0001"), what="the call request")[0]
+    with call_for(("010-2222-0001", "김순자"), "answered_well", AlertKind.INACTIVITY) as called:
+        service, event, call = called
         assert "괜찮" in call["script_ko"] and "all right" in call["script_en"]
         assert call["callback_url"].endswith("/voicebot/callback")
         alert = closed_as_false_alarm(service, event.alert_id)
@@ -101,7 +111,7 @@ def test_call_answered_well_closes_the_alert_as_a_false_alarm(
         assert labels == ["open", "checkin_requested", "false_alarm"]
         # Tier 1 was notified at once; nobody was woken at tier 2.
         time.sleep(1.5)
-        assert [h["tier"] for h in hooks(http_receiver, household)] == [1]
+        assert [h["tier"] for h in hooks(http_receiver, event.household_id)] == [1]
         # The number went to the provider only, never into the alert store.
         assert "010-2222-0001" not in json.dumps(
             [h.note for h in alert.history] + [n.target for n in alert.notifications]
@@ -120,15 +130,12 @@ def test_call_answered_well_closes_the_alert_as_a_false_alarm(
 
 
 def test_asking_for_help_makes_it_critical_and_notifies_the_next_tier(
-    call_settings: Settings, provider: StandInProvider, http_receiver: HttpReceiver
+    call_for: CallFor, http_receiver: HttpReceiver
 ) -> None:
-    resident = ("010-2222-0002", "박영호")
-    kind = AlertKind.NOT_BACK
-    with one_alert(call_settings, provider, resident, "asked_for_help", kind) as (service, event):
-        household = event.household_id
-        wait_for(lambda: provider.calls_to("010-2222-0002"), what="the call request")
+    with call_for(("010-2222-0002", "박영호"), "asked_for_help", AlertKind.NOT_BACK) as called:
+        service, event, _ = called
         second = wait_for(
-            lambda: [h for h in hooks(http_receiver, household) if h["tier"] == 2],
+            lambda: [h for h in hooks(http_receiver, event.household_id) if h["tier"] == 2],
             timeout_s=10,
             what="the tier-2 webhook",
         )[0]
@@ -172,14 +179,10 @@ def test_no_answer_escalates_at_once_and_silence_on_the_timeout(
         assert "voice-bot call: no answer; escalated to tier 2" in notes
 
 
-def test_a_forged_callback_changes_nothing_and_a_signed_one_does(
-    call_settings: Settings, provider: StandInProvider
-) -> None:
-    resident = ("010-2222-0005", "정복례")
-    kind = AlertKind.INACTIVITY_ROUTINE
+def test_a_forged_callback_changes_nothing_and_a_signed_one_does(call_for: CallFor) -> None:
     # the provider stays silent (outcome None): this test reports
-    with one_alert(call_settings, provider, resident, None, kind) as (service, event):
-        call = wait_for(lambda: provider.calls_to("010-2222-0005"), what="the call request")[0]
+    with call_for(("010-2222-0005", "정복례"), None, AlertKind.INACTIVITY_ROUTINE) as called:
+        service, event, call = called
         before = service.store.get(event.alert_id, full=True)
         body = json.dumps({"call_id": call["call_id"], "outcome": "answered_well"}).encode()
         for header in (sign(body, "not-the-secret"), "", "sha256=" + "0" * 64):
@@ -205,21 +208,18 @@ def test_a_forged_callback_changes_nothing_and_a_signed_one_does(
         assert again.json()["duplicate"] is True
 
 
+# the robot waits 1 s for an answer before the call
+@pytest.mark.parametrize("call_settings", [{"alerts.checkin_timeout": "1s"}], indirect=True)
 def test_a_household_with_a_robot_is_called_only_after_the_robot_got_no_answer(
-    make_settings: Callable[..., Settings],
-    provider: StandInProvider,
-    http_receiver: HttpReceiver,
+    call_settings: Settings, provider: StandInProvider, http_receiver: HttpReceiver
 ) -> None:
-    settings = voicebot_settings(
-        make_settings, provider, http_receiver, **{"alerts.checkin_timeout": "1s"}
-    )
-    ids = register(settings, {"010-2222-0006": "한옥자"})
+    ids = register(call_settings, {"010-2222-0006": "한옥자"})
     household = ids["010-2222-0006"]
-    with registry_session(settings, publish=True, mqtt=False) as session:
+    with registry_session(call_settings, publish=True, mqtt=False) as session:
         equipment.add_device(session, household, "robot", "anbu", f"anbu/gw-{household}/robot")
     provider.outcomes["010-2222-0006"] = "answered_well"
     event = make_event(household, AlertKind.INACTIVITY, severity=Severity.HIGH)
-    with alerts_running(settings) as (service, producer):
+    with alerts_running(call_settings) as (service, producer):
         producer.send(event)
         wait_for(lambda: provider.calls_to("010-2222-0006"), what="the call request")
         alert = closed_as_false_alarm(service, event.alert_id)

@@ -23,6 +23,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 PACKAGES = (
@@ -252,6 +254,22 @@ def test_the_project_is_read() -> None:
     assert ALLOWED_LAZY.keys() <= pairs, "an allowed lazy import that no longer exists"
 
 
+MADE_UP = {
+    "low/__init__.py": "",
+    "low/a.py": "from low.b import thing\n",
+    "low/b.py": "def thing():\n    from low import a\n",
+    "low/c.py": "import low.a\n",
+    "low/core.py": "def f():\n    from high.top import x\n",
+    "mid/__init__.py": "from .a import y\n",
+    "mid/a.py": "import low.core\nfrom side import z\n",
+    "side/__init__.py": "",
+    "high/__init__.py": "",
+    "high/top.py": "TABLE = {'x': 'mid.a'}\n",
+}
+"""A made-up project with both faults: a cycle through a lazy import (``low.a`` and
+``low.b``), and imports up (``low.core``) and sideways (``mid.a``)."""
+
+
 def _tree(root: Path, files: dict[str, str]) -> dict[str, Path]:
     for name, text in files.items():
         path = root / name
@@ -260,34 +278,25 @@ def _tree(root: Path, files: dict[str, str]) -> dict[str, Path]:
     return modules(root, {name.split("/")[0] for name in files})
 
 
-def test_a_cycle_through_a_lazy_import_is_found(tmp_path: Path) -> None:
-    known = _tree(tmp_path, {
-        "low/__init__.py": "",
-        "low/a.py": "from low.b import thing\n",
-        "low/b.py": "def thing():\n    from low import a\n",
-        "low/c.py": "import low.a\n",
-    })
-    found = imports(known)
+@pytest.fixture
+def made_up(tmp_path: Path) -> dict[str, Path]:
+    """:data:`MADE_UP` written under ``tmp_path``; its modules by name."""
+    return _tree(tmp_path, MADE_UP)
+
+
+def test_a_cycle_through_a_lazy_import_is_found(made_up: dict[str, Path]) -> None:
+    found = imports(made_up)
     assert module_cycles(found, {}) == [["low.a", "low.b"]]
     # Listing the lazy import with a reason is what lets it stand.
     assert module_cycles(found, {("low.b", "low.a"): "test"}) == []
 
 
-def test_an_import_up_or_sideways_is_found(tmp_path: Path) -> None:
-    known = _tree(tmp_path, {
-        "low/__init__.py": "",
-        "low/core.py": "def f():\n    from high.top import x\n",
-        "mid/__init__.py": "from .a import y\n",
-        "mid/a.py": "import low.core\nfrom side import z\n",
-        "side/__init__.py": "",
-        "high/__init__.py": "",
-        "high/top.py": "TABLE = {'x': 'mid.a'}\n",
-    })
+def test_an_import_up_or_sideways_is_found(made_up: dict[str, Path]) -> None:
     units: dict[str, tuple[int, tuple[str, ...]]] = {
         "low": (0, ("low",)), "mid": (1, ("mid",)), "side": (1, ("side",)),
         "high": (2, ("high",)),
     }
-    found = imports(known, [("high.top", "TABLE", "high.top")])
+    found = imports(made_up, [("high.top", "TABLE", "high.top")])
     assert wrong_way(found, units) == [
         "low.core:2 lazy imports high.top (high is above low)",
         "mid.a:2 imports side (side is beside mid)",

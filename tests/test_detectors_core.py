@@ -8,6 +8,7 @@ from typing import Any
 
 from anbu.events import (
     AlertAction,
+    AlertEvent,
     AlertKind,
     DeviceEvent,
     EventKind,
@@ -19,6 +20,7 @@ from anbu.events import (
 from anbu.registry_records import AwayPeriod, GatewayRecord, HouseholdRecord
 from anbu.timeutil import SEOUL
 from detectors.backtest import Row, make_engine, run_backtest
+from detectors.engine import Engine
 from detectors.params import DetectorParams
 from tests.kit.detector_rows import HH, RATES, at, kinds, routine_rows, run
 
@@ -74,28 +76,34 @@ def test_cold_start_uses_the_fixed_rule() -> None:
     assert alerts[0].raised_at.timestamp() < at(2, 9 + 50 / 60) + 12 * 3600
 
 
-def test_activity_resolves_and_a_checkin_answer_is_recorded_as_such() -> None:
+def silent_since_ten() -> tuple[Engine, list[AlertEvent]]:
+    """An engine that learned two weeks of routine, then saw nothing after 10:00 on the last
+    day; by 12:00 it has raised the routine inactivity alert (asserted here).
+
+    Returns:
+        the engine and the alerts it raised.
+    """
     engine = make_engine(params=RATES)
-    stop = at(14, 10)
-    alerts = run(engine, routine_rows(range(0, 15), stop_at=stop), until=at(14, 12))
+    alerts = run(engine, routine_rows(range(0, 15), stop_at=at(14, 10)), until=at(14, 12))
     assert kinds(alerts) == [("inactivity_routine", "raise")]
+    return engine, alerts
+
+
+def test_activity_resolves_and_a_checkin_answer_is_recorded_as_such() -> None:
+    engine, alerts = silent_since_ten()
     answer = engine.observe(HH, "robot-1", "checkin_answer", 1.0, at(14, 12.5), "req-42")
     assert answer is not None and kinds(answer) == [("inactivity_routine", "resolve")]
     assert answer[0].alert_id == alerts[0].alert_id
     assert answer[0].details["resolved_by"] == "checkin_answer"
     assert answer[0].details["request_id"] == "req-42"
 
-    engine2 = make_engine(params=RATES)
-    run(engine2, routine_rows(range(0, 15), stop_at=stop), until=at(14, 12))
+    engine2, _ = silent_since_ten()
     moved = engine2.observe(HH, "motion-1", "motion", 1.0, at(14, 12.5))
     assert moved is not None and moved[0].details["resolved_by"] == "activity"
 
 
 def test_a_not_ok_checkin_answer_keeps_the_alert_open_and_raises_an_sos() -> None:
-    engine = make_engine(params=RATES)
-    stop = at(14, 10)
-    alerts = run(engine, routine_rows(range(0, 15), stop_at=stop), until=at(14, 12))
-    assert kinds(alerts) == [("inactivity_routine", "raise")]
+    engine, _ = silent_since_ten()
     answer = engine.observe(HH, "robot-1", "checkin_answer", 0.0, at(14, 12.5), "req-43")
     assert answer is not None and kinds(answer) == [("sos", "raise")]
     assert answer[0].severity is Severity.CRITICAL

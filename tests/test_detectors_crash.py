@@ -14,18 +14,7 @@ from anbu.registry_records import HouseholdRecord
 from config import Settings
 from detectors.backtest import run_backtest
 from detectors.offsets import progress_key
-from tests.kit.detector_worker import (
-    DAYS,
-    START,
-    AlertReader,
-    Worker,
-    batches,
-    drip,
-    flatten,
-    pairs_of,
-    produce,
-    resident,
-)
+from tests.kit import detector_worker as dw
 
 RATE = 150
 """Event records a second in the live stream: the 3,900 records after the head take 26 s (39 s
@@ -40,16 +29,16 @@ def burst() -> list[Any]:
     for n in range(10):
         hh = f"hh-{n}"
         # 10 h silences (the silences model alerts 5-10 h into one), back by 22:00
-        households[hh] = resident(hh, DAYS - 1, 480 + 30 * n, min(1080 + 30 * n, 1320))
-    households["hh-silent"] = resident("hh-silent", DAYS - 1, 600, None)
+        households[hh] = dw.resident(hh, dw.DAYS - 1, 480 + 30 * n, min(1080 + 30 * n, 1320))
+    households["hh-silent"] = dw.resident("hh-silent", dw.DAYS - 1, 600, None)
     stream = sorted((e for evs in households.values() for e in evs), key=lambda e: e.event_time)
-    moment = START + timedelta(days=DAYS - 1, hours=20)
+    moment = dw.START + timedelta(days=dw.DAYS - 1, hours=20)
     sos = SosEvent(household_id="hh-0", device_id="btn-0", cause=SosCause.BUTTON,
                    event_time=moment, receive_time=moment, source_format=SourceFormat.ANBU,
                    idempotency_key="sos-crash")
     registry = [HouseholdRecord(household_id=hh, care_center_id="cc-1", dong="d")
                 for hh in households]
-    return [*registry, *batches(stream), sos]
+    return [*registry, *dw.batches(stream), sos]
 
 
 class Progress:
@@ -80,7 +69,7 @@ class Progress:
                     self.saved[m.key] = int(m.value) + 1
         return sum(self.saved.values())
 
-    def wait_beyond(self, count: int, timeout: float, worker: Worker) -> int:
+    def wait_beyond(self, count: int, timeout: float, worker: dw.Worker) -> int:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             assert worker.proc is not None and worker.proc.poll() is None, \
@@ -96,20 +85,20 @@ class Progress:
 
 
 def test_a_worker_killed_mid_burst_loses_no_alert(
-    det_settings: Settings, worker: Worker
+    det_settings: Settings, worker: dw.Worker
 ) -> None:
     records = burst()
-    expected = pairs_of(run_backtest(flatten(records)))
+    expected = dw.pairs_of(run_backtest(dw.flatten(records)))
     assert len(expected) >= 20
     events_records = sum(1 for r in records if isinstance(r, DeviceEvent | EventBatch))
 
-    reader = AlertReader(det_settings)
+    reader = dw.AlertReader(det_settings)
     progress = Progress(det_settings)
     head = sum(1 for r in records if isinstance(r, HouseholdRecord)) + events_records // 10
-    dripping = threading.Thread(target=drip, args=(det_settings, records[head:], RATE),
+    dripping = threading.Thread(target=dw.drip, args=(det_settings, records[head:], RATE),
                                 daemon=True)
     try:
-        produce(det_settings, records[:head])
+        dw.produce(det_settings, records[:head])
         worker.start()
         dripping.start()
         # the stream arrives live; the worker is killed in the learning weeks, a while after

@@ -157,20 +157,27 @@ def test_compacting_the_deadline_queue_reads_packed_households_without_unpacking
     assert all(dues[hid] == engine.households[hid].due for hid in HOUSEHOLDS)
 
 
+T = at(0, 9)  # 09:00 on the first day, when the packing tests see their households
+
+
+def one_hot() -> Engine:
+    """An engine that keeps one household unpacked: each new one packs the one before."""
+    return make_engine(params=DetectorParams(hot_households=1))
+
+
 def test_a_household_that_cannot_be_packed_stays_watched_and_blocks_no_other(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    engine = make_engine(params=DetectorParams(hot_households=1))
-    t = at(0, 9)
-    engine.observe("hh-big", "door-1", "door", 1.0, t)
+    engine = one_hot()
+    engine.observe("hh-big", "door-1", "door", 1.0, T)
     # a device id no packed form can hold (ids are at most 64 characters in practice)
-    engine.households["hh-big"].register_device("x" * 70_000, "door", 3600.0, False, t)
+    engine.households["hh-big"].register_device("x" * 70_000, "door", 3600.0, False, T)
     for i, hh in enumerate(("hh-a", "hh-b", "hh-c")):
-        engine.observe(hh, "motion", "motion", 1.0, t + i)  # each evicts the oldest
+        engine.observe(hh, "motion", "motion", 1.0, T + i)  # each evicts the oldest
     assert "cannot be packed" in caplog.text
     assert "hh-big" in engine.households.hot  # kept as an object, state intact
     assert {"hh-a", "hh-b"} <= set(engine.households.cold)  # the others were packed
-    sos = engine.sos("hh-new", "button-1", "button", t + 10)
+    sos = engine.sos("hh-new", "button-1", "button", T + 10)
     assert sos and sos[0].kind.value == "sos"
 
     rt = Runtime(DetectorParams(), partitions=1)
@@ -183,14 +190,13 @@ def test_a_household_that_cannot_be_packed_stays_watched_and_blocks_no_other(
 def test_unreadable_packed_bytes_start_the_household_afresh_instead_of_failing_it(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    engine = make_engine(params=DetectorParams(hot_households=1))
-    t = at(0, 9)
-    engine.observe("hh-a", "motion", "motion", 1.0, t)
-    engine.observe("hh-b", "motion", "motion", 1.0, t)  # packs hh-a
+    engine = one_hot()
+    engine.observe("hh-a", "motion", "motion", 1.0, T)
+    engine.observe("hh-b", "motion", "motion", 1.0, T)  # packs hh-a
     engine.households.cold["hh-a"] = engine.households.cold["hh-a"][:-5]
-    engine.observe("hh-a", "motion", "motion", 1.0, t + 60)
+    engine.observe("hh-a", "motion", "motion", 1.0, T + 60)
     assert "unreadable, starting it afresh" in caplog.text
-    assert engine.households["hh-a"].last_activity == t + 60
+    assert engine.households["hh-a"].last_activity == T + 60
 
 
 def test_a_household_remembers_a_bounded_number_of_unregistered_devices() -> None:

@@ -28,6 +28,8 @@ from anbu.partitioning import partition_of
 from anbu.registry_records import GatewayRecord, HouseholdRecord
 from anbu.timeutil import utcnow
 from config import Settings
+from detectors.params import DetectorParams
+from detectors.runtime import Runtime
 from testkit.polling import wait_for
 from testkit.services import RunningService
 from tests.kit.detector_worker import AlertReader, Worker, dead_letters, event, produce
@@ -49,6 +51,14 @@ def on_partition(prefix: str, partition: int, partitions: int) -> str:
     return f"{prefix}-{n}"
 
 
+WALL = 1_800_000_000.0
+"""Where the runtime tests' wall clock stands still (2027-01-15)."""
+
+
+def stopped_clock_runtime() -> Runtime:
+    """A one-partition runtime whose wall clock stands at :data:`WALL`, refusing any record
+    with an event more than 420 s (7 min) ahead of it."""
+    return Runtime(DetectorParams(), 1, wall=lambda: WALL, max_ahead_s=420.0)
 
 
 def test_a_record_a_year_ahead_is_dead_lettered_and_moves_no_clock(
@@ -164,24 +174,21 @@ def test_the_runtime_refuses_a_record_with_any_event_too_far_ahead_before_applyi
     import math
 
     from detectors.exceptions import EventTimeAheadError
-    from detectors.params import DetectorParams
-    from detectors.runtime import Runtime
 
-    wall = 1_800_000_000.0
-    rt = Runtime(DetectorParams(), 1, wall=lambda: wall, max_ahead_s=420.0)
-    ok = (wall + 419.0, "hh-1", "m", "motion", 1.0, None)
+    rt = stopped_clock_runtime()
+    ok = (WALL + 419.0, "hh-1", "m", "motion", 1.0, None)
     rt.apply_events(0, [ok])  # within the limit: taken (the control)
     engine = rt.states[0].engine
-    assert engine.now == wall + 419.0 and "hh-1" in engine.households
-    far = (wall + 421.0, "hh-2", "m", "motion", 1.0, None)
+    assert engine.now == WALL + 419.0 and "hh-1" in engine.households
+    far = (WALL + 421.0, "hh-2", "m", "motion", 1.0, None)
     with pytest.raises(EventTimeAheadError) as caught:
-        rt.apply_events(0, [(wall, "hh-2", "m", "motion", 1.0, None), far])
-    assert caught.value.household_id == "hh-2" and caught.value.event_time == wall + 421.0
+        rt.apply_events(0, [(WALL, "hh-2", "m", "motion", 1.0, None), far])
+    assert caught.value.household_id == "hh-2" and caught.value.event_time == WALL + 421.0
     # nothing of the refused record was applied, not even its event in time
-    assert engine.now == wall + 419.0 and "hh-2" not in engine.households
+    assert engine.now == WALL + 419.0 and "hh-2" not in engine.households
     # a clock ahead of the wall clock keeps health on the wall clock; a backlog has none
-    assert rt.health_now(engine) == wall
-    engine.now = wall - 3600.0
+    assert rt.health_now(engine) == WALL
+    engine.now = WALL - 3600.0
     assert rt.health_now(engine) == -math.inf
 
 
@@ -235,12 +242,9 @@ def test_a_batch_loses_only_its_events_too_far_ahead(det_settings: Settings,
 def test_the_runtime_applies_a_batch_but_its_events_too_far_ahead() -> None:
     from anbu.events import EventBatch
     from detectors.fastparse import fast_events
-    from detectors.params import DetectorParams
-    from detectors.runtime import Runtime
 
-    wall = 1_800_000_000.0
-    rt = Runtime(DetectorParams(), 1, wall=lambda: wall, max_ahead_s=420.0)
-    at = datetime.fromtimestamp(wall).astimezone()
+    rt = stopped_clock_runtime()
+    at = datetime.fromtimestamp(WALL).astimezone()
     good = [event("hh-1", "m", EventKind.MOTION, 1, at + timedelta(seconds=419))]
     raw = EventBatch(events=good).to_json()
     events = fast_events(raw)
@@ -256,7 +260,7 @@ def test_the_runtime_applies_a_batch_but_its_events_too_far_ahead() -> None:
     assert EventBatch.from_json(letter.payload.encode()).events == [far]
     engine = rt.states[0].engine
     # hh-2's event in time was applied; the one ahead moved no clock
-    assert "hh-2" in engine.households and engine.now == wall + 419.0
+    assert "hh-2" in engine.households and engine.now == WALL + 419.0
     # a record of only refused events is dead-lettered as it came
     raw = far.to_json()
     events = fast_events(raw)
@@ -275,8 +279,6 @@ def test_the_clock_waits_for_kafka_at_most_outage_max_freeze(
     from anbu.stack.services import free_port
     from config import load_settings
     from detectors.outage import KafkaOutage
-    from detectors.params import DetectorParams
-    from detectors.runtime import Runtime
 
     settings = load_settings(None, {"detectors.outage_max_freeze": "1s"})
     rt = Runtime(DetectorParams.from_settings(settings.detectors), 1)

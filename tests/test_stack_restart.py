@@ -19,17 +19,7 @@ import httpx
 import pytest
 
 from config import Settings
-from tests.kit.up import (
-    Gateway,
-    Webhooks,
-    anbu,
-    ctrl_c,
-    event_keys,
-    start_up,
-    up_env,
-    up_settings,
-    wait_all_running,
-)
+from tests.kit import up as up_kit
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -41,18 +31,18 @@ waits for one before the restart and one after)."""
 
 def _household(env: dict[str, str], tag: str) -> tuple[str, str, str, str]:
     """A household with a gateway, a motion sensor and an SOS button; their ids and topics."""
-    result = anbu(
+    result = up_kit.anbu(
         env, "devices", "add-household", "--center", "cc-rst", "--dong", "Seogyo",
         "--inactivity-hours", str(INACTIVITY_HOURS), "--no-checkin",
     )
     assert result.returncode == 0, result.stderr
     household = result.stdout.strip().splitlines()[-1]
     # A long heartbeat interval: the stack's own downtime must not read as a gateway outage.
-    result = anbu(env, "devices", "add-gateway", household, "--heartbeat-interval-s", "3600")
+    result = up_kit.anbu(env, "devices", "add-gateway", household, "--heartbeat-interval-s", "3600")
     assert result.returncode == 0, result.stderr
     gateway = result.stdout.split("gateway:")[1].split()[0]
     for kind in ("motion", "button"):
-        result = anbu(
+        result = up_kit.anbu(
             env, "devices", "add-device", household, "--kind", kind, "--format",
             "zigbee2mqtt", "--topic", f"zigbee2mqtt/{tag}_{kind}", "--id", f"{tag}-{kind}",
             "--gateway", gateway,
@@ -61,10 +51,10 @@ def _household(env: dict[str, str], tag: str) -> tuple[str, str, str, str]:
     return household, gateway, f"zigbee2mqtt/{tag}_motion", f"zigbee2mqtt/{tag}_button"
 
 
-def _until_forwarded(settings: Settings, gateway: Gateway, gateway_id: str) -> None:
+def _until_forwarded(settings: Settings, gateway: up_kit.Gateway, gateway_id: str) -> None:
     """Send heartbeats until one of the gateway's is in Kafka."""
     deadline = time.monotonic() + 90
-    while not event_keys(settings, {gateway_id}, 1, 2):
+    while not up_kit.event_keys(settings, {gateway_id}, 1, 2):
         assert time.monotonic() < deadline, "the bridge forwarded no heartbeat"
         gateway.heartbeat()
 
@@ -96,7 +86,7 @@ def _wait_alerts(url: str, token: str, household: str, kinds: set[str]) -> dict[
     pytest.fail(f"open alerts of {household}: {found}, wanted {kinds}")
 
 
-def _raised(hooks: Webhooks, alert_ids: Iterable[str]) -> dict[str, int]:
+def _raised(hooks: up_kit.Webhooks, alert_ids: Iterable[str]) -> dict[str, int]:
     """How many first-tier notifications the webhook got for each of the alerts."""
     bodies: list[dict[str, Any]] = list(hooks.bodies)
     return {
@@ -108,7 +98,7 @@ def _raised(hooks: Webhooks, alert_ids: Iterable[str]) -> dict[str, int]:
     }
 
 
-def _wait_raised(hooks: Webhooks, alert_ids: Iterable[str]) -> dict[str, int]:
+def _wait_raised(hooks: up_kit.Webhooks, alert_ids: Iterable[str]) -> dict[str, int]:
     deadline = time.monotonic() + 60
     counts = _raised(hooks, alert_ids)
     while time.monotonic() < deadline and 0 in counts.values():
@@ -119,25 +109,27 @@ def _wait_raised(hooks: Webhooks, alert_ids: Iterable[str]) -> dict[str, int]:
 
 def test_ctrl_c_and_up_again_keeps_events_and_open_alerts(tmp_path: Path) -> None:
     started = time.monotonic()
-    hooks = Webhooks()
+    hooks = up_kit.Webhooks()
     data_dir = tmp_path / "var"
-    env = up_env(data_dir, hooks.url)
-    settings = up_settings(env)
+    env = up_kit.up_env(data_dir, hooks.url)
+    settings = up_kit.up_settings(env)
     web = f"http://127.0.0.1:{env['ANBU_WEB__PORT']}"
     log = tmp_path / "up.log"
-    gateway: Gateway | None = None
-    up = start_up(env, tmp_path, log)
+    gateway: up_kit.Gateway | None = None
+    up = up_kit.start_up(env, tmp_path, log)
     try:
-        wait_all_running(env, 240)
-        result = anbu(env, "devices", "add-center", "cc-rst", "Restart Center", "--dong", "Seogyo")
+        up_kit.wait_all_running(env, 240)
+        result = up_kit.anbu(
+            env, "devices", "add-center", "cc-rst", "Restart Center", "--dong", "Seogyo"
+        )
         assert result.returncode == 0, result.stderr
         first, gw_first, motion, button = _household(env, "first")
         second, gw_second, motion_second, button_second = _household(env, "second")
-        result = anbu(env, "devices", "token", "create", "--role", "operator")
+        result = up_kit.anbu(env, "devices", "token", "create", "--role", "operator")
         assert result.returncode == 0, result.stderr
         token = result.stdout.strip().splitlines()[-1]
 
-        gateway = Gateway(settings, gw_first)
+        gateway = up_kit.Gateway(settings, gw_first)
         # The bridge follows the registry: wait until it forwards the first household's events.
         _until_forwarded(settings, gateway, gw_first)
         for n in range(MOTIONS):
@@ -145,9 +137,9 @@ def test_ctrl_c_and_up_again_keeps_events_and_open_alerts(tmp_path: Path) -> Non
             gateway.client.publish(motion, payload, qos=1).wait_for_publish(30)
         gateway.client.publish(button, b'{"action":"single"}', qos=1).wait_for_publish(30)
         # Each message is two events (motion and battery), keyed "<message key>:<reading>".
-        motion_keys = event_keys(settings, {"first-motion"}, 2 * MOTIONS, 60)
+        motion_keys = up_kit.event_keys(settings, {"first-motion"}, 2 * MOTIONS, 60)
         assert len({key.partition(":")[0] for key in motion_keys}) == MOTIONS, motion_keys
-        before = event_keys(settings, {gw_first, "first-motion"}, 2 * MOTIONS, 10)
+        before = up_kit.event_keys(settings, {gw_first, "first-motion"}, 2 * MOTIONS, 10)
         opened = _wait_alerts(web, token, first, {"sos", "inactivity"})
         assert _wait_raised(hooks, opened) == dict.fromkeys(opened, 1), hooks.bodies
         gateway.close()
@@ -155,19 +147,19 @@ def test_ctrl_c_and_up_again_keeps_events_and_open_alerts(tmp_path: Path) -> Non
     finally:
         if gateway is not None:
             gateway.close()
-        code = ctrl_c(up)
+        code = up_kit.ctrl_c(up)
     assert code == 0, log.read_text()[-3000:]
     stopped = time.monotonic()
 
-    up = start_up(env, tmp_path, log)
+    up = up_kit.start_up(env, tmp_path, log)
     try:
-        wait_all_running(env, 240)
+        up_kit.wait_all_running(env, 240)
         restarted = time.monotonic()
-        after = event_keys(settings, {gw_first, "first-motion"}, len(before), 60)
+        after = up_kit.event_keys(settings, {gw_first, "first-motion"}, len(before), 60)
         assert before <= after, f"{len(before - after)} events lost"
         # Positive control: the restarted stack takes new telemetry, and raises and notifies
         # a new SOS (SOS lane) and a new inactivity alert (main lane, behind any replay).
-        gateway = Gateway(settings, gw_second)
+        gateway = up_kit.Gateway(settings, gw_second)
         # Only once the bridge is subscribed again: Mosquitto 2.0.11 drops what is published
         # to a shared subscription between its own restart and the bridge's reconnection.
         _until_forwarded(settings, gateway, gw_second)
@@ -175,7 +167,7 @@ def test_ctrl_c_and_up_again_keeps_events_and_open_alerts(tmp_path: Path) -> Non
         payload = b'{"occupancy":true,"illuminance_lux":1,"battery":100}'
         gateway.client.publish(motion_second, payload, qos=1).wait_for_publish(30)
         gateway.client.publish(button_second, b'{"action":"single"}', qos=1).wait_for_publish(30)
-        assert len(event_keys(settings, {"second-motion"}, 2, 60)) == 2
+        assert len(up_kit.event_keys(settings, {"second-motion"}, 2, 60)) == 2
         control = _wait_alerts(web, token, second, {"sos", "inactivity"})
         assert _wait_raised(hooks, control) == dict.fromkeys(control, 1), hooks.bodies
         # The worker and the alerts service have caught up on both lanes (they notified the
@@ -191,6 +183,6 @@ def test_ctrl_c_and_up_again_keeps_events_and_open_alerts(tmp_path: Path) -> Non
     finally:
         if gateway is not None:
             gateway.close()
-        code = ctrl_c(up)
+        code = up_kit.ctrl_c(up)
         hooks.server.close()
     assert code == 0, log.read_text()[-3000:]

@@ -110,10 +110,15 @@ def voicebot_settings(
 
 @pytest.fixture
 def call_settings(
-    make_settings: Callable[..., Settings], provider: StandInProvider, http_receiver: HttpReceiver
+    request: pytest.FixtureRequest,
+    make_settings: Callable[..., Settings],
+    provider: StandInProvider,
+    http_receiver: HttpReceiver,
 ) -> Settings:
-    """:func:`voicebot_settings` for this test's ``provider`` and ``http_receiver``."""
-    return voicebot_settings(make_settings, provider, http_receiver)
+    """:func:`voicebot_settings` for this test's ``provider`` and ``http_receiver``; a test
+    parametrised with ``indirect=True`` passes more dotted overrides as the parameter."""
+    extra: dict[str, Any] = getattr(request, "param", {})
+    return voicebot_settings(make_settings, provider, http_receiver, **extra)
 
 
 class ShiftedClock:
