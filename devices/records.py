@@ -17,18 +17,23 @@ from anbu.registry_records import (
 )
 from devices.models import CareCenter, Contact, Device, Gateway, Household
 
-R = TypeVar("R", bound=BaseModel)
+M = TypeVar("M", bound=BaseModel)
 
 
-def published(record: type[R], row: Any, **given: Any) -> R:
-    """The ``record`` of a registry row: its columns named like the record's fields, then ``given``.
+def from_row(model: type[M], row: Any, **given: Any) -> M:
+    """A ``model`` of a registry row: its columns named like the model's fields, then ``given``.
 
-    Only the record's own fields are read, so a record publishes what it declares and no more
-    (the row's personal data has no field there). The values are validated as in the
-    record's constructor; ``retired`` comes from ``retired_at``.
+    Only the model's own fields are read, so a published record or an API answer holds what
+    it declares and no more (the row's personal data has no field there). The values are
+    validated as in the model's constructor.
     """
-    values = {name: getattr(row, name) for name in record.model_fields if hasattr(row, name)}
-    return record.model_validate({**values, "retired": row.retired_at is not None, **given})
+    values = {name: getattr(row, name) for name in model.model_fields if hasattr(row, name)}
+    return model.model_validate({**values, **given})
+
+
+def published(record: type[M], row: Any, **given: Any) -> M:
+    """The published ``record`` of a registry row: :func:`from_row`, retired if retired_at."""
+    return from_row(record, row, retired=row.retired_at is not None, **given)
 
 
 def center_record(row: CareCenter) -> CareCenterRecord:
