@@ -11,9 +11,23 @@ from pydantic_settings import NoDecode
 
 
 class Section(BaseModel):
-    """The base of every settings section: frozen, and no key it does not know."""
+    """The base of every settings section: frozen, and no key it does not know.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    A setting's description is the docstring under it (pydantic's attribute docstrings),
+    folded to one line as if it were written on one.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """Fold the line breaks of multi-line docstrings out of the descriptions."""
+        super().__pydantic_init_subclass__(**kwargs)
+        wrapped = [f for f in cls.model_fields.values() if f.description and "\n" in f.description]
+        for field in wrapped:
+            field.description = " ".join((field.description or "").split())
+        if wrapped:
+            cls.model_rebuild(force=True)  # the JSON schema is built from the descriptions
 
 
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")

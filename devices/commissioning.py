@@ -7,6 +7,7 @@ is what they must never miss.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from anbu.timeutil import utcnow
 from devices.models import Device, Gateway, Household
+from devices.records import from_row
 from devices.service import get_row
 
 
@@ -63,12 +65,22 @@ class CheckResult(BaseModel):
 _KO = {"ok": "정상", "never": "설치 후 보고 없음", "overdue": "보고 지연"}
 
 
-def _status(last: datetime | None, since: datetime, interval_s: float, now: datetime) -> str:
+def _report(
+    last: datetime | None, since: datetime, interval_s: float, now: datetime
+) -> dict[str, Any]:
+    """The report-status fields a device and a gateway check share."""
     if last is None or last < since:
-        return "never"
-    if (now - last).total_seconds() > interval_s:
-        return "overdue"
-    return "ok"
+        status = "never"
+    elif (now - last).total_seconds() > interval_s:
+        status = "overdue"
+    else:
+        status = "ok"
+    return {
+        "last_seen_at": last,
+        "reported_since_install": status != "never",
+        "status": status,
+        "status_ko": _KO[status],
+    }
 
 
 def check_household(
@@ -87,21 +99,9 @@ def check_household(
         .where(Device.household_id == household_id, Device.retired_at.is_(None))
         .order_by(Device.room, Device.id)
     ):
-        status = _status(d.last_seen_at, d.installed_at, d.reporting_interval_s, now)
-        devices.append(
-            DeviceCheck(
-                device_id=d.id,
-                kind=d.kind,
-                room=d.room,
-                mqtt_topic=d.mqtt_topic,
-                installed_at=d.installed_at,
-                last_seen_at=d.last_seen_at,
-                reported_since_install=status != "never",
-                silent_s=(now - d.last_seen_at).total_seconds() if d.last_seen_at else None,
-                status=status,
-                status_ko=_KO[status],
-            )
-        )
+        report = _report(d.last_seen_at, d.installed_at, d.reporting_interval_s, now)
+        silent_s = (now - d.last_seen_at).total_seconds() if d.last_seen_at else None
+        devices.append(from_row(DeviceCheck, d, device_id=d.id, silent_s=silent_s, **report))
     gateways = []
     for g in session.scalars(
         select(Gateway)
@@ -109,17 +109,8 @@ def check_household(
         .order_by(Gateway.id)
     ):
         # Heartbeats are frequent; three missed ones mean the gateway is offline.
-        status = _status(g.last_seen_at, g.created_at, 3 * g.heartbeat_interval_s, now)
-        gateways.append(
-            GatewayCheck(
-                gateway_id=g.id,
-                created_at=g.created_at,
-                last_seen_at=g.last_seen_at,
-                reported_since_install=status != "never",
-                status=status,
-                status_ko=_KO[status],
-            )
-        )
+        report = _report(g.last_seen_at, g.created_at, 3 * g.heartbeat_interval_s, now)
+        gateways.append(GatewayCheck(gateway_id=g.id, created_at=g.created_at, **report))
     bad = [d.device_id for d in devices if d.status != "ok"]
     bad += [g.gateway_id for g in gateways if g.status != "ok"]
     ok = not bad and bool(devices)

@@ -35,6 +35,7 @@ from devices.service import (
     check_free,
     flush_new,
     get_row,
+    patched,
     retire_row,
 )
 
@@ -82,8 +83,7 @@ def rotate_gateway_password(session: Session, gateway_id: str) -> tuple[Gateway,
 
 def update_gateway(session: Session, gateway_id: str, patch: GatewayPatch) -> Gateway:
     """Change a gateway's heartbeat interval."""
-    changes = patch.model_dump(exclude_unset=True)  # what the caller sent: null clears
-    row = get_row(session, Gateway, gateway_id)
+    row, changes = patched(session, Gateway, gateway_id, patch)
     if changes.get("heartbeat_interval_s") is not None:
         row.heartbeat_interval_s = checked(
             HeartbeatInterval, changes["heartbeat_interval_s"], "heartbeat_interval_s")
@@ -167,8 +167,7 @@ def add_device(
 
 def update_device(session: Session, device_id: str, patch: DevicePatch) -> Device:
     """Change a device's room, interval, topic or gateway (kind changes need a replacement)."""
-    changes = patch.model_dump(exclude_unset=True)  # what the caller sent: null clears
-    row = get_row(session, Device, device_id)
+    row, changes = patched(session, Device, device_id, patch)
     if row.retired_at is not None:
         raise Conflict(f"device {device_id!r} is retired")
     if changes.get("mqtt_topic") is not None and changes["mqtt_topic"] != row.mqtt_topic:

@@ -7,7 +7,7 @@ everything published elsewhere uses the pseudonymous ids.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from sqlalchemy import (
     JSON,
@@ -58,33 +58,52 @@ def table_of(model: Any) -> Table:
     return table
 
 
+# Column kinds several tables share, so that e.g. a phone column is the same everywhere.
+StrKey = Annotated[str, mapped_column(String(64), primary_key=True)]
+IntKey = Annotated[int, mapped_column(Integer, primary_key=True, autoincrement=True)]
+HouseholdId = Annotated[str, mapped_column(ForeignKey("households.id"), index=True)]
+Name = Annotated[str, mapped_column(String(200))]
+Phone = Annotated[str, mapped_column(String(40))]
+Email = Annotated[str, mapped_column(String(200))]
+Created = Annotated[datetime, mapped_column(default=utcnow)]
+
+
 class Base(DeclarativeBase):
     """Declarative base of the registry's tables."""
 
     type_annotation_map: dict[Any, Any] = {datetime: UtcDateTime(), date: Date()}
 
 
-class CareCenter(Base):
+class Lifetime:
+    """When a row was made and when it was retired (None while it is active).
+
+    Registry rows are retired, never deleted, so that history and alerts keep their
+    subjects. Its columns come after the table's own, where the migrations put them.
+    """
+
+    created_at: Mapped[Created]
+    retired_at: Mapped[datetime | None]
+
+
+class CareCenter(Lifetime, Base):
     """A welfare or community center and the dongs it covers."""
 
     __tablename__ = "care_centers"
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
+    id: Mapped[StrKey]
+    name: Mapped[Name]
     dongs: Mapped[list[str]] = mapped_column(JSON, default=list)
-    duty_phone: Mapped[str | None] = mapped_column(String(40))
-    email: Mapped[str | None] = mapped_column(String(200))
+    duty_phone: Mapped[Phone | None]
+    email: Mapped[Email | None]
     webhook_url: Mapped[str | None] = mapped_column(String(500))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    retired_at: Mapped[datetime | None]
 
 
-class Household(Base):
+class Household(Lifetime, Base):
     """A watched home, known elsewhere only by its pseudonymous id."""
 
     __tablename__ = "households"
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[StrKey]
     care_center_id: Mapped[str] = mapped_column(ForeignKey("care_centers.id"), index=True)
     dong: Mapped[str] = mapped_column(String(100))
     address: Mapped[str | None] = mapped_column(Text)
@@ -98,40 +117,34 @@ class Household(Base):
     # canonical text of anbu.call_schedule ("mon-fri 10:00"); None: no scheduled calls
     checkin_schedule: Mapped[str | None] = mapped_column(String(200))
     notes: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    retired_at: Mapped[datetime | None]
 
 
-class Resident(Base):
+class Resident(Lifetime, Base):
     """The person living in a household: personal data, kept only here."""
 
     __tablename__ = "residents"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    household_id: Mapped[str] = mapped_column(ForeignKey("households.id"), index=True)
-    name: Mapped[str] = mapped_column(String(200))
-    phone: Mapped[str | None] = mapped_column(String(40))
+    id: Mapped[IntKey]
+    household_id: Mapped[HouseholdId]
+    name: Mapped[Name]
+    phone: Mapped[Phone | None]
     birth_date: Mapped[date | None]
     consent: Mapped[bool] = mapped_column(Boolean, default=False)
     consent_at: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    retired_at: Mapped[datetime | None]
 
 
-class Contact(Base):
+class Contact(Lifetime, Base):
     """Someone to call when an alert is not acknowledged, in escalation tiers (1 first)."""
 
     __tablename__ = "contacts"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    household_id: Mapped[str] = mapped_column(ForeignKey("households.id"), index=True)
+    id: Mapped[IntKey]
+    household_id: Mapped[HouseholdId]
     tier: Mapped[int] = mapped_column(Integer)
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[Name]
     relation: Mapped[str | None] = mapped_column(String(100))
-    phone: Mapped[str | None] = mapped_column(String(40))
-    email: Mapped[str | None] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    retired_at: Mapped[datetime | None]
+    phone: Mapped[Phone | None]
+    email: Mapped[Email | None]
 
 
 class Gateway(Base):
@@ -139,11 +152,11 @@ class Gateway(Base):
 
     __tablename__ = "gateways"
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    household_id: Mapped[str] = mapped_column(ForeignKey("households.id"), index=True)
+    id: Mapped[StrKey]
+    household_id: Mapped[HouseholdId]
     password_hash: Mapped[str] = mapped_column(String(200))
     heartbeat_interval_s: Mapped[int] = mapped_column(Integer, default=60)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[Created]
     retired_at: Mapped[datetime | None]
     last_seen_at: Mapped[datetime | None]
 
@@ -163,8 +176,8 @@ class Device(Base):
         ),
     )
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    household_id: Mapped[str] = mapped_column(ForeignKey("households.id"), index=True)
+    id: Mapped[StrKey]
+    household_id: Mapped[HouseholdId]
     gateway_id: Mapped[str | None] = mapped_column(ForeignKey("gateways.id"))
     kind: Mapped[str] = mapped_column(String(20))
     source_format: Mapped[str] = mapped_column(String(20))
@@ -176,7 +189,7 @@ class Device(Base):
     replaces: Mapped[str | None] = mapped_column(String(64))
     replaced_by: Mapped[str | None] = mapped_column(String(64))
     last_seen_at: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[Created]
 
 
 class ApiToken(Base):
@@ -184,10 +197,10 @@ class ApiToken(Base):
 
     __tablename__ = "api_tokens"
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[StrKey]
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     role: Mapped[str] = mapped_column(String(20))
     care_center_id: Mapped[str | None] = mapped_column(ForeignKey("care_centers.id"))
-    name: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    name: Mapped[Name]
+    created_at: Mapped[Created]
     revoked_at: Mapped[datetime | None]

@@ -2,82 +2,69 @@
 
 from __future__ import annotations
 
-from datetime import time
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from anbu.events import SourceFormat
 from anbu.registry_records import (
-    AwayPeriod,
     CareCenterRecord,
     DeviceRecord,
     GatewayRecord,
     HouseholdRecord,
-    QuietHours,
     RegistryRecord,
 )
 from devices.models import CareCenter, Contact, Device, Gateway, Household
 
+M = TypeVar("M", bound=BaseModel)
+
+
+def from_row(model: type[M], row: Any, **given: Any) -> M:
+    """A ``model`` of a registry row: its columns named like the model's fields, then ``given``.
+
+    Only the model's own fields are read, so a published record or an API answer holds what
+    it declares and no more (the row's personal data has no field there). The values are
+    validated as in the model's constructor.
+    """
+    values = {name: getattr(row, name) for name in model.model_fields if hasattr(row, name)}
+    return model.model_validate({**values, **given})
+
+
+def published(record: type[M], row: Any, **given: Any) -> M:
+    """The published ``record`` of a registry row: :func:`from_row`, retired if retired_at."""
+    return from_row(record, row, retired=row.retired_at is not None, **given)
+
 
 def center_record(row: CareCenter) -> CareCenterRecord:
     """The published form of a care center."""
-    return CareCenterRecord(
-        care_center_id=row.id, dongs=list(row.dongs or []), retired=row.retired_at is not None
-    )
+    return published(CareCenterRecord, row, care_center_id=row.id, dongs=list(row.dongs or []))
 
 
 def household_record(row: Household, tiers: int) -> HouseholdRecord:
     """The published form of a household (settings only; address and notes stay here)."""
     quiet = None
     if row.quiet_start and row.quiet_end:
-        quiet = QuietHours(
-            start=time.fromisoformat(row.quiet_start), end=time.fromisoformat(row.quiet_end)
-        )
-    return HouseholdRecord(
+        quiet = {"start": row.quiet_start, "end": row.quiet_end}  # "HH:MM", validated to times
+    return published(
+        HouseholdRecord,
+        row,
         household_id=row.id,
-        care_center_id=row.care_center_id,
-        dong=row.dong,
-        inactivity_hours=row.inactivity_hours,
-        routine_enabled=row.routine_enabled,
         quiet_hours=quiet,
-        away_periods=[AwayPeriod.model_validate(p) for p in row.away_periods or []],
+        away_periods=row.away_periods or [],
         escalation_delays_s=list(row.escalation_delays_s or []),
-        checkin_enabled=row.checkin_enabled,
-        checkin_schedule=row.checkin_schedule,
         tiers=tiers,
-        retired=row.retired_at is not None,
     )
 
 
 def device_record(row: Device) -> DeviceRecord:
     """The published form of a device."""
-    return DeviceRecord(
-        device_id=row.id,
-        household_id=row.household_id,
-        gateway_id=row.gateway_id,
-        kind=row.kind,  # type: ignore[arg-type]  # checked against DeviceKindName on write
-        source_format=SourceFormat(row.source_format),
-        mqtt_topic=row.mqtt_topic,
-        room=row.room,
-        reporting_interval_s=row.reporting_interval_s,
-        installed_at=row.installed_at,
-        retired_at=row.retired_at,
-        replaces=row.replaces,
-        retired=row.retired_at is not None,
-    )
+    return published(DeviceRecord, row, device_id=row.id)
 
 
 def gateway_record(row: Gateway) -> GatewayRecord:
     """The published form of a gateway (its password hash stays here)."""
-    return GatewayRecord(
-        gateway_id=row.id,
-        household_id=row.household_id,
-        mqtt_username=row.id,
-        heartbeat_interval_s=row.heartbeat_interval_s,
-        retired=row.retired_at is not None,
-    )
+    return published(GatewayRecord, row, gateway_id=row.id, mqtt_username=row.id)
 
 
 def tier_counts(session: Session, household_ids: list[str] | None = None) -> dict[str, int]:

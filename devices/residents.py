@@ -12,7 +12,7 @@ from devices.exceptions import InvalidInput
 from devices.models import Contact, Resident
 from devices.rules import TIER_MAX, not_null
 from devices.schemas import ContactPatch, ResidentPatch
-from devices.service import active_household, get_row, retire_row
+from devices.service import active_household, patched, retire_row
 
 
 def add_resident(
@@ -43,8 +43,7 @@ def add_resident(
 
 def update_resident(session: Session, resident_id: int, patch: ResidentPatch) -> Resident:
     """Change a resident's details (only the keys given)."""
-    changes = patch.model_dump(exclude_unset=True)  # what the caller sent: null clears
-    row: Resident = get_row(session, Resident, resident_id)
+    row, changes = patched(session, Resident, resident_id, patch)
     not_null(changes, "name")
     for key in ("name", "phone", "birth_date"):
         if key in changes:
@@ -85,8 +84,7 @@ def add_contact(
 
 def update_contact(session: Session, contact_id: int, patch: ContactPatch) -> Contact:
     """Change a contact (only the keys given)."""
-    changes = patch.model_dump(exclude_unset=True)  # what the caller sent: null clears
-    row: Contact = get_row(session, Contact, contact_id)
+    row, changes = patched(session, Contact, contact_id, patch)
     if changes.get("tier") is not None and not 1 <= int(changes["tier"]) <= TIER_MAX:
         raise InvalidInput("tier", f"a tier is 1 to {TIER_MAX}")
     for key in ("tier", "name", "relation", "phone", "email"):

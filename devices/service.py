@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from datetime import time
 from typing import Any, Protocol, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -70,6 +71,17 @@ def get_row(session: Session, model: type[Row], ident: str | int) -> Row:
     if row is None:
         raise NotFound(_KINDS.get(model, model.__name__.lower()), str(ident))
     return row
+
+
+def patched(
+    session: Session, model: type[Row], ident: str | int, patch: BaseModel
+) -> tuple[Row, dict[str, Any]]:
+    """The row a PATCH changes, and its changes: only the keys the caller sent (null clears).
+
+    Raises:
+        NotFound: there is no such row.
+    """
+    return get_row(session, model, ident), patch.model_dump(exclude_unset=True)
 
 
 def check_free(session: Session, model: type[Any], ident: str) -> None:
@@ -161,8 +173,7 @@ def create_care_center(
 
 def update_care_center(session: Session, care_center_id: str, patch: CenterPatch) -> CareCenter:
     """Change a care center's name, dongs or contact details."""
-    changes = patch.model_dump(exclude_unset=True)  # what the caller sent: null clears
-    row = get_row(session, CareCenter, care_center_id)
+    row, changes = patched(session, CareCenter, care_center_id, patch)
     not_null(changes, "name", "dongs")
     for key in ("name", "dongs", "duty_phone", "email", "webhook_url"):
         if key in changes:
@@ -297,8 +308,7 @@ def create_household(
 
 def update_household(session: Session, household_id: str, patch: HouseholdPatch) -> Household:
     """Change a household's settings (only the keys given), or move it to another center."""
-    changes = patch.model_dump(exclude_unset=True)  # what the caller sent: null clears
-    row = get_row(session, Household, household_id)
+    row, changes = patched(session, Household, household_id, patch)
     if changes.get("care_center_id") is not None:
         get_row(session, CareCenter, changes["care_center_id"])
         row.care_center_id = changes["care_center_id"]
