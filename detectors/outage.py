@@ -6,8 +6,10 @@ and every gateway on every partition would look silent: a broker restart raised 
 ``gateway_offline`` alerts. :class:`KafkaOutage`, probed by a timer of its own (the
 detectors' timer can itself be blocked on Kafka for the whole outage), tells the detectors'
 timer to skip its tick while the broker does not answer. Once it answers again, silence is
-not judged for :data:`GRACE_AFTER_S`: the messages held in MQTT and in the bridge during the
-outage arrive stamped with late receive times, a gap that says nothing about the gateways.
+judged until the devices' messages flow again (a record stamped after Kafka's return) and
+:data:`GRACE_AFTER_S` more, at most :data:`FLOW_WAIT_MAX_S`: the bridges retry on their own
+schedule, and the messages held in MQTT and in the bridge during the outage arrive stamped with
+late receive times, a gap that says nothing about the gateways.
 
 The hold is bounded (``detectors.outage_max_freeze``): a clock held for ever would hide every
 collapse for as long as the outage lasts, or for good if the probe were wrong while the
@@ -34,7 +36,12 @@ CHECK_EVERY_S = 1.0
 """How often the broker is probed."""
 
 GRACE_AFTER_S = 30.0
-"""After an outage, gateway and device silence is judged again only after this long."""
+"""After an outage, gateway and device silence is judged again only this long after the
+devices' messages flow again."""
+
+FLOW_WAIT_MAX_S = 300.0
+"""After an outage, silence is judged again at the latest this long after Kafka's return,
+even if no fresh record came (gateways that really went quiet meanwhile are reported)."""
 
 
 class KafkaOutage:
@@ -85,9 +92,10 @@ class KafkaOutage:
             return
         if self.down_since is not None:
             log.warning("Kafka back after %.0f s: gateway and device silence is judged again "
-                        "in %.0f s", now - self.down_since, GRACE_AFTER_S)
+                        "%.0f s after the devices' messages flow again (at most %.0f s)",
+                        now - self.down_since, GRACE_AFTER_S, FLOW_WAIT_MAX_S)
             self.down_since = None
             self.thawed = False
-            runtime.health_paused_until = runtime.wall() + GRACE_AFTER_S
+            runtime.await_fresh_records(runtime.wall(), GRACE_AFTER_S, FLOW_WAIT_MAX_S)
             for partition in list(runtime.states):
                 runtime.quiet_since_load(partition, GRACE_AFTER_S)

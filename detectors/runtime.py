@@ -94,6 +94,35 @@ class Runtime:
     health_paused_until: float = 0.0
     """Wall time before which no gateway or device silence is judged (after a Kafka outage:
     the messages held meanwhile arrive late, stamped with late receive times)."""
+    fresh_after: float = math.inf
+    """After a Kafka outage, the event time a record must reach to show that the devices'
+    messages flow again (see :meth:`await_fresh_records`); ``inf``: not waiting."""
+    fresh_grace_s: float = 0.0
+    """Once they flow again, how long silence is still not judged (the backlog drains)."""
+
+    def await_fresh_records(self, back: float, grace_s: float, max_s: float) -> None:
+        """Judge no silence until records stamped after ``back`` arrive, plus ``grace_s``.
+
+        Kafka answering again is not the devices' messages arriving again: the bridges
+        retry on their own schedule (tens of seconds under load), and until they do every
+        gateway looks silent. So silence waits for a record whose event time (the bridge's
+        receive time) is ``back`` or later, then ``grace_s`` more for the backlog on other
+        partitions; at most ``max_s`` after ``back``, so gateways that really went quiet
+        meanwhile (a district without power) are still reported.
+
+        Args:
+            back: wall time (epoch seconds) at which Kafka answered again.
+            grace_s: seconds after the first fresh record before silence is judged.
+            max_s: seconds after ``back`` after which silence is judged in any case.
+        """
+        self.fresh_after = back
+        self.fresh_grace_s = grace_s
+        self.health_paused_until = back + max(max_s, grace_s)
+
+    def _fresh_record(self, wall: float) -> None:
+        """A record stamped after the outage arrived: silence is judged after the grace."""
+        self.fresh_after = math.inf
+        self.health_paused_until = min(self.health_paused_until, wall + self.fresh_grace_s)
 
     def state(self, partition: int) -> PartitionState:
         """The partition's state, created on first use."""
@@ -262,6 +291,8 @@ class Runtime:
         latest = max(events, key=_event_time, default=None)
         if latest is not None and latest[0] > wall + self.max_ahead_s:
             raise EventTimeAheadError(latest[0], wall + self.max_ahead_s, latest[1])
+        if latest is not None and latest[0] >= self.fresh_after:
+            self._fresh_record(wall)
         st = self.state(partition)
         st.active = True
         st.last_record_wall = wall

@@ -303,3 +303,45 @@ def test_the_clock_waits_for_kafka_at_most_outage_max_freeze(
 
     with caplog.at_level("ERROR", logger="detectors.outage"):
         asyncio.run(run())
+
+
+def test_after_an_outage_silence_waits_for_the_devices_messages_to_flow_again() -> None:
+    from detectors.outage import FLOW_WAIT_MAX_S, GRACE_AFTER_S
+
+    back = WALL + 60.0  # Kafka answers again 60 s after the gateway's last heartbeat
+    now = [WALL]
+
+    def runtime() -> Runtime:
+        rt = Runtime(DetectorParams(), 1, wall=lambda: now[0])
+        rt.apply_registry("gateway:gw", GatewayRecord(
+            gateway_id="gw", household_id="hh", mqtt_username="gw", heartbeat_interval_s=10))
+        for k in range(6):  # heard every 10 s until the outage
+            now[0] = WALL - 50 + 10 * k
+            rt.apply_events(0, [(now[0], "hh", "gw", "heartbeat", 1.0, None)])
+        now[0] = back
+        rt.await_fresh_records(back, GRACE_AFTER_S, FLOW_WAIT_MAX_S)
+        return rt
+
+    def offline(rt: Runtime, at: float) -> bool:
+        now[0] = at
+        return any(a.kind is AlertKind.GATEWAY_OFFLINE for a in rt.tick())
+
+    # the bridge is still retrying 40 s after Kafka's return: its gateways are not silent
+    rt = runtime()
+    assert not offline(rt, back + GRACE_AFTER_S + 10)
+    # the held messages arrive, stamped during the outage: still not the flow again
+    now[0] = back + 45
+    rt.apply_events(0, [(WALL + 5, "hh", "gw", "heartbeat", 1.0, None)])
+    assert not offline(rt, back + 50)
+    # a message stamped after Kafka's return: silence is judged again GRACE_AFTER_S later
+    now[0] = back + 46
+    rt.apply_events(0, [(back + 44, "hh", "gw", "heartbeat", 1.0, None)])
+    assert not offline(rt, back + 46 + GRACE_AFTER_S - 1)
+    # positive control: the gateway then stays quiet and is reported offline
+    assert offline(rt, back + 46 + GRACE_AFTER_S + 10)
+
+    # positive control: no message ever comes again (a district without power): reported
+    # once FLOW_WAIT_MAX_S have passed, not never
+    rt = runtime()
+    assert not offline(rt, back + FLOW_WAIT_MAX_S - 1)
+    assert offline(rt, back + FLOW_WAIT_MAX_S + 1)
