@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from collections.abc import Sequence
 
@@ -82,7 +81,7 @@ class KafkaOutage:
                 log.warning("Kafka unreachable: the detectors' clock waits for it")
             elif not self.thawed and now - self.down_since >= self.max_freeze_s:
                 self.thawed = True
-                runtime.health_paused_until = math.inf  # until Kafka is back
+                runtime.pause.until_kafka_is_back()
                 error = DetectorError(
                     f"Kafka unreachable for {now - self.down_since:.0f} s, longer than "
                     "detectors.outage_max_freeze: the detectors' clock moves again "
@@ -96,6 +95,6 @@ class KafkaOutage:
                         now - self.down_since, GRACE_AFTER_S, FLOW_WAIT_MAX_S)
             self.down_since = None
             self.thawed = False
-            runtime.await_fresh_records(runtime.wall(), GRACE_AFTER_S, FLOW_WAIT_MAX_S)
+            runtime.pause.await_fresh_records(runtime.wall(), GRACE_AFTER_S, FLOW_WAIT_MAX_S)
             for partition in list(runtime.states):
                 runtime.quiet_since_load(partition, GRACE_AFTER_S)

@@ -35,6 +35,7 @@ from detectors.ahead import max_ahead_s, refused_letter
 from detectors.engine import Engine
 from detectors.exceptions import EventTimeAheadError, PackingError
 from detectors.fastparse import FastEvent
+from detectors.health_pause import HealthPause
 from detectors.household import Household
 from detectors.params import DetectorParams, HouseholdConfig
 from detectors.saved_state import NOTHING, AsOf, decode_household, encode_household
@@ -91,38 +92,9 @@ class Runtime:
     states: dict[int, PartitionState] = field(default_factory=dict)
     configs: dict[str, HouseholdConfig] = field(default_factory=dict)
     registry: dict[str, RegistryRecord] = field(default_factory=dict)
-    health_paused_until: float = 0.0
-    """Wall time before which no gateway or device silence is judged (after a Kafka outage:
-    the messages held meanwhile arrive late, stamped with late receive times)."""
-    fresh_after: float = math.inf
-    """After a Kafka outage, the event time a record must reach to show that the devices'
-    messages flow again (see :meth:`await_fresh_records`); ``inf``: not waiting."""
-    fresh_grace_s: float = 0.0
-    """Once they flow again, how long silence is still not judged (the backlog drains)."""
-
-    def await_fresh_records(self, back: float, grace_s: float, max_s: float) -> None:
-        """Judge no silence until records stamped after ``back`` arrive, plus ``grace_s``.
-
-        Kafka answering again is not the devices' messages arriving again: the bridges
-        retry on their own schedule (tens of seconds under load), and until they do every
-        gateway looks silent. So silence waits for a record whose event time (the bridge's
-        receive time) is ``back`` or later, then ``grace_s`` more for the backlog on other
-        partitions; at most ``max_s`` after ``back``, so gateways that really went quiet
-        meanwhile (a district without power) are still reported.
-
-        Args:
-            back: wall time (epoch seconds) at which Kafka answered again.
-            grace_s: seconds after the first fresh record before silence is judged.
-            max_s: seconds after ``back`` after which silence is judged in any case.
-        """
-        self.fresh_after = back
-        self.fresh_grace_s = grace_s
-        self.health_paused_until = back + max(max_s, grace_s)
-
-    def _fresh_record(self, wall: float) -> None:
-        """A record stamped after the outage arrived: silence is judged after the grace."""
-        self.fresh_after = math.inf
-        self.health_paused_until = min(self.health_paused_until, wall + self.fresh_grace_s)
+    pause: HealthPause = field(default_factory=HealthPause)
+    """When gateway and device silence may be judged (not during or just after a Kafka
+    outage: :mod:`detectors.health_pause`)."""
 
     def state(self, partition: int) -> PartitionState:
         """The partition's state, created on first use."""
@@ -291,8 +263,8 @@ class Runtime:
         latest = max(events, key=_event_time, default=None)
         if latest is not None and latest[0] > wall + self.max_ahead_s:
             raise EventTimeAheadError(latest[0], wall + self.max_ahead_s, latest[1])
-        if latest is not None and latest[0] >= self.fresh_after:
-            self._fresh_record(wall)
+        if latest is not None:
+            self.pause.seen(latest[0], wall)
         st = self.state(partition)
         st.active = True
         st.last_record_wall = wall
@@ -386,7 +358,7 @@ class Runtime:
         health on the wall clock: a heartbeat from ahead makes nothing look silent.
         """
         now = self.wall()
-        if now < self.health_paused_until:
+        if self.pause.holds(now):
             return -math.inf
         return now if engine.now >= now - self.live_window_s else -math.inf
 
@@ -401,7 +373,7 @@ class Runtime:
             live = abs(now - engine.now) <= self.live_window_s
             idle = now - st.last_record_wall >= self.idle_s and now > engine.now
             if live or idle:
-                health = -math.inf if now < self.health_paused_until else now
+                health = -math.inf if self.pause.holds(now) else now
                 try:
                     out += engine.advance(now, health)
                 except Exception:  # a bug in one household must not stop the timer

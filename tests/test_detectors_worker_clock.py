@@ -293,13 +293,13 @@ def test_the_clock_waits_for_kafka_at_most_outage_max_freeze(
         await asyncio.sleep(1.0)
         await outage.check()
         assert outage.clock_may_move()  # past the bound the clock moves again ...
-        assert rt.health_paused_until == math.inf  # ... but silence waits for Kafka
+        assert rt.pause.until == math.inf  # ... but silence waits for Kafka
         assert "longer than detectors.outage_max_freeze" in caplog.text
         assert "outage_max_freeze" in recent_errors()["detectors clock"]  # in the heartbeat
         outage.probe.servers = [f"127.0.0.1:{kafka.port}"]  # Kafka is back
         await outage.check()
         assert outage.clock_may_move() and not outage.thawed
-        assert rt.health_paused_until < math.inf  # the usual grace after an outage
+        assert rt.pause.until < math.inf  # the usual grace after an outage
 
     with caplog.at_level("ERROR", logger="detectors.outage"):
         asyncio.run(run())
@@ -319,7 +319,7 @@ def test_after_an_outage_silence_waits_for_the_devices_messages_to_flow_again() 
             now[0] = WALL - 50 + 10 * k
             rt.apply_events(0, [(now[0], "hh", "gw", "heartbeat", 1.0, None)])
         now[0] = back
-        rt.await_fresh_records(back, GRACE_AFTER_S, FLOW_WAIT_MAX_S)
+        rt.pause.await_fresh_records(back, GRACE_AFTER_S, FLOW_WAIT_MAX_S)
         return rt
 
     def offline(rt: Runtime, at: float) -> bool:
