@@ -211,6 +211,12 @@ class Silences(_Floats):
 
         The mean excess and the rate are the room's when the setting judges by room.
         """
+        own, mu, lam, _ = self._fit(start, resting, p)
+        return own, mu, lam
+
+    def _fit(self, start: float, resting: bool, p: DetectorParams
+             ) -> tuple[float, float, float, float]:
+        """:meth:`fit`, and the room's length ratio it applied (1: not judged by room)."""
         b = band_of(start)
         off = BANDS if resting else 0
         c = b + off
@@ -226,23 +232,21 @@ class Silences(_Floats):
         n_all = n + 2.0 * prior_days * lam0
         mu = (s + 2.0 * prior_days * lam0 * mu0) / n_all
         rate, length = self.room_factors(start, resting, p)
-        return float(self[c]), mu * length, n_all / exposure * rate
+        return float(self[c]), mu * length, n_all / exposure * rate, length
 
     def threshold(self, start: float, resting: bool, p: DetectorParams) -> float:
         """Seconds of silence from ``start`` after which this silence is an alert."""
-        _, mu, lam = self.fit(start, resting, p)
+        _, mu, lam, length = self._fit(start, resting, p)
         beta = p.alert_budget / CONTEXTS
         spread = math.log(lam / beta) if lam > beta else 0.0
         excess = mu * spread
         m = p.silence_room_floor
-        if m > 0.0 and len(self) > SIZE:
-            _, length = self.room_factors(start, resting, p)
-            if length < 1.0:
-                # the room's short spells, were they the home's after all (a mixture: the
-                # resident walked on unseen), would spend at most m times the budget
-                home = mu / length
-                floor = home * math.log(lam / (m * beta)) if lam > m * beta else 0.0
-                excess = max(excess, floor)
+        if m > 0.0 and length < 1.0:
+            # the room's short spells, were they the home's after all (a mixture: the
+            # resident walked on unseen), would spend at most m times the budget
+            home = mu / length
+            floor = home * math.log(lam / (m * beta)) if lam > m * beta else 0.0
+            excess = max(excess, floor)
         return p.silence_min_s + self.widening(p) * excess * 3600.0
 
     def expected_days(self, start: float, resting: bool, length: float,
@@ -253,15 +257,13 @@ class Silences(_Floats):
         own spell lengths at the room's rate, the commoner of the two readings. The alert's
         reason then never calls a silence rarer than the threshold it was raised at implies.
         """
-        _, mu, lam = self.fit(start, resting, p)
+        _, mu, lam, ratio = self._fit(start, resting, p)
         if mu <= 0.0:
             return math.inf
         excess = max(0.0, (length - p.silence_min_s) / 3600.0)
         rate = lam * math.exp(-excess / mu)
-        if p.silence_room_floor > 0.0 and len(self) > SIZE:
-            _, ratio = self.room_factors(start, resting, p)
-            if ratio < 1.0:
-                rate = max(rate, lam * math.exp(-excess * ratio / mu))
+        if p.silence_room_floor > 0.0 and ratio < 1.0:
+            rate = max(rate, lam * math.exp(-excess * ratio / mu))
         return 1.0 / rate if rate > 0.0 else math.inf
 
 
