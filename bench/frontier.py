@@ -49,6 +49,8 @@ BUDGETS = (1.0, 2.5, 5.0, 10.0, 20.0, 40.0)
 GOALS = ((1.5, 0.5), (4.0, 0.9))
 """(hours, share of made collapses): the median and p90 goals of issue #13."""
 ORDINARY_S = 24 * 3600.0  # a longer silence is a trip or a stopped recorder, counted apart
+Moments = Sequence[tuple[float, str, float]]
+"""(time, sensor, seconds to the next activity) at active moments (:func:`active_silences`)."""
 
 
 def tradeoff(directory: Path, budgets: Sequence[float] = BUDGETS) -> list[dict[str, Any]]:
@@ -81,7 +83,7 @@ def active_silences(home: Home) -> list[tuple[float, str, float]]:
     return out
 
 
-def long_count(moments: Sequence[tuple[float, str, float]], hours: float) -> int:
+def long_count(moments: Moments, hours: float) -> int:
     """Moments followed by a silence of ``hours`` or more that ended within 24 h."""
     return sum(hours * HOUR <= gap < ORDINARY_S for _, _, gap in moments)
 
@@ -104,7 +106,7 @@ def cheapest_cover(groups: dict[Hashable, tuple[int, int]], share: float) -> flo
     return cost
 
 
-def _grouped(moments: Sequence[tuple[float, str, float]], hours: float,
+def _grouped(moments: Moments, hours: float,
              key: Callable[[float, str], Hashable]) -> dict[Hashable, tuple[int, int]]:
     groups: dict[Hashable, tuple[int, int]] = {}
     for t, device, gap in moments:
@@ -121,18 +123,21 @@ def _band_and_sensor(t: float, device: str) -> tuple[int, str]:
     return _hour(t, device) // 3, device
 
 
-def learned_cover(moments: Sequence[tuple[float, str, float]], hours: float, share: float
+def halves(moments: Moments) -> tuple[Moments, Moments]:
+    """The moments before and after the middle of their time span."""
+    if not moments:
+        return [], []
+    middle = (moments[0][0] + moments[-1][0]) / 2
+    return [m for m in moments if m[0] < middle], [m for m in moments if m[0] >= middle]
+
+
+def learned_cover(first: Moments, second: Moments, hours: float, share: float
                   ) -> tuple[float, float]:
-    """Contexts (3-hour band, sensor) chosen on the first half, judged on the second.
+    """Contexts (3-hour band, sensor) chosen on ``first``, judged on ``second``.
 
     Returns:
         (share of the second half's moments in the chosen contexts, their long silences).
     """
-    if not moments:
-        return 0.0, 0.0
-    middle = (moments[0][0] + moments[-1][0]) / 2
-    first = [m for m in moments if m[0] < middle]
-    second = [m for m in moments if m[0] >= middle]
     groups = _grouped(first, hours, _band_and_sensor)
     need = share * len(first)
     chosen = set()
@@ -146,7 +151,7 @@ def learned_cover(moments: Sequence[tuple[float, str, float]], hours: float, sha
     return len(inside) / max(1, len(second)), float(long_count(inside, hours))
 
 
-def _days(moments: Sequence[tuple[float, str, float]]) -> int:
+def _days(moments: Moments) -> int:
     return len({int((t + LOCAL_OFFSET) // DAY) for t, _, _ in moments})
 
 
@@ -156,20 +161,21 @@ def floor(directory: Path) -> dict[str, dict[str, Any]]:
     for home in load_homes(directory):
         moments = active_silences(home)
         days = home.days_with_data
-        second_days = _days([m for m in moments
-                             if m[0] >= (moments[0][0] + moments[-1][0]) / 2]) if moments else 0
+        first, second = halves(moments)
+        second_days = _days(second)
         entry: dict[str, Any] = {"days_with_data": days, "active_moments": len(moments)}
         for hours, share in GOALS:
             per = 100.0 / days if days else math.nan
-            covered, learned = learned_cover(moments, hours, share)
+            covered, learned = learned_cover(first, second, hours, share)
             bound = cheapest_cover(_grouped(moments, hours, _hour), share)
+            long = long_count(moments, hours)
             entry[f"{hours:g}h"] = {
-                "long_silences_per_100_days": round(long_count(moments, hours) * per, 1),
+                "long_silences_per_100_days": round(long * per, 1),
                 "hour_only_bound_per_100_days": round(bound * per, 1),
                 "learned_share": round(covered, 2),
                 "learned_per_100_days": round(100.0 * learned / second_days, 1)
                 if second_days else None,
-                "counts": {"long": long_count(moments, hours), "bound": bound,
+                "counts": {"long": long, "bound": bound,
                            "learned": learned, "second_half_days": second_days},
             }
         out[home.name] = entry
