@@ -12,8 +12,13 @@ that really went quiet meanwhile (a district without power) are still reported.
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
+
+from anbu.timeutil import from_epoch
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -53,3 +58,8 @@ class HealthPause:
         if latest >= self.fresh_after:
             self.fresh_after = math.inf
             self.until = min(self.until, wall + self.grace_s)
+            # said once per outage: when a false or missed gateway_offline is asked about,
+            # this is the moment silence was judged again
+            log.info("devices' messages flow again after the Kafka outage (a record stamped "
+                     "%s): gateway and device silence is judged from %s",
+                     from_epoch(latest).isoformat(), from_epoch(self.until).isoformat())
