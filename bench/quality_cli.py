@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from bench.options import Seed, SimulatedDays, SimulatedHouseholds
+from bench.output import Output, write_figures
 
 
 def quality_table(figures: dict[str, Any]) -> str:
@@ -82,11 +84,11 @@ def register(bench_app: typer.Typer) -> None:
     @bench_app.command("quality")
     def quality(
         ctx: typer.Context,
-        households: Annotated[int, typer.Option(min=1, help="Simulated households.")] = 500,
-        days: Annotated[int, typer.Option(min=7, help="Simulated days.")] = 60,
-        seed: Annotated[int, typer.Option(help="Simulation seed.")] = 1,
+        households: SimulatedHouseholds = 500,
+        days: SimulatedDays = 60,
+        seed: Seed = 1,
         workers: Annotated[int, typer.Option(min=0, help="Processes; 0: one per CPU.")] = 0,
-        output: Annotated[Path | None, typer.Option(help="Also write the figures here.")] = None,
+        output: Output = None,
         real: Annotated[Path | None, typer.Option(
             help="Measure on the real-home logs (*.csv, backtest format) in this folder "
             "instead of simulating; writes bench-results/quality-real.json and a PNG per home.",
@@ -108,7 +110,7 @@ def register(bench_app: typer.Typer) -> None:
             typer.echo(real_table(figures))
             target = output or results / "quality-real.json"
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
+            write_figures(target, figures, ensure_ascii=False)
             typer.echo(f"figures: {target}; pictures: {results}/quality-real-*.png")
             return
         from bench.quality import run
@@ -119,5 +121,4 @@ def register(bench_app: typer.Typer) -> None:
         figures = run(households=households, days=days, seed=seed, workers=workers or None,
                       params=params)
         typer.echo(quality_table(figures))
-        if output is not None:
-            output.write_text(json.dumps(figures, indent=2) + "\n")
+        write_figures(output, figures)
