@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 PACKAGES = (
     "anbu", "config", "ingest", "detectors", "alerts", "devices", "timeseries", "web",
-    "simulator", "bench",
+    "simulator", "bench", "testkit",
 )
 
 # unit -> (floor, module prefixes). A module belongs to the unit of its longest matching
@@ -50,9 +50,11 @@ UNITS: dict[str, tuple[int, tuple[str, ...]]] = {
     "simulator": (4, ("simulator",)),  # demo households go into the registry (devices)
     # the embedded stack: starting Kafka, Mosquitto, InfluxDB and the programs
     "stack": (5, ("anbu.stack",)),
-    "bench": (6, ("bench",)),  # benchmarks start private stacks
+    # what tests and benchmarks share: private services and stacks, publishing, waiting
+    "testkit": (6, ("testkit",)),
+    "bench": (7, ("bench",)),  # benchmarks start private stacks
     # the command line on top of everything
-    "cli": (7, ("anbu.cli", "anbu.commands", "anbu.__main__", "anbu.stack.cli")),
+    "cli": (8, ("anbu.cli", "anbu.commands", "anbu.__main__", "anbu.stack.cli")),
 }
 
 # (importer, imported) -> why the lazy import inside a function is allowed to close a cycle.
