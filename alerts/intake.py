@@ -11,7 +11,6 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -22,6 +21,7 @@ from anbu.events import AlertEvent, DeadLetter, SosEvent
 from anbu.kafka_consumers import GROUP_TIMEOUTS, Committer, RestartPolicy, stop_consumer
 from anbu.sos import sos_alert
 from anbu.timeutil import utcnow
+from config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class AlertIntake:
             started it).
     """
 
-    settings: Any
+    settings: Settings
     policy: RestartPolicy
     apply: Callable[[AlertEvent], None]
     consuming: asyncio.Event = field(default_factory=asyncio.Event)

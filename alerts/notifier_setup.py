@@ -16,13 +16,14 @@ from alerts.notifiers.sms import SmsNotifier
 from alerts.notifiers.voicebot import VoicebotNotifier
 from alerts.notifiers.webhook import WebhookNotifier
 from alerts.voicebot_callback import PATH as CALLBACK_PATH
+from config import Settings
 
 
 def _secret(value: Any) -> str | None:
     return value.get_secret_value() if value is not None else None
 
 
-def build_notifiers(settings: Any, directory: Directory) -> dict[str, Notifier]:
+def build_notifiers(settings: Settings, directory: Directory) -> dict[str, Notifier]:
     """The notifiers ``settings`` configure, by channel."""
     section = settings.alerts
     timeout = section.notify_timeout.total_seconds()
@@ -74,7 +75,7 @@ def build_notifiers(settings: Any, directory: Directory) -> dict[str, Notifier]:
     return notifiers
 
 
-def callback_url(settings: Any) -> str | None:
+def callback_url(settings: Settings) -> str | None:
     """Where the voice-bot provider reports a call's outcome."""
     section = settings.alerts
     if section.voicebot_callback_url:

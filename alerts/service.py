@@ -42,6 +42,7 @@ from anbu.kafka_consumers import ConsumerGaveUp, RestartPolicy, keep_running
 from anbu.kafka_topics import ensure_topics
 from anbu.registry_reader import RegistryChange, RegistryReader
 from anbu.timeutil import utcnow
+from config import Settings
 
 __all__ = ["AlertService", "BackgroundService", "build_notifiers", "callback_url"]
 
@@ -61,7 +62,7 @@ class AlertService:
 
     def __init__(
         self,
-        settings: Any,
+        settings: Settings,
         directory: Directory | None = None,
         *,
         serve_metrics: bool = False,
@@ -138,10 +139,11 @@ class AlertService:
         self._spawn(self._write_influx, "influx writer")
         self.dispatcher.kick()
         section = self.settings.alerts
-        if "voicebot" in self.notifiers and section.voicebot_callback_port:
+        secret = section.voicebot_secret  # set whenever the voice bot is (build_notifiers)
+        if "voicebot" in self.notifiers and section.voicebot_callback_port and secret:
             app = callback_app(
                 self.lifecycle,
-                section.voicebot_secret.get_secret_value(),
+                secret.get_secret_value(),
                 self.dispatcher.send,
                 self.scheduler,
             )
@@ -288,7 +290,7 @@ class BackgroundService:
 
     def __init__(
         self,
-        settings: Any,
+        settings: Settings,
         directory: Directory | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.detectors import kafka_broker, produce_backlog, start_worker, timed_workers
+from config import Settings
 
 RESTORED = re.compile(r"partition (\d+): restored")
 HOUSEHOLDS_RESTORED = re.compile(r"partition \d+: restored (\d+) households")
@@ -68,7 +69,7 @@ def _restored(log: Path) -> list[int]:
     return [int(m) for m in RESTORED.findall(log.read_text())] if log.exists() else []
 
 
-def _fill_state(settings: Any, households: int) -> None:
+def _fill_state(settings: Settings, households: int) -> None:
     """One motion event for each of ``households`` new households, a record each."""
     from kafka import KafkaProducer
 
@@ -88,7 +89,7 @@ def _fill_state(settings: Any, households: int) -> None:
     producer.close()
 
 
-def _caught_up(settings: Any) -> bool:
+def _caught_up(settings: Settings) -> bool:
     """Whether the workers' group has committed every record of ``anbu.events``."""
     from kafka import KafkaConsumer, TopicPartition
 

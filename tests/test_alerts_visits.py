@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
+import httpx2
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import inspect, select, text
@@ -65,7 +65,7 @@ class World:
     def staff(self) -> dict[str, str]:
         return auth(self.seeded.tokens["cc-a"])
 
-    def visit(self, body: dict[str, Any], token: str | None = "cc-a") -> httpx.Response:
+    def visit(self, body: dict[str, Any], token: str | None = "cc-a") -> httpx2.Response:
         """POST a visit to cc-a's household, as ``token``'s holder (None: nobody signed in)."""
         headers = auth(self.seeded.tokens[token]) if token else {}
         return self.client.post(visits_url(self.household), json=body, headers=headers)
