@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from pydantic import ValidationError
 from anbu.events import DeviceEvent, EventBatch, EventKind, SourceFormat
 from anbu.partitioning import partition_of
 from anbu.registry_records import GatewayRecord
+from config import Settings
 from detectors.fastparse import fast_events
 from ingest.bridge import Bridge
 from testkit.publishing import mqtt_publisher, publish_registry
@@ -25,7 +27,7 @@ HOUSEHOLDS = 12
 MESSAGES = 25  # per household
 
 
-def _records(settings: Any, want_events: int, timeout_s: float = 30
+def _records(settings: Settings, want_events: int, timeout_s: float = 30
              ) -> list[tuple[int, int, bytes | None, EventBatch]]:
     """Every ``anbu.events`` record as (partition, offset, key, batch)."""
     topic = settings.kafka.topics.events
@@ -47,7 +49,7 @@ def _records(settings: Any, want_events: int, timeout_s: float = 30
 
 
 def test_records_carry_several_households_each_on_its_partition_in_order(
-    make_settings: Any, unique: Any
+    make_settings: Callable[..., Settings], unique: Any
 ) -> None:
     u = unique()
     settings = bridge_settings(make_settings, u, {"ingest.batch_linger": "300ms"})

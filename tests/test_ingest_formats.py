@@ -518,7 +518,9 @@ def test_counters_on_metrics_endpoint_and_in_influxdb(rig: Rig) -> None:
     assert written >= after[z2m_events]
 
 
-def test_sos_is_not_queued_behind_lingering_telemetry(make_settings: Any, unique: Any) -> None:
+def test_sos_is_not_queued_behind_lingering_telemetry(
+    make_settings: Callable[..., Settings], unique: Any
+) -> None:
     u = unique()
     settings = make_settings(
         {

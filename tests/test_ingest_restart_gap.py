@@ -20,6 +20,7 @@ from anbu.events import EventBatch, SosEvent
 from anbu.kafka_topics import ensure_topics
 from anbu.registry_records import GatewayRecord
 from anbu.timeutil import utcnow
+from config import Settings
 from ingest.bridge import Bridge
 from ingest.sos_lane import wait_subscribed
 from testkit.kafka_tail import KafkaTail
@@ -40,7 +41,7 @@ def own_mosquitto(tmp_path: Path) -> Iterator[RunningService]:
         yield service
 
 
-def _publish(settings: Any, messages: list[tuple[str, bytes]]) -> None:
+def _publish(settings: Settings, messages: list[tuple[str, bytes]]) -> None:
     with mqtt_publisher(settings) as client:
         infos = [client.publish(topic, payload, qos=1) for topic, payload in messages]
         for info in infos:
@@ -48,7 +49,7 @@ def _publish(settings: Any, messages: list[tuple[str, bytes]]) -> None:
 
 
 def _restart_and_publish(
-    mosquitto: RunningService, bridge: Bridge, settings: Any, gateway: str, seq: int
+    mosquitto: RunningService, bridge: Bridge, settings: Settings, gateway: str, seq: int
 ) -> datetime | None:
     """Restart Mosquitto and publish an SOS and a heartbeat at once.
 

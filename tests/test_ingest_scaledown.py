@@ -7,10 +7,12 @@ offline; ``anbu bridge --retire`` (``Bridge.retire``) drains that share and ends
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from anbu.events import EventBatch
 from anbu.registry_records import GatewayRecord
+from config import Settings
 from ingest.bridge import Bridge
 from testkit.kafka_tail import KafkaTail
 from testkit.publishing import mqtt_publisher, publish_registry
@@ -18,7 +20,7 @@ from tests.kit.ingest import bridge_settings
 
 
 def test_retired_bridge_forwards_its_queued_share_and_leaves_the_group(
-    make_settings: Any, unique: Any
+    make_settings: Callable[..., Settings], unique: Any
 ) -> None:
     u = unique()
     settings = bridge_settings(make_settings, u, {"ingest.batch_linger": "10ms"})

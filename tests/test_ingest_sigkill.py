@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +100,7 @@ class BridgeProcess:
 
 @pytest.fixture
 def kill_rig(
-    make_settings: Any, unique: Any, tmp_path: Path
+    make_settings: Callable[..., Settings], unique: Any, tmp_path: Path
 ) -> Iterator[tuple[Settings, BridgeProcess]]:
     u = unique()
     settings = bridge_settings(

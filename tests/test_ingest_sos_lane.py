@@ -4,11 +4,13 @@ lanes' copies of an SOS make one record."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from anbu.events import SosEvent, SourceFormat
 from anbu.registry_records import DeviceRecord, GatewayRecord
 from anbu.stack.services import free_port
+from config import Settings
 from ingest.bridge import Bridge
 from ingest.sos_lane import wait_subscribed
 from testkit.kafka_tail import KafkaTail
@@ -17,7 +19,7 @@ from tests.kit.ingest import bridge_settings
 
 
 def test_the_lane_follows_the_registry_and_each_sos_is_one_record(
-    make_settings: Any, unique: Any
+    make_settings: Callable[..., Settings], unique: Any
 ) -> None:
     u = unique()
     settings = bridge_settings(make_settings, u, {"ingest.metrics_port": free_port()})

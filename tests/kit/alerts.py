@@ -130,7 +130,7 @@ def make_event(
 class EventProducer:
     """Publishes AlertEvents on the alerts topic (kafka-python, keyed by household)."""
 
-    def __init__(self, settings: Any) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.topic = settings.kafka.topics.alerts
         self.producer = KafkaProducer(bootstrap_servers=settings.kafka.bootstrap_servers)
 
