@@ -27,9 +27,11 @@ from config import Settings
 
 RESTORED = re.compile(r"partition (\d+): restored")
 HOUSEHOLDS_RESTORED = re.compile(r"partition \d+: restored (\d+) households")
+LOAD_SECONDS = re.compile(r"partition \d+: restored \d+ households from the state table in "
+                          r"([\d.]+) s")
 
 
-def _settings(port: int, data_dir: Path) -> Any:
+def _settings(port: int, data_dir: Path) -> Settings:
     from anbu.stack.services import free_port
     from config import load_settings
 
@@ -162,6 +164,9 @@ def handover(port: int, tmp: Path, households: int = 0, standbys: int = 1,
         figures["partitions_moved"] = len(owned_2)
         restored = HOUSEHOLDS_RESTORED.findall(logs[0].read_text())[before:]
         figures["households_moved"] = sum(int(n) for n in restored)
+        # the part of the hand-over spent reading the moved partitions' households
+        loads = LOAD_SECONDS.findall(logs[0].read_text())[before:]
+        figures["state_load_s"] = round(sum(float(s) for s in loads), 2)
         figures["session_timeout_s"] = settings.detectors.broker_session_timeout
         return figures
     finally:
