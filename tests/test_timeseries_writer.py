@@ -132,13 +132,20 @@ def test_restart_adds_to_a_bucket_instead_of_overwriting_it(
     forget = threading.Thread(target=asyncio.run, args=(_forget_committed_offsets(settings),))
     forget.start()
     forget.join(90)
+    assert not forget.is_alive(), "the committed offsets could not be reset within 90 s"
     # The same bucket gets two more events after a restart: the count must become 5, not 2
     # (overwritten) nor 8 (the first three read again).
     with BackgroundWriter(settings) as again:
         publish_events(settings, [_motion("hh-r", bucket + 10 + i, 10 + i) for i in range(2)])
         wait_for(lambda: again.writer.rollup.events >= 2)
         again.flush()
-        wait_for(lambda: count() == 5)
+        try:
+            wait_for(lambda: count() == 5)
+        except TimeoutError as exc:  # say which way it went wrong (CI failed here once)
+            raise AssertionError(
+                f"the bucket counts {count()} after the restart, not 3 + 2; the new writer "
+                f"read {again.writer.rollup.events} events (2 if it resumed past the stored "
+                f"offsets), processed offsets {dict(again.writer.processed)}") from exc
         assert again.writer.rollup.events == 2  # committed offsets: nothing re-read
 
 
