@@ -201,7 +201,6 @@ class CareDeadlines(DeviceWatch):
         else:
             nxt = min(nxt, fixed_at)
         return out, nxt
-        return out, nxt
 
     def _learn_outing(self, outing: float, p: DetectorParams) -> None:
         """Fold one outing's length into the length 9 in 10 of their outings stay under.

@@ -261,9 +261,9 @@ class Runtime:
         """
         wall = self.wall()
         latest = max(events, key=_event_time, default=None)
-        if latest is not None and latest[0] > wall + self.max_ahead_s:
-            raise EventTimeAheadError(latest[0], wall + self.max_ahead_s, latest[1])
         if latest is not None:
+            if latest[0] > wall + self.max_ahead_s:
+                raise EventTimeAheadError(latest[0], wall + self.max_ahead_s, latest[1])
             self.pause.seen(latest[0], wall)
         st = self.state(partition)
         st.active = True
