@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from bench.options import Seed, SimulatedDays, SimulatedHouseholds
+from bench.output import write_figures
 from bench.realism import PERIODS, THRESHOLDS_H
 
 DEFAULT_JSON = Path("bench-results/realism.json")
@@ -117,5 +118,5 @@ def register(bench_app: typer.Typer) -> None:
             "simulator": simulated,
             "config": {"households": households, "days": days, "seed": seed},
         }
-        output.write_text(json.dumps(result, indent=2) + "\n")
+        write_figures(output, result)
         typer.echo(f"written to {output}")

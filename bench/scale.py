@@ -162,10 +162,11 @@ def handover(port: int, tmp: Path, households: int = 0, standbys: int = 1,
              "the survivor never restored the dead worker's partitions")
         figures["handover_after_sigkill_s"] = round(time.monotonic() - killed, 2)
         figures["partitions_moved"] = len(owned_2)
-        restored = HOUSEHOLDS_RESTORED.findall(logs[0].read_text())[before:]
+        text = logs[0].read_text()
+        restored = HOUSEHOLDS_RESTORED.findall(text)[before:]
         figures["households_moved"] = sum(int(n) for n in restored)
         # the part of the hand-over spent reading the moved partitions' households
-        loads = LOAD_SECONDS.findall(logs[0].read_text())[before:]
+        loads = LOAD_SECONDS.findall(text)[before:]
         figures["state_load_s"] = round(sum(float(s) for s in loads), 2)
         figures["session_timeout_s"] = settings.detectors.broker_session_timeout
         return figures
