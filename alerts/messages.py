@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from alerts.model import Alert
-from anbu.i18n import Section, words
+from anbu.i18n import Section, word, words
 from anbu.timeutil import in_seoul
 
 Group = Literal["kind", "severity", "state"]
@@ -24,7 +24,8 @@ GROUPS: tuple[Group, ...] = ("kind", "severity", "state")
 
 def label(group: Group, key: str, lang: str) -> str:
     """The ``lang`` word for ``key`` in ``group`` (the key itself if unknown)."""
-    return words(_SECTIONS[group], lang).get(key, key)
+    found = word(_SECTIONS[group], key, lang)
+    return key if found is None else found
 
 
 def labels(lang: str) -> dict[str, dict[str, str]]:

@@ -37,6 +37,14 @@ def words(section: Section, lang: str) -> dict[str, str]:
     return {key: pair[index] for key, pair in {**shared, **_TABLE[section]}.items()}
 
 
+def word(section: Section, key: str, lang: str) -> str | None:
+    """One word of ``section`` in ``lang`` (as in :func:`words`), or None if it has none."""
+    pair = _TABLE[section].get(key)
+    if pair is None and section in _WITH_COMMON:
+        pair = _TABLE["common"].get(key)
+    return None if pair is None else str(pair[0 if lang == "ko" else 1])
+
+
 def both(section: Section) -> dict[str, dict[str, str]]:
     """Every word of ``section`` in every language, for a script that switches in the page."""
     return {lang: words(section, lang) for lang in LANGS}
